@@ -1,0 +1,49 @@
+"""Reference data (drive cycles, measured discharges) read from the shared data folder.
+
+The folder is ``../shared/data`` beside the project root, or the path in ``FMUTWIN_DATA``.
+Files use positive current = discharge (stated in their README); lines starting with ``#`` are
+comments.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def data_dir() -> Path:
+    """The shared data folder; raises FileNotFoundError naming where it looked."""
+    env = os.environ.get("FMUTWIN_DATA")
+    candidates = [Path(env)] if env else []
+    here = Path(__file__).resolve()
+    candidates += [parent / "shared" / "data" for parent in here.parents]
+    candidates += [Path.cwd().parent / "shared" / "data"]
+    for c in candidates:
+        if (c / "drive_cycles").is_dir():
+            return c
+    raise FileNotFoundError("shared data folder not found; set FMUTWIN_DATA (looked in: "
+                            + ", ".join(str(c) for c in candidates) + ")")
+
+
+def load_csv(relative: str) -> np.ndarray:
+    """A numeric CSV of the data folder as a 2-D array (comment lines skipped)."""
+    return np.loadtxt(data_dir() / relative, delimiter=",", comments="#", ndmin=2)
+
+
+def drive_cycle(name: str, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(time [s], current [A], positive = discharge) of ``US06`` or ``UDDS``, current times ``scale``.
+
+    WLTC is a power profile: use :func:`drive_cycle_power`.
+    """
+    if name.upper() == "WLTC":
+        raise ValueError("WLTC is tabulated as power [kW]; use drive_cycle_power('WLTC')")
+    data = load_csv(f"drive_cycles/{name.upper()}.csv")
+    return data[:, 0], data[:, 1] * scale
+
+
+def drive_cycle_power(name: str = "WLTC") -> tuple[np.ndarray, np.ndarray]:
+    """(time [s], power [W], positive = discharge) of a power-demand cycle."""
+    data = load_csv(f"drive_cycles/{name.upper()}.csv")
+    return data[:, 0], data[:, 1] * 1e3

@@ -1,0 +1,267 @@
+"""The cell equivalent-circuit step, composed from the part equations.
+
+``step(ops, structure, p, state, inputs)`` advances every state over one step of length
+``inputs["dt_s"]`` and returns the new state and the outputs at the end of the step. It is pure:
+the same function is called on numpy arrays (one entry per cell) by the twin, and on CasADi
+symbols to build Jacobians and generated C.
+
+Discretisation (documented in docs/cell_ecm.md): over a step the current, the temperature seen by
+the tables and every table value are held at their start-of-step values; RC branches,
+hysteresis, a lumped thermal mass and the reaction extent are integrated exactly for those held
+values; a distributed thermal model uses backward Euler. Outputs are evaluated at the end-of-step
+state with the step's current; heat and power outputs are averages over the step, so that
+summing them times dt gives the step energies exactly.
+
+Sign convention: positive current discharges the cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fmutwin.equations import aging, circuit, faults, hysteresis, thermal
+from fmutwin.equations.tables import TableShape, lookup
+from fmutwin.ops import Ops
+
+INPUTS: tuple[str, ...] = ("current_A", "ambient_temperature_K", "heat_flow_W", "dt_s")
+
+
+@dataclass(frozen=True)
+class CellStructure:
+    """The static shape of a cell model: which features exist and how tables are laid out.
+
+    Python branches in the equations are taken on this structure only, never on states.
+    """
+
+    n_rc: int
+    thermal_model: str  # "constant" | "lumped" | "distributed"
+    n_nodes: int
+    tables: dict[str, TableShape] = field(hash=False)
+    hysteresis: bool
+    self_discharge: bool
+    cycling_aging: bool
+    calendar_aging: bool
+    internal_short: bool
+    series_resistance: bool
+    exothermic_reaction: bool
+    current_interruption: bool
+
+    def state_names(self) -> list[str]:
+        """Names of the state entries, in a fixed order."""
+        names = ["time_s", "soc"] + [f"rc_voltage_{i + 1}_V" for i in range(self.n_rc)]
+        names += ["hysteresis_state", "hysteresis_sign"] if self.hysteresis else []
+        names += [f"node_temperature_{k + 1}_K" for k in range(self.n_nodes)]
+        names += ["num_cycles", "reaction_extent", "internal_short_active", "series_resistance_active",
+                  "exotherm_active", "current_interrupted", "terminal_energy_J", "heat_generated_J"]
+        return names
+
+
+def _table(ops: Ops, s: CellStructure, p: dict[str, Any], name: str, soc: Any, t_K: Any) -> Any:
+    return lookup(ops, s.tables[name], p[name], soc, t_K, name)
+
+
+def _directional(ops: Ops, s: CellStructure, p: dict[str, Any], name: str, charging: Any, soc: Any,
+                 t_K: Any) -> Any:
+    """The discharge table, or the charge table while charging when the parameter set has one."""
+    value = _table(ops, s, p, name, soc, t_K)
+    charge_name = _charge_name(name)
+    if charge_name in s.tables:
+        value = ops.where(charging, _table(ops, s, p, charge_name, soc, t_K), value)
+    return value
+
+
+def _charge_name(name: str) -> str:
+    """``r0_ohm`` -> ``r0_charge_ohm``; ``rc1_time_constant_s`` -> ``rc1_time_constant_charge_s``."""
+    stem, unit = name.rsplit("_", 1)
+    return f"{stem}_charge_{unit}"
+
+
+def aging_factors(ops: Ops, s: CellStructure, p: dict[str, Any], cycles: Any) -> tuple[Any, Any, Any]:
+    """(capacity, resistance, OCV) multipliers from cycling at N equivalent full discharges."""
+    if not s.cycling_aging:
+        return 1.0, 1.0, 1.0
+    n_ref = p["reference_cycles"]
+    return (aging.cycling_sqrt_factor(ops, cycles, n_ref, p["capacity_change_percent"]),
+            aging.cycling_sqrt_factor(ops, cycles, n_ref, p["resistance_change_percent"]),
+            aging.cycling_linear_factor(cycles, n_ref, p["ocv_change_percent"]))
+
+
+def calendar_factors(ops: Ops, s: CellStructure, p: dict[str, Any]) -> tuple[Any, Any]:
+    """(capacity, R0) multipliers after the storage history of the parameter set.
+
+    Called once when a twin is built; the results enter the step as the parameters
+    ``capacity_calendar_factor`` and ``r0_calendar_factor``.
+    """
+    if not s.calendar_aging:
+        return 1.0, 1.0
+    soc = p["storage_soc"]
+    t_ref = p["reference_temperature_K"]
+    ocv = _table(ops, s, p, "ocv_V", soc, t_ref)
+    ocv0 = _table(ops, s, p, "ocv_V", 0.0 * soc, t_ref)
+    ocv1 = _table(ops, s, p, "ocv_V", 0.0 * soc + 1.0, t_ref)
+    stress = ops.where(p["storage_variable_is_ocv"] > 0.5, (ocv - ocv0) / (ocv1 - ocv0), soc)
+
+    def change(percent: Any) -> Any:
+        return aging.calendar_change(ops, p["storage_time_s"], p["storage_temperature_K"], stress,
+                                     p["reference_time_s"], t_ref, p["reference_stress"], percent,
+                                     p["time_exponent"], p["activation_energy_J_per_mol"],
+                                     p["stress_coefficient"])
+
+    return 1.0 - change(p["capacity_loss_percent"]), 1.0 + change(p["resistance_increase_percent"])
+
+
+def _terminal(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], current_A: Any,
+              t_K: Any) -> dict[str, Any]:
+    """Voltages of the circuit at one state for a given cell current."""
+    _, r_factor, ocv_factor = aging_factors(ops, s, p, x["num_cycles"])
+    ocv = _table(ops, s, p, "ocv_V", x["soc"], t_K) * ocv_factor
+    charging = current_A < 0
+    r0 = _directional(ops, s, p, "r0_ohm", charging, x["soc"], t_K) * r_factor * p["r0_calendar_factor"]
+    if s.series_resistance:
+        r0 = r0 + x["series_resistance_active"] * p["series_resistance_ohm"]
+    v_hyst = 0.0 * ocv
+    if s.hysteresis:
+        v_hyst = hysteresis.hysteresis_voltage(
+            x["hysteresis_state"], x["hysteresis_sign"], _table(ops, s, p, "hysteresis_max_voltage_V", x["soc"], t_K),
+            _table(ops, s, p, "hysteresis_instantaneous_voltage_V", x["soc"], t_K))
+    v_rc = 0.0 * ocv
+    for i in range(s.n_rc):
+        v_rc = v_rc + x[f"rc_voltage_{i + 1}_V"]
+    return {"ocv": ocv, "r0": r0, "v_hyst": v_hyst, "r_factor": r_factor,
+            "voltage": ocv + v_hyst - current_A * r0 - v_rc}
+
+
+def _node_temperatures(s: CellStructure, x: dict[str, Any]) -> list[Any]:
+    return [x[f"node_temperature_{k + 1}_K"] for k in range(s.n_nodes)]
+
+
+def step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any],
+         u: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Advance the cell by ``u["dt_s"]``; return (new state, outputs at the end of the step).
+
+    Inputs: ``current_A`` requested cell current (positive = discharge), ``ambient_temperature_K``,
+    ``heat_flow_W`` external heat into the cell, ``dt_s`` step length.
+    """
+    dt = u["dt_s"]
+    time = x["time_s"]
+    nodes = _node_temperatures(s, x)
+    t_cell = thermal.mean(nodes)
+    xn: dict[str, Any] = {"time_s": time + dt}
+
+    # -- faults: latch triggers on the start-of-step time and temperature ---------------------
+    for fault in ("internal_short", "series_resistance", "exotherm"):
+        key = f"{fault}_active"
+        enabled = getattr(s, "exothermic_reaction" if fault == "exotherm" else fault)
+        xn[key] = (faults.latch(ops, x[key], p[f"{fault}_trigger_kind"], time, t_cell,
+                                p[f"{fault}_trigger_time_s"], p[f"{fault}_trigger_temperature_K"])
+                   if enabled else x[key])
+    x_eff = {**x, **{k: xn[k] for k in ("internal_short_active", "series_resistance_active", "exotherm_active")}}
+    interrupted = x["current_interrupted"]
+    if s.current_interruption:
+        interrupted = ops.where(t_cell >= p["interruption_temperature_K"], 1.0, interrupted)
+    xn["current_interrupted"] = interrupted
+    is_open = interrupted
+    if s.series_resistance:
+        is_open = ops.fmax(is_open, x_eff["series_resistance_active"] * p["series_open_circuit"])
+    if s.exothermic_reaction:
+        is_open = ops.fmax(is_open, ops.where(x["reaction_extent"] >= p["burnt_extent"], 1.0, 0.0))
+    current = ops.where(is_open > 0.5, 0.0 * u["current_A"], u["current_A"])
+
+    # -- circuit at the start of the step (values held over the step) -------------------------
+    q_factor, _, _ = aging_factors(ops, s, p, x["num_cycles"])
+    capacity = p["nominal_capacity_As"] * p["capacity_calendar_factor"] * q_factor
+    c0 = _terminal(ops, s, p, x_eff, current, t_cell)
+    ocv0 = c0["ocv"]
+    charging = current < 0
+    e_loss = current * current * c0["r0"] * dt  # ohmic
+    e_rc_current = 0.0 * ocv0  # I * integral of the RC voltages
+    for i in range(s.n_rc):
+        name = f"rc{i + 1}"
+        r = _directional(ops, s, p, f"{name}_resistance_ohm", charging, x["soc"], t_cell) * c0["r_factor"]
+        tau = _directional(ops, s, p, f"{name}_time_constant_s", charging, x["soc"], t_cell)
+        v = x[f"rc_voltage_{i + 1}_V"]
+        xn[f"rc_voltage_{i + 1}_V"] = circuit.rc_step(ops, v, current, r, tau, dt)
+        e_loss = e_loss + circuit.rc_loss_energy(ops, v, current, r, tau, dt)
+        e_rc_current = e_rc_current + current * circuit.rc_voltage_integral(ops, v, current, r, tau, dt)
+    e_loss = e_loss - current * c0["v_hyst"] * dt  # hysteresis opposes the current: dissipated
+    if s.hysteresis:
+        xn["hysteresis_state"], xn["hysteresis_sign"] = hysteresis.hysteresis_step(
+            ops, x["hysteresis_state"], x["hysteresis_sign"], current, p["hysteresis_rate"], capacity, dt)
+
+    # -- internal currents: self-discharge and short, across the OCV source -------------------
+    internal = 0.0 * ocv0
+    if s.self_discharge:
+        internal = internal + ocv0 / _table(ops, s, p, "self_discharge_resistance_ohm", x["soc"], t_cell)
+    if s.internal_short:
+        internal = internal + x_eff["internal_short_active"] * ocv0 / p["internal_short_resistance_ohm"]
+    e_loss = e_loss + ocv0 * internal * dt
+
+    # -- charge ---------------------------------------------------------------------------------
+    xn["soc"] = x["soc"] - (current + internal) * dt / capacity
+    xn["num_cycles"] = x["num_cycles"] + ops.fmax(current, 0.0) * dt / p["nominal_capacity_As"]
+
+    # -- heat -----------------------------------------------------------------------------------
+    e_rev = -current * t_cell * _table(ops, s, p, "entropic_coefficient_V_per_K", x["soc"], t_cell) * dt
+    heat_capacity = p["mass_J_per_K"]
+    e_reaction = 0.0 * ocv0
+    xn["reaction_extent"] = x["reaction_extent"]
+    if s.exothermic_reaction:
+        heat_capacity = heat_capacity * (1.0 - p["vented_mass_fraction"] * x["reaction_extent"])
+        k = faults.reaction_rate_constant(ops, t_cell, p["onset_temperature_K"], p["reaction_activation_energy_J_per_mol"],
+                                          p["reaction_heat_J"], p["mass_J_per_K"])
+        xi_new = faults.reaction_step(ops, x["reaction_extent"], k, p["reaction_order"], dt)
+        xn["reaction_extent"] = ops.where(x_eff["exotherm_active"] > 0.5, xi_new, x["reaction_extent"])
+        e_reaction = p["reaction_heat_J"] * (xn["reaction_extent"] - x["reaction_extent"])
+    heat_W = (e_loss + e_rev + e_reaction) / dt
+
+    # -- terminal energy: OCV energy (trapezoid in SOC) minus everything lost on the way ------
+    ocv_end_soc = _table(ops, s, p, "ocv_V", xn["soc"], t_cell) * aging_factors(ops, s, p, x["num_cycles"])[2]
+    e_terminal = (current * dt * (0.5 * (ocv0 + ocv_end_soc) + c0["v_hyst"] - current * c0["r0"]) - e_rc_current)
+    xn["terminal_energy_J"] = x["terminal_energy_J"] + e_terminal
+    xn["heat_generated_J"] = x["heat_generated_J"] + e_loss + e_rev + e_reaction
+
+    # -- thermal ----------------------------------------------------------------------------------
+    total_heat = heat_W + u["heat_flow_W"]
+    ambient = u["ambient_temperature_K"]
+    if s.thermal_model == "constant":
+        new_nodes = [ambient + 0.0 * t_cell]
+    elif s.thermal_model == "lumped":
+        new_nodes = [thermal.lumped_step(ops, nodes[0], total_heat, ambient, heat_capacity,
+                                         p["heat_transfer_W_per_K"], dt)]
+    else:
+        new_nodes = thermal.distributed_step(ops, nodes, total_heat, ambient, heat_capacity,
+                                             p["heat_transfer_W_per_K"], p["node_conductance_W_per_K"], dt)
+    for k, t_new in enumerate(new_nodes):
+        xn[f"node_temperature_{k + 1}_K"] = t_new
+    t_end = thermal.mean(new_nodes)
+
+    # -- outputs at the end of the step -----------------------------------------------------------
+    q_end, _, _ = aging_factors(ops, s, p, xn["num_cycles"])
+    capacity_end = p["nominal_capacity_As"] * p["capacity_calendar_factor"] * q_end
+    c1 = _terminal(ops, s, p, {**x_eff, **xn}, current, t_end)
+    y = {
+        "current_A": current,
+        "voltage_V": c1["voltage"],
+        "ocv_V": c1["ocv"],
+        "soc": xn["soc"],
+        "charge_As": xn["soc"] * capacity_end,
+        "capacity_As": capacity_end,
+        "temperature_K": t_end,
+        "heat_generation_W": heat_W,
+        "power_dissipated_W": e_loss / dt,
+        "reversible_heat_W": e_rev / dt,
+        "reaction_heat_W": e_reaction / dt,
+        "reaction_extent": xn["reaction_extent"],
+        "hysteresis_state": xn["hysteresis_state"] if s.hysteresis else 0.0 * ocv0,
+        "num_cycles": xn["num_cycles"],
+        "is_current_interrupted": xn["current_interrupted"],
+        "is_exotherm_faulted": xn["exotherm_active"],
+        "terminal_energy_J": xn["terminal_energy_J"],
+        "heat_generated_J": xn["heat_generated_J"],
+    }
+    for i in range(s.n_rc):
+        y[f"rc_voltage_{i + 1}_V"] = xn[f"rc_voltage_{i + 1}_V"]
+    for k in range(s.n_nodes):
+        y[f"node_temperature_{k + 1}_K"] = new_nodes[k]
+    return xn, y

@@ -1,0 +1,198 @@
+"""The small math namespace every model equation is written over.
+
+Model code (``fmutwin.equations``) never imports numpy, math or casadi: it receives an ``ops``
+object and calls ``ops.exp``, ``ops.where``, ``ops.interp`` ... so that the same text runs
+
+* on numpy arrays (:data:`NUMPY`), vectorised over cells: every state may be an array with one
+  entry per cell, so one call steps a whole module; and
+* on CasADi symbols (:data:`CASADI`), which gives Jacobians and generated C from the very same
+  equations.
+
+``math.exp`` of a CasADi symbol silently returns nan and a Python ``if`` on a symbolic state
+cannot branch, which is why model code may use nothing but this namespace.
+
+Table lookup is part of the namespace because the two libraries disagree on it: CasADi's linear
+interpolant extrapolates linearly while ``numpy.interp`` clamps. Both backends here implement the
+three extrapolation modes themselves:
+
+``nearest``
+    the argument is clamped to the grid (the edge value is held);
+``linear``
+    the first/last segment is extended;
+``error``
+    numpy raises :class:`TableRangeError` naming the table and the value; CasADi (which cannot
+    raise on a symbol) returns NaN, which the generated-code shell reports as an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Sequence
+
+import numpy as np
+
+Extrapolation = Literal["nearest", "linear", "error"]
+EXTRAPOLATION_MODES: tuple[str, ...] = ("nearest", "linear", "error")
+
+
+class TableRangeError(ValueError):
+    """A table with ``extrapolation="error"`` was evaluated outside its grid."""
+
+
+@dataclass(frozen=True)
+class Ops:
+    """A backend: elementwise functions plus table lookup.
+
+    Attributes mirror the functions model code may call. ``interp1`` and ``interp2`` take the
+    grid(s) and values as arguments (they may be symbols in the CasADi backend, so one generated
+    binary serves every parameter file).
+    """
+
+    name: str
+    exp: Callable[[Any], Any]
+    expm1: Callable[[Any], Any]
+    log: Callable[[Any], Any]
+    sqrt: Callable[[Any], Any]
+    where: Callable[[Any, Any, Any], Any]
+    fmin: Callable[[Any, Any], Any]
+    fmax: Callable[[Any, Any], Any]
+    sign: Callable[[Any], Any]
+    fabs: Callable[[Any], Any]
+    power: Callable[[Any, Any], Any]
+    _interp1: Callable[[Any, Any, Any], Any]
+    _interp2: Callable[[Any, Any, Any, Any, Any], Any]
+    nan: Any = float("nan")
+
+    def clip(self, x: Any, lo: Any, hi: Any) -> Any:
+        """``x`` limited to ``[lo, hi]``."""
+        return self.fmin(self.fmax(x, lo), hi)
+
+    def safe_div(self, num: Any, den: Any, tiny: float = 1e-300) -> Any:
+        """``num/den`` with ``den`` kept away from zero (for branches that ``where`` discards)."""
+        return num / self.where(self.fabs(den) > tiny, den, tiny)
+
+    def phi1(self, z: Any) -> Any:
+        """``(1 - exp(-z)) / z``, exact and finite at ``z = 0`` (exponential integrators)."""
+        small = self.fabs(z) < 1e-8
+        z_safe = self.where(small, 1.0, z)
+        return self.where(small, 1.0 - 0.5 * z, -self.expm1(-z_safe) / z_safe)
+
+    def _extrapolate(self, x: Any, grid: Sequence[Any], mode: Extrapolation, name: str) -> tuple[Any, Any]:
+        """Apply the extrapolation mode to ``x``; return (argument to interpolate, out-of-range mask)."""
+        lo, hi = grid[0], grid[-1]
+        outside = (x < lo) + (x > hi) if self.name == "casadi" else (x < lo) | (x > hi)
+        if mode == "nearest":
+            return self.clip(x, lo, hi), outside
+        if mode == "linear":
+            return x, outside
+        if mode == "error":
+            if self.name == "numpy" and np.any(outside):
+                bad = np.asarray(x)[np.asarray(outside)].ravel()[0]
+                raise TableRangeError(
+                    f"table '{name}': argument {bad!r} outside its grid [{lo}, {hi}] "
+                    f"and extrapolation is 'error'"
+                )
+            return x, outside
+        raise ValueError(f"table '{name}': unknown extrapolation {mode!r}; use one of {EXTRAPOLATION_MODES}")
+
+    def interp1(self, x: Any, grid: Sequence[Any], values: Sequence[Any], mode: Extrapolation = "nearest",
+                name: str = "table") -> Any:
+        """Piecewise-linear ``values`` over the strictly increasing ``grid``, evaluated at ``x``."""
+        if len(grid) == 1:
+            return values[0] + 0.0 * x
+        xe, outside = self._extrapolate(x, grid, mode, name)
+        y = self._interp1(xe, grid, values)
+        if mode == "error" and self.name == "casadi":
+            y = self.where(outside, self.nan, y)
+        return y
+
+    def interp2(self, x: Any, y: Any, xgrid: Sequence[Any], ygrid: Sequence[Any], values: Any,
+                mode: Extrapolation = "nearest", name: str = "table") -> Any:
+        """Bilinear lookup of ``values[i][j]`` over ``xgrid[i]`` x ``ygrid[j]``.
+
+        The extrapolation mode applies to both axes; an axis with a single point is constant.
+        """
+        if len(ygrid) == 1:
+            return self.interp1(x, xgrid, [values[i][0] for i in range(len(xgrid))], mode, name)
+        if len(xgrid) == 1:
+            return self.interp1(y, ygrid, [values[0][j] for j in range(len(ygrid))], mode, name)
+        xe, x_out = self._extrapolate(x, xgrid, mode, name)
+        ye, y_out = self._extrapolate(y, ygrid, mode, name)
+        z = self._interp2(xe, ye, xgrid, ygrid, values)
+        if mode == "error" and self.name == "casadi":
+            z = self.where(x_out + y_out, self.nan, z)
+        return z
+
+
+def _segment(x: Any, grid: Any) -> tuple[Any, Any]:
+    """Index of the grid segment holding ``x`` (end segments extend outward) and the local
+    coordinate t = (x - g_i) / (g_{i+1} - g_i), which lies outside [0, 1] when extrapolating."""
+    g = np.asarray(grid, dtype=float)
+    i = np.clip(np.searchsorted(g, x, side="right") - 1, 0, len(g) - 2)
+    return i, (x - g[i]) / (g[i + 1] - g[i])
+
+
+def _numpy_interp1(x: Any, grid: Sequence[Any], values: Sequence[Any]) -> Any:
+    """Linear formula on the segment found by binary search."""
+    i, t = _segment(x, grid)
+    v = np.asarray(values, dtype=float)
+    return v[i] + t * (v[i + 1] - v[i])
+
+
+def _numpy_interp2(x: Any, y: Any, xgrid: Sequence[Any], ygrid: Sequence[Any], values: Any) -> Any:
+    """Bilinear formula on the cell found by binary search along each axis."""
+    i, tx = _segment(x, xgrid)
+    j, ty = _segment(y, ygrid)
+    v = np.asarray(values, dtype=float)
+    low = v[i, j] + tx * (v[i + 1, j] - v[i, j])
+    high = v[i, j + 1] + tx * (v[i + 1, j + 1] - v[i, j + 1])
+    return low + ty * (high - low)
+
+
+def _casadi_interp1(x: Any, grid: Sequence[Any], values: Sequence[Any]) -> Any:
+    """Ramp form of the piecewise-linear interpolant: no branch, grid and values may be symbols.
+
+    f(x) = v0 + s0 (x - g0) + sum_k (s_k - s_{k-1}) max(x - g_k, 0) with s_k the slope of
+    segment k; the first and last slopes continue outside the grid (linear extrapolation).
+    """
+    import casadi as ca
+
+    slopes = [(values[k + 1] - values[k]) / (grid[k + 1] - grid[k]) for k in range(len(grid) - 1)]
+    y = values[0] + slopes[0] * (x - grid[0])
+    for k in range(1, len(slopes)):
+        y = y + (slopes[k] - slopes[k - 1]) * ca.fmax(x - grid[k], 0)
+    return y
+
+
+def _casadi_interp2(x: Any, y: Any, xgrid: Sequence[Any], ygrid: Sequence[Any], values: Any) -> Any:
+    """Bilinear interpolation is linear in the values: interpolate every column along x, then
+    the column results along y (the ramp form extends the edge cells outward, as numpy does)."""
+    columns = [_casadi_interp1(x, xgrid, [values[i][j] for i in range(len(xgrid))])
+               for j in range(len(ygrid))]
+    return _casadi_interp1(y, ygrid, columns)
+
+
+def _make_numpy() -> Ops:
+    return Ops(
+        name="numpy", exp=np.exp, expm1=np.expm1, log=np.log, sqrt=np.sqrt, where=np.where,
+        fmin=np.fmin, fmax=np.fmax, sign=np.sign, fabs=np.fabs, power=np.power,
+        _interp1=_numpy_interp1, _interp2=_numpy_interp2,
+    )
+
+
+def _make_casadi() -> Ops:
+    import casadi as ca
+
+    return Ops(
+        name="casadi", exp=ca.exp, expm1=ca.expm1, log=ca.log, sqrt=ca.sqrt,
+        where=lambda c, a, b: ca.if_else(c, a, b), fmin=ca.fmin, fmax=ca.fmax, sign=ca.sign,
+        fabs=ca.fabs, power=lambda a, b: a ** b, _interp1=_casadi_interp1, _interp2=_casadi_interp2,
+    )
+
+
+NUMPY: Ops = _make_numpy()
+
+
+def casadi_ops() -> Ops:
+    """The CasADi backend (imported lazily: the numpy twin does not need CasADi)."""
+    return _make_casadi()

@@ -1,0 +1,7 @@
+"""Typed, validated parameter sets (pydantic), saved and loaded as JSON."""
+
+from fmutwin.params.cell import CellParameters, ParameterError
+from fmutwin.params.defaults import default_cell_parameters
+from fmutwin.params.tables import Table
+
+__all__ = ["CellParameters", "ParameterError", "Table", "default_cell_parameters"]

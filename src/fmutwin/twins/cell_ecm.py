@@ -1,0 +1,247 @@
+"""The cell equivalent-circuit twin: holds state, steps the cell equations on numpy arrays.
+
+One twin may hold many cells (``n_cells``): every state is an array with one entry per cell and
+every scalar parameter may be given per cell, so a single :meth:`CellECMTwin.step` call advances a
+whole module. Sign convention: positive current discharges the cell.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+import numpy as np
+
+from fmutwin.equations import cell
+from fmutwin.equations.cell import CellStructure
+from fmutwin.equations.faults import TEMPERATURE_TRIGGER, TIME_TRIGGER
+from fmutwin.equations.tables import TableShape
+from fmutwin.ops import NUMPY
+from fmutwin.params.cell import CellParameters, Trigger
+from fmutwin.params.tables import Table
+
+log = logging.getLogger(__name__)
+
+
+class InputError(ValueError):
+    """An input of a step is NaN, infinite or outside its physical range."""
+
+
+class StateError(RuntimeError):
+    """A step produced a non-finite value (a model or parameter problem, never silent)."""
+
+
+def _table_data(table: Table) -> dict[str, Any]:
+    data: dict[str, Any] = {"values": table.array}
+    if table.soc is not None:
+        data["soc"] = np.asarray(table.soc, dtype=float)
+    if table.temperature_K is not None:
+        data["temperature_K"] = np.asarray(table.temperature_K, dtype=float)
+    return data
+
+
+def _shape(table: Table) -> TableShape:
+    return TableShape(len(table.soc or ()), len(table.temperature_K or ()), table.extrapolation)
+
+
+def _as_table(value: Table | float) -> Table:
+    return value if isinstance(value, Table) else Table(values=float(value))
+
+
+def _trigger(prefix: str, trigger: Trigger | None) -> dict[str, float]:
+    kind = TEMPERATURE_TRIGGER if trigger is not None and trigger.kind == "temperature" else TIME_TRIGGER
+    return {f"{prefix}_trigger_kind": kind,
+            f"{prefix}_trigger_time_s": trigger.time_s if trigger else 0.0,
+            f"{prefix}_trigger_temperature_K": trigger.temperature_K if trigger else 0.0}
+
+
+def equation_parameters(params: CellParameters) -> tuple[CellStructure, dict[str, Any]]:
+    """Split a parameter set into the static structure and the numeric parameters ``p``.
+
+    ``p`` holds every number the equations read (tables as grid/value arrays); the CasADi form
+    replaces each of them by a symbol of the same shape.
+    """
+    tables: dict[str, Table] = {"ocv_V": params.ocv_V, "r0_ohm": params.r0_ohm,
+                                "entropic_coefficient_V_per_K": _as_table(params.entropic_coefficient_V_per_K)}
+    if params.r0_charge_ohm is not None:
+        tables["r0_charge_ohm"] = params.r0_charge_ohm
+    for i, branch in enumerate(params.rc_branches, start=1):
+        tables[f"rc{i}_resistance_ohm"] = branch.resistance_ohm
+        tables[f"rc{i}_time_constant_s"] = branch.time_constant_s
+        if branch.resistance_charge_ohm is not None:
+            tables[f"rc{i}_resistance_charge_ohm"] = branch.resistance_charge_ohm
+        if branch.time_constant_charge_s is not None:
+            tables[f"rc{i}_time_constant_charge_s"] = branch.time_constant_charge_s
+    hyst = params.hysteresis
+    if hyst is not None:
+        tables["hysteresis_max_voltage_V"] = hyst.max_voltage_V
+        tables["hysteresis_instantaneous_voltage_V"] = _as_table(hyst.instantaneous_voltage_V)
+    if params.self_discharge_resistance_ohm is not None:
+        tables["self_discharge_resistance_ohm"] = params.self_discharge_resistance_ohm
+
+    th = params.thermal
+    f = params.faults
+    p: dict[str, Any] = {name: _table_data(t) for name, t in tables.items()}
+    p.update({
+        "nominal_capacity_As": params.nominal_capacity_As,
+        "mass_J_per_K": th.mass_J_per_K,
+        "heat_transfer_W_per_K": th.heat_transfer_W_per_K,
+        "node_conductance_W_per_K": th.node_conductance_W_per_K,
+        "hysteresis_rate": hyst.rate if hyst else 0.0,
+        "capacity_calendar_factor": 1.0,
+        "r0_calendar_factor": 1.0,
+    })
+    ca = params.cycling_aging
+    p.update({"reference_cycles": ca.reference_cycles if ca else 1.0,
+              "capacity_change_percent": ca.capacity_change_percent if ca else 0.0,
+              "resistance_change_percent": ca.resistance_change_percent if ca else 0.0,
+              "ocv_change_percent": ca.ocv_change_percent if ca else 0.0})
+    cal = params.calendar_aging
+    if cal is not None:
+        p.update({k: float(getattr(cal, k)) for k in (
+            "storage_time_s", "storage_temperature_K", "storage_soc", "reference_time_s", "reference_temperature_K",
+            "reference_stress", "capacity_loss_percent", "resistance_increase_percent", "time_exponent",
+            "activation_energy_J_per_mol", "stress_coefficient")})
+        p["storage_variable_is_ocv"] = 1.0 if cal.storage_variable == "ocv" else 0.0
+    p.update(_trigger("internal_short", f.internal_short.trigger if f.internal_short else None))
+    p.update(_trigger("series_resistance", f.series_resistance.trigger if f.series_resistance else None))
+    p.update(_trigger("exotherm", f.exothermic_reaction.trigger if f.exothermic_reaction else None))
+    p["internal_short_resistance_ohm"] = f.internal_short.resistance_ohm if f.internal_short else 1.0
+    p["series_resistance_ohm"] = f.series_resistance.resistance_ohm if f.series_resistance else 0.0
+    p["series_open_circuit"] = 1.0 if f.series_resistance and f.series_resistance.open_circuit else 0.0
+    exo = f.exothermic_reaction
+    p.update({"onset_temperature_K": exo.onset_temperature_K if exo else 1.0,
+              "reaction_activation_energy_J_per_mol": exo.activation_energy_J_per_mol if exo else 0.0,
+              "reaction_order": exo.reaction_order if exo else 1.0,
+              "reaction_heat_J": exo.reaction_heat_J if exo else 1.0,
+              "vented_mass_fraction": exo.vented_mass_fraction if exo else 0.0,
+              "burnt_extent": exo.burnt_extent if exo else 1.0})
+    p["interruption_temperature_K"] = f.current_interruption.temperature_K if f.current_interruption else 1e9
+
+    structure = CellStructure(
+        n_rc=len(params.rc_branches), thermal_model=th.model, n_nodes=th.nodes,
+        tables={name: _shape(t) for name, t in tables.items()},
+        hysteresis=hyst is not None, self_discharge=params.self_discharge_resistance_ohm is not None,
+        cycling_aging=ca is not None, calendar_aging=cal is not None,
+        internal_short=f.internal_short is not None, series_resistance=f.series_resistance is not None,
+        exothermic_reaction=exo is not None, current_interruption=f.current_interruption is not None)
+    cap_factor, r0_factor = cell.calendar_factors(NUMPY, structure, p)
+    p["capacity_calendar_factor"] = float(cap_factor)
+    p["r0_calendar_factor"] = float(r0_factor)
+    return structure, p
+
+
+def initial_state(structure: CellStructure, params: CellParameters, n_cells: int) -> dict[str, np.ndarray]:
+    """Start state of ``n_cells`` identical cells from the parameter set's ``initial`` block."""
+    ini = params.initial
+    x = {name: np.zeros(n_cells) for name in structure.state_names()}
+    x["soc"][:] = ini.soc
+    for i, v in enumerate(ini.rc_voltages_V, start=1):
+        x[f"rc_voltage_{i}_V"][:] = v
+    if structure.hysteresis:
+        h0 = params.hysteresis.initial_state  # type: ignore[union-attr]
+        x["hysteresis_state"][:] = h0
+        x["hysteresis_sign"][:] = np.sign(h0)
+    for k in range(structure.n_nodes):
+        x[f"node_temperature_{k + 1}_K"][:] = ini.temperature_K
+    if params.cycling_aging is not None:
+        x["num_cycles"][:] = params.cycling_aging.initial_cycles
+    return x
+
+
+class CellECMTwin:
+    """Cell (or many cells) of an equivalent-circuit model, stepped with numpy.
+
+    ``overrides`` replaces scalar equation parameters, optionally per cell (arrays of length
+    ``n_cells``), e.g. ``{"nominal_capacity_As": caps}`` for cell-to-cell variation.
+    """
+
+    def __init__(self, params: CellParameters, n_cells: int = 1,
+                 overrides: Mapping[str, float | np.ndarray] | None = None,
+                 soc_limit_is_error: bool = False) -> None:
+        self.params = params
+        self.n_cells = n_cells
+        self.structure, self.p = equation_parameters(params)
+        for key, value in (overrides or {}).items():
+            if key not in self.p or isinstance(self.p[key], dict):
+                raise KeyError(f"override {key!r}: not a scalar parameter of this cell")
+            self.p[key] = np.broadcast_to(np.asarray(value, dtype=float), (n_cells,)).copy()
+        self.soc_limit_is_error = soc_limit_is_error
+        self.state = initial_state(self.structure, params, n_cells)
+        self.outputs: dict[str, np.ndarray] = {}
+
+    @property
+    def time_s(self) -> float:
+        """Simulation time of the twin [s]."""
+        return float(self.state["time_s"][0])
+
+    def step(self, current_A: float | np.ndarray, dt_s: float, ambient_temperature_K: float | np.ndarray = 298.15,
+             heat_flow_W: float | np.ndarray = 0.0) -> dict[str, np.ndarray]:
+        """Advance every cell by ``dt_s`` with the given current (positive = discharge).
+
+        Returns the outputs at the end of the step (arrays over cells). Raises
+        :class:`InputError` on NaN/inf or out-of-range inputs and :class:`StateError` if a
+        result is not finite; the twin's state is unchanged when it raises.
+        """
+        u = {"current_A": current_A, "ambient_temperature_K": ambient_temperature_K,
+             "heat_flow_W": heat_flow_W, "dt_s": dt_s}
+        for name, value in u.items():
+            arr = np.asarray(value, dtype=float)
+            if not np.all(np.isfinite(arr)):
+                raise InputError(f"input {name} = {value!r} is not finite")
+        if not dt_s > 0:
+            raise InputError(f"input dt_s = {dt_s!r} must be > 0")
+        if np.any(np.asarray(ambient_temperature_K) <= 0):
+            raise InputError(f"input ambient_temperature_K = {ambient_temperature_K!r} must be > 0 K")
+        u = {k: np.broadcast_to(np.asarray(v, dtype=float), (self.n_cells,)) for k, v in u.items()}
+        u["dt_s"] = float(dt_s)
+        new_state, y = cell.step(NUMPY, self.structure, self.p, self.state, u)
+        for name, value in {**new_state, **y}.items():
+            if not np.all(np.isfinite(value)):
+                raise StateError(f"{name} became {value} at t = {self.time_s + dt_s} s "
+                                 f"(inputs: {', '.join(f'{k}={np.ravel(v)[0]}' for k, v in u.items() if k != 'dt_s')})")
+        lo, hi = self.params.soc_limits
+        soc = y["soc"]
+        if np.any(soc < lo) or np.any(soc > hi):
+            msg = f"SOC {np.min(soc):.6g}..{np.max(soc):.6g} left [{lo}, {hi}] at t = {self.time_s + dt_s} s"
+            if self.soc_limit_is_error:
+                raise StateError(msg)
+            log.warning(msg)
+        self.state = {k: np.broadcast_to(v, (self.n_cells,)).astype(float) for k, v in new_state.items()}
+        self.outputs = {k: np.broadcast_to(v, (self.n_cells,)).astype(float) for k, v in y.items()}
+        return self.outputs
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """A copy of the full state (restorable with :meth:`set_state`)."""
+        return {k: v.copy() for k, v in self.state.items()}
+
+    def set_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Restore a state from :meth:`get_state`."""
+        missing = set(self.state) - set(state)
+        if missing:
+            raise KeyError(f"state lacks {sorted(missing)}")
+        self.state = {k: np.array(state[k], dtype=float) for k in self.state}
+
+    def run(self, time_s: np.ndarray, current_A: np.ndarray, ambient_temperature_K: float = 298.15,
+            heat_flow_W: float = 0.0) -> dict[str, np.ndarray]:
+        """Step through a profile: ``current_A[k]`` is held from ``time_s[k]`` to ``time_s[k+1]``.
+
+        Returns outputs of cell 0 at ``time_s[1:]``, each an array over the profile, plus
+        ``time_s``. A failure part-way raises with the results so far in ``exc.partial``.
+        """
+        time_s = np.asarray(time_s, dtype=float)
+        rows: list[dict[str, np.ndarray]] = []
+        try:
+            for k in range(len(time_s) - 1):
+                rows.append(self.step(current_A[k], time_s[k + 1] - time_s[k], ambient_temperature_K, heat_flow_W))
+        except (InputError, StateError) as exc:
+            exc.partial = _stack(time_s[1:len(rows) + 1], rows)  # type: ignore[attr-defined]
+            raise
+        return _stack(time_s[1:], rows)
+
+
+def _stack(time_s: np.ndarray, rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    out = {"time_s": np.asarray(time_s)}
+    if rows:
+        out.update({k: np.array([r[k][0] for r in rows]) for k in rows[0]})
+    return out

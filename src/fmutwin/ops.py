@@ -61,6 +61,7 @@ class Ops:
     power: Callable[[Any, Any], Any]
     _interp1: Callable[[Any, Any, Any], Any]
     _interp2: Callable[[Any, Any, Any, Any, Any], Any]
+    _kink_sum: Callable[[Any, Any, Any, Any], Any]
     nan: Any = float("nan")
 
     def clip(self, x: Any, lo: Any, hi: Any) -> Any:
@@ -106,6 +107,30 @@ class Ops:
             y = self.where(outside, self.nan, y)
         return y
 
+    def mean1(self, a: Any, b: Any, grid: Sequence[Any], values: Sequence[Any], mode: Extrapolation = "nearest",
+              name: str = "table") -> Any:
+        """Exact mean of the extrapolated piecewise-linear table over [a, b] (either order).
+
+        Trapezoid of the end values, corrected at every kink k between a and b by
+        -jump_k (b - g_k)(g_k - a) / (2 |b - a|); this form stays accurate when b - a is tiny
+        (a step's SOC change) and equals the table value when a == b. ``nearest`` adds the
+        kinks where the table meets its held edge values.
+        """
+        if len(grid) == 1:
+            return values[0] + 0.0 * a
+        ends = 0.5 * (self.interp1(a, grid, values, mode, name) + self.interp1(b, grid, values, mode, name))
+        n = len(grid)
+        slopes = [(values[k + 1] - values[k]) / (grid[k + 1] - grid[k]) for k in range(n - 1)]
+        knots = list(grid[1:-1])
+        jumps = [slopes[k] - slopes[k - 1] for k in range(1, n - 1)]
+        if mode == "nearest":
+            knots = [grid[0], *knots, grid[-1]]
+            jumps = [slopes[0], *jumps, -slopes[-1]]
+        if not knots:
+            return ends
+        kinks = self._kink_sum(a, b, knots, jumps)
+        return ends - self.safe_div(kinks, 2.0 * self.fabs(b - a))
+
     def interp2(self, x: Any, y: Any, xgrid: Sequence[Any], ygrid: Sequence[Any], values: Any,
                 mode: Extrapolation = "nearest", name: str = "table") -> Any:
         """Bilinear lookup of ``values[i][j]`` over ``xgrid[i]`` x ``ygrid[j]``.
@@ -139,6 +164,13 @@ def _numpy_interp1(x: Any, grid: Sequence[Any], values: Sequence[Any]) -> Any:
     return v[i] + t * (v[i + 1] - v[i])
 
 
+def _numpy_kink_sum(a: Any, b: Any, knots: Sequence[Any], jumps: Sequence[Any]) -> Any:
+    """sum_k jump_k max(0, (b - g_k)(g_k - a)), vectorised over cells and kinks."""
+    g = np.asarray(knots, dtype=float)
+    a2, b2 = np.asarray(a, dtype=float)[..., None], np.asarray(b, dtype=float)[..., None]
+    return np.maximum((b2 - g) * (g - a2), 0.0) @ np.asarray(jumps, dtype=float)
+
+
 def _numpy_interp2(x: Any, y: Any, xgrid: Sequence[Any], ygrid: Sequence[Any], values: Any) -> Any:
     """Bilinear formula on the cell found by binary search along each axis."""
     i, tx = _segment(x, xgrid)
@@ -164,6 +196,16 @@ def _casadi_interp1(x: Any, grid: Sequence[Any], values: Sequence[Any]) -> Any:
     return y
 
 
+def _casadi_kink_sum(a: Any, b: Any, knots: Sequence[Any], jumps: Sequence[Any]) -> Any:
+    """sum_k jump_k max(0, (b - g_k)(g_k - a)), unrolled over the kinks."""
+    import casadi as ca
+
+    total = 0.0
+    for g, jump in zip(knots, jumps):
+        total = total + jump * ca.fmax((b - g) * (g - a), 0)
+    return total
+
+
 def _casadi_interp2(x: Any, y: Any, xgrid: Sequence[Any], ygrid: Sequence[Any], values: Any) -> Any:
     """Bilinear interpolation is linear in the values: interpolate every column along x, then
     the column results along y (the ramp form extends the edge cells outward, as numpy does)."""
@@ -177,6 +219,7 @@ def _make_numpy() -> Ops:
         name="numpy", exp=np.exp, expm1=np.expm1, log=np.log, sqrt=np.sqrt, where=np.where,
         fmin=np.fmin, fmax=np.fmax, sign=np.sign, fabs=np.fabs, power=np.power,
         _interp1=_numpy_interp1, _interp2=_numpy_interp2,
+        _kink_sum=_numpy_kink_sum,
     )
 
 
@@ -187,6 +230,7 @@ def _make_casadi() -> Ops:
         name="casadi", exp=ca.exp, expm1=ca.expm1, log=ca.log, sqrt=ca.sqrt,
         where=lambda c, a, b: ca.if_else(c, a, b), fmin=ca.fmin, fmax=ca.fmax, sign=ca.sign,
         fabs=ca.fabs, power=lambda a, b: a ** b, _interp1=_casadi_interp1, _interp2=_casadi_interp2,
+        _kink_sum=_casadi_kink_sum,
     )
 
 

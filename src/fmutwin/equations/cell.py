@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fmutwin.equations import aging, circuit, faults, hysteresis, thermal
-from fmutwin.equations.tables import TableShape, lookup
+from fmutwin.equations.tables import TableShape, lookup, mean_over_soc
 from fmutwin.ops import Ops
 
 INPUTS: tuple[str, ...] = ("current_A", "ambient_temperature_K", "heat_flow_W", "dt_s")
@@ -195,10 +195,12 @@ def step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any],
         internal = internal + ocv0 / _table(ops, s, p, "self_discharge_resistance_ohm", x["soc"], t_cell)
     if s.internal_short:
         internal = internal + x_eff["internal_short_active"] * ocv0 / p["internal_short_resistance_ohm"]
-    e_loss = e_loss + ocv0 * internal * dt
 
-    # -- charge ---------------------------------------------------------------------------------
+    # -- charge, and the energy the OCV source gives up (exact for SOC linear in time) ---------
     xn["soc"] = x["soc"] - (current + internal) * dt / capacity
+    _, _, ocv_factor = aging_factors(ops, s, p, x["num_cycles"])
+    ocv_mean = mean_over_soc(ops, s.tables["ocv_V"], p["ocv_V"], x["soc"], xn["soc"], t_cell, "ocv_V") * ocv_factor
+    e_loss = e_loss + ocv_mean * internal * dt
     xn["num_cycles"] = x["num_cycles"] + ops.fmax(current, 0.0) * dt / p["nominal_capacity_As"]
 
     # -- heat -----------------------------------------------------------------------------------
@@ -215,9 +217,8 @@ def step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any],
         e_reaction = p["reaction_heat_J"] * (xn["reaction_extent"] - x["reaction_extent"])
     heat_W = (e_loss + e_rev + e_reaction) / dt
 
-    # -- terminal energy: OCV energy (trapezoid in SOC) minus everything lost on the way ------
-    ocv_end_soc = _table(ops, s, p, "ocv_V", xn["soc"], t_cell) * aging_factors(ops, s, p, x["num_cycles"])[2]
-    e_terminal = (current * dt * (0.5 * (ocv0 + ocv_end_soc) + c0["v_hyst"] - current * c0["r0"]) - e_rc_current)
+    # -- terminal energy: OCV energy minus what R0, the RC branches and hysteresis take -------
+    e_terminal = current * dt * (ocv_mean + c0["v_hyst"] - current * c0["r0"]) - e_rc_current
     xn["terminal_energy_J"] = x["terminal_energy_J"] + e_terminal
     xn["heat_generated_J"] = x["heat_generated_J"] + e_loss + e_rev + e_reaction
 

@@ -32,3 +32,22 @@ def lookup(ops: Ops, shape: TableShape, data: dict[str, Any], soc: Any, temperat
     if shape.n_temperature:
         return ops.interp1(temperature_K, data["temperature_K"], values, shape.extrapolation, name)
     return values + 0.0 * soc
+
+
+def mean_over_soc(ops: Ops, shape: TableShape, data: dict[str, Any], soc_a: Any, soc_b: Any, temperature_K: Any,
+                  name: str) -> Any:
+    """Exact mean of the table over SOC from ``soc_a`` to ``soc_b`` at a held temperature.
+
+    Used for the energy a step draws from the OCV source: with SOC linear in time over a step,
+    the integral of OCV*I dt is I dt times this mean. Equal ends give the table value.
+    (Temperature is held over a step, so only the SOC axis is averaged.)
+    """
+    if not shape.n_soc:
+        return lookup(ops, shape, data, soc_a, temperature_K, name)
+    mode = shape.extrapolation
+    values = data["values"]
+    if shape.n_temperature:  # the mean is linear in the values: average each column, then along T
+        columns = [ops.mean1(soc_a, soc_b, data["soc"], [values[i][j] for i in range(shape.n_soc)], mode, name)
+                   for j in range(shape.n_temperature)]
+        return ops.interp1(temperature_K, data["temperature_K"], columns, mode, name)
+    return ops.mean1(soc_a, soc_b, data["soc"], values, mode, name)

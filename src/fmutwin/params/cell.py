@@ -14,10 +14,7 @@ from typing import Literal
 from pydantic import Field, PositiveFloat, ValidationError, model_validator
 
 from fmutwin.params.base import StrictModel
-from fmutwin.params.tables import Table
-
-NonNegative = Field(ge=0)
-
+from fmutwin.params.tables import PositiveTable, Table
 
 class ParameterError(ValueError):
     """A parameter file or value is invalid; the message names every offending field."""
@@ -26,20 +23,12 @@ class ParameterError(ValueError):
 class RCBranch(StrictModel):
     """One RC pair: resistance and time constant, optionally different while charging."""
 
-    resistance_ohm: Table = Field(description="branch resistance R_i [Ohm] (discharge, or both directions)")
-    time_constant_s: Table = Field(description="branch time constant tau_i = R_i C_i [s] (discharge, or both)")
-    resistance_charge_ohm: Table | None = Field(
+    resistance_ohm: PositiveTable = Field(description="branch resistance R_i [Ohm] (discharge, or both directions)")
+    time_constant_s: PositiveTable = Field(description="branch time constant tau_i = R_i C_i [s] (discharge, or both)")
+    resistance_charge_ohm: PositiveTable | None = Field(
         None, description="branch resistance while charging (current < 0) [Ohm]; default: same as discharge")
-    time_constant_charge_s: Table | None = Field(
+    time_constant_charge_s: PositiveTable | None = Field(
         None, description="branch time constant while charging (current < 0) [s]; default: same as discharge")
-
-    @model_validator(mode="after")
-    def _positive(self) -> "RCBranch":
-        for name in ("resistance_ohm", "time_constant_s", "resistance_charge_ohm", "time_constant_charge_s"):
-            table = getattr(self, name)
-            if table is not None and table.min() <= 0:
-                raise ValueError(f"{name}: every value must be > 0, smallest is {table.min()}")
-        return self
 
 
 class Hysteresis(StrictModel):
@@ -193,11 +182,11 @@ class CellParameters(StrictModel):
     ocv_V: Table = Field(description="open-circuit voltage OCV(SOC[, T]) [V]")
     entropic_coefficient_V_per_K: Table | float = Field(
         0.0, description="dOCV/dT (SOC[, T]) [V/K]; reversible heat = -I T dOCV/dT (positive I = discharge)")
-    r0_ohm: Table = Field(description="series resistance R0 (discharge, or both directions) [Ohm]")
-    r0_charge_ohm: Table | None = Field(None, description="series resistance while charging [Ohm]; default: same as discharge")
+    r0_ohm: PositiveTable = Field(description="series resistance R0 (discharge, or both directions) [Ohm]")
+    r0_charge_ohm: PositiveTable | None = Field(None, description="series resistance while charging [Ohm]; default: same as discharge")
     rc_branches: list[RCBranch] = Field(default_factory=list, max_length=3, description="0 to 3 RC pairs")
     hysteresis: Hysteresis | None = None
-    self_discharge_resistance_ohm: Table | None = Field(
+    self_discharge_resistance_ohm: PositiveTable | None = Field(
         None, description="self-discharge resistance R_SD(T) [Ohm] across the OCV source; None: no self-discharge")
     thermal: Thermal
     cycling_aging: CyclingAging | None = None
@@ -208,10 +197,6 @@ class CellParameters(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> "CellParameters":
-        for name in ("r0_ohm", "r0_charge_ohm", "self_discharge_resistance_ohm"):
-            table = getattr(self, name)
-            if table is not None and table.min() <= 0:
-                raise ValueError(f"{name}: every value must be > 0, smallest is {table.min()}")
         if self.self_discharge_resistance_ohm is not None and self.self_discharge_resistance_ohm.soc is not None:
             raise ValueError("self_discharge_resistance_ohm: a table over temperature_K only (R_SD(T))")
         if self.initial.rc_voltages_V and len(self.initial.rc_voltages_V) != len(self.rc_branches):

@@ -6,10 +6,10 @@ A table is a validated value object; evaluating it is the job of the equations (
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from fmutwin.ops import Extrapolation
 from fmutwin.params.base import StrictModel
@@ -70,3 +70,13 @@ class Table(StrictModel):
     def min(self) -> float:
         """Smallest tabulated value."""
         return float(np.min(self.array))
+
+
+def _all_positive(table: Table) -> Table:
+    if table.min() <= 0:
+        raise ValueError(f"every value must be > 0, smallest is {table.min()}")
+    return table
+
+
+PositiveTable = Annotated[Table, AfterValidator(_all_positive)]
+"""A table whose every value must be positive (resistances, time constants)."""

@@ -1,0 +1,97 @@
+"""Parameter files: round trip, the shipped default's provenance, and clear errors for bad files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import all_features, cell_dict
+from fmutwin.params import CellParameters, ParameterError, default_cell_parameters
+from fmutwin.params.defaults import default_cell_file
+
+
+def test_json_round_trip(tmp_path):
+    params = all_features()
+    path = tmp_path / "cell.json"
+    params.save(path)
+    assert CellParameters.load(path) == params
+
+
+def test_default_set_is_pybamm_ecm_example_converted():
+    """The shipped JSON is exactly what the converter makes of PyBaMM's own data files."""
+    from fmutwin.params.pybamm_ecm import pybamm_ecm_example
+
+    assert default_cell_parameters() == pybamm_ecm_example()
+    params = default_cell_parameters()
+    assert "PyBaMM" in params.source and "BSD" in params.source
+    assert params.nominal_capacity_As == 100 * 3600
+
+
+def _error(tmp_path, data) -> str:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    with pytest.raises(ParameterError) as info:
+        CellParameters.load(path)
+    return str(info.value)
+
+
+def test_negative_capacity_is_named(tmp_path):
+    msg = _error(tmp_path, cell_dict(nominal_capacity_As=-3600.0))
+    assert "nominal_capacity_As" in msg and "greater than 0" in msg and "-3600" in msg
+
+
+def test_non_monotonic_grid_is_named(tmp_path):
+    table = {"soc": [0.0, 0.6, 0.5, 1.0], "values": [3.0, 3.5, 3.6, 4.1]}
+    msg = _error(tmp_path, cell_dict(ocv_V=table))
+    assert "ocv_V" in msg and "strictly increasing" in msg
+
+
+def test_table_shape_mismatch_is_named(tmp_path):
+    table = {"soc": [0.0, 0.5, 1.0], "temperature_K": [273.15, 298.15], "values": [[1e-3, 1e-3], [1e-3, 1e-3]]}
+    msg = _error(tmp_path, cell_dict(r0_ohm=table))
+    assert "r0_ohm" in msg and "(2, 2)" in msg and "(3, 2)" in msg
+
+
+def test_nan_is_rejected(tmp_path):
+    data = cell_dict()
+    data["thermal"]["mass_J_per_K"] = float("nan")
+    msg = _error(tmp_path, json.dumps(data))  # json writes NaN, Python's json reads it back
+    assert "thermal.mass_J_per_K" in msg and "finite" in msg
+
+
+def test_missing_key_is_named(tmp_path):
+    data = cell_dict()
+    del data["thermal"]
+    msg = _error(tmp_path, data)
+    assert "thermal" in msg and "required" in msg.lower()
+
+
+def test_unknown_key_suggests_the_closest_valid_names(tmp_path):
+    data = cell_dict()
+    data["thermal"]["mass_J_per_k"] = data["thermal"].pop("mass_J_per_K")
+    msg = _error(tmp_path, data)
+    assert "thermal" in msg and "'mass_J_per_k'" in msg and "did you mean 'mass_J_per_K'" in msg
+    msg = _error(tmp_path, {**cell_dict(), "nominal_capacity": 1.0})
+    assert "did you mean 'nominal_capacity_As'" in msg
+
+
+def test_several_errors_reported_together_and_nothing_half_loaded(tmp_path):
+    msg = _error(tmp_path, cell_dict(nominal_capacity_As=0.0, r0_ohm=-1.0))
+    assert "2 invalid field(s)" in msg and "nominal_capacity_As" in msg and "r0_ohm" in msg
+
+
+def test_malformed_json_is_a_parameter_error(tmp_path):
+    msg = _error(tmp_path, '{"name": "x", ')
+    assert "not valid JSON" in msg
+
+
+def test_fields_carry_units_in_descriptions():
+    for name, field in CellParameters.model_fields.items():
+        assert field.description or name in ("hysteresis", "cycling_aging", "calendar_aging", "faults", "initial",
+                                             "thermal"), name
+    assert "[As]" in CellParameters.model_fields["nominal_capacity_As"].description
+
+
+def test_default_file_is_packaged():
+    assert default_cell_file().is_file()

@@ -81,9 +81,9 @@ class Ops:
     def _extrapolate(self, x: Any, grid: Sequence[Any], mode: Extrapolation, name: str) -> tuple[Any, Any]:
         """Apply the extrapolation mode to ``x``; return (argument to interpolate, out-of-range mask)."""
         lo, hi = grid[0], grid[-1]
-        outside = (x < lo) + (x > hi) if self.name == "casadi" else (x < lo) | (x > hi)
         if mode == "nearest":
-            return self.clip(x, lo, hi), outside
+            return self.clip(x, lo, hi), None
+        outside = (x < lo) + (x > hi) if self.name == "casadi" else (x < lo) | (x > hi)
         if mode == "linear":
             return x, outside
         if mode == "error":
@@ -119,17 +119,27 @@ class Ops:
         if len(grid) == 1:
             return values[0] + 0.0 * a
         ends = 0.5 * (self.interp1(a, grid, values, mode, name) + self.interp1(b, grid, values, mode, name))
+        knots, jumps = self._kinks(grid, values, mode == "nearest")
+        if not len(knots):
+            return ends
+        kinks = self._kink_sum(a, b, knots, jumps)
+        return ends - self.safe_div(kinks, 2.0 * self.fabs(b - a))
+
+    def _kinks(self, grid: Sequence[Any], values: Sequence[Any], held_edges: bool) -> tuple[Any, Any]:
+        """Breakpoints where the slope changes, and the slope change there."""
+        if self.name == "numpy":
+            g, v = np.asarray(grid, dtype=float), np.asarray(values, dtype=float)
+            slopes = np.diff(v) / np.diff(g)
+            if held_edges:
+                return g, np.diff(slopes, prepend=0.0, append=0.0)
+            return g[1:-1], np.diff(slopes)
         n = len(grid)
         slopes = [(values[k + 1] - values[k]) / (grid[k + 1] - grid[k]) for k in range(n - 1)]
         knots = list(grid[1:-1])
         jumps = [slopes[k] - slopes[k - 1] for k in range(1, n - 1)]
-        if mode == "nearest":
-            knots = [grid[0], *knots, grid[-1]]
-            jumps = [slopes[0], *jumps, -slopes[-1]]
-        if not knots:
-            return ends
-        kinks = self._kink_sum(a, b, knots, jumps)
-        return ends - self.safe_div(kinks, 2.0 * self.fabs(b - a))
+        if held_edges:
+            return [grid[0], *knots, grid[-1]], [slopes[0], *jumps, -slopes[-1]]
+        return knots, jumps
 
     def interp2(self, x: Any, y: Any, xgrid: Sequence[Any], ygrid: Sequence[Any], values: Any,
                 mode: Extrapolation = "nearest", name: str = "table") -> Any:
@@ -153,8 +163,9 @@ def _segment(x: Any, grid: Any) -> tuple[Any, Any]:
     """Index of the grid segment holding ``x`` (end segments extend outward) and the local
     coordinate t = (x - g_i) / (g_{i+1} - g_i), which lies outside [0, 1] when extrapolating."""
     g = np.asarray(grid, dtype=float)
-    i = np.clip(np.searchsorted(g, x, side="right") - 1, 0, len(g) - 2)
-    return i, (x - g[i]) / (g[i + 1] - g[i])
+    i = np.minimum(np.maximum(np.searchsorted(g, x, side="right") - 1, 0), len(g) - 2)
+    g0 = g[i]
+    return i, (x - g0) / (g[i + 1] - g0)
 
 
 def _numpy_interp1(x: Any, grid: Sequence[Any], values: Sequence[Any]) -> Any:

@@ -193,13 +193,14 @@ class CellECMTwin:
             raise InputError(f"input dt_s = {dt_s!r} must be > 0")
         if np.any(np.asarray(ambient_temperature_K) <= 0):
             raise InputError(f"input ambient_temperature_K = {ambient_temperature_K!r} must be > 0 K")
-        u = {k: np.broadcast_to(np.asarray(v, dtype=float), (self.n_cells,)) for k, v in u.items()}
+        u = self._per_cell(u)
         u["dt_s"] = float(dt_s)
         new_state, y = cell.step(NUMPY, self.structure, self.p, self.state, u)
-        for name, value in {**new_state, **y}.items():
-            if not np.all(np.isfinite(value)):
-                raise StateError(f"{name} became {value} at t = {self.time_s + dt_s} s "
-                                 f"(inputs: {', '.join(f'{k}={np.ravel(v)[0]}' for k, v in u.items() if k != 'dt_s')})")
+        new_state, y = self._per_cell(new_state), self._per_cell(y)
+        if not np.isfinite(np.concatenate([*new_state.values(), *y.values()])).all():
+            bad = next(k for k, v in {**new_state, **y}.items() if not np.isfinite(v).all())
+            raise StateError(f"{bad} became {y.get(bad, new_state.get(bad))} at t = {self.time_s + dt_s} s "
+                             f"(inputs: {', '.join(f'{k}={np.ravel(v)[0]}' for k, v in u.items() if k != 'dt_s')})")
         lo, hi = self.params.soc_limits
         soc = y["soc"]
         if np.any(soc < lo) or np.any(soc > hi):
@@ -207,9 +208,15 @@ class CellECMTwin:
             if self.soc_limit_is_error:
                 raise StateError(msg)
             log.warning(msg)
-        self.state = {k: np.broadcast_to(v, (self.n_cells,)).astype(float) for k, v in new_state.items()}
-        self.outputs = {k: np.broadcast_to(v, (self.n_cells,)).astype(float) for k, v in y.items()}
+        self.state = new_state
+        self.outputs = y
         return self.outputs
+
+    def _per_cell(self, values: dict[str, Any]) -> dict[str, np.ndarray]:
+        """Every entry as a float array with one value per cell (constants are broadcast)."""
+        shape = (self.n_cells,)
+        return {k: v if isinstance(v, np.ndarray) and v.shape == shape and v.dtype == float
+                else np.full(shape, v, dtype=float) for k, v in values.items()}
 
     def get_state(self) -> dict[str, np.ndarray]:
         """A copy of the full state (restorable with :meth:`set_state`)."""

@@ -177,9 +177,12 @@ def _numpy_interp1(x: Any, grid: Sequence[Any], values: Sequence[Any]) -> Any:
 
 def _numpy_kink_sum(a: Any, b: Any, knots: Sequence[Any], jumps: Sequence[Any]) -> Any:
     """sum_k jump_k max(0, (b - g_k)(g_k - a)), vectorised over cells and kinks."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     g = np.asarray(knots, dtype=float)
-    a2, b2 = np.asarray(a, dtype=float)[..., None], np.asarray(b, dtype=float)[..., None]
-    return np.maximum((b2 - g) * (g - a2), 0.0) @ np.asarray(jumps, dtype=float)
+    # only kinks strictly inside some cell's interval contribute; a step rarely crosses one
+    inside = (g > min(a.min(), b.min())) & (g < max(a.max(), b.max()))
+    g = g[inside]
+    return np.maximum((b[..., None] - g) * (g - a[..., None]), 0.0) @ np.asarray(jumps, dtype=float)[inside]
 
 
 def _numpy_interp2(x: Any, y: Any, xgrid: Sequence[Any], ygrid: Sequence[Any], values: Any) -> Any:

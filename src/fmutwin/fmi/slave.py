@@ -1,0 +1,131 @@
+"""The FMI slave logic written once for every twin and both FMI versions.
+
+A slave holds the values of the declared variables, hands parameters to the model at the end
+of initialisation, checks inputs before and outputs after every step, logs one line per problem
+naming the variable and value, and saves/restores the complete state. ``fmi2`` and ``fmi3``
+only bind this to pythonfmu's and pythonfmu3's base classes.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any, Callable
+
+from fmutwin.interface import ModelError, SteppableModel, Variable
+
+ModelFactory = Callable[[Any], SteppableModel]
+
+_RETAINED_MODULES: list[Any] = []
+
+
+def _release_slave_module(name: str) -> None:
+    """Keep the slave source module alive but out of ``sys.modules``.
+
+    pythonfmu's run time imports the slave module by its bare name (``cell_ecm``) on every
+    instantiation and drops its reference when the instance is freed, which leaves a dead module
+    in ``sys.modules``: the next FMU of the same name in this process then fails to instantiate
+    or corrupts memory (PythonFMU issue #228). Holding a reference here and removing the cache
+    entry makes every instantiation import its own FMU's copy.
+    """
+    module = sys.modules.get(name)
+    if module is not None:
+        _RETAINED_MODULES.append(module)
+        del sys.modules[name]
+
+
+def _default_value(var: Variable) -> Any:
+    if var.start is not None:
+        return var.start
+    return {"Real": 0.0, "Integer": 0, "Boolean": False, "String": ""}[var.type]
+
+
+class TwinSlaveCore:
+    """Version-neutral part of a twin slave; the version class supplies ``_log``."""
+
+    model_factory: ModelFactory
+    model_description: str = ""
+    resources: Any
+
+    def _setup(self) -> None:
+        _release_slave_module(type(self).__module__)
+        self.model: SteppableModel = self.model_factory(self.resources)
+        self.declared: dict[str, Variable] = {v.name: v for v in self.model.variables}
+        self.values: dict[str, Any] = {v.name: _default_value(v) for v in self.model.variables}
+        self.overridden: set[str] = set()
+        self.initialized = False
+
+    # -- variable access (bound as getter/setter by the version classes) -----------------------
+    def _getter(self, name: str) -> Callable[[], Any]:
+        return lambda: self.values[name]
+
+    def _setter(self, name: str) -> Callable[[Any], None]:
+        var = self.declared[name]
+
+        def set_value(value: Any) -> None:
+            if var.causality == "parameter" and value != var.start:
+                self.overridden.add(name)
+            self.values[name] = value
+
+        return set_value
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def _log(self, message: str, level: str) -> None:  # overridden per FMI version
+        raise NotImplementedError
+
+    def exit_initialization_mode(self) -> None:
+        """Build the model from the parameters; a bad parameter fails with a named log line."""
+        params = {n: self.values[n] for n, v in self.declared.items() if v.causality == "parameter"}
+        try:
+            outputs = self.model.initialize(params, self.overridden)
+        except ModelError as exc:
+            self._log(str(exc), "error")
+            raise
+        self.values.update(outputs)
+        self.initialized = True
+
+    def _step(self, current_time: float, step_size: float) -> bool:
+        """One communication step; False (with a log line) when an input or result is bad."""
+        inputs = {n: self.values[n] for n, v in self.declared.items() if v.causality == "input"}
+        problem = self._input_problem(inputs)
+        if problem is None:
+            try:
+                outputs = self.model.step(inputs, current_time, step_size)
+            except ModelError as exc:
+                problem = str(exc)
+            else:
+                bad = [n for n, v in outputs.items() if isinstance(v, float) and not math.isfinite(v)]
+                problem = f"output {bad[0]} = {outputs[bad[0]]} at t = {current_time + step_size}" if bad else None
+        for warning in self.model.warnings():
+            self._log(warning, "warning")
+        if problem is not None:
+            self._log(f"t = {current_time}: {problem}", "error")
+            return False
+        self.values.update(outputs)
+        return True
+
+    def _input_problem(self, inputs: dict[str, Any]) -> str | None:
+        for name, value in inputs.items():
+            var = self.declared[name]
+            if var.type != "Real":
+                continue
+            if not math.isfinite(value):
+                return f"input {name} = {value} is not finite"
+            if (var.min is not None and value < var.min) or (var.max is not None and value > var.max):
+                return f"input {name} = {value} {var.unit} is outside its range [{var.min}, {var.max}]"
+        return None
+
+    # -- FMU state: variable values plus the model's own state -------------------------------------
+    def _get_fmu_state(self) -> dict[str, Any]:
+        return {"values": dict(self.values), "overridden": sorted(self.overridden),
+                "initialized": self.initialized, "model": self.model.get_state() if self.initialized else None}
+
+    def _set_fmu_state(self, state: dict[str, Any]) -> None:
+        self.values = dict(state["values"])
+        self.overridden = set(state["overridden"])
+        if state["initialized"] and not self.initialized:
+            self.model.initialize({n: self.values[n] for n, v in self.declared.items() if v.causality == "parameter"},
+                                  self.overridden)
+            self.initialized = True
+        if state["model"] is not None:
+            self.model.set_state(state["model"])

@@ -1,0 +1,75 @@
+"""A twin's variables, declared once, in terms that know nothing of FMI.
+
+Each twin declares a tuple of :class:`Variable` and provides a :class:`SteppableModel`; the FMI
+layer (``fmutwin.fmi``) turns that one declaration into FMI 2.0 and 3.0 FMUs (Python and native),
+so no variable list, unit or description is ever written twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping, Protocol
+
+Causality = Literal["input", "output", "parameter", "calculatedParameter", "local"]
+Variability = Literal["constant", "fixed", "tunable", "discrete", "continuous"]
+VarType = Literal["Real", "Integer", "Boolean", "String"]
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One exposed variable: name, causality, unit, start, range and description.
+
+    ``unit`` is an SI unit string (``"V"``, ``"A"``, ``"K"``, ``"W"``, ``"J"``, ``"As"``, ``"Ohm"``,
+    ``"J/K"``, ``"W/K"``, ``"1"`` for dimensionless) and is required for Real variables.
+    """
+
+    name: str
+    causality: Causality
+    description: str
+    type: VarType = "Real"
+    unit: str | None = None
+    start: float | int | bool | str | None = None
+    min: float | None = None
+    max: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.type == "Real" and not self.unit:
+            raise ValueError(f"variable {self.name}: a Real variable needs a unit ('1' if dimensionless)")
+        if self.causality in ("input", "parameter") and self.start is None:
+            raise ValueError(f"variable {self.name}: {self.causality} needs a start value")
+
+    @property
+    def variability(self) -> Variability:
+        """Parameters are fixed; Real inputs/outputs continuous; other types discrete."""
+        if self.causality in ("parameter", "calculatedParameter"):
+            return "fixed"
+        return "continuous" if self.type == "Real" else "discrete"
+
+
+class ModelError(ValueError):
+    """A model refused an input or a parameter; the message names the variable and value."""
+
+
+class SteppableModel(Protocol):
+    """What the FMI layer drives. Values are keyed by :attr:`Variable.name`."""
+
+    variables: tuple[Variable, ...]
+
+    def initialize(self, parameters: Mapping[str, Any], overridden: set[str]) -> dict[str, Any]:
+        """Build the model from parameter values; return the initial outputs.
+
+        ``overridden`` names the parameters the importer set explicitly (the others keep the
+        values of the parameter file). Raises :class:`ModelError` naming a bad field.
+        """
+
+    def step(self, inputs: Mapping[str, Any], time_s: float, dt_s: float) -> dict[str, Any]:
+        """Advance by ``dt_s`` from ``time_s``; return the outputs. Raises :class:`ModelError`."""
+
+    def get_state(self) -> dict[str, Any]:
+        """The complete model state as JSON-serialisable data."""
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore a state from :meth:`get_state`."""
+
+    def warnings(self) -> list[str]:
+        """Warnings raised by the last call (e.g. SOC outside its range), then cleared."""

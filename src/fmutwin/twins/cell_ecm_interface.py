@@ -1,0 +1,228 @@
+"""The cell ECM twin's exposed variables (declared once) and the model the FMI layer drives.
+
+Nothing here knows FMI: :data:`VARIABLES` uses :class:`fmutwin.interface.Variable`, and
+:class:`CellECMModel` implements :class:`fmutwin.interface.SteppableModel`. Sign convention:
+positive current discharges the cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from fmutwin.interface import ModelError, Variable
+from fmutwin.ops import TableRangeError
+from fmutwin.params.cell import CellParameters, ParameterError
+from fmutwin.params.defaults import default_cell_parameters
+from fmutwin.twins.cell_ecm import CellECMTwin, InputError, StateError
+
+MAX_RC = 3
+
+
+@dataclass(frozen=True)
+class _Param:
+    """A scalar parameter: FMI-side variable plus the parameter-file path it overrides."""
+
+    variable: Variable
+    path: str  # dotted path in CellParameters, or "" for twin options
+
+
+def _default(path: str) -> Any:
+    value: Any = default_cell_parameters().model_dump()
+    for part in path.split("."):
+        value = value[part]
+    return value
+
+
+_D = default_cell_parameters()
+_CURRENT_LIMIT_A = 20.0 * _D.nominal_capacity_As / 3600.0  # 20C of the default cell
+
+PARAMETERS: tuple[_Param, ...] = (
+    _Param(Variable("parameterFile", "parameter", "path of a cell parameter JSON file; empty: the file in the "
+                    "FMU resources (PyBaMM ECM example). Scalar parameters set in the importer override the file.",
+                    type="String", start=""), ""),
+    _Param(Variable("nominalCapacity", "parameter", "nominal capacity (1 Ah = 3600 As)", unit="As",
+                    start=_D.nominal_capacity_As, min=1e-9), "nominal_capacity_As"),
+    _Param(Variable("initialSoc", "parameter", "initial state of charge", unit="1", start=_D.initial.soc,
+                    min=0.0, max=1.0), "initial.soc"),
+    _Param(Variable("initialTemperature", "parameter", "initial cell temperature", unit="K",
+                    start=_D.initial.temperature_K, min=1e-9), "initial.temperature_K"),
+    _Param(Variable("thermalMass", "parameter", "cell heat capacity m*cp", unit="J/K",
+                    start=_D.thermal.mass_J_per_K, min=1e-9), "thermal.mass_J_per_K"),
+    _Param(Variable("heatTransferCoefficient", "parameter", "convective conductance h*A to ambient", unit="W/K",
+                    start=_D.thermal.heat_transfer_W_per_K, min=0.0), "thermal.heat_transfer_W_per_K"),
+    _Param(Variable("numRCPairs", "parameter", "number of RC pairs used (at most as many as the parameter file has)",
+                    type="Integer", start=len(_D.rc_branches), min=0, max=MAX_RC), "rc_branches"),
+    _Param(Variable("initialCycles", "parameter", "equivalent full discharges done before the start (cycling aging)",
+                    unit="1", start=0.0, min=0.0), "cycling_aging.initial_cycles"),
+    _Param(Variable("internalShortTriggerTime", "parameter", "internal short: activation time (time trigger)",
+                    unit="s", start=0.0, min=0.0), "faults.internal_short.trigger.time_s"),
+    _Param(Variable("internalShortTriggerTemperature", "parameter",
+                    "internal short: activation temperature (temperature trigger)", unit="K", start=1e4, min=1e-9),
+           "faults.internal_short.trigger.temperature_K"),
+    _Param(Variable("seriesFaultTriggerTime", "parameter", "added series resistance: activation time", unit="s",
+                    start=0.0, min=0.0), "faults.series_resistance.trigger.time_s"),
+    _Param(Variable("seriesFaultTriggerTemperature", "parameter", "added series resistance: activation temperature",
+                    unit="K", start=1e4, min=1e-9), "faults.series_resistance.trigger.temperature_K"),
+    _Param(Variable("exothermTriggerTime", "parameter", "exothermic reaction: activation time", unit="s",
+                    start=0.0, min=0.0), "faults.exothermic_reaction.trigger.time_s"),
+    _Param(Variable("exothermTriggerTemperature", "parameter", "exothermic reaction: activation temperature",
+                    unit="K", start=1e4, min=1e-9), "faults.exothermic_reaction.trigger.temperature_K"),
+    _Param(Variable("currentLimit", "parameter", "largest accepted |current| input; beyond it a step fails",
+                    unit="A", start=_CURRENT_LIMIT_A, min=0.0), ""),
+    _Param(Variable("socLimitIsError", "parameter", "SOC leaving its limits fails the step instead of warning",
+                    type="Boolean", start=False), ""),
+)
+
+INPUTS: tuple[tuple[Variable, str], ...] = (
+    (Variable("current", "input", "requested cell current, positive = discharge", unit="A", start=0.0,
+              min=-_CURRENT_LIMIT_A, max=_CURRENT_LIMIT_A), "current_A"),
+    (Variable("ambientTemperature", "input", "ambient (coolant) temperature", unit="K", start=298.15, min=0.0),
+     "ambient_temperature_K"),
+    (Variable("heatFlow", "input", "external heat flow into the cell", unit="W", start=0.0), "heat_flow_W"),
+)
+
+OUTPUTS: tuple[tuple[Variable, str], ...] = (
+    (Variable("batteryCurrent", "output", "actual cell current, positive = discharge (0 when open)", unit="A"),
+     "current_A"),
+    (Variable("batteryVoltage", "output", "terminal voltage", unit="V"), "voltage_V"),
+    (Variable("batteryTemperature", "output", "cell temperature (mean of thermal nodes)", unit="K"), "temperature_K"),
+    (Variable("stateOfCharge", "output", "state of charge", unit="1"), "soc"),
+    (Variable("charge", "output", "remaining charge SOC * capacity", unit="As"), "charge_As"),
+    (Variable("capacity", "output", "present (aged) capacity", unit="As"), "capacity_As"),
+    (Variable("ocv", "output", "open-circuit voltage", unit="V"), "ocv_V"),
+    (Variable("heatGenerationRate", "output", "total heat generated, average over the last step", unit="W"),
+     "heat_generation_W"),
+    (Variable("powerDissipated", "output", "resistive, hysteresis, self-discharge and short losses, step average",
+              unit="W"), "power_dissipated_W"),
+    (Variable("reversibleHeat", "output", "entropic heat -I T dOCV/dT, step average", unit="W"), "reversible_heat_W"),
+    (Variable("reactionHeatRate", "output", "exothermic reaction heat, step average", unit="W"), "reaction_heat_W"),
+    (Variable("reactionExtent", "output", "exothermic reaction extent", unit="1"), "reaction_extent"),
+    (Variable("hysteresisState", "output", "hysteresis state H in [-1, 1]", unit="1"), "hysteresis_state"),
+    (Variable("numCycles", "output", "equivalent full discharges", unit="1"), "num_cycles"),
+    (Variable("terminalEnergy", "output", "energy delivered at the terminals since start (discharge +)", unit="J"),
+     "terminal_energy_J"),
+    (Variable("heatGenerated", "output", "heat generated since start", unit="J"), "heat_generated_J"),
+    (Variable("isCurrentInterruptionTempExceeded", "output", "current interrupt device has opened", type="Boolean"),
+     "is_current_interrupted"),
+    (Variable("isExothermFaulted", "output", "exothermic reaction fault is active", type="Boolean"),
+     "is_exotherm_faulted"),
+) + tuple((Variable(f"voltageDropRC{i}", "output", f"voltage across RC pair {i} (0 if absent)", unit="V"),
+           f"rc_voltage_{i}_V") for i in range(1, MAX_RC + 1))
+
+VARIABLES: tuple[Variable, ...] = (tuple(p.variable for p in PARAMETERS) + tuple(v for v, _ in INPUTS)
+                                   + tuple(v for v, _ in OUTPUTS))
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any, name: str) -> None:
+    *parents, last = path.split(".")
+    node = data
+    for part in parents:
+        if not isinstance(node.get(part), dict):
+            raise ModelError(f"parameter {name}: the parameter file has no '{'.'.join(parents)}' block "
+                             f"(set it in the parameter file to use {name})")
+        node = node[part]
+    node[last] = value
+
+
+class CellECMModel:
+    """Drives one :class:`CellECMTwin` from FMI-named values."""
+
+    variables = VARIABLES
+
+    def __init__(self, resources: str | Path | None = None) -> None:
+        self.resources = Path(resources) if resources else None
+        self.twin: CellECMTwin | None = None
+        self.current_limit_A = _CURRENT_LIMIT_A
+        self._warnings: list[str] = []
+
+    def parameters(self, values: Mapping[str, Any], overridden: set[str]) -> CellParameters:
+        """The parameter file with the overridden scalar parameters applied, validated."""
+        path = str(values.get("parameterFile") or "")
+        try:
+            base = CellParameters.load(path) if path else default_cell_parameters()
+        except (ParameterError, OSError) as exc:
+            raise ModelError(f"parameter parameterFile = {path!r}: {exc}") from None
+        data = base.model_dump(exclude_none=True)
+        for p in PARAMETERS:
+            name = p.variable.name
+            if name not in overridden or not p.path:
+                continue
+            value = values[name]
+            if p.path == "rc_branches":
+                if not 0 <= int(value) <= len(base.rc_branches):
+                    raise ModelError(f"parameter numRCPairs = {value}: the parameter file has "
+                                     f"{len(base.rc_branches)} RC pairs")
+                data["rc_branches"] = data["rc_branches"][: int(value)]
+                data["initial"]["rc_voltages_V"] = data["initial"].get("rc_voltages_V", [])[: int(value)] or []
+                continue
+            _set_path(data, p.path, value, name)
+        try:
+            return CellParameters.from_dict(data, origin=path or "built-in parameters")
+        except ParameterError as exc:
+            raise ModelError(str(exc)) from None
+
+    def initialize(self, parameters: Mapping[str, Any], overridden: set[str]) -> dict[str, Any]:
+        params = self.parameters(parameters, overridden)
+        self.current_limit_A = float(parameters["currentLimit"])
+        self.twin = CellECMTwin(params, soc_limit_is_error=bool(parameters["socLimitIsError"]))
+        return self._outputs(self._rest_outputs())
+
+    def _rest_outputs(self) -> dict[str, np.ndarray]:
+        """Outputs at the initial state: a zero-length look, computed by a zero-current step
+        on a copy of the state, so the twin itself does not advance."""
+        assert self.twin is not None
+        saved = self.twin.get_state()
+        ambient = float(self.twin.state["node_temperature_1_K"][0])
+        y = self.twin.step(0.0, 1e-12, ambient)
+        self.twin.set_state(saved)
+        return y
+
+    def step(self, inputs: Mapping[str, Any], time_s: float, dt_s: float) -> dict[str, Any]:
+        assert self.twin is not None, "initialize() first"
+        current = float(inputs["current"])
+        if abs(current) > self.current_limit_A:
+            raise ModelError(f"input current = {current} A is beyond currentLimit = {self.current_limit_A} A")
+        args = {INPUT_KEYS[name]: float(value) for name, value in inputs.items()}
+        try:
+            y = self.twin.step(dt_s=dt_s, **args)
+        except (InputError, StateError, TableRangeError) as exc:
+            raise ModelError(_fmi_names(str(exc))) from None
+        soc = float(y["soc"][0])
+        lo, hi = self.twin.params.soc_limits
+        if not lo <= soc <= hi:
+            self._warnings.append(f"stateOfCharge = {soc:.6g} outside [{lo}, {hi}] at t = {time_s + dt_s} s")
+        return self._outputs(y)
+
+    def _outputs(self, y: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for var, key in OUTPUTS:
+            value = float(y[key][0]) if key in y else 0.0
+            out[var.name] = bool(value > 0.5) if var.type == "Boolean" else value
+        return out
+
+    def get_state(self) -> dict[str, Any]:
+        assert self.twin is not None
+        return {k: v.tolist() for k, v in self.twin.get_state().items()}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        assert self.twin is not None
+        self.twin.set_state({k: np.asarray(v, dtype=float) for k, v in state.items()})
+
+    def warnings(self) -> list[str]:
+        out, self._warnings = self._warnings, []
+        return out
+
+
+INPUT_KEYS = {var.name: key for var, key in INPUTS}
+_TWIN_TO_FMI = {key: var.name for var, key in INPUTS}
+
+
+def _fmi_names(message: str) -> str:
+    """Rename the twin's input names in a message to the declared variable names."""
+    for key, name in _TWIN_TO_FMI.items():
+        message = message.replace(f"input {key}", f"input {name}")
+    return message

@@ -1,0 +1,38 @@
+"""The twins that can be exported as FMUs: name -> model class, FMU model name, description."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from fmutwin.interface import SteppableModel
+
+
+@dataclass(frozen=True)
+class TwinEntry:
+    """What the FMI layer needs to know about a twin, and nothing about its physics."""
+
+    model_name: str
+    factory: Callable[[Any], SteppableModel]
+    description: str
+
+
+def _cell_ecm(resources: Any) -> SteppableModel:
+    from fmutwin.twins.cell_ecm_interface import CellECMModel
+
+    return CellECMModel(resources)
+
+
+TWINS: dict[str, TwinEntry] = {
+    "cell_ecm": TwinEntry("CellECM", _cell_ecm,
+                          "fmutwin cell equivalent-circuit twin (0-3 RC, hysteresis, thermal, aging, faults; "
+                          "positive current discharges the cell)."),
+}
+
+
+def twin_entry(name: str) -> TwinEntry:
+    """The registered twin ``name``; a KeyError lists the valid names."""
+    try:
+        return TWINS[name]
+    except KeyError:
+        raise KeyError(f"unknown twin {name!r}; known twins: {', '.join(sorted(TWINS))}") from None

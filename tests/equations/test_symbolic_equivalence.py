@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from conftest import all_features
+from cells import all_features
 from fmutwin.equations import cell
 from fmutwin.ops import NUMPY
 from fmutwin.symbolic import symbolic_step

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import all_features, cell_dict
+from cells import all_features, cell_dict
 from fmutwin.params import CellParameters, ParameterError, default_cell_parameters
 from fmutwin.params.defaults import default_cell_file
 

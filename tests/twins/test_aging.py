@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import simple_cell
+from cells import simple_cell
 from fmutwin.twins import CellECMTwin
 
 T_AMB = 298.15

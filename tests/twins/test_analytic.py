@@ -8,7 +8,7 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
-from conftest import simple_cell
+from cells import simple_cell
 from fmutwin.twins import CellECMTwin
 
 T_AMB = 298.15

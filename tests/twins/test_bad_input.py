@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from conftest import make_cell, simple_cell
+from cells import make_cell, simple_cell
 from fmutwin.ops import TableRangeError
 from fmutwin.twins import CellECMTwin
 from fmutwin.twins.cell_ecm import InputError, StateError
@@ -63,7 +63,7 @@ def test_soc_outside_limits_warns_or_raises(caplog):
 
 
 def test_state_save_and_restore_gives_identical_continuation(rng):
-    from conftest import all_features
+    from cells import all_features
 
     twin = CellECMTwin(all_features())
     currents = rng.uniform(-50, 80, 200)

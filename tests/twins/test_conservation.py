@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from conftest import make_cell, simple_cell
+from cells import make_cell, simple_cell
 from fmutwin.data import drive_cycle
 from fmutwin.params import default_cell_parameters
 from fmutwin.twins import CellECMTwin

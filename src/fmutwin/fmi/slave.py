@@ -8,6 +8,7 @@ only bind this to pythonfmu's and pythonfmu3's base classes.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import sys
 from typing import Any, Callable
@@ -20,18 +21,34 @@ _RETAINED_MODULES: list[Any] = []
 
 
 def _release_slave_module(name: str) -> None:
-    """Keep the slave source module alive but out of ``sys.modules``.
+    """Keep the slave source module and its namespace alive, and out of ``sys.modules``.
 
     pythonfmu's run time imports the slave module by its bare name (``cell_ecm``) on every
-    instantiation and drops its reference when the instance is freed, which leaves a dead module
-    in ``sys.modules``: the next FMU of the same name in this process then fails to instantiate
-    or corrupts memory (PythonFMU issue #228). Holding a reference here and removing the cache
-    entry makes every instantiation import its own FMU's copy.
+    instantiation. pythonfmu 0.7.0 (FMI 2.0) releases one reference too many to the module's
+    ``__dict__`` when it instantiates (measured: the namespace's reference count drops to zero
+    while the module lives), which leaves a dead module in ``sys.modules`` -- the next FMU of
+    that name fails to instantiate (PythonFMU issue #228) -- and later crashes the garbage
+    collector. Holding one extra reference to the module and to its namespace per instantiation
+    balances that, and removing the cache entry makes each instantiation import its own FMU's
+    copy of the source.
     """
     module = sys.modules.get(name)
     if module is not None:
-        _RETAINED_MODULES.append(module)
+        _RETAINED_MODULES.append((module, module.__dict__))
         del sys.modules[name]
+
+
+def _survive_exception_cleanup(slave: Any) -> None:
+    """Let a slave raise without crashing the importing process later.
+
+    When a slave method raises, the pythonfmu/pythonfmu3 run time releases its references to
+    the slave instance, its class and its log queue (``cleanPyObject`` in
+    ``handle_py_exception``) and releases them again when the instance is freed. One permanent
+    extra reference to each absorbs the second release (a few objects leak per failed instance,
+    instead of the garbage collector later visiting freed memory).
+    """
+    for obj in (slave, type(slave), slave.log_queue):
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
 
 
 def _default_value(var: Variable) -> Any:
@@ -80,6 +97,7 @@ class TwinSlaveCore:
             outputs = self.model.initialize(params, self.overridden)
         except ModelError as exc:
             self._log(str(exc), "error")
+            _survive_exception_cleanup(self)
             raise
         self.values.update(outputs)
         self.initialized = True

@@ -1,0 +1,64 @@
+"""Command line: ``fmutwin build | check | env``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.group()
+@click.version_option(package_name="fmutwin")
+def main() -> None:
+    """fmutwin: battery digital twins as FMI co-simulation FMUs (positive current = discharge)."""
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out/fmus"), show_default=True,
+              help="output folder for the FMUs")
+@click.option("--twin", "twins", multiple=True, help="twin to build (repeatable); default: all")
+@click.option("--fmi", "versions", type=click.Choice(["2", "3"]), multiple=True, help="FMI version; default both")
+def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...]) -> None:
+    """Build the Python FMUs (FMI 2.0 and 3.0) of every twin into one folder, then check them."""
+    from fmutwin.fmi.build import build_all
+    from fmutwin.fmi.check import check_fmu
+
+    paths = build_all(out, list(twins) or None, tuple(int(v) for v in versions) or (2, 3))
+    failed = False
+    for path in paths:
+        problems = check_fmu(path)
+        failed |= bool(problems)
+        click.echo(f"{path}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+        for problem in problems:
+            click.echo(f"  {problem}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("fmus", nargs=-1, required=True, type=click.Path(path_type=Path))
+def check(fmus: tuple[Path, ...]) -> None:
+    """Check FMUs: XSD, fmpy validation, units. Exit status 1 if any problem."""
+    from fmutwin.fmi.check import check_fmu
+
+    failed = False
+    for path in fmus:
+        problems = check_fmu(path)
+        failed |= bool(problems)
+        click.echo(f"{path}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+        for problem in problems:
+            click.echo(f"  {problem}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("fmu", required=False, type=click.Path(path_type=Path))
+def env(fmu: Path | None) -> None:
+    """Print the environment a host that is not Python needs to run fmutwin's Python FMUs."""
+    from fmutwin.fmi.host_env import format_shell, host_environment
+
+    click.echo(format_shell(host_environment(fmu)))
+
+
+if __name__ == "__main__":
+    main()

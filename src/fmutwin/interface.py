@@ -31,12 +31,15 @@ class Variable:
     start: float | int | bool | str | None = None
     min: float | None = None
     max: float | None = None
+    dimensions: tuple[int, ...] = ()  # array sizes; FMI 2.0 has no arrays and leaves these out
 
     def __post_init__(self) -> None:
         if self.type == "Real" and not self.unit:
             raise ValueError(f"variable {self.name}: a Real variable needs a unit ('1' if dimensionless)")
         if self.causality in ("input", "parameter") and self.start is None:
             raise ValueError(f"variable {self.name}: {self.causality} needs a start value")
+        if self.dimensions and self.type != "Real":
+            raise ValueError(f"variable {self.name}: only Real variables may be arrays")
 
     @property
     def variability(self) -> Variability:

@@ -52,7 +52,8 @@ class FmpyHost:
             var = self.vars[name]
             vr = [var.valueReference]
             if var.type in ("Real", "Float64"):
-                (self.fmu.setReal if self.version == 2 else self.fmu.setFloat64)(vr, [float(value)])
+                values = [float(x) for x in value] if hasattr(value, "__len__") else [float(value)]
+                (self.fmu.setReal if self.version == 2 else self.fmu.setFloat64)(vr, values)
             elif var.type in ("Integer", "Int32"):
                 (self.fmu.setInteger if self.version == 2 else self.fmu.setInt32)(vr, [int(value)])
             elif var.type == "Boolean":

@@ -243,3 +243,37 @@ def test_new_instance_after_terminate_and_free(open_fmu, cell_fmu, version):
         values.append(host.get("batteryVoltage")[0])
         host.close()
     assert values[0] == values[1] == values[2]
+
+
+def test_fmi3_table_array_parameters_replace_the_file_tables(open_fmu, cell_fmu):
+    """FMI 3.0 exposes the tables as Float64 arrays; FMI 2.0 takes them from the file only."""
+    md2 = fmpy.read_model_description(str(cell_fmu(2)))
+    assert not any(v.name.startswith("table.") for v in md2.modelVariables)
+    md3 = fmpy.read_model_description(str(cell_fmu(3)))
+    ocv = next(v for v in md3.modelVariables if v.name == "table.ocv.values")
+    r0 = next(v for v in md3.modelVariables if v.name == "table.r0.values")
+    assert [int(d.start) for d in r0.dimensions] == list(np.shape(default_cell_parameters().r0_ohm.values))
+    default = default_cell_parameters()
+    shifted = (np.asarray(default.ocv_V.values) + 0.1).tolist()
+    r0_flat = (np.ravel(default.r0_ohm.values) * 2).tolist()
+    results = []
+    for overrides in ({}, {"table.ocv.values": shifted, "table.r0.values": r0_flat}):
+        host = open_fmu(cell_fmu(3), instance=f"t{len(results)}")
+        host.initialize(**overrides)
+        host.set(current=50.0)
+        host.step(1.0)
+        results.append(host.get("batteryVoltage", "ocv"))
+    assert results[1][1] - results[0][1] == pytest.approx(0.1, abs=1e-12)
+    expected = default.with_changes(ocv_V={**default.ocv_V.model_dump(), "values": shifted},
+                                    r0_ohm={**default.r0_ohm.model_dump(), "values": np.reshape(
+                                        r0_flat, np.shape(default.r0_ohm.values)).tolist()})
+    y = CellECMTwin(expected).step(50.0, 1.0)
+    assert results[1][0] == pytest.approx(y["voltage_V"][0], rel=1e-12)
+    assert ocv.unit == "V" and len(ocv.dimensions) == 1
+
+
+def test_fmi3_table_with_wrong_size_fails_initialisation(open_fmu, cell_fmu):
+    host = open_fmu(cell_fmu(3))
+    with pytest.raises(FMICallException):
+        host.initialize(**{"table.ocv.soc": [0.0, 0.5, 1.0]})
+    assert any("ocv_V" in e and "shape" in e for e in host.errors()), host.logs

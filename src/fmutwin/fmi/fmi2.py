@@ -25,6 +25,8 @@ class Fmi2TwinSlave(TwinSlaveCore, Fmi2Slave):
         self._setup()
         self.description = self.model_description
         for var in self.model.variables:
+            if var.dimensions:  # FMI 2.0 has no arrays: tables come from the parameter file only
+                continue
             self.register_variable(_TYPES[var.type](
                 var.name, causality=Fmi2Causality[var.causality], variability=Fmi2Variability[var.variability],
                 description=var.description, getter=self._getter(var.name),
@@ -37,4 +39,5 @@ class Fmi2TwinSlave(TwinSlaveCore, Fmi2Slave):
         return self._step(current_time, step_size)
 
     def to_xml(self, model_options: dict[str, str] = dict()) -> Element:  # noqa: B006 (pythonfmu's signature)
-        return complete(super().to_xml(model_options), self.model.variables, 2, self.model_description)
+        scalars = [v for v in self.model.variables if not v.dimensions]
+        return complete(super().to_xml(model_options), scalars, 2, self.model_description)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from pythonfmu3 import Boolean, Fmi3Causality, Fmi3Slave, Fmi3Status, Fmi3StepResult, Fmi3Variability, Float64, Int32, String
+from pythonfmu3 import (Boolean, Dimension, Fmi3Causality, Fmi3Slave, Fmi3Status, Fmi3StepResult, Fmi3Variability,
+                        Float64, Int32, String)
 
 from fmutwin.fmi.model_description import complete
 from fmutwin.fmi.slave import TwinSlaveCore
@@ -27,10 +28,12 @@ class Fmi3TwinSlave(TwinSlaveCore, Fmi3Slave):
                                        variability=Fmi3Variability.continuous, description="simulation time",
                                        getter=lambda: self.values.get("time", 0.0), setter=None))
         for var in self.model.variables:
+            extra = {"dimensions": [Dimension(start=str(n)) for n in var.dimensions]} if var.dimensions else {}
             self.register_variable(_TYPES[var.type](
                 var.name, causality=Fmi3Causality[var.causality], variability=Fmi3Variability[var.variability],
                 description=var.description, getter=self._getter(var.name),
-                setter=None if var.causality in ("output", "calculatedParameter") else self._setter(var.name)))
+                setter=None if var.causality in ("output", "calculatedParameter") else self._setter(var.name),
+                **extra))
 
     def _log(self, message: str, level: str) -> None:
         self.log(message, _STATUS[level])

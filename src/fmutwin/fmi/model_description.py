@@ -26,6 +26,12 @@ def _fmt(value: float) -> str:
     return f"{value:.16g}"
 
 
+def _flat(value: object) -> list[object]:
+    if isinstance(value, (list, tuple)):
+        return [x for item in value for x in _flat(item)]
+    return [value]
+
+
 def complete(root: Element, variables: Iterable[Variable], fmi_version: int, description: str) -> Element:
     """Add units, ranges, InitialUnknowns and the runtime needs to ``root`` (in place)."""
     declared = {v.name: v for v in variables}
@@ -50,6 +56,8 @@ def complete(root: Element, variables: Iterable[Variable], fmi_version: int, des
             target.set("min", _fmt(var.min))
         if var.max is not None:
             target.set("max", _fmt(var.max))
+        if var.dimensions:  # pythonfmu3 shortens long array starts; write them whole
+            target.set("start", " ".join(_fmt(float(x)) for x in _flat(var.start)))
         if fmi_version == 2 and var.unit in ("As", "K"):
             target.set("displayUnit", {"As": "Ah", "K": "degC"}[var.unit])
 

@@ -53,7 +53,7 @@ def _survive_exception_cleanup(slave: Any) -> None:
 
 def _default_value(var: Variable) -> Any:
     if var.start is not None:
-        return var.start
+        return list(var.start) if var.dimensions else var.start
     return {"Real": 0.0, "Integer": 0, "Boolean": False, "String": ""}[var.type]
 
 
@@ -80,6 +80,8 @@ class TwinSlaveCore:
         var = self.declared[name]
 
         def set_value(value: Any) -> None:
+            if var.dimensions:
+                value = [float(x) for x in value]
             if var.causality == "parameter" and value != var.start:
                 self.overridden.add(name)
             self.values[name] = value

@@ -77,6 +77,51 @@ PARAMETERS: tuple[_Param, ...] = (
                     type="Boolean", start=False), ""),
 )
 
+# Tables also exposed as FMI 3.0 array parameters: FMI name stem -> (parameter-file path, unit).
+# Sizes are those of the built-in parameter file; a table set this way replaces the file's.
+TABLE_PATHS: dict[str, tuple[str, str]] = {
+    "ocv": ("ocv_V", "V"),
+    "r0": ("r0_ohm", "Ohm"),
+    "r0Charge": ("r0_charge_ohm", "Ohm"),
+    "rc1Resistance": ("rc_branches.0.resistance_ohm", "Ohm"),
+    "rc1TimeConstant": ("rc_branches.0.time_constant_s", "s"),
+    "rc1ResistanceCharge": ("rc_branches.0.resistance_charge_ohm", "Ohm"),
+    "rc1TimeConstantCharge": ("rc_branches.0.time_constant_charge_s", "s"),
+    "entropicCoefficient": ("entropic_coefficient_V_per_K", "V/K"),
+}
+_AXES = (("soc", "soc", "1", "SOC breakpoints"), ("temperature_K", "temperature", "K", "temperature breakpoints"))
+
+
+def _get_path(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        data = data[int(part)] if isinstance(data, list) else data.get(part) if isinstance(data, dict) else None
+        if data is None:
+            return None
+    return data
+
+
+def _table_variables() -> tuple[tuple[Variable, str, str], ...]:
+    """(variable, table stem, table field) for every axis and the values of each exposed table."""
+    data = default_cell_parameters().model_dump()
+    out = []
+    for stem, (path, unit) in TABLE_PATHS.items():
+        table = _get_path(data, path)
+        if not isinstance(table, dict):
+            continue
+        for field, axis, axis_unit, what in _AXES:
+            if table.get(field) is not None:
+                out.append((Variable(f"table.{stem}.{axis}", "parameter", f"{path}: {what} (FMI 3.0 array)",
+                                     unit=axis_unit, start=list(table[field]), dimensions=(len(table[field]),)),
+                            stem, field))
+        values = np.asarray(table["values"], dtype=float)
+        out.append((Variable(f"table.{stem}.values", "parameter", f"{path}: values over the grid, row-major "
+                             "(rows over SOC, columns over temperature) (FMI 3.0 array)", unit=unit,
+                             start=values.ravel().tolist(), dimensions=values.shape), stem, "values"))
+    return tuple(out)
+
+
+TABLE_VARIABLES = _table_variables()
+
 INPUTS: tuple[tuple[Variable, str], ...] = (
     (Variable("current", "input", "requested cell current, positive = discharge", unit="A", start=0.0,
               min=-_CURRENT_LIMIT_A, max=_CURRENT_LIMIT_A), "current_A"),
@@ -113,19 +158,35 @@ OUTPUTS: tuple[tuple[Variable, str], ...] = (
 ) + tuple((Variable(f"voltageDropRC{i}", "output", f"voltage across RC pair {i} (0 if absent)", unit="V"),
            f"rc_voltage_{i}_V") for i in range(1, MAX_RC + 1))
 
-VARIABLES: tuple[Variable, ...] = (tuple(p.variable for p in PARAMETERS) + tuple(v for v, _ in INPUTS)
-                                   + tuple(v for v, _ in OUTPUTS))
+VARIABLES: tuple[Variable, ...] = (tuple(p.variable for p in PARAMETERS) + tuple(v for v, _, _ in TABLE_VARIABLES)
+                                   + tuple(v for v, _ in INPUTS) + tuple(v for v, _ in OUTPUTS))
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any, name: str) -> None:
     *parents, last = path.split(".")
-    node = data
-    for part in parents:
-        if not isinstance(node.get(part), dict):
-            raise ModelError(f"parameter {name}: the parameter file has no '{'.'.join(parents)}' block "
-                             f"(set it in the parameter file to use {name})")
-        node = node[part]
+    node = _get_path(data, ".".join(parents)) if parents else data
+    if not isinstance(node, dict):
+        raise ModelError(f"parameter {name}: the parameter file has no '{'.'.join(parents)}' block "
+                         f"(set it in the parameter file to use {name})")
     node[last] = value
+
+
+def _apply_tables(data: dict[str, Any], values: Mapping[str, Any], overridden: set[str]) -> None:
+    """Replace the tables whose FMI 3.0 array parameters were set."""
+    for stem, (path, _) in TABLE_PATHS.items():
+        fields = {field: values[var.name] for var, s, field in TABLE_VARIABLES if s == stem and var.name in overridden}
+        if not fields:
+            continue
+        table = _get_path(data, path)
+        if not isinstance(table, dict):
+            raise ModelError(f"parameter table.{stem}: the parameter file has no table {path} to replace")
+        table.update({k: v for k, v in fields.items() if k != "values"})
+        flat = fields.get("values", np.ravel(table["values"]).tolist())
+        shape = [len(table[f]) for f in ("soc", "temperature_K") if table.get(f) is not None]
+        if len(flat) != int(np.prod(shape)):
+            raise ModelError(f"parameter table.{stem}.values ({path}): {len(flat)} values for a grid of shape "
+                             f"{tuple(shape)}")
+        table["values"] = np.reshape(flat, shape).tolist() if shape else flat[0]
 
 
 class CellECMModel:
@@ -160,6 +221,7 @@ class CellECMModel:
                 data["initial"]["rc_voltages_V"] = data["initial"].get("rc_voltages_V", [])[: int(value)] or []
                 continue
             _set_path(data, p.path, value, name)
+        _apply_tables(data, values, overridden)
         try:
             return CellParameters.from_dict(data, origin=path or "built-in parameters")
         except ParameterError as exc:

@@ -1,4 +1,4 @@
-"""Build every fmutwin FMU (FMI 2.0 and 3.0) into out/fmus and check each one.
+"""Build every fmutwin FMU (Python FMI 2.0 and 3.0, native FMI 2.0) into out/fmus and check each one.
 
 Usage: python build_fmus.py [--out out/fmus]   (same as ``fmutwin build``)
 """

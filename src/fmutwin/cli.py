@@ -19,12 +19,19 @@ def main() -> None:
               help="output folder for the FMUs")
 @click.option("--twin", "twins", multiple=True, help="twin to build (repeatable); default: all")
 @click.option("--fmi", "versions", type=click.Choice(["2", "3"]), multiple=True, help="FMI version; default both")
-def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...]) -> None:
-    """Build the Python FMUs (FMI 2.0 and 3.0) of every twin into one folder, then check them."""
+@click.option("--native/--no-native", default=True, show_default=True,
+              help="also build native FMUs (generated C, FMI 2.0, no Python at run time; needs gcc)")
+def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...], native: bool) -> None:
+    """Build the FMUs of every twin into one folder (Python FMI 2.0 and 3.0, native), then check them."""
     from fmutwin.fmi.build import build_all
     from fmutwin.fmi.check import check_fmu
+    from fmutwin.twins.registry import TWINS
 
     paths = build_all(out, list(twins) or None, tuple(int(v) for v in versions) or (2, 3))
+    if native:
+        from fmutwin.fmi.native.build import build_native
+
+        paths += [build_native(t, out) for t in (twins or sorted(TWINS)) if TWINS[t].native_spec is not None]
     failed = False
     for path in paths:
         problems = check_fmu(path)

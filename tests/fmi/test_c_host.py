@@ -35,18 +35,6 @@ VARIABLES = ("current", "ambientTemperature", "batteryVoltage", "stateOfCharge")
 TIMEOUT_S = 300
 
 
-@pytest.fixture(scope="module")
-def fmu_host(tmp_path_factory) -> Path:
-    """The C host, compiled with gcc."""
-    gcc = shutil.which("gcc")
-    assert gcc, "gcc is needed to build the C host (Debian: apt-get install gcc)"
-    exe = tmp_path_factory.mktemp("c_host") / "fmu_host"
-    build = subprocess.run([gcc, "-std=c99", "-O2", "-Wall", "-Wextra", "-o", str(exe), str(HOST_SOURCE), "-ldl"],
-                           capture_output=True, text=True, timeout=120)
-    assert build.returncode == 0, f"gcc failed:\n{build.stderr}"
-    return exe
-
-
 def unzip_fmu(fmu: Path, dest: Path) -> Path:
     dest.mkdir(parents=True)
     with zipfile.ZipFile(fmu) as archive:

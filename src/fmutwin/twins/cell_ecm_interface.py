@@ -288,3 +288,44 @@ def _fmi_names(message: str) -> str:
     for key, name in _TWIN_TO_FMI.items():
         message = message.replace(f"input {key}", f"input {name}")
     return message
+
+
+# -- native (generated C) export --------------------------------------------------------------
+# Declared parameters the native FMU supports, and what each one sets: a numeric parameter of
+# the equations ("p", leaf path), every initial-state entry whose name starts with a prefix
+# ("x0", prefix), or the shell's current limit ("limit"). The parameter file, the number of RC
+# pairs and socLimitIsError change the model's structure or need Python, so the native FMU
+# fixes them at build time.
+NATIVE_PARAMETERS: dict[str, tuple[str, str]] = {
+    "nominalCapacity": ("p", "nominal_capacity_As"),
+    "initialSoc": ("x0", "soc"),
+    "initialTemperature": ("x0", "node_temperature_"),
+    "thermalMass": ("p", "mass_J_per_K"),
+    "heatTransferCoefficient": ("p", "heat_transfer_W_per_K"),
+    "initialCycles": ("x0", "num_cycles"),
+    "internalShortTriggerTime": ("p", "internal_short_trigger_time_s"),
+    "internalShortTriggerTemperature": ("p", "internal_short_trigger_temperature_K"),
+    "seriesFaultTriggerTime": ("p", "series_resistance_trigger_time_s"),
+    "seriesFaultTriggerTemperature": ("p", "series_resistance_trigger_temperature_K"),
+    "exothermTriggerTime": ("p", "exotherm_trigger_time_s"),
+    "exothermTriggerTemperature": ("p", "exotherm_trigger_temperature_K"),
+    "currentLimit": ("limit", ""),
+}
+
+
+def native_spec(params: CellParameters | None = None) -> "NativeSpec":
+    """What the native exporter needs: the equations' step, its numbers, and the bindings."""
+    from fmutwin.equations import cell
+    from fmutwin.fmi.native.spec import NativeSpec
+    from fmutwin.twins.cell_ecm import equation_parameters, initial_state
+
+    params = params or default_cell_parameters()
+    structure, p = equation_parameters(params)
+    x0 = {k: float(v[0]) for k, v in initial_state(structure, params, 1).items()}
+    declared = {v.name: v for v in VARIABLES}
+    return NativeSpec(
+        step=cell.step, structure=structure, p=p, x0=x0, state_names=tuple(structure.state_names()),
+        input_names=cell.INPUTS,
+        parameters=tuple((declared[name], kind, target) for name, (kind, target) in NATIVE_PARAMETERS.items()),
+        inputs=INPUTS, outputs=OUTPUTS, limited_input="current_A", dt_input="dt_s", time_state="time_s",
+        warned_output="soc", warn_range=params.soc_limits, limit_default=_CURRENT_LIMIT_A)

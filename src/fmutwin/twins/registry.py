@@ -15,6 +15,7 @@ class TwinEntry:
     model_name: str
     factory: Callable[[Any], SteppableModel]
     description: str
+    native_spec: Callable[[], Any] | None = None  # -> fmutwin.fmi.native.spec.NativeSpec
 
 
 def _cell_ecm(resources: Any) -> SteppableModel:
@@ -23,10 +24,16 @@ def _cell_ecm(resources: Any) -> SteppableModel:
     return CellECMModel(resources)
 
 
+def _cell_ecm_native() -> Any:
+    from fmutwin.twins.cell_ecm_interface import native_spec
+
+    return native_spec()
+
+
 TWINS: dict[str, TwinEntry] = {
     "cell_ecm": TwinEntry("CellECM", _cell_ecm,
                           "fmutwin cell equivalent-circuit twin (0-3 RC, hysteresis, thermal, aging, faults; "
-                          "positive current discharges the cell)."),
+                          "positive current discharges the cell).", _cell_ecm_native),
 }
 
 

@@ -1,0 +1,224 @@
+/* fmutwin native FMU shell: the part written once for every twin and FMI version.
+ *
+ * A model is described by model_config.h (generated from the twin's variable declaration):
+ * sizes, default parameters and initial state, the generated CasADi step function, and a table
+ * of variables (value reference -> parameter / initial state / input / output slot).
+ * Generic: one input may be limited in magnitude by a parameter (KIND_LIMIT), and one output may
+ * warn when it leaves a range; the model config names them.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_config.h"
+
+typedef enum { KIND_PARAM = 'p', KIND_INIT = 'x', KIND_INPUT = 'u', KIND_OUTPUT = 'y', KIND_LIMIT = 'l',
+               KIND_ZERO = 'z' /* an output the model structure does not have */ } VarKind;
+
+typedef struct {
+    unsigned int vr;
+    char kind;      /* VarKind */
+    char type;      /* 'R' real, 'B' boolean */
+    int index;      /* first slot */
+    int count;      /* number of slots (initial state of several nodes, arrays) */
+    double min, max;
+    const char *name;
+} VarInfo;
+
+#include "model_vars.h"
+
+typedef enum { PHASE_INSTANTIATED, PHASE_INIT, PHASE_STEPPING, PHASE_TERMINATED, PHASE_ERROR } Phase;
+
+/* Everything an instance owns; the FMU state is a plain copy of the "state" part. */
+typedef struct {
+    double time;
+    double x[NX];
+    double u[NU];
+    double y[NY];
+    double p[NP];
+    double x0[NX];
+    double input_limit;
+} ModelState;
+
+typedef struct {
+    ModelState s;
+    Phase phase;
+    char *instance_name;
+    int logging_on;
+    void (*log)(void *env, const char *instance, int status, const char *category, const char *message);
+    void *log_env;
+    /* CasADi work buffers, sized from the generated *_work function (one set per instance) */
+    const double **arg;
+    double **res;
+    casadi_int *iw;
+    double *w;
+} Instance;
+
+static void model_log(Instance *m, int status, const char *category, const char *fmt, ...) {
+    char buffer[1024];
+    va_list ap;
+    if (!m->log) return;
+    va_start(ap, fmt);
+    vsnprintf(buffer, sizeof buffer, fmt, ap);
+    va_end(ap);
+    m->log(m->log_env, m->instance_name, status, category, buffer);
+}
+
+static const VarInfo *find_var(unsigned int vr) {
+    for (int i = 0; i < NVARS; i++)
+        if (VARS[i].vr == vr) return &VARS[i];
+    return NULL;
+}
+
+static Instance *model_new(const char *name) {
+    Instance *m = calloc(1, sizeof(Instance));
+    casadi_int sz_arg, sz_res, sz_iw, sz_w;
+    if (!m) return NULL;
+    m->instance_name = strdup(name ? name : "");
+    STEP_WORK(&sz_arg, &sz_res, &sz_iw, &sz_w);
+    m->arg = calloc((size_t)sz_arg + 1, sizeof(double *));
+    m->res = calloc((size_t)sz_res + 1, sizeof(double *));
+    m->iw = calloc((size_t)sz_iw + 1, sizeof(casadi_int));
+    m->w = calloc((size_t)sz_w + 1, sizeof(double));
+    if (!m->instance_name || !m->arg || !m->res || !m->iw || !m->w) return NULL;
+    memcpy(m->s.p, P_DEFAULT, sizeof m->s.p);
+    memcpy(m->s.x0, X0_DEFAULT, sizeof m->s.x0);
+    memcpy(m->s.x, X0_DEFAULT, sizeof m->s.x);
+    memcpy(m->s.u, U_START, sizeof m->s.u);
+    m->s.input_limit = LIMIT_DEFAULT;
+    return m;
+}
+
+static void model_free(Instance *m) {
+    if (!m) return;
+    free(m->instance_name);
+    free(m->arg);
+    free(m->res);
+    free(m->iw);
+    free(m->w);
+    free(m);
+}
+
+/* Outputs at the initial state: a zero-current step of negligible length on a copy. */
+static int model_initial_outputs(Instance *m) {
+    double x_next[NX], u[NU];
+    memcpy(u, m->s.u, sizeof u);
+    u[U_LIMITED] = 0.0; /* outputs at rest */
+    u[U_DT] = 1e-12;
+    m->arg[0] = m->s.x; m->arg[1] = u; m->arg[2] = m->s.p;
+    m->res[0] = x_next; m->res[1] = m->s.y;
+    return STEP_FUNCTION(m->arg, m->res, m->iw, m->w, 0);
+}
+
+static int model_exit_init(Instance *m) {
+    memcpy(m->s.x, m->s.x0, sizeof m->s.x);
+    m->s.x[X_TIME] = m->s.time;
+    if (model_initial_outputs(m) != 0) {
+        model_log(m, 3, "logStatusError", "initial outputs could not be evaluated");
+        return 0;
+    }
+    for (int i = 0; i < NY; i++) {
+        if (!isfinite(m->s.y[i])) {
+            model_log(m, 3, "logStatusError", "output %s is %g after initialisation: check the parameters",
+                      Y_NAMES[i], m->s.y[i]);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* One communication step. Returns 1 on success; on failure nothing changes and one line is logged. */
+static int model_step(Instance *m, double t, double dt) {
+    double x_next[NX], y_next[NY];
+    for (int i = 0; i < NVARS; i++) {
+        const VarInfo *v = &VARS[i];
+        double value;
+        if (v->kind != KIND_INPUT) continue;
+        value = m->s.u[v->index];
+        if (!isfinite(value)) {
+            model_log(m, 3, "logStatusError", "t = %.17g: input %s = %g is not finite", t, v->name, value);
+            return 0;
+        }
+        if (value < v->min || value > v->max) {
+            model_log(m, 3, "logStatusError", "t = %.17g: input %s = %.17g is outside its range [%g, %g]", t,
+                      v->name, value, v->min, v->max);
+            return 0;
+        }
+    }
+    if (fabs(m->s.u[U_LIMITED]) > m->s.input_limit) {
+        model_log(m, 3, "logStatusError", "t = %.17g: input %s = %.17g is beyond %s = %g", t, LIMITED_NAME,
+                  m->s.u[U_LIMITED], LIMIT_NAME, m->s.input_limit);
+        return 0;
+    }
+    if (!(dt > 0)) {
+        model_log(m, 3, "logStatusError", "t = %.17g: communication step size %g must be > 0", t, dt);
+        return 0;
+    }
+    m->s.u[U_DT] = dt;
+    m->arg[0] = m->s.x; m->arg[1] = m->s.u; m->arg[2] = m->s.p;
+    m->res[0] = x_next; m->res[1] = y_next;
+    if (STEP_FUNCTION(m->arg, m->res, m->iw, m->w, 0) != 0) {
+        model_log(m, 3, "logStatusError", "t = %.17g: the step function failed", t);
+        return 0;
+    }
+    /* generated code returns 0 even when a result is NaN: check every value */
+    for (int i = 0; i < NY; i++) {
+        if (!isfinite(y_next[i])) {
+            model_log(m, 3, "logStatusError", "t = %.17g: output %s became %g (a table with extrapolation "
+                      "'error' left its grid, or a parameter is invalid)", t, Y_NAMES[i], y_next[i]);
+            return 0;
+        }
+    }
+    for (int i = 0; i < NX; i++) {
+        if (!isfinite(x_next[i])) {
+            model_log(m, 3, "logStatusError", "t = %.17g: state %d became %g", t, i, x_next[i]);
+            return 0;
+        }
+    }
+    memcpy(m->s.x, x_next, sizeof x_next);
+    memcpy(m->s.y, y_next, sizeof y_next);
+    m->s.time = t + dt;
+    if (y_next[Y_WARNED] < WARN_MIN || y_next[Y_WARNED] > WARN_MAX)
+        model_log(m, 1, "logStatusWarning", "t = %.17g: %s = %g outside [%g, %g]", m->s.time, Y_NAMES[Y_WARNED],
+                  y_next[Y_WARNED], WARN_MIN, WARN_MAX);
+    return 1;
+}
+
+/* Value access by value reference; element `k` of variable `v`. */
+static double model_get(const Instance *m, const VarInfo *v, int k) {
+    switch (v->kind) {
+    case KIND_PARAM: return m->s.p[v->index + k];
+    case KIND_INIT: return m->s.x0[v->index + k];
+    case KIND_INPUT: return m->s.u[v->index + k];
+    case KIND_OUTPUT: return m->s.y[v->index + k];
+    case KIND_ZERO: return 0.0;
+    default: return m->s.input_limit;
+    }
+}
+
+static int model_set(Instance *m, const VarInfo *v, int k, double value) {
+    if (v->kind == KIND_OUTPUT || v->kind == KIND_ZERO) {
+        model_log(m, 3, "logStatusError", "variable %s is an output and cannot be set", v->name);
+        return 0;
+    }
+    if (v->kind != KIND_INPUT && m->phase == PHASE_STEPPING) {
+        model_log(m, 3, "logStatusError", "parameter %s cannot be changed after initialisation", v->name);
+        return 0;
+    }
+    if (v->kind != KIND_INPUT && (!isfinite(value) || value < v->min || value > v->max)) {
+        model_log(m, 3, "logStatusError", "parameter %s = %g is outside its range [%g, %g]", v->name, value, v->min,
+                  v->max);
+        return 0;
+    }
+    switch (v->kind) {
+    case KIND_PARAM: m->s.p[v->index + k] = value; break;
+    case KIND_INIT:
+        for (int i = 0; i < v->count; i++) m->s.x0[v->index + i] = value; /* all nodes alike */
+        break;
+    case KIND_INPUT: m->s.u[v->index + k] = value; break;
+    default: m->s.input_limit = value; break;
+    }
+    return 1;
+}

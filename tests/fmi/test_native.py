@@ -1,0 +1,181 @@
+"""Native FMI 2.0 FMU: the cell step generated as C by CasADi inside one C shell; no Python at
+run time. Compared with the numpy twin, checked, run in fmpy and in the C host with no Python
+environment, rebuilt from its shipped sources."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import zipfile
+
+import fmpy
+import numpy as np
+import pytest
+from fmpy.fmi1 import FMICallException
+
+from cells import all_features
+from fmutwin.data import drive_cycle
+from fmutwin.fmi.check import check_fmu
+from fmutwin.fmi.native.build import build_native, build_native_fmu
+from fmutwin.params import default_cell_parameters
+from fmutwin.twins import CellECMTwin
+from fmutwin.twins.cell_ecm_interface import native_spec
+from fmutwin.twins.registry import twin_entry
+from test_c_host import clean_environment, run_host, unzip_fmu, write_profile
+
+
+@pytest.fixture(scope="module")
+def native_fmu(tmp_path_factory):
+    return build_native("cell_ecm", tmp_path_factory.mktemp("native"))
+
+
+@pytest.fixture(scope="module")
+def native_all_features(tmp_path_factory):
+    """Every feature on: 3 RC (directional), hysteresis, self-discharge, distributed thermal,
+    cycling and calendar aging, all faults (short and series resistance trigger early)."""
+    out = tmp_path_factory.mktemp("native_all") / "CellECMAll_fmi2.fmu"
+    return build_native_fmu(native_spec(all_features()), "CellECMAll", twin_entry("cell_ecm").description, out)
+
+
+def _simulate(fmu, time_s, current, **start):
+    signal = np.array(list(zip(time_s, current)), dtype=[("time", float), ("current", float)])
+    return fmpy.simulate_fmu(str(fmu), stop_time=float(time_s[-1]), step_size=float(time_s[1] - time_s[0]),
+                             output_interval=float(time_s[1] - time_s[0]), input=signal, start_values=start,
+                             output=["batteryVoltage", "stateOfCharge", "batteryTemperature", "hysteresisState",
+                                     "reactionExtent", "voltageDropRC3", "heatGenerationRate"])
+
+
+def test_native_fmu_is_conformant_and_exports_only_fmi(native_fmu):
+    assert check_fmu(native_fmu) == []
+    with zipfile.ZipFile(native_fmu) as z:
+        names = z.namelist()
+        assert "binaries/linux64/CellECMNative.so" in names
+        assert {"sources/shell_fmi2.c", "sources/shell_core.c", "sources/model.c"} <= set(names)
+        lib = z.read("binaries/linux64/CellECMNative.so")
+    tmp = native_fmu.parent / "lib.so"
+    tmp.write_bytes(lib)
+    symbols = subprocess.run(["nm", "-D", "--defined-only", str(tmp)], capture_output=True, text=True).stdout
+    exported = {line.split()[-1] for line in symbols.splitlines() if " T " in line}
+    assert exported and all(s.startswith("fmi2") for s in exported), sorted(exported)
+    assert "fmi2DoStep" in exported
+
+
+@pytest.mark.parametrize("cycle", ["US06", "UDDS"])
+def test_native_fmu_with_every_feature_equals_the_twin(native_all_features, cycle):
+    time_s, current = drive_cycle(cycle, scale=10.0)
+    result = _simulate(native_all_features, time_s, current)
+    ref = CellECMTwin(all_features()).run(time_s, current)
+    for name, key in (("batteryVoltage", "voltage_V"), ("stateOfCharge", "soc"),
+                      ("batteryTemperature", "temperature_K"), ("hysteresisState", "hysteresis_state"),
+                      ("reactionExtent", "reaction_extent"), ("voltageDropRC3", "rc_voltage_3_V"),
+                      ("heatGenerationRate", "heat_generation_W")):
+        np.testing.assert_allclose(result[name][1:], ref[key], rtol=1e-9, atol=1e-12, err_msg=name)
+    assert np.ptp(ref["hysteresis_state"]) > 0.1 and np.ptp(ref["voltage_V"]) > 0.02
+
+
+def test_native_parameters_reach_the_model(native_fmu):
+    time_s, current = drive_cycle("US06", scale=10.0)
+    result = _simulate(native_fmu, time_s[:101], current[:100], initialSoc=0.8, nominalCapacity=50 * 3600.0,
+                       thermalMass=300.0)
+    params = default_cell_parameters().with_changes(
+        nominal_capacity_As=50 * 3600.0, initial={"soc": 0.8, "temperature_K": 298.15},
+        thermal={"model": "lumped", "mass_J_per_K": 300.0, "heat_transfer_W_per_K": 10.0})
+    ref = CellECMTwin(params).run(time_s[:101], current[:100])
+    np.testing.assert_allclose(result["batteryVoltage"][1:], ref["voltage_V"], rtol=1e-12)
+    np.testing.assert_allclose(result["batteryTemperature"][1:], ref["temperature_K"], rtol=1e-12)
+
+
+def test_native_fmu_in_the_c_host_without_any_python(fmu_host, native_fmu, tmp_path):
+    time_s, current = drive_cycle("US06", scale=10.0)
+    fmu_dir = unzip_fmu(native_fmu, tmp_path / "fmu")
+    profile = write_profile(tmp_path / "us06.csv", time_s, current)
+    result = run_host(fmu_host, fmu_dir, profile, tmp_path / "out.csv", clean_environment())
+    assert result.returncode == 0, result.stderr
+    data = np.loadtxt(tmp_path / "out.csv", delimiter=",", skiprows=1, ndmin=2)
+    ref = CellECMTwin(default_cell_parameters()).run(time_s, current)
+    np.testing.assert_allclose(data[:, 1], ref["voltage_V"], rtol=1e-9)
+    np.testing.assert_allclose(data[:, 2], ref["soc"], rtol=1e-9)
+
+
+def test_native_fmu_rebuilds_from_its_sources(native_fmu, tmp_path):
+    from fmpy.build import build_platform_binary
+
+    work = unzip_fmu(native_fmu, tmp_path / "fmu")
+    (work / "binaries" / "linux64" / "CellECMNative.so").unlink()
+    build_platform_binary(str(work))
+    rebuilt = tmp_path / "rebuilt.fmu"
+    shutil.make_archive(str(rebuilt.with_suffix("")), "zip", work)
+    rebuilt.with_suffix(".zip").rename(rebuilt)
+    time_s, current = drive_cycle("US06", scale=10.0)
+    result = _simulate(rebuilt, time_s[:61], current[:60])
+    ref = CellECMTwin(default_cell_parameters()).run(time_s[:61], current[:60])
+    np.testing.assert_allclose(result["batteryVoltage"][1:], ref["voltage_V"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("name, value, expect", [
+    ("current", float("nan"), "input current = nan is not finite"),
+    ("current", 1e5, "input current = 100000 is outside its range"),
+    ("ambientTemperature", -3.0, "input ambientTemperature = -3 is outside its range"),
+])
+def test_native_bad_input_is_an_error_with_one_log_line(open_fmu, native_fmu, name, value, expect):
+    host = open_fmu(native_fmu)
+    host.initialize()
+    host.set(current=10.0)
+    host.step(1.0)
+    before = host.get("batteryVoltage")
+    host.set(**{name: value})
+    with pytest.raises(FMICallException, match="status 3"):
+        host.step(1.0)
+    assert len(host.errors()) == 1 and expect in host.errors()[0], host.logs
+    assert host.get("batteryVoltage") == before
+
+
+def test_native_bad_parameter_value_is_refused_with_a_log_line(open_fmu, native_fmu):
+    host = open_fmu(native_fmu)
+    with pytest.raises(FMICallException):
+        host.set(thermalMass=-1.0)
+    assert "parameter thermalMass = -1 is outside its range" in host.errors()[0]
+
+
+def test_native_state_save_restore_is_bit_identical(open_fmu, native_fmu):
+    time_s, current = drive_cycle("US06", scale=10.0)
+    host = open_fmu(native_fmu)
+    host.initialize()
+
+    def run(k0, k1):
+        out = []
+        for k in range(k0, k1):
+            host.set(current=current[k])
+            host.step(1.0)
+            out.append(host.get("batteryVoltage", "stateOfCharge", "batteryTemperature"))
+        return out
+
+    run(0, 300)
+    state = host.fmu.getFMUState()
+    blob = host.fmu.serializeFMUState(state)
+    first = run(300, 600)
+    host.fmu.setFMUState(state)
+    host.time = 300.0
+    assert run(300, 600) == first
+    host.fmu.setFMUState(host.fmu.deserializeFMUState(blob))
+    host.time = 300.0
+    assert run(300, 600) == first
+
+
+def test_eight_native_instances_are_independent(open_fmu, native_fmu):
+    time_s, current = drive_cycle("US06", scale=10.0)
+    socs = np.linspace(0.3, 0.9, 8)
+    shared = fmpy.extract(str(native_fmu))
+    hosts = [open_fmu(native_fmu, instance=f"n{i}", unzip_dir=shared) for i in range(8)]
+    for h, soc in zip(hosts, socs):
+        h.initialize(initialSoc=soc)
+    out = np.zeros((8, 100))
+    for k in range(100):
+        for i, h in enumerate(hosts):
+            h.set(current=current[k] * (1 + 0.1 * i))
+            h.step(1.0)
+            out[i, k] = h.get("batteryVoltage")[0]
+    for i in range(8):
+        params = default_cell_parameters().with_changes(initial={"soc": socs[i], "temperature_K": 298.15})
+        ref = CellECMTwin(params).run(time_s[:101], current[:100] * (1 + 0.1 * i))
+        np.testing.assert_allclose(out[i], ref["voltage_V"], rtol=1e-12)

@@ -1,6 +1,6 @@
-"""Native FMI 2.0 FMU: the cell step generated as C by CasADi inside one C shell; no Python at
-run time. Compared with the numpy twin, checked, run in fmpy and in the C host with no Python
-environment, rebuilt from its shipped sources."""
+"""Native FMI 2.0 and 3.0 FMUs: the cell step generated as C by CasADi inside one C shell; no
+Python at run time. Compared with the numpy twin, checked, run in fmpy, libcosim, ecos and the C
+host with no Python environment, rebuilt from their shipped sources."""
 
 from __future__ import annotations
 
@@ -22,19 +22,39 @@ from fmutwin.twins import CellECMTwin
 from fmutwin.twins.cell_ecm_interface import native_spec
 from fmutwin.twins.registry import twin_entry
 from test_c_host import clean_environment, run_host, unzip_fmu, write_profile
+from test_third_party_importers import _compare, _run_ecos, _run_libcosim
+
+VERSIONS = [2, 3]
+BINARY = {2: "binaries/linux64/CellECMNative.so", 3: "binaries/x86_64-linux/CellECMNative.so"}
 
 
 @pytest.fixture(scope="module")
-def native_fmu(tmp_path_factory):
-    return build_native("cell_ecm", tmp_path_factory.mktemp("native"))
+def native_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("native")
+    for version in VERSIONS:
+        build_native("cell_ecm", out, version)
+    return out
+
+
+@pytest.fixture(scope="module", params=VERSIONS, ids=lambda v: f"fmi{v}")
+def native(request, native_dir):
+    """(FMI version, path of the native cell FMU)."""
+    return request.param, native_dir / f"CellECMNative_fmi{request.param}.fmu"
+
+
+@pytest.fixture
+def native_fmu(native):
+    return native[1]
 
 
 @pytest.fixture(scope="module")
 def native_all_features(tmp_path_factory):
     """Every feature on: 3 RC (directional), hysteresis, self-discharge, distributed thermal,
     cycling and calendar aging, all faults (short and series resistance trigger early)."""
-    out = tmp_path_factory.mktemp("native_all") / "CellECMAll_fmi2.fmu"
-    return build_native_fmu(native_spec(all_features()), "CellECMAll", twin_entry("cell_ecm").description, out)
+    out = tmp_path_factory.mktemp("native_all")
+    spec = native_spec(all_features())
+    return {v: build_native_fmu(spec, "CellECMAll", twin_entry("cell_ecm").description, out / f"all_fmi{v}.fmu", v)
+            for v in VERSIONS}
 
 
 def _simulate(fmu, time_s, current, **start):
@@ -45,25 +65,28 @@ def _simulate(fmu, time_s, current, **start):
                                      "reactionExtent", "voltageDropRC3", "heatGenerationRate"])
 
 
-def test_native_fmu_is_conformant_and_exports_only_fmi(native_fmu):
-    assert check_fmu(native_fmu) == []
-    with zipfile.ZipFile(native_fmu) as z:
-        names = z.namelist()
-        assert "binaries/linux64/CellECMNative.so" in names
-        assert {"sources/shell_fmi2.c", "sources/shell_core.c", "sources/model.c"} <= set(names)
-        lib = z.read("binaries/linux64/CellECMNative.so")
-    tmp = native_fmu.parent / "lib.so"
-    tmp.write_bytes(lib)
-    symbols = subprocess.run(["nm", "-D", "--defined-only", str(tmp)], capture_output=True, text=True).stdout
+def test_native_fmu_is_conformant_and_exports_only_fmi(native, tmp_path):
+    version, fmu = native
+    assert check_fmu(fmu) == []
+    with zipfile.ZipFile(fmu) as z:
+        names = set(z.namelist())
+        assert BINARY[version] in names
+        assert {f"sources/shell_fmi{version}.c", "sources/shell_core.c", "sources/model.c"} <= names
+        assert version == 2 or "sources/buildDescription.xml" in names
+        (tmp_path / "lib.so").write_bytes(z.read(BINARY[version]))
+    symbols = subprocess.run(["nm", "-D", "--defined-only", str(tmp_path / "lib.so")], capture_output=True,
+                             text=True).stdout
     exported = {line.split()[-1] for line in symbols.splitlines() if " T " in line}
-    assert exported and all(s.startswith("fmi2") for s in exported), sorted(exported)
-    assert "fmi2DoStep" in exported
+    assert exported and all(s.startswith(f"fmi{version}") for s in exported), sorted(exported)
+    assert f"fmi{version}DoStep" in exported
+    assert "Native FMU" in fmpy.read_model_description(str(fmu)).description
 
 
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("cycle", ["US06", "UDDS"])
-def test_native_fmu_with_every_feature_equals_the_twin(native_all_features, cycle):
+def test_native_fmu_with_every_feature_equals_the_twin(native_all_features, cycle, version):
     time_s, current = drive_cycle(cycle, scale=10.0)
-    result = _simulate(native_all_features, time_s, current)
+    result = _simulate(native_all_features[version], time_s, current)
     ref = CellECMTwin(all_features()).run(time_s, current)
     for name, key in (("batteryVoltage", "voltage_V"), ("stateOfCharge", "soc"),
                       ("batteryTemperature", "temperature_K"), ("hysteresisState", "hysteresis_state"),
@@ -97,11 +120,12 @@ def test_native_fmu_in_the_c_host_without_any_python(fmu_host, native_fmu, tmp_p
     np.testing.assert_allclose(data[:, 2], ref["soc"], rtol=1e-9)
 
 
-def test_native_fmu_rebuilds_from_its_sources(native_fmu, tmp_path):
+def test_native_fmu_rebuilds_from_its_sources(native, tmp_path):
     from fmpy.build import build_platform_binary
 
+    version, native_fmu = native
     work = unzip_fmu(native_fmu, tmp_path / "fmu")
-    (work / "binaries" / "linux64" / "CellECMNative.so").unlink()
+    (work / BINARY[version]).unlink()
     build_platform_binary(str(work))
     rebuilt = tmp_path / "rebuilt.fmu"
     shutil.make_archive(str(rebuilt.with_suffix("")), "zip", work)
@@ -110,6 +134,19 @@ def test_native_fmu_rebuilds_from_its_sources(native_fmu, tmp_path):
     result = _simulate(rebuilt, time_s[:61], current[:60])
     ref = CellECMTwin(default_cell_parameters()).run(time_s[:61], current[:60])
     np.testing.assert_allclose(result["batteryVoltage"][1:], ref["voltage_V"], rtol=1e-9)
+    assert (work / BINARY[version]).is_file()
+
+
+def test_native_fmi2_in_libcosim(native_dir, tmp_path):
+    time_s, current = drive_cycle("US06", scale=10.0)
+    got = _run_libcosim("local_slave", native_dir / "CellECMNative_fmi2.fmu", tmp_path, current)
+    _compare("libcosim native", got, time_s, current)
+
+
+def test_native_in_ecos(native):
+    version, fmu = native
+    time_s, current = drive_cycle("US06", scale=10.0)
+    _compare(f"ecos native FMI {version}", _run_ecos(fmu, current), time_s, current)
 
 
 @pytest.mark.parametrize("name, value, expect", [
@@ -124,7 +161,7 @@ def test_native_bad_input_is_an_error_with_one_log_line(open_fmu, native_fmu, na
     host.step(1.0)
     before = host.get("batteryVoltage")
     host.set(**{name: value})
-    with pytest.raises(FMICallException, match="status 3"):
+    with pytest.raises(FMICallException, match="status 3"):  # fmi2Error / fmi3Error
         host.step(1.0)
     assert len(host.errors()) == 1 and expect in host.errors()[0], host.logs
     assert host.get("batteryVoltage") == before

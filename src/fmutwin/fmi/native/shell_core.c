@@ -15,7 +15,7 @@
 #include "model_config.h"
 
 typedef enum { KIND_PARAM = 'p', KIND_INIT = 'x', KIND_INPUT = 'u', KIND_OUTPUT = 'y', KIND_LIMIT = 'l',
-               KIND_ZERO = 'z' /* an output the model structure does not have */ } VarKind;
+               KIND_ZERO = 'z' /* an output the model structure does not have */, KIND_TIME = 't' } VarKind;
 
 typedef struct {
     unsigned int vr;
@@ -72,6 +72,8 @@ static const VarInfo *find_var(unsigned int vr) {
     return NULL;
 }
 
+static void model_reset(Instance *m);
+
 static Instance *model_new(const char *name) {
     Instance *m = calloc(1, sizeof(Instance));
     casadi_int sz_arg, sz_res, sz_iw, sz_w;
@@ -83,11 +85,7 @@ static Instance *model_new(const char *name) {
     m->iw = calloc((size_t)sz_iw + 1, sizeof(casadi_int));
     m->w = calloc((size_t)sz_w + 1, sizeof(double));
     if (!m->instance_name || !m->arg || !m->res || !m->iw || !m->w) return NULL;
-    memcpy(m->s.p, P_DEFAULT, sizeof m->s.p);
-    memcpy(m->s.x0, X0_DEFAULT, sizeof m->s.x0);
-    memcpy(m->s.x, X0_DEFAULT, sizeof m->s.x);
-    memcpy(m->s.u, U_START, sizeof m->s.u);
-    m->s.input_limit = LIMIT_DEFAULT;
+    model_reset(m);
     return m;
 }
 
@@ -99,6 +97,18 @@ static void model_free(Instance *m) {
     free(m->iw);
     free(m->w);
     free(m);
+}
+
+/* Back to the state right after instantiation (parameters and initial state at their defaults). */
+static void model_reset(Instance *m) {
+    memcpy(m->s.p, P_DEFAULT, sizeof m->s.p);
+    memcpy(m->s.x0, X0_DEFAULT, sizeof m->s.x0);
+    memcpy(m->s.x, X0_DEFAULT, sizeof m->s.x);
+    memcpy(m->s.u, U_START, sizeof m->s.u);
+    memset(m->s.y, 0, sizeof m->s.y);
+    m->s.time = 0.0;
+    m->s.input_limit = LIMIT_DEFAULT;
+    m->phase = PHASE_INSTANTIATED;
 }
 
 /* Outputs at the initial state: a zero-current step of negligible length on a copy. */
@@ -194,12 +204,13 @@ static double model_get(const Instance *m, const VarInfo *v, int k) {
     case KIND_INPUT: return m->s.u[v->index + k];
     case KIND_OUTPUT: return m->s.y[v->index + k];
     case KIND_ZERO: return 0.0;
+    case KIND_TIME: return m->s.time;
     default: return m->s.input_limit;
     }
 }
 
 static int model_set(Instance *m, const VarInfo *v, int k, double value) {
-    if (v->kind == KIND_OUTPUT || v->kind == KIND_ZERO) {
+    if (v->kind == KIND_OUTPUT || v->kind == KIND_ZERO || v->kind == KIND_TIME) {
         model_log(m, 3, "logStatusError", "variable %s is an output and cannot be set", v->name);
         return 0;
     }

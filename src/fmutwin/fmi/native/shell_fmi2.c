@@ -72,16 +72,8 @@ fmi2Status fmi2ExitInitializationMode(fmi2Component c) {
 fmi2Status fmi2Terminate(fmi2Component c) { CHECK_INST; INST->phase = PHASE_TERMINATED; return fmi2OK; }
 
 fmi2Status fmi2Reset(fmi2Component c) {
-    Instance *m = INST;
     CHECK_INST;
-    memcpy(m->s.p, P_DEFAULT, sizeof m->s.p);
-    memcpy(m->s.x0, X0_DEFAULT, sizeof m->s.x0);
-    memcpy(m->s.x, X0_DEFAULT, sizeof m->s.x);
-    memcpy(m->s.u, U_START, sizeof m->s.u);
-    memset(m->s.y, 0, sizeof m->s.y);
-    m->s.time = 0.0;
-    m->s.input_limit = LIMIT_DEFAULT;
-    m->phase = PHASE_INSTANTIATED;
+    model_reset(INST);
     return fmi2OK;
 }
 

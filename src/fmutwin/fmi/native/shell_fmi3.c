@@ -1,0 +1,396 @@
+/* fmutwin native FMU shell: FMI 3.0 co-simulation API over shell_core.c (written once for all twins).
+ * Only co-simulation is offered; the other interface types and unused value types answer fmi3Error. */
+#include "fmi3Functions.h"
+#include "shell_core.c"
+
+#define INST ((Instance *)instance)
+#define CHECK_INST if (!instance) return fmi3Error
+
+typedef struct {
+    fmi3InstanceEnvironment env;
+    fmi3LogMessageCallback log;
+} Fmi3Log;
+
+static void fmi3_log_adapter(void *env, const char *instance, int status, const char *category, const char *message) {
+    const Fmi3Log *cb = (const Fmi3Log *)env;
+    (void)instance;
+    cb->log(cb->env, (fmi3Status)status, category, message);
+}
+
+static fmi3Status unsupported(fmi3Instance instance, const char *what) {
+    if (instance) model_log(INST, 3, "logStatusError", "%s is not supported by this FMU", what);
+    return fmi3Error;
+}
+
+const char *fmi3GetVersion(void) { return fmi3Version; }
+
+fmi3Status fmi3SetDebugLogging(fmi3Instance instance, fmi3Boolean loggingOn, size_t n, const fmi3String categories[]) {
+    (void)n; (void)categories;
+    CHECK_INST;
+    INST->logging_on = loggingOn;
+    return fmi3OK;
+}
+
+fmi3Instance fmi3InstantiateCoSimulation(fmi3String instanceName, fmi3String instantiationToken,
+                                         fmi3String resourcePath, fmi3Boolean visible, fmi3Boolean loggingOn,
+                                         fmi3Boolean eventModeUsed, fmi3Boolean earlyReturnAllowed,
+                                         const fmi3ValueReference requiredIntermediateVariables[],
+                                         size_t nRequiredIntermediateVariables,
+                                         fmi3InstanceEnvironment instanceEnvironment,
+                                         fmi3LogMessageCallback logMessage,
+                                         fmi3IntermediateUpdateCallback intermediateUpdate) {
+    Instance *m;
+    (void)resourcePath; (void)visible; (void)earlyReturnAllowed; (void)requiredIntermediateVariables;
+    (void)nRequiredIntermediateVariables; (void)intermediateUpdate;
+    if (!instantiationToken || strcmp(instantiationToken, MODEL_GUID) != 0 || eventModeUsed) {
+        if (logMessage)
+            logMessage(instanceEnvironment, fmi3Error, "logStatusError",
+                       "wrong instantiation token or event mode requested: this FMU was built as " MODEL_GUID);
+        return NULL;
+    }
+    m = model_new(instanceName);
+    if (!m) return NULL;
+    m->logging_on = loggingOn;
+    if (logMessage) {
+        Fmi3Log *cb = malloc(sizeof *cb);
+        if (!cb) { model_free(m); return NULL; }
+        cb->env = instanceEnvironment;
+        cb->log = logMessage;
+        m->log = fmi3_log_adapter;
+        m->log_env = cb;
+    }
+    m->phase = PHASE_INSTANTIATED;
+    return m;
+}
+
+fmi3Instance fmi3InstantiateModelExchange(fmi3String a, fmi3String b, fmi3String c, fmi3Boolean d, fmi3Boolean e,
+                                          fmi3InstanceEnvironment f, fmi3LogMessageCallback g) {
+    (void)a; (void)b; (void)c; (void)d; (void)e; (void)f; (void)g;
+    return NULL;
+}
+
+fmi3Instance fmi3InstantiateScheduledExecution(fmi3String a, fmi3String b, fmi3String c, fmi3Boolean d, fmi3Boolean e,
+                                               fmi3InstanceEnvironment f, fmi3LogMessageCallback g,
+                                               fmi3ClockUpdateCallback h, fmi3LockPreemptionCallback i,
+                                               fmi3UnlockPreemptionCallback j) {
+    (void)a; (void)b; (void)c; (void)d; (void)e; (void)f; (void)g; (void)h; (void)i; (void)j;
+    return NULL;
+}
+
+void fmi3FreeInstance(fmi3Instance instance) {
+    if (!instance) return;
+    free(INST->log_env);
+    model_free(INST);
+}
+
+fmi3Status fmi3EnterInitializationMode(fmi3Instance instance, fmi3Boolean toleranceDefined, fmi3Float64 tolerance,
+                                       fmi3Float64 startTime, fmi3Boolean stopTimeDefined, fmi3Float64 stopTime) {
+    (void)toleranceDefined; (void)tolerance; (void)stopTimeDefined; (void)stopTime;
+    CHECK_INST;
+    INST->s.time = startTime;
+    INST->phase = PHASE_INIT;
+    return fmi3OK;
+}
+
+fmi3Status fmi3ExitInitializationMode(fmi3Instance instance) {
+    CHECK_INST;
+    if (!model_exit_init(INST)) { INST->phase = PHASE_ERROR; return fmi3Error; }
+    INST->phase = PHASE_STEPPING;
+    return fmi3OK;
+}
+
+fmi3Status fmi3EnterEventMode(fmi3Instance instance) { return unsupported(instance, "event mode"); }
+fmi3Status fmi3Terminate(fmi3Instance instance) { CHECK_INST; INST->phase = PHASE_TERMINATED; return fmi3OK; }
+
+fmi3Status fmi3Reset(fmi3Instance instance) {
+    CHECK_INST;
+    model_reset(INST);
+    return fmi3OK;
+}
+
+/* Float64 and Boolean carry every variable; arrays count their elements in nValues. */
+fmi3Status fmi3GetFloat64(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, fmi3Float64 values[],
+                          size_t nValues) {
+    size_t k = 0;
+    CHECK_INST;
+    for (size_t i = 0; i < nvr; i++) {
+        const VarInfo *v = find_var(vr[i]);
+        if (!v || v->type != 'R') { model_log(INST, 3, "logStatusError", "no Float64 variable with value reference %u", vr[i]); return fmi3Error; }
+        for (int e = 0; e < (v->kind == KIND_INIT ? 1 : v->count); e++) {
+            if (k >= nValues) return fmi3Error;
+            values[k++] = model_get(INST, v, e);
+        }
+    }
+    return fmi3OK;
+}
+
+fmi3Status fmi3SetFloat64(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, const fmi3Float64 values[],
+                          size_t nValues) {
+    size_t k = 0;
+    CHECK_INST;
+    for (size_t i = 0; i < nvr; i++) {
+        const VarInfo *v = find_var(vr[i]);
+        if (!v || v->type != 'R') { model_log(INST, 3, "logStatusError", "no Float64 variable with value reference %u", vr[i]); return fmi3Error; }
+        for (int e = 0; e < (v->kind == KIND_INIT ? 1 : v->count); e++) {
+            if (k >= nValues) return fmi3Error;
+            if (!model_set(INST, v, e, values[k++])) return fmi3Error;
+        }
+    }
+    return fmi3OK;
+}
+
+fmi3Status fmi3GetBoolean(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, fmi3Boolean values[],
+                          size_t nValues) {
+    CHECK_INST;
+    if (nValues < nvr) return fmi3Error;
+    for (size_t i = 0; i < nvr; i++) {
+        const VarInfo *v = find_var(vr[i]);
+        if (!v || v->type != 'B') { model_log(INST, 3, "logStatusError", "no Boolean variable with value reference %u", vr[i]); return fmi3Error; }
+        values[i] = model_get(INST, v, 0) > 0.5;
+    }
+    return fmi3OK;
+}
+
+fmi3Status fmi3SetBoolean(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, const fmi3Boolean values[],
+                          size_t nValues) {
+    (void)vr; (void)values; (void)nValues;
+    if (nvr) return unsupported(instance, "setting a Boolean");
+    return fmi3OK;
+}
+
+/* Value types this FMU has no variables of. */
+#define NO_SUCH_TYPE(NAME, TYPE) \
+    fmi3Status fmi3Get##NAME(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, TYPE values[], \
+                             size_t nValues) { \
+        (void)vr; (void)values; (void)nValues; \
+        return nvr ? unsupported(instance, "a " #NAME " variable") : fmi3OK; \
+    } \
+    fmi3Status fmi3Set##NAME(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, const TYPE values[], \
+                             size_t nValues) { \
+        (void)vr; (void)values; (void)nValues; \
+        return nvr ? unsupported(instance, "a " #NAME " variable") : fmi3OK; \
+    }
+NO_SUCH_TYPE(Float32, fmi3Float32)
+NO_SUCH_TYPE(Int8, fmi3Int8)
+NO_SUCH_TYPE(UInt8, fmi3UInt8)
+NO_SUCH_TYPE(Int16, fmi3Int16)
+NO_SUCH_TYPE(UInt16, fmi3UInt16)
+NO_SUCH_TYPE(Int32, fmi3Int32)
+NO_SUCH_TYPE(UInt32, fmi3UInt32)
+NO_SUCH_TYPE(Int64, fmi3Int64)
+NO_SUCH_TYPE(UInt64, fmi3UInt64)
+NO_SUCH_TYPE(String, fmi3String)
+
+fmi3Status fmi3GetBinary(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, size_t sizes[],
+                         fmi3Binary values[], size_t nValues) {
+    (void)vr; (void)sizes; (void)values; (void)nValues;
+    return nvr ? unsupported(instance, "a Binary variable") : fmi3OK;
+}
+fmi3Status fmi3SetBinary(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, const size_t sizes[],
+                         const fmi3Binary values[], size_t nValues) {
+    (void)vr; (void)sizes; (void)values; (void)nValues;
+    return nvr ? unsupported(instance, "a Binary variable") : fmi3OK;
+}
+fmi3Status fmi3GetClock(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, fmi3Clock values[]) {
+    (void)vr; (void)values;
+    return nvr ? unsupported(instance, "a Clock") : fmi3OK;
+}
+fmi3Status fmi3SetClock(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, const fmi3Clock values[]) {
+    (void)vr; (void)values;
+    return nvr ? unsupported(instance, "a Clock") : fmi3OK;
+}
+
+fmi3Status fmi3GetNumberOfVariableDependencies(fmi3Instance instance, fmi3ValueReference vr, size_t *n) {
+    (void)vr; (void)n;
+    return unsupported(instance, "variable dependencies");
+}
+fmi3Status fmi3GetVariableDependencies(fmi3Instance instance, fmi3ValueReference dependent, size_t a[],
+                                       fmi3ValueReference b[], size_t c[], fmi3DependencyKind d[], size_t n) {
+    (void)dependent; (void)a; (void)b; (void)c; (void)d; (void)n;
+    return unsupported(instance, "variable dependencies");
+}
+
+fmi3Status fmi3GetFMUState(fmi3Instance instance, fmi3FMUState *state) {
+    ModelState *copy;
+    CHECK_INST;
+    copy = *state ? (ModelState *)*state : malloc(sizeof *copy);
+    if (!copy) return fmi3Error;
+    *copy = INST->s;
+    *state = copy;
+    return fmi3OK;
+}
+
+fmi3Status fmi3SetFMUState(fmi3Instance instance, fmi3FMUState state) {
+    CHECK_INST;
+    if (!state) return fmi3Error;
+    INST->s = *(ModelState *)state;
+    return fmi3OK;
+}
+
+fmi3Status fmi3FreeFMUState(fmi3Instance instance, fmi3FMUState *state) {
+    (void)instance;
+    if (state && *state) { free(*state); *state = NULL; }
+    return fmi3OK;
+}
+
+fmi3Status fmi3SerializedFMUStateSize(fmi3Instance instance, fmi3FMUState state, size_t *size) {
+    (void)instance; (void)state;
+    *size = sizeof(ModelState) + sizeof(MODEL_GUID);
+    return fmi3OK;
+}
+
+fmi3Status fmi3SerializeFMUState(fmi3Instance instance, fmi3FMUState state, fmi3Byte bytes[], size_t size) {
+    CHECK_INST;
+    if (size < sizeof(ModelState) + sizeof(MODEL_GUID)) return fmi3Error;
+    memcpy(bytes, MODEL_GUID, sizeof(MODEL_GUID));
+    memcpy(bytes + sizeof(MODEL_GUID), state, sizeof(ModelState));
+    return fmi3OK;
+}
+
+fmi3Status fmi3DeserializeFMUState(fmi3Instance instance, const fmi3Byte bytes[], size_t size, fmi3FMUState *state) {
+    ModelState *copy;
+    CHECK_INST;
+    if (size != sizeof(ModelState) + sizeof(MODEL_GUID) || memcmp(bytes, MODEL_GUID, sizeof(MODEL_GUID)) != 0) {
+        model_log(INST, 3, "logStatusError", "serialized state does not belong to this FMU build");
+        return fmi3Error;
+    }
+    copy = malloc(sizeof *copy);
+    if (!copy) return fmi3Error;
+    memcpy(copy, bytes + sizeof(MODEL_GUID), sizeof *copy);
+    *state = copy;
+    return fmi3OK;
+}
+
+fmi3Status fmi3GetDirectionalDerivative(fmi3Instance instance, const fmi3ValueReference a[], size_t b,
+                                        const fmi3ValueReference c[], size_t d, const fmi3Float64 e[], size_t f,
+                                        fmi3Float64 g[], size_t h) {
+    (void)a; (void)b; (void)c; (void)d; (void)e; (void)f; (void)g; (void)h;
+    return unsupported(instance, "directional derivatives");
+}
+fmi3Status fmi3GetAdjointDerivative(fmi3Instance instance, const fmi3ValueReference a[], size_t b,
+                                    const fmi3ValueReference c[], size_t d, const fmi3Float64 e[], size_t f,
+                                    fmi3Float64 g[], size_t h) {
+    (void)a; (void)b; (void)c; (void)d; (void)e; (void)f; (void)g; (void)h;
+    return unsupported(instance, "adjoint derivatives");
+}
+
+fmi3Status fmi3EnterConfigurationMode(fmi3Instance instance) { return unsupported(instance, "configuration mode"); }
+fmi3Status fmi3ExitConfigurationMode(fmi3Instance instance) { return unsupported(instance, "configuration mode"); }
+
+fmi3Status fmi3GetIntervalDecimal(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr,
+                                  fmi3Float64 a[], fmi3IntervalQualifier b[]) {
+    (void)vr; (void)a; (void)b;
+    return nvr ? unsupported(instance, "clocks") : fmi3OK;
+}
+fmi3Status fmi3GetIntervalFraction(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr,
+                                   fmi3UInt64 a[], fmi3UInt64 b[], fmi3IntervalQualifier c[]) {
+    (void)vr; (void)a; (void)b; (void)c;
+    return nvr ? unsupported(instance, "clocks") : fmi3OK;
+}
+fmi3Status fmi3GetShiftDecimal(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, fmi3Float64 a[]) {
+    (void)vr; (void)a;
+    return nvr ? unsupported(instance, "clocks") : fmi3OK;
+}
+fmi3Status fmi3GetShiftFraction(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, fmi3UInt64 a[],
+                                fmi3UInt64 b[]) {
+    (void)vr; (void)a; (void)b;
+    return nvr ? unsupported(instance, "clocks") : fmi3OK;
+}
+fmi3Status fmi3SetIntervalDecimal(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr,
+                                  const fmi3Float64 a[]) {
+    (void)vr; (void)a;
+    return nvr ? unsupported(instance, "clocks") : fmi3OK;
+}
+fmi3Status fmi3SetIntervalFraction(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr,
+                                   const fmi3UInt64 a[], const fmi3UInt64 b[]) {
+    (void)vr; (void)a; (void)b;
+    return nvr ? unsupported(instance, "clocks") : fmi3OK;
+}
+fmi3Status fmi3SetShiftDecimal(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, const fmi3Float64 a[]) {
+    (void)vr; (void)a;
+    return nvr ? unsupported(instance, "clocks") : fmi3OK;
+}
+fmi3Status fmi3SetShiftFraction(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, const fmi3UInt64 a[],
+                                const fmi3UInt64 b[]) {
+    (void)vr; (void)a; (void)b;
+    return nvr ? unsupported(instance, "clocks") : fmi3OK;
+}
+
+fmi3Status fmi3EvaluateDiscreteStates(fmi3Instance instance) { return unsupported(instance, "event mode"); }
+fmi3Status fmi3UpdateDiscreteStates(fmi3Instance instance, fmi3Boolean *a, fmi3Boolean *b, fmi3Boolean *c,
+                                    fmi3Boolean *d, fmi3Boolean *e, fmi3Float64 *f) {
+    (void)a; (void)b; (void)c; (void)d; (void)e; (void)f;
+    return unsupported(instance, "event mode");
+}
+
+/* Model-exchange functions: this is a co-simulation FMU. */
+fmi3Status fmi3EnterContinuousTimeMode(fmi3Instance instance) { return unsupported(instance, "model exchange"); }
+fmi3Status fmi3CompletedIntegratorStep(fmi3Instance instance, fmi3Boolean a, fmi3Boolean *b, fmi3Boolean *c) {
+    (void)a; (void)b; (void)c;
+    return unsupported(instance, "model exchange");
+}
+fmi3Status fmi3SetTime(fmi3Instance instance, fmi3Float64 time) { (void)time; return unsupported(instance, "model exchange"); }
+fmi3Status fmi3SetContinuousStates(fmi3Instance instance, const fmi3Float64 x[], size_t n) {
+    (void)x; (void)n;
+    return unsupported(instance, "model exchange");
+}
+fmi3Status fmi3GetContinuousStateDerivatives(fmi3Instance instance, fmi3Float64 d[], size_t n) {
+    (void)d; (void)n;
+    return unsupported(instance, "model exchange");
+}
+fmi3Status fmi3GetEventIndicators(fmi3Instance instance, fmi3Float64 e[], size_t n) {
+    (void)e; (void)n;
+    return unsupported(instance, "model exchange");
+}
+fmi3Status fmi3GetContinuousStates(fmi3Instance instance, fmi3Float64 x[], size_t n) {
+    (void)x; (void)n;
+    return unsupported(instance, "model exchange");
+}
+fmi3Status fmi3GetNominalsOfContinuousStates(fmi3Instance instance, fmi3Float64 x[], size_t n) {
+    (void)x; (void)n;
+    return unsupported(instance, "model exchange");
+}
+fmi3Status fmi3GetNumberOfEventIndicators(fmi3Instance instance, size_t *n) {
+    CHECK_INST;
+    *n = 0;
+    return fmi3OK;
+}
+fmi3Status fmi3GetNumberOfContinuousStates(fmi3Instance instance, size_t *n) {
+    CHECK_INST;
+    *n = 0;
+    return fmi3OK;
+}
+
+fmi3Status fmi3EnterStepMode(fmi3Instance instance) { CHECK_INST; return fmi3OK; }
+
+fmi3Status fmi3GetOutputDerivatives(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr,
+                                    const fmi3Int32 orders[], fmi3Float64 values[], size_t nValues) {
+    (void)vr; (void)nvr; (void)orders; (void)values; (void)nValues;
+    return unsupported(instance, "output derivatives");
+}
+
+fmi3Status fmi3DoStep(fmi3Instance instance, fmi3Float64 currentCommunicationPoint, fmi3Float64 communicationStepSize,
+                      fmi3Boolean noSetFMUStatePriorToCurrentPoint, fmi3Boolean *eventHandlingNeeded,
+                      fmi3Boolean *terminateSimulation, fmi3Boolean *earlyReturn, fmi3Float64 *lastSuccessfulTime) {
+    (void)noSetFMUStatePriorToCurrentPoint;
+    CHECK_INST;
+    *eventHandlingNeeded = fmi3False;
+    *terminateSimulation = fmi3False;
+    *earlyReturn = fmi3False;
+    if (INST->phase != PHASE_STEPPING) {
+        model_log(INST, 3, "logStatusError", "doStep called before exitInitializationMode or after an error");
+        *lastSuccessfulTime = INST->s.time;
+        return fmi3Error;
+    }
+    if (!model_step(INST, currentCommunicationPoint, communicationStepSize)) {
+        *lastSuccessfulTime = INST->s.time;
+        return fmi3Error;
+    }
+    *lastSuccessfulTime = INST->s.time;
+    return fmi3OK;
+}
+
+fmi3Status fmi3ActivateModelPartition(fmi3Instance instance, fmi3ValueReference clock, fmi3Float64 t) {
+    (void)clock; (void)t;
+    return unsupported(instance, "scheduled execution");
+}

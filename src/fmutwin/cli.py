@@ -20,7 +20,7 @@ def main() -> None:
 @click.option("--twin", "twins", multiple=True, help="twin to build (repeatable); default: all")
 @click.option("--fmi", "versions", type=click.Choice(["2", "3"]), multiple=True, help="FMI version; default both")
 @click.option("--native/--no-native", default=True, show_default=True,
-              help="also build native FMUs (generated C, FMI 2.0, no Python at run time; needs gcc)")
+              help="also build native FMUs (generated C, no Python at run time; needs gcc)")
 def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...], native: bool) -> None:
     """Build the FMUs of every twin into one folder (Python FMI 2.0 and 3.0, native), then check them."""
     from fmutwin.fmi.build import build_all
@@ -31,7 +31,8 @@ def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...], native: 
     if native:
         from fmutwin.fmi.native.build import build_native
 
-        paths += [build_native(t, out) for t in (twins or sorted(TWINS)) if TWINS[t].native_spec is not None]
+        paths += [build_native(t, out, v) for t in (twins or sorted(TWINS)) if TWINS[t].native_spec is not None
+                  for v in (tuple(int(v) for v in versions) or (2, 3))]
     failed = False
     for path in paths:
         problems = check_fmu(path)

@@ -216,3 +216,57 @@ def test_eight_native_instances_are_independent(open_fmu, native_fmu):
         params = default_cell_parameters().with_changes(initial={"soc": socs[i], "temperature_K": 298.15})
         ref = CellECMTwin(params).run(time_s[:101], current[:100] * (1 + 0.1 * i))
         np.testing.assert_allclose(out[i], ref["voltage_V"], rtol=1e-12)
+
+
+def test_generated_state_jacobian_matches_finite_differences_of_the_twin(native_dir, tmp_path):
+    """The shipped state Jacobian (sources/model_derivatives.c, for an EKF), compiled and called
+    from C, against central differences of the numpy step."""
+    import ctypes
+
+    from fmutwin.equations import cell
+    from fmutwin.ops import NUMPY
+    from fmutwin.symbolic import ParameterLayout
+
+    work = unzip_fmu(native_dir / "CellECMNative_fmi2.fmu", tmp_path / "fmu")
+    lib_path = tmp_path / "derivatives.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O0", "-o", str(lib_path), str(work / "sources" / "model_derivatives.c"),
+                    "-lm"], check=True, capture_output=True)
+    lib = ctypes.CDLL(str(lib_path))
+    spec = native_spec()
+    names = spec.state_names
+    x0 = dict(spec.x0, rc_voltage_1_V=0.01, soc=0.434)  # away from table breakpoints (kinks)
+    u = {"current_A": 60.0, "ambient_temperature_K": 300.0, "heat_flow_W": 2.0, "dt_s": 1.0}
+    p_vec = ParameterLayout.of(spec.p).pack(spec.p)
+
+    c_int = ctypes.c_longlong
+    sizes = [c_int() for _ in range(4)]
+    getattr(lib, "cellecmnative_step_jac_x_work")(*[ctypes.byref(s) for s in sizes])
+    n = len(names)
+    x_arr = (ctypes.c_double * n)(*[x0[k] for k in names])
+    u_arr = (ctypes.c_double * 4)(*[u[k] for k in cell.INPUTS])
+    p_arr = (ctypes.c_double * len(p_vec))(*p_vec)
+    jac = (ctypes.c_double * (n * n))()
+    arg = (ctypes.c_void_p * max(sizes[0].value, 3))(ctypes.addressof(x_arr), ctypes.addressof(u_arr),
+                                                     ctypes.addressof(p_arr))
+    res = (ctypes.c_void_p * max(sizes[1].value, 1))(ctypes.addressof(jac))
+    iw = (c_int * max(sizes[2].value, 1))()
+    w = (ctypes.c_double * max(sizes[3].value, 1))()
+    assert getattr(lib, "cellecmnative_step_jac_x")(arg, res, iw, w, 0) == 0
+    got = np.array(jac).reshape(n, n, order="F")  # CasADi stores dense matrices column-major
+
+    def step(x):
+        xn, _ = cell.step(NUMPY, spec.structure, spec.p, {k: np.array([v]) for k, v in zip(names, x)},
+                          {k: (np.array([v]) if k != "dt_s" else v) for k, v in u.items()})
+        return np.array([float(np.ravel(xn[k])[0]) for k in names])
+
+    base = np.array([x0[k] for k in names])
+    ref = np.zeros((n, n))
+    for j in range(n):
+        h = 1e-6 * max(abs(base[j]), 1.0)
+        up, down = base.copy(), base.copy()
+        up[j] += h
+        down[j] -= h
+        ref[:, j] = (step(up) - step(down)) / (2 * h)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-7)
+    assert abs(got[names.index("soc"), names.index("soc")] - 1.0) < 1e-12  # coulomb counting
+    assert 0 < got[names.index("rc_voltage_1_V"), names.index("rc_voltage_1_V")] < 1  # exp(-dt/tau)

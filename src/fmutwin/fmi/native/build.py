@@ -26,6 +26,7 @@ from fmutwin.symbolic import symbolic_step
 
 HERE = Path(__file__).resolve().parent
 MODEL_C = "model.c"
+DERIVATIVES_C = "model_derivatives.c"  # output function and state Jacobian, shipped for EKF users
 PLATFORM_DIR = {2: "linux64", 3: "x86_64-linux"}
 HEADERS = {2: ("fmi2Functions.h", "fmi2FunctionTypes.h", "fmi2TypesPlatform.h"),
            3: ("fmi3Functions.h", "fmi3FunctionTypes.h", "fmi3PlatformTypes.h")}
@@ -203,6 +204,24 @@ def _build_description(model: str) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root)
 
 
+def model_functions(sym) -> list:
+    """The generated functions: the step (x, u, p) -> (x_next, y) the shell calls, then the output
+    function (x, u, p) -> y and the dense state Jacobian d x_next / d x (for an EKF). The last
+    two go to their own C file: shipped in sources/, not compiled into the FMU binary (their
+    size would multiply its build time and the shell does not call them)."""
+    import casadi as ca
+
+    name = sym.function.name()
+    x = ca.SX.sym("x", sym.function.size1_in(0))
+    u = ca.SX.sym("u", sym.function.size1_in(1))
+    p = ca.SX.sym("p", sym.function.size1_in(2))
+    x_next, y = sym.function(x, u, p)
+    return [sym.function,
+            ca.Function(f"{name}_outputs", [x, u, p], [y], ["x", "u", "p"], ["y"]),
+            ca.Function(f"{name}_jac_x", [x, u, p], [ca.densify(ca.jacobian(x_next, x))], ["x", "u", "p"],
+                        ["jac_x_next_x"])]
+
+
 def compile_binary(sources: Path, output: Path, version: int) -> None:
     """Compile the shell and the generated model into a shared library exporting only FMI."""
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -231,9 +250,12 @@ def build_native_fmu(spec: NativeSpec, model: str, description: str, out_file: P
         root = Path(tmp)
         sources = root / "sources"
         sources.mkdir()
-        cg = ca.CodeGenerator(MODEL_C, {"with_header": True})
-        cg.add(sym.function)
-        cg.generate(str(sources) + "/")
+        step, *derivatives = model_functions(sym)
+        for file_name, functions in ((MODEL_C, [step]), (DERIVATIVES_C, derivatives)):
+            cg = ca.CodeGenerator(file_name, {"with_header": True})
+            for function in functions:
+                cg.add(function)
+            cg.generate(str(sources) + "/")
         (sources / "model_config.h").write_text(_model_config(model, guid, spec, sym, bound, p_vec))
         (sources / "model_vars.h").write_text(_model_vars(bound, len(bound) if version == 3 else None))
         for name in ("shell_core.c", shell_file(version)):

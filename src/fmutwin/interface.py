@@ -32,6 +32,7 @@ class Variable:
     min: float | None = None
     max: float | None = None
     dimensions: tuple[int, ...] = ()  # array sizes; FMI 2.0 has no arrays and leaves these out
+    increasing: bool = False  # an array that must be strictly increasing (a table grid)
 
     def __post_init__(self) -> None:
         if self.type == "Real" and not self.unit:

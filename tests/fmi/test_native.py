@@ -270,3 +270,34 @@ def test_generated_state_jacobian_matches_finite_differences_of_the_twin(native_
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-7)
     assert abs(got[names.index("soc"), names.index("soc")] - 1.0) < 1e-12  # coulomb counting
     assert 0 < got[names.index("rc_voltage_1_V"), names.index("rc_voltage_1_V")] < 1  # exp(-dt/tau)
+
+
+def test_native_fmi3_takes_tables_as_arrays(open_fmu, native_dir):
+    """One native binary, another parameter set: tables through FMI 3.0 Float64 arrays."""
+    fmu = native_dir / "CellECMNative_fmi3.fmu"
+    default = default_cell_parameters()
+    shifted = (np.asarray(default.ocv_V.values) + 0.1).tolist()
+    r0 = np.asarray(default.r0_ohm.values) * 2
+    host = open_fmu(fmu)
+    host.initialize(**{"table.ocv.values": shifted, "table.r0.values": r0.ravel().tolist()})
+    time_s, current = drive_cycle("US06", scale=10.0)
+    volts = []
+    for k in range(60):
+        host.set(current=current[k])
+        host.step(1.0)
+        volts.append(host.get("batteryVoltage")[0])
+    expected = default.with_changes(ocv_V={**default.ocv_V.model_dump(), "values": shifted},
+                                    r0_ohm={**default.r0_ohm.model_dump(), "values": r0.tolist()})
+    ref = CellECMTwin(expected).run(time_s[:61], current[:60])
+    np.testing.assert_allclose(volts, ref["voltage_V"], rtol=1e-12)
+    md = fmpy.read_model_description(str(native_dir / "CellECMNative_fmi2.fmu"))
+    assert not any(v.name.startswith("table.") for v in md.modelVariables)
+
+
+def test_native_refuses_a_grid_that_is_not_increasing(open_fmu, native_dir):
+    host = open_fmu(native_dir / "CellECMNative_fmi3.fmu")
+    grid = list(default_cell_parameters().ocv_V.soc)
+    grid[5], grid[6] = grid[6], grid[5]
+    with pytest.raises(FMICallException):
+        host.set(**{"table.ocv.soc": grid})
+    assert "table.ocv.soc: element 6" in host.errors()[0] and "strictly increasing" in host.errors()[0]

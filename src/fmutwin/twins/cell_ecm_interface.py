@@ -79,7 +79,7 @@ PARAMETERS: tuple[_Param, ...] = (
 
 # Tables also exposed as FMI 3.0 array parameters: FMI name stem -> (parameter-file path, unit).
 # Sizes are those of the built-in parameter file; a table set this way replaces the file's.
-TABLE_PATHS: dict[str, tuple[str, str]] = {
+TABLE_PATHS: dict[str, tuple[str, str]] = {  # the equations name these tables TABLE_KEYS[stem]
     "ocv": ("ocv_V", "V"),
     "r0": ("r0_ohm", "Ohm"),
     "r0Charge": ("r0_charge_ohm", "Ohm"),
@@ -89,6 +89,10 @@ TABLE_PATHS: dict[str, tuple[str, str]] = {
     "rc1TimeConstantCharge": ("rc_branches.0.time_constant_charge_s", "s"),
     "entropicCoefficient": ("entropic_coefficient_V_per_K", "V/K"),
 }
+TABLE_KEYS = {"ocv": "ocv_V", "r0": "r0_ohm", "r0Charge": "r0_charge_ohm", "rc1Resistance": "rc1_resistance_ohm",
+              "rc1TimeConstant": "rc1_time_constant_s", "rc1ResistanceCharge": "rc1_resistance_charge_ohm",
+              "rc1TimeConstantCharge": "rc1_time_constant_charge_s",
+              "entropicCoefficient": "entropic_coefficient_V_per_K"}
 _AXES = (("soc", "soc", "1", "SOC breakpoints"), ("temperature_K", "temperature", "K", "temperature breakpoints"))
 
 
@@ -111,7 +115,8 @@ def _table_variables() -> tuple[tuple[Variable, str, str], ...]:
         for field, axis, axis_unit, what in _AXES:
             if table.get(field) is not None:
                 out.append((Variable(f"table.{stem}.{axis}", "parameter", f"{path}: {what} (FMI 3.0 array)",
-                                     unit=axis_unit, start=list(table[field]), dimensions=(len(table[field]),)),
+                                     unit=axis_unit, start=list(table[field]), dimensions=(len(table[field]),),
+                                     increasing=True),
                             stem, field))
         values = np.asarray(table["values"], dtype=float)
         out.append((Variable(f"table.{stem}.values", "parameter", f"{path}: values over the grid, row-major "
@@ -295,7 +300,8 @@ def _fmi_names(message: str) -> str:
 # the equations ("p", leaf path), every initial-state entry whose name starts with a prefix
 # ("x0", prefix), or the shell's current limit ("limit"). The parameter file, the number of RC
 # pairs and socLimitIsError change the model's structure or need Python, so the native FMU
-# fixes them at build time.
+# fixes them at build time. FMI 3.0 native FMUs also take the tables as arrays (same sizes as
+# the parameter file they were built from), so one binary serves every such parameter set.
 NATIVE_PARAMETERS: dict[str, tuple[str, str]] = {
     "nominalCapacity": ("p", "nominal_capacity_As"),
     "initialSoc": ("x0", "soc"),
@@ -313,6 +319,12 @@ NATIVE_PARAMETERS: dict[str, tuple[str, str]] = {
 }
 
 
+def _leaf_paths(p: dict[str, Any]) -> set[str]:
+    from fmutwin.symbolic import ParameterLayout
+
+    return set(ParameterLayout.of(p).paths)
+
+
 def native_spec(params: CellParameters | None = None) -> "NativeSpec":
     """What the native exporter needs: the equations' step, its numbers, and the bindings."""
     from fmutwin.equations import cell
@@ -326,6 +338,8 @@ def native_spec(params: CellParameters | None = None) -> "NativeSpec":
     return NativeSpec(
         step=cell.step, structure=structure, p=p, x0=x0, state_names=tuple(structure.state_names()),
         input_names=cell.INPUTS,
-        parameters=tuple((declared[name], kind, target) for name, (kind, target) in NATIVE_PARAMETERS.items()),
+        parameters=tuple((declared[name], kind, target) for name, (kind, target) in NATIVE_PARAMETERS.items())
+        + tuple((var, "p", f"{TABLE_KEYS[stem]}.{field}") for var, stem, field in TABLE_VARIABLES
+                if f"{TABLE_KEYS[stem]}.{field}" in _leaf_paths(p)),
         inputs=INPUTS, outputs=OUTPUTS, limited_input="current_A", dt_input="dt_s", time_state="time_s",
         warned_output="soc", warn_range=params.soc_limits, limit_default=_CURRENT_LIMIT_A)

@@ -60,11 +60,13 @@ class _Bound:
 
 
 def _bind(spec: NativeSpec, sym_inputs: tuple[str, ...], sym_outputs: tuple[str, ...],
-          leaf_offsets: dict[str, int]) -> list[_Bound]:
+          leaf_offsets: dict[str, int], version: int) -> list[_Bound]:
     bound: list[_Bound] = []
     for var, kind, target in spec.parameters:
+        if var.dimensions and version == 2:
+            continue  # FMI 2.0 has no arrays: tables stay as built
         if kind == "p":
-            bound.append(_Bound(var, len(bound), "p", leaf_offsets[target], 1))
+            bound.append(_Bound(var, len(bound), "p", leaf_offsets[target], int(np.prod(var.dimensions or (1,)))))
         elif kind == "x0":
             idx = [i for i, n in enumerate(spec.state_names) if n.startswith(target)]
             if not idx or idx != list(range(idx[0], idx[0] + len(idx))):
@@ -127,9 +129,9 @@ def _model_vars(bound: list[_Bound], time_vr: int | None) -> str:
         lo = -np.inf if b.var.min is None else b.var.min
         hi = np.inf if b.var.max is None else b.var.max
         rows.append(f"    {{{b.vr}u, '{b.kind}', '{'B' if b.var.type == 'Boolean' else 'R'}', {b.index}, {b.count}, "
-                    f"{_c_double(lo)}, {_c_double(hi)}, {_c_string(b.var.name)}}},")
+                    f"{_c_double(lo)}, {_c_double(hi)}, {int(b.var.increasing)}, {_c_string(b.var.name)}}},")
     if time_vr is not None:
-        rows.append(f'    {{{time_vr}u, \'t\', \'R\', 0, 1, -HUGE_VAL, HUGE_VAL, "time"}},')
+        rows.append(f'    {{{time_vr}u, \'t\', \'R\', 0, 1, -HUGE_VAL, HUGE_VAL, 0, "time"}},')
     return f"#define NVARS {len(rows)}\nstatic const VarInfo VARS[NVARS] = {{\n" + "\n".join(rows) + "\n};\n"
 
 
@@ -140,6 +142,8 @@ def _c_double(x: float) -> str:
 
 
 def _start(var: Variable) -> str:
+    if var.dimensions:
+        return " ".join(f"{float(x):.16g}" for x in var.start)  # type: ignore[union-attr]
     return f"{float(var.start):.16g}" if var.type == "Real" else str(bool(var.start)).lower()
 
 
@@ -175,6 +179,8 @@ def _model_description(version: int, model: str, guid: str, description: str, bo
             child = SubElement(SubElement(variables, "ScalarVariable", attrib), var.type)
         else:
             child = SubElement(variables, "Float64" if var.type == "Real" else var.type, attrib)
+        for n in var.dimensions:
+            SubElement(child, "Dimension", start=str(n))
         if var.causality in ("parameter", "input"):
             child.set("start", _start(var))
     structure = SubElement(root, "ModelStructure")
@@ -244,7 +250,7 @@ def build_native_fmu(spec: NativeSpec, model: str, description: str, out_file: P
     for path, shape in zip(sym.layout.paths, sym.layout.shapes):
         offsets[path] = offset
         offset += int(np.prod(shape))
-    bound = _bind(spec, sym.input_names, sym.output_names, offsets)
+    bound = _bind(spec, sym.input_names, sym.output_names, offsets, version)
     guid = "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"fmutwin:{model}:{version}:{p_vec.tobytes().hex()}")) + "}"
     with tempfile.TemporaryDirectory(prefix="fmutwin_native_") as tmp:
         root = Path(tmp)

@@ -24,6 +24,7 @@ typedef struct {
     int index;      /* first slot */
     int count;      /* number of slots (initial state of several nodes, arrays) */
     double min, max;
+    int increasing; /* an array (a table grid) that must stay strictly increasing */
     const char *name;
 } VarInfo;
 
@@ -221,6 +222,12 @@ static int model_set(Instance *m, const VarInfo *v, int k, double value) {
     if (v->kind != KIND_INPUT && (!isfinite(value) || value < v->min || value > v->max)) {
         model_log(m, 3, "logStatusError", "parameter %s = %g is outside its range [%g, %g]", v->name, value, v->min,
                   v->max);
+        return 0;
+    }
+    /* a grid is written left to right in one call: each element must exceed the one before */
+    if (v->increasing && k > 0 && value <= m->s.p[v->index + k - 1]) {
+        model_log(m, 3, "logStatusError", "parameter %s: element %d = %g is not above element %d = %g (a grid "
+                  "must be strictly increasing)", v->name, k, value, k - 1, m->s.p[v->index + k - 1]);
         return 0;
     }
     switch (v->kind) {

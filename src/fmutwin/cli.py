@@ -24,7 +24,6 @@ def main() -> None:
 def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...], native: bool) -> None:
     """Build the FMUs of every twin into one folder (Python FMI 2.0 and 3.0, native), then check them."""
     from fmutwin.fmi.build import build_all
-    from fmutwin.fmi.check import check_fmu
     from fmutwin.twins.registry import TWINS
 
     paths = build_all(out, list(twins) or None, tuple(int(v) for v in versions) or (2, 3))
@@ -33,6 +32,13 @@ def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...], native: 
 
         paths += [build_native(t, out, v) for t in (twins or sorted(TWINS)) if TWINS[t].native_spec is not None
                   for v in (tuple(int(v) for v in versions) or (2, 3))]
+    _report(paths)
+
+
+def _report(paths: list[Path]) -> None:
+    """Check each FMU, print what is wrong, exit 1 if anything is."""
+    from fmutwin.fmi.check import check_fmu
+
     failed = False
     for path in paths:
         problems = check_fmu(path)
@@ -47,16 +53,7 @@ def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...], native: 
 @click.argument("fmus", nargs=-1, required=True, type=click.Path(path_type=Path))
 def check(fmus: tuple[Path, ...]) -> None:
     """Check FMUs: XSD, fmpy validation, units. Exit status 1 if any problem."""
-    from fmutwin.fmi.check import check_fmu
-
-    failed = False
-    for path in fmus:
-        problems = check_fmu(path)
-        failed |= bool(problems)
-        click.echo(f"{path}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
-        for problem in problems:
-            click.echo(f"  {problem}")
-    sys.exit(1 if failed else 0)
+    _report(list(fmus))
 
 
 @main.command()

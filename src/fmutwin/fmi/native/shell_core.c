@@ -240,3 +240,44 @@ static int model_set(Instance *m, const VarInfo *v, int k, double value) {
     }
     return 1;
 }
+
+/* FMU state: a copy of the model state. Serialized form: the build's GUID, then the copy. */
+#define STATE_BYTES (sizeof(ModelState) + sizeof(MODEL_GUID))
+
+static int state_get(const Instance *m, void **state) {
+    ModelState *copy = *state ? (ModelState *)*state : malloc(sizeof *copy);
+    if (!copy) return 0;
+    *copy = m->s;
+    *state = copy;
+    return 1;
+}
+
+static int state_set(Instance *m, const void *state) {
+    if (!state) return 0;
+    m->s = *(const ModelState *)state;
+    return 1;
+}
+
+static void state_free(void **state) {
+    if (state && *state) { free(*state); *state = NULL; }
+}
+
+static int state_serialize(const void *state, unsigned char *bytes, size_t size) {
+    if (!state || size < STATE_BYTES) return 0;
+    memcpy(bytes, MODEL_GUID, sizeof(MODEL_GUID));
+    memcpy(bytes + sizeof(MODEL_GUID), state, sizeof(ModelState));
+    return 1;
+}
+
+static int state_deserialize(Instance *m, const unsigned char *bytes, size_t size, void **state) {
+    ModelState *copy;
+    if (size != STATE_BYTES || memcmp(bytes, MODEL_GUID, sizeof(MODEL_GUID)) != 0) {
+        model_log(m, 3, "logStatusError", "serialized state does not belong to this FMU build");
+        return 0;
+    }
+    copy = malloc(sizeof *copy);
+    if (!copy) return 0;
+    memcpy(copy, bytes + sizeof(MODEL_GUID), sizeof *copy);
+    *state = copy;
+    return 1;
+}

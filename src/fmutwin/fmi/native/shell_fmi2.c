@@ -137,54 +137,35 @@ fmi2Status fmi2SetString(fmi2Component c, const fmi2ValueReference vr[], size_t 
 }
 
 fmi2Status fmi2GetFMUstate(fmi2Component c, fmi2FMUstate *state) {
-    ModelState *copy;
     CHECK_INST;
-    copy = *state ? (ModelState *)*state : malloc(sizeof *copy);
-    if (!copy) return fmi2Error;
-    *copy = INST->s;
-    *state = copy;
-    return fmi2OK;
+    return state_get(INST, state) ? fmi2OK : fmi2Error;
 }
 
 fmi2Status fmi2SetFMUstate(fmi2Component c, fmi2FMUstate state) {
     CHECK_INST;
-    if (!state) return fmi2Error;
-    INST->s = *(ModelState *)state;
-    return fmi2OK;
+    return state_set(INST, state) ? fmi2OK : fmi2Error;
 }
 
 fmi2Status fmi2FreeFMUstate(fmi2Component c, fmi2FMUstate *state) {
     (void)c;
-    if (state && *state) { free(*state); *state = NULL; }
+    state_free(state);
     return fmi2OK;
 }
 
 fmi2Status fmi2SerializedFMUstateSize(fmi2Component c, fmi2FMUstate state, size_t *size) {
     (void)c; (void)state;
-    *size = sizeof(ModelState) + sizeof(MODEL_GUID);
+    *size = STATE_BYTES;
     return fmi2OK;
 }
 
 fmi2Status fmi2SerializeFMUstate(fmi2Component c, fmi2FMUstate state, fmi2Byte bytes[], size_t size) {
     CHECK_INST;
-    if (size < sizeof(ModelState) + sizeof(MODEL_GUID)) return fmi2Error;
-    memcpy(bytes, MODEL_GUID, sizeof(MODEL_GUID));
-    memcpy(bytes + sizeof(MODEL_GUID), state, sizeof(ModelState));
-    return fmi2OK;
+    return state_serialize(state, (unsigned char *)bytes, size) ? fmi2OK : fmi2Error;
 }
 
 fmi2Status fmi2DeSerializeFMUstate(fmi2Component c, const fmi2Byte bytes[], size_t size, fmi2FMUstate *state) {
-    ModelState *copy;
     CHECK_INST;
-    if (size != sizeof(ModelState) + sizeof(MODEL_GUID) || memcmp(bytes, MODEL_GUID, sizeof(MODEL_GUID)) != 0) {
-        model_log(INST, 3, "logStatusError", "serialized state does not belong to this FMU build");
-        return fmi2Error;
-    }
-    copy = malloc(sizeof *copy);
-    if (!copy) return fmi2Error;
-    memcpy(copy, bytes + sizeof(MODEL_GUID), sizeof *copy);
-    *state = copy;
-    return fmi2OK;
+    return state_deserialize(INST, (const unsigned char *)bytes, size, state) ? fmi2OK : fmi2Error;
 }
 
 fmi2Status fmi2GetDirectionalDerivative(fmi2Component c, const fmi2ValueReference vU[], size_t nU,

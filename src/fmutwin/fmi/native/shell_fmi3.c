@@ -211,54 +211,35 @@ fmi3Status fmi3GetVariableDependencies(fmi3Instance instance, fmi3ValueReference
 }
 
 fmi3Status fmi3GetFMUState(fmi3Instance instance, fmi3FMUState *state) {
-    ModelState *copy;
     CHECK_INST;
-    copy = *state ? (ModelState *)*state : malloc(sizeof *copy);
-    if (!copy) return fmi3Error;
-    *copy = INST->s;
-    *state = copy;
-    return fmi3OK;
+    return state_get(INST, state) ? fmi3OK : fmi3Error;
 }
 
 fmi3Status fmi3SetFMUState(fmi3Instance instance, fmi3FMUState state) {
     CHECK_INST;
-    if (!state) return fmi3Error;
-    INST->s = *(ModelState *)state;
-    return fmi3OK;
+    return state_set(INST, state) ? fmi3OK : fmi3Error;
 }
 
 fmi3Status fmi3FreeFMUState(fmi3Instance instance, fmi3FMUState *state) {
     (void)instance;
-    if (state && *state) { free(*state); *state = NULL; }
+    state_free(state);
     return fmi3OK;
 }
 
 fmi3Status fmi3SerializedFMUStateSize(fmi3Instance instance, fmi3FMUState state, size_t *size) {
     (void)instance; (void)state;
-    *size = sizeof(ModelState) + sizeof(MODEL_GUID);
+    *size = STATE_BYTES;
     return fmi3OK;
 }
 
 fmi3Status fmi3SerializeFMUState(fmi3Instance instance, fmi3FMUState state, fmi3Byte bytes[], size_t size) {
     CHECK_INST;
-    if (size < sizeof(ModelState) + sizeof(MODEL_GUID)) return fmi3Error;
-    memcpy(bytes, MODEL_GUID, sizeof(MODEL_GUID));
-    memcpy(bytes + sizeof(MODEL_GUID), state, sizeof(ModelState));
-    return fmi3OK;
+    return state_serialize(state, bytes, size) ? fmi3OK : fmi3Error;
 }
 
 fmi3Status fmi3DeserializeFMUState(fmi3Instance instance, const fmi3Byte bytes[], size_t size, fmi3FMUState *state) {
-    ModelState *copy;
     CHECK_INST;
-    if (size != sizeof(ModelState) + sizeof(MODEL_GUID) || memcmp(bytes, MODEL_GUID, sizeof(MODEL_GUID)) != 0) {
-        model_log(INST, 3, "logStatusError", "serialized state does not belong to this FMU build");
-        return fmi3Error;
-    }
-    copy = malloc(sizeof *copy);
-    if (!copy) return fmi3Error;
-    memcpy(copy, bytes + sizeof(MODEL_GUID), sizeof *copy);
-    *state = copy;
-    return fmi3OK;
+    return state_deserialize(INST, bytes, size, state) ? fmi3OK : fmi3Error;
 }
 
 fmi3Status fmi3GetDirectionalDerivative(fmi3Instance instance, const fmi3ValueReference a[], size_t b,

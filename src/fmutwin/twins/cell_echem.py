@@ -1,0 +1,387 @@
+"""The electrochemical cell twin: one cell of a PyBaMM model (SPM, SPMe or DFN), stepped in time.
+
+Same interface style as :class:`fmutwin.twins.cell_ecm.CellECMTwin` (single cell): ``step`` takes
+the current (positive = discharge), the step length and the ambient conditions and returns a dict
+of outputs at the end of the step (1-element numpy arrays, SI units, units in the names).
+
+Design, from measurements on PyBaMM 26.10:
+
+* The current and the ambient temperature are PyBaMM input parameters, so they may change every
+  step without rebuilding the model. With ``thermal="lumped"`` an external heat flow [W] into the
+  cell is added to the lumped energy balance as a third input.
+* One :class:`pybamm.IDAKLUSolver` per twin (a solver cannot be shared between models), with
+  ``output_variables`` (memory stays flat, each step is faster) and ``save=False`` (a growing saved
+  solution makes every step slower and memory grow to GBs).
+* PyBaMM's ``step`` silently returns the old solution once a termination event (voltage cut-off,
+  stoichiometry limits, ...) was reached, and raises ``SolverError`` for a step that starts on an
+  event boundary. The twin never stores an event-terminated solution: a step that reaches a
+  limit raises :class:`LimitReached` naming the event and its time, and the twin keeps the state
+  at the start of that step (so a smaller current, a rest or a reversal can follow).
+* The state is the last solution point (time and state vector); :meth:`CellEchemTwin.get_state`
+  returns copies of them and :meth:`CellEchemTwin.set_state` rebuilds a PyBaMM solution from them,
+  so a restored run continues exactly like an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from fmutwin.twins.cell_ecm import InputError, StateError
+
+log = logging.getLogger(__name__)
+
+MODELS: tuple[str, ...] = ("SPM", "SPMe", "DFN")
+THERMAL_MODELS: tuple[str, ...] = ("isothermal", "lumped")
+
+CURRENT_INPUT = "Current function [A]"
+AMBIENT_INPUT = "Ambient temperature [K]"
+HEAT_FLOW_INPUT = "External heat flow [W]"
+
+#: twin output name -> PyBaMM variable (evaluated at the end of each step)
+PYBAMM_OUTPUTS: dict[str, str] = {
+    "voltage_V": "Voltage [V]",
+    "current_A": "Current [A]",
+    "discharge_capacity_Ah": "Discharge capacity [A.h]",
+    "temperature_K": "Volume-averaged cell temperature [K]",
+    "heat_generation_W": "Total heating [W]",
+    "negative_surface_stoichiometry": "X-averaged negative particle surface stoichiometry",
+    "positive_surface_stoichiometry": "X-averaged positive particle surface stoichiometry",
+    "electrolyte_concentration_separator_mol_per_m3": "X-averaged separator electrolyte concentration [mol.m-3]",
+    # phi_s - phi_e at the negative electrode / separator interface: the lithium plating indicator
+    # (plating is thermodynamically possible where it is below the Li/Li+ potential, 0 V)
+    "negative_electrode_potential_vs_li_V": "Negative electrode surface potential difference at separator interface [V]",
+}
+
+#: every key of the dict returned by :meth:`CellEchemTwin.step`
+OUTPUT_NAMES: tuple[str, ...] = (*PYBAMM_OUTPUTS, "soc", "time_s")
+
+
+class LimitReached(StateError):
+    """A step reached a PyBaMM termination event (e.g. the lower voltage cut-off).
+
+    ``event`` is PyBaMM's event name, ``time_s`` the time at which it was reached and ``outputs``
+    the outputs at that time (when PyBaMM returned them). The twin keeps its state at the start
+    of the failed step.
+    """
+
+    def __init__(self, message: str, event: str, time_s: float, outputs: dict[str, np.ndarray] | None = None):
+        super().__init__(message)
+        self.event = event
+        self.time_s = time_s
+        self.outputs = outputs or {}
+
+
+def _pybamm() -> Any:
+    import pybamm
+
+    return pybamm
+
+
+def parameter_set_names() -> list[str]:
+    """Names of the parameter sets PyBaMM ships (valid ``parameter_set`` values)."""
+    return sorted(_pybamm().parameter_sets)
+
+
+def _load_bpx(path: str | Path) -> Any:
+    """PyBaMM parameter values from a BPX file; a file that fails validation -> ValueError naming the fields."""
+    pybamm = _pybamm()
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"BPX file {str(path)!r} does not exist")
+    try:
+        import bpx  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("reading a BPX file needs the 'bpx' package (pip install bpx)") from exc
+    from pydantic import ValidationError
+
+    try:
+        return pybamm.ParameterValues.create_from_bpx(path)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ValueError(f"BPX file {str(path)!r} failed validation ({exc.error_count()} error(s)): "
+                         f"{problems}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"BPX file {str(path)!r} could not be read: {exc}") from exc
+
+
+class CellEchemTwin:
+    """One cell of a PyBaMM lithium-ion model, stepped with piecewise-constant inputs.
+
+    Parameters
+    ----------
+    model:
+        ``"SPM"``, ``"SPMe"`` or ``"DFN"`` (``pybamm.lithium_ion.*``).
+    parameter_set:
+        A PyBaMM parameter-set name (``pybamm.ParameterValues(name)``); ignored if ``bpx_file``
+        is given.
+    bpx_file:
+        Path of a BPX JSON file (``pybamm.ParameterValues.create_from_bpx``).
+    thermal:
+        ``"isothermal"`` (cell at the ambient temperature of each step) or ``"lumped"`` (one
+        temperature, cooled towards ambient, heated by the cell and by ``heat_flow_W``).
+    initial_soc:
+        Initial state of charge in [0, 1] (PyBaMM's electrode-SOH initial state), or ``None`` to
+        keep the parameter set's own initial concentrations.
+    ambient_temperature_K:
+        Initial cell temperature and the default ambient temperature of :meth:`step`.
+    var_pts:
+        Optional mesh sizes (``{"x_n": 20, "r_n": 30, ...}``), PyBaMM's defaults otherwise.
+    rtol, atol:
+        Tolerances of the IDAKLU solver.
+    parameter_overrides:
+        Values to change in the parameter set before building (e.g. cut-off voltages).
+    """
+
+    def __init__(self, model: str = "SPMe", parameter_set: str = "Chen2020", bpx_file: str | Path | None = None,
+                 thermal: str = "isothermal", initial_soc: float | None = 1.0, ambient_temperature_K: float = 298.15,
+                 var_pts: Mapping[str, int] | None = None, rtol: float = 1e-6, atol: float = 1e-8,
+                 parameter_overrides: Mapping[str, Any] | None = None) -> None:
+        pybamm = _pybamm()
+        if model not in MODELS:
+            raise ValueError(f"unknown model {model!r}; valid models: {', '.join(MODELS)}")
+        if thermal not in THERMAL_MODELS:
+            raise ValueError(f"unknown thermal model {thermal!r}; valid: {', '.join(THERMAL_MODELS)}")
+        if initial_soc is not None and not (np.isfinite(initial_soc) and 0.0 <= initial_soc <= 1.0):
+            raise InputError(f"initial_soc = {initial_soc!r} must be in [0, 1] or None")
+        if not (np.isfinite(ambient_temperature_K) and ambient_temperature_K > 0):
+            raise InputError(f"ambient_temperature_K = {ambient_temperature_K!r} must be a finite value > 0 K")
+        if bpx_file is not None:
+            values = _load_bpx(bpx_file)
+            self.parameter_set = f"BPX:{Path(bpx_file).name}"
+        else:
+            if parameter_set not in pybamm.parameter_sets:
+                raise ValueError(f"unknown parameter set {parameter_set!r}; valid parameter sets: "
+                                 f"{', '.join(parameter_set_names())}")
+            values = pybamm.ParameterValues(parameter_set)
+            self.parameter_set = parameter_set
+        self.model_name = model
+        self.thermal = thermal
+        self._set_initial_soc = initial_soc is not None
+        self.ambient_temperature_K = float(ambient_temperature_K)
+
+        options = {"thermal": thermal}
+        if thermal == "isothermal":  # heat_generation_W is reported (not fed back) for the isothermal cell
+            options["calculate heat source for isothermal models"] = "true"
+        self.model = getattr(pybamm.lithium_ion, model)(options=options)
+        if thermal == "lumped":
+            self._add_heat_flow_input(self.model)
+        values.update(dict(parameter_overrides or {}))
+        values.update({CURRENT_INPUT: "[input]", AMBIENT_INPUT: "[input]",
+                       "Initial temperature [K]": self.ambient_temperature_K})
+        self.parameter_values = values
+        self.nominal_capacity_Ah = float(values["Nominal cell capacity [A.h]"])
+
+        self.solver = pybamm.IDAKLUSolver(rtol=rtol, atol=atol, output_variables=list(PYBAMM_OUTPUTS.values()))
+        self.simulation = pybamm.Simulation(self.model, parameter_values=values, solver=self.solver,
+                                            var_pts=dict(var_pts) if var_pts else None)
+        self.simulation.build(initial_soc=initial_soc, inputs=self._inputs(0.0, self.ambient_temperature_K, 0.0))
+        self.built_model = self.simulation.built_model
+        self.initial_soc = float(initial_soc) if initial_soc is not None else self._parameter_set_soc()
+        self._solution: Any = None  # last solution (time and state at its end); None = initial state
+        self.outputs: dict[str, np.ndarray] = {}
+        self.last_step_wall_time_s = 0.0
+
+    def _parameter_set_soc(self) -> float:
+        """SOC of the parameter set's own initial concentrations (negative electrode stoichiometry
+        between the 0 % and 100 % SOC stoichiometries of PyBaMM's electrode-SOH calculation)."""
+        pybamm = _pybamm()
+        values = self.parameter_values
+        param = self.model.param
+        try:
+            x_0, x_100, _, _ = pybamm.lithium_ion.get_min_max_stoichiometries(
+                values, param=param, options=self.model.options,
+                inputs=self._inputs(0.0, self.ambient_temperature_K, 0.0))
+            x_init = float(values.evaluate(param.n.prim.c_init_av / param.n.prim.c_max))
+        except Exception as exc:  # noqa: BLE001 - SOC is informative only; never block a build
+            log.warning("initial SOC of the parameter set not computed (%s); soc output starts at 1", exc)
+            return 1.0
+        return float((x_init - x_0) / (x_100 - x_0))
+
+    # -- construction helpers ------------------------------------------------------------------
+
+    @staticmethod
+    def _add_heat_flow_input(model: Any) -> None:
+        """Add an external heat flow [W] (an input) to the lumped energy balance of ``model``."""
+        pybamm = _pybamm()
+        name = "Volume-averaged cell temperature [K]"
+        key = next(v for v in model.rhs if getattr(v, "name", None) == name)
+        volume = model.variables["Cell thermal volume [m3]"]
+        rho_c_p = model.variables["Volume-averaged effective heat capacity [J.K-1.m-3]"]
+        model.rhs[key] = model.rhs[key] + pybamm.InputParameter(HEAT_FLOW_INPUT) / (volume * rho_c_p)
+        model.variables["External heat flow [W]"] = pybamm.InputParameter(HEAT_FLOW_INPUT)
+
+    def _inputs(self, current_A: float, ambient_temperature_K: float, heat_flow_W: float) -> dict[str, float]:
+        inputs = {CURRENT_INPUT: float(current_A), AMBIENT_INPUT: float(ambient_temperature_K)}
+        if self.thermal == "lumped":
+            inputs[HEAT_FLOW_INPUT] = float(heat_flow_W)
+        return inputs
+
+    # -- stepping ----------------------------------------------------------------------------
+
+    @property
+    def time_s(self) -> float:
+        """Simulation time of the twin [s]."""
+        return 0.0 if self._solution is None else float(self._solution.t[-1])
+
+    def step(self, current_A: float, dt_s: float, ambient_temperature_K: float | None = None,
+             heat_flow_W: float = 0.0) -> dict[str, np.ndarray]:
+        """Advance the cell by ``dt_s`` with a constant current (positive = discharge).
+
+        ``ambient_temperature_K`` defaults to the constructor's value. ``heat_flow_W`` is heat
+        into the cell from outside (lumped thermal model only; the isothermal cell ignores it).
+        Returns the outputs at the end of the step (1-element arrays, keys :data:`OUTPUT_NAMES`).
+
+        Raises :class:`InputError` for NaN/inf or out-of-range inputs, :class:`LimitReached` if a
+        termination event (voltage cut-off, stoichiometry or concentration limit) is reached
+        during the step, and :class:`StateError` if the solver fails or a result is not finite.
+        The twin's state is unchanged when it raises.
+        """
+        import time
+
+        pybamm = _pybamm()
+        if ambient_temperature_K is None:
+            ambient_temperature_K = self.ambient_temperature_K
+        for name, value in (("current_A", current_A), ("dt_s", dt_s),
+                            ("ambient_temperature_K", ambient_temperature_K), ("heat_flow_W", heat_flow_W)):
+            arr = np.asarray(value, dtype=float)
+            if arr.size != 1:
+                raise InputError(f"input {name} = {value!r} must be a scalar (one cell)")
+            if not np.isfinite(arr).all():
+                raise InputError(f"input {name} = {value!r} is not finite")
+        current_A, dt_s = float(np.asarray(current_A, dtype=float).item()), float(np.asarray(dt_s, dtype=float).item())
+        ambient_temperature_K = float(np.asarray(ambient_temperature_K, dtype=float).item())
+        heat_flow_W = float(np.asarray(heat_flow_W, dtype=float).item())
+        if not dt_s > 0:
+            raise InputError(f"input dt_s = {dt_s!r} must be > 0")
+        if ambient_temperature_K <= 0:
+            raise InputError(f"input ambient_temperature_K = {ambient_temperature_K!r} must be > 0 K")
+        if heat_flow_W != 0.0 and self.thermal == "isothermal":
+            log.debug("heat_flow_W = %s ignored by the isothermal cell", heat_flow_W)
+
+        t0 = self.time_s
+        inputs = self._inputs(current_A, ambient_temperature_K, heat_flow_W)
+        described = f"current_A={current_A}, dt_s={dt_s}, ambient_temperature_K={ambient_temperature_K}, " \
+                    f"heat_flow_W={heat_flow_W}"
+        wall = time.perf_counter()
+        try:
+            solution = self.solver.step(self._solution, self.built_model, dt_s, inputs=inputs, save=False,
+                                        t_interp=np.array([0.0, dt_s]))
+        except pybamm.SolverError as exc:
+            text = str(exc)
+            if "event" in text.lower():
+                event = _event_name(text)
+                raise LimitReached(f"{self._limit_text(event)} reached in the step from t = {t0} s "
+                                   f"({described}); PyBaMM: {text}", event, t0) from exc
+            raise StateError(f"PyBaMM solver failed in the step from t = {t0} s ({described}): {text}") from exc
+        self.last_step_wall_time_s = time.perf_counter() - wall
+        if solution is self._solution:  # PyBaMM's "already terminated" path: never return frozen output
+            raise StateError(f"PyBaMM returned the previous solution at t = {t0} s (terminated: "
+                             f"{getattr(solution, 'termination', '?')})")
+        termination = str(solution.termination)
+        if termination != "final time":
+            if termination.startswith("event:"):
+                event = termination.split(":", 1)[1].strip()
+                t_event = float(np.ravel(solution.t_event)[0]) if solution.t_event is not None else float(solution.t[-1])
+                outputs = self._outputs(solution)
+                raise LimitReached(f"{self._limit_text(event)} reached at t = {t_event:.6g} s in the step from "
+                                   f"t = {t0} s to {t0 + dt_s} s ({described})", event, t_event, outputs)
+            raise StateError(f"PyBaMM solver terminated with {termination!r} in the step from t = {t0} s "
+                             f"({described})")
+        t_end = float(solution.t[-1])
+        if not np.isclose(t_end, t0 + dt_s, rtol=1e-12, atol=1e-9):
+            raise StateError(f"PyBaMM stopped at t = {t_end} s instead of {t0 + dt_s} s ({described})")
+        outputs = self._outputs(solution)
+        bad = [k for k, v in outputs.items() if not np.isfinite(v).all()]
+        if bad:
+            raise StateError(f"{bad[0]} became {outputs[bad[0]]} at t = {t_end} s ({described})")
+        self._solution = solution.last_state
+        self.outputs = outputs
+        return outputs
+
+    def _limit_text(self, event: str) -> str:
+        texts = {"Minimum voltage [V]": "lower voltage cut-off",
+                 "Maximum voltage [V]": "upper voltage cut-off"}
+        text = texts.get(event, f"limit {event!r}")
+        if event in texts:
+            key = "Lower voltage cut-off [V]" if event.startswith("Minimum") else "Upper voltage cut-off [V]"
+            try:
+                text += f" ({float(self.parameter_values[key])} V)"
+            except (KeyError, TypeError, ValueError):
+                pass
+        return text
+
+    def _outputs(self, solution: Any) -> dict[str, np.ndarray]:
+        """The outputs at the last time point of ``solution``."""
+        out = {name: np.array([float(np.ravel(solution[var].data)[-1])]) for name, var in PYBAMM_OUTPUTS.items()}
+        out["soc"] = np.array([self.initial_soc - out["discharge_capacity_Ah"][0] / self.nominal_capacity_Ah])
+        out["time_s"] = np.array([float(solution.t[-1])])
+        return out
+
+    # -- state -------------------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """A copy of the full state: time, PyBaMM state vector and the last outputs.
+
+        Plain numbers and arrays (picklable); restore with :meth:`set_state` on this twin or on
+        another twin built with the same arguments.
+        """
+        if self._solution is None:
+            return {"time_s": 0.0, "y": None, "outputs": {}}
+        return {"time_s": float(self._solution.t[-1]),
+                "y": np.array(self._solution.all_ys[-1][:, -1], dtype=float).copy(),
+                "inputs": {k: float(np.ravel(v)[0]) for k, v in self._solution.all_inputs[-1].items()},
+                "outputs": {k: v.copy() for k, v in self.outputs.items()}}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore a state from :meth:`get_state`."""
+        pybamm = _pybamm()
+        missing = {"time_s", "y", "outputs"} - set(state)
+        if missing:
+            raise KeyError(f"state lacks {sorted(missing)}")
+        if state["y"] is None:
+            self._solution = None
+            self.outputs = {}
+            return
+        y = np.array(state["y"], dtype=float).reshape(-1, 1)
+        n = self.built_model.len_rhs_and_alg
+        if y.shape[0] != n:
+            raise ValueError(f"state vector has {y.shape[0]} entries; this twin's model has {n}")
+        inputs = dict(state.get("inputs") or self._inputs(0.0, self.ambient_temperature_K, 0.0))
+        self._solution = pybamm.Solution(np.array([float(state["time_s"])]), y, self.built_model, inputs,
+                                         termination="final time")
+        self.outputs = {k: np.array(v, dtype=float) for k, v in state["outputs"].items()}
+
+    def run(self, time_s: np.ndarray, current_A: np.ndarray, ambient_temperature_K: float | None = None,
+            heat_flow_W: float = 0.0) -> dict[str, np.ndarray]:
+        """Step through a profile: ``current_A[k]`` is held from ``time_s[k]`` to ``time_s[k+1]``.
+
+        Returns the outputs at ``time_s[1:]``, each an array over the profile. A failure part-way
+        raises with the results so far in ``exc.partial``.
+        """
+        time_s = np.asarray(time_s, dtype=float)
+        rows: list[dict[str, np.ndarray]] = []
+        try:
+            for k in range(len(time_s) - 1):
+                rows.append(self.step(current_A[k], time_s[k + 1] - time_s[k], ambient_temperature_K, heat_flow_W))
+        except (InputError, StateError) as exc:
+            exc.partial = _stack(rows)  # type: ignore[attr-defined]
+            raise
+        return _stack(rows)
+
+
+def _event_name(text: str) -> str:
+    """The event name in a PyBaMM SolverError text such as "Events ['Minimum voltage [V]'] are non-positive"."""
+    import re
+
+    m = re.search(r"\[\s*'([^']+)'", text)
+    return m.group(1) if m else "termination event"
+
+
+def _stack(rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if not rows:
+        return {k: np.array([]) for k in OUTPUT_NAMES}
+    return {k: np.array([r[k][0] for r in rows]) for k in rows[0]}

@@ -1,0 +1,222 @@
+"""The electrochemical cell twin (PyBaMM SPM/SPMe/DFN behind a CellECMTwin-style step).
+
+* Against PyBaMM directly: the twin stepped over US06 at 1 s equals one PyBaMM solve of the
+  same piecewise-constant current, written independently as a sum of Heaviside steps of time
+  (``I0 + sum_k dI_k H(t - t_k)``) and solved in one call with the step times as IDAKLU stop
+  times. The twin's output at ``t_k+1`` is the end of the interval, i.e. PyBaMM's left limit.
+* Against measurement: Ecker2015 DFN vs the measured 1C discharge, as PyBaMM's
+  ``compare-ecker-data`` example does it (current = 1 x nominal capacity, the parameter set's own
+  initial concentrations, raw time axis of the data).
+* Bad names, NaN inputs, the cut-off reported as an error, state save/restore.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import time
+
+import numpy as np
+import pybamm
+import pytest
+
+from fmutwin.data import data_dir, drive_cycle
+from fmutwin.twins.cell_ecm import InputError, StateError
+from fmutwin.twins.cell_echem import OUTPUT_NAMES, CellEchemTwin, LimitReached
+
+US06_SOC = 0.7  # Chen2020 from 100 % SOC meets the 4.2 V cut-off in the US06 regen pulses
+
+
+def _heaviside_current(time_s: np.ndarray, current_A: np.ndarray):
+    """A PyBaMM current function of t, piecewise constant: current_A[k] on (time_s[k], time_s[k+1]]."""
+    jumps = [(float(tk), float(d)) for tk, d in zip(time_s[1:-1], np.diff(current_A[:-1])) if d != 0.0]
+
+    def current(t):
+        terms = [float(current_A[0]) + 0 * t] + [d * (t > tk) for tk, d in jumps]
+        while len(terms) > 1:  # balanced sum: a shallow expression tree
+            terms = [terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j] for j in range(0, len(terms), 2)]
+        return terms[0]
+
+    return current
+
+
+def _pybamm_reference(model_name: str, time_s: np.ndarray, current_A: np.ndarray,
+                      initial_soc: float) -> dict[str, np.ndarray]:
+    """Voltage and current at the end of every interval from one PyBaMM solve."""
+    model = getattr(pybamm.lithium_ion, model_name)()
+    values = pybamm.ParameterValues("Chen2020")
+    values.update({"Current function [A]": _heaviside_current(time_s, current_A)})
+    sim = pybamm.Simulation(model, parameter_values=values, solver=pybamm.IDAKLUSolver(rtol=1e-6, atol=1e-8))
+    sol = sim.solve(t_eval=time_s, t_interp=time_s, initial_soc=initial_soc)
+    assert sol.termination == "final time"
+    left = time_s[1:] - 1e-7  # left limits: the end of each constant-current interval
+    return {"voltage_V": sol["Voltage [V]"](left), "current_A": sol["Current [A]"](left)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_name", ["SPMe", "DFN"])
+def test_us06_equals_one_pybamm_solve(model_name: str) -> None:
+    t, i = drive_cycle("US06", scale=1.0)  # peaks 8.1 A: 1.6C for the 5 Ah Chen2020 cell
+    twin = CellEchemTwin(model=model_name, parameter_set="Chen2020", initial_soc=US06_SOC)
+    wall = time.perf_counter()
+    out = twin.run(t, i)
+    ms_per_step = (time.perf_counter() - wall) / (len(t) - 1) * 1e3
+    ref = _pybamm_reference(model_name, t, i, US06_SOC)
+    np.testing.assert_allclose(out["current_A"], i[:-1], atol=1e-12)
+    np.testing.assert_allclose(ref["current_A"], i[:-1], atol=1e-9)
+    np.testing.assert_allclose(out["time_s"], t[1:], atol=1e-9)
+    err = out["voltage_V"] - ref["voltage_V"]
+    rms_mV = float(np.sqrt(np.mean(err ** 2)) * 1e3)
+    print(f"{model_name} US06 twin vs one PyBaMM solve: RMS {rms_mV:.3g} mV, max {np.max(np.abs(err)) * 1e3:.3g} mV, "
+          f"{ms_per_step:.2f} ms/step")
+    assert rms_mV < 0.1
+    assert np.all(np.diff(out["soc"]) * np.sign(i[:-1][1:]) <= 1e-12)  # discharge lowers SOC
+
+
+@pytest.mark.slow
+def test_ecker2015_dfn_against_measured_1c_discharge() -> None:
+    data = np.loadtxt(data_dir() / "measured" / "Ecker2015_1C_discharge.csv", delimiter=",", comments="#")
+    twin = CellEchemTwin(model="DFN", parameter_set="Ecker2015", initial_soc=None)
+    current_A = 1.0 * twin.nominal_capacity_Ah  # 1C, as in PyBaMM's compare-ecker-data example
+    t_model, v_model = [], []
+    with pytest.raises(LimitReached) as info:
+        while twin.time_s < 2 * 3600:
+            out = twin.step(current_A, 10.0)
+            t_model.append(out["time_s"][0])
+            v_model.append(out["voltage_V"][0])
+    assert info.value.event == "Minimum voltage [V]"
+    t_model_a, v_model_a = np.array(t_model), np.array(v_model)
+    measured = (data[:, 0] >= t_model_a[0]) & (data[:, 0] <= t_model_a[-1])
+    assert measured.sum() >= len(data) - 1  # the model covers the measured range
+    err = np.interp(data[measured, 0], t_model_a, v_model_a) - data[measured, 1]
+    rms_mV = float(np.sqrt(np.mean(err ** 2)) * 1e3)
+    print(f"Ecker2015 DFN vs measured 1C discharge: RMS {rms_mV:.1f} mV over {measured.sum()} points "
+          f"(cut-off at t = {info.value.time_s:.0f} s, data end {data[-1, 0]:.0f} s)")
+    assert rms_mV < 45.0
+
+
+def test_unknown_model_lists_valid_ones() -> None:
+    with pytest.raises(ValueError, match="SPM, SPMe, DFN"):
+        CellEchemTwin(model="P2D")
+
+
+def test_unknown_parameter_set_lists_valid_ones() -> None:
+    with pytest.raises(ValueError) as info:
+        CellEchemTwin(parameter_set="Chen2021")
+    for name in ("Chen2020", "Ecker2015", "Marquis2019"):
+        assert name in str(info.value)
+
+
+def test_unknown_thermal_model() -> None:
+    with pytest.raises(ValueError, match="isothermal, lumped"):
+        CellEchemTwin(thermal="3D")
+
+
+def test_bpx_file_failing_validation_names_the_field(tmp_path) -> None:
+    pytest.importorskip("bpx")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"Header": {"BPX": "1.0.0", "Model": "DFN", "Title": "incomplete"},
+                               "Parameterisation": {"Cell": {"Nominal cell capacity [A.h]": 5.0}}}))
+    with pytest.raises(ValueError, match="failed validation") as info:
+        CellEchemTwin(bpx_file=bad)
+    assert "Negative electrode" in str(info.value)
+    with pytest.raises(ValueError, match="does not exist"):
+        CellEchemTwin(bpx_file=tmp_path / "missing.json")
+
+
+@pytest.fixture(scope="module")
+def spm() -> CellEchemTwin:
+    return CellEchemTwin(model="SPM", initial_soc=0.8)
+
+
+@pytest.mark.parametrize("kwargs", [{"current_A": float("nan")}, {"current_A": float("inf")},
+                                    {"dt_s": float("nan")}, {"dt_s": 0.0},
+                                    {"ambient_temperature_K": float("nan")}, {"ambient_temperature_K": -1.0},
+                                    {"heat_flow_W": float("-inf")}])
+def test_bad_input_raises_input_error_quickly(spm: CellEchemTwin, kwargs: dict) -> None:
+    before = spm.get_state()
+    args = {"current_A": 1.0, "dt_s": 1.0, **kwargs}
+    wall = time.perf_counter()
+    with pytest.raises(InputError):
+        spm.step(**args)
+    assert time.perf_counter() - wall < 0.05
+    assert spm.time_s == before["time_s"]
+
+
+def test_outputs(spm: CellEchemTwin) -> None:
+    t0 = spm.time_s
+    soc0 = spm.step(0.0, 1.0)["soc"][0]
+    out = spm.step(5.0, 36.0)
+    assert set(out) == set(OUTPUT_NAMES)
+    assert out["time_s"][0] == pytest.approx(t0 + 37.0)
+    assert out["soc"][0] == pytest.approx(soc0 - 5.0 * 36.0 / 3600 / spm.nominal_capacity_Ah, abs=1e-9)
+    assert 0 < out["negative_surface_stoichiometry"][0] < 1 and 0 < out["positive_surface_stoichiometry"][0] < 1
+    assert out["heat_generation_W"][0] > 0  # reported also by the isothermal cell
+    assert out["temperature_K"][0] == pytest.approx(298.15)
+    assert out["negative_electrode_potential_vs_li_V"][0] > 0  # discharge: no plating
+
+
+def test_lumped_heat_flow_and_ambient() -> None:
+    twins = [CellEchemTwin(model="SPM", thermal="lumped", initial_soc=0.5) for _ in range(2)]
+    a = twins[0].step(5.0, 60.0)
+    b = twins[1].step(5.0, 60.0, heat_flow_W=20.0)
+    assert b["temperature_K"][0] > a["temperature_K"][0] + 0.1
+    warm = twins[0].step(0.0, 600.0, ambient_temperature_K=320.0)
+    assert warm["temperature_K"][0] > a["temperature_K"][0] + 1.0
+
+
+def test_plating_indicator_negative_when_fast_charging_cold() -> None:
+    twin = CellEchemTwin(model="SPMe", initial_soc=0.2, ambient_temperature_K=268.15)
+    out = twin.step(-10.0, 20.0)  # 2C charge at -5 degC
+    assert out["negative_electrode_potential_vs_li_V"][0] < 0.0
+
+
+def test_cutoff_is_an_error_not_a_frozen_output() -> None:
+    twin = CellEchemTwin(model="SPMe", initial_soc=0.3)
+    with pytest.raises(LimitReached, match="lower voltage cut-off") as info:
+        for _ in range(1000):
+            twin.step(20.0, 10.0)
+    assert info.value.event == "Minimum voltage [V]"
+    assert isinstance(info.value, StateError)
+    t_fail = twin.time_s
+    assert t_fail < info.value.time_s <= t_fail + 10.0
+    assert info.value.outputs["voltage_V"][0] == pytest.approx(2.5, abs=1e-3)
+    # the same step again fails again (never a frozen, silently returned solution) ...
+    with pytest.raises(LimitReached):
+        twin.step(20.0, 10.0)
+    # ... and other inputs still act: a rest advances time and relaxes the voltage
+    rest = twin.step(0.0, 10.0)
+    assert rest["time_s"][0] == pytest.approx(t_fail + 10.0)
+    assert rest["current_A"][0] == 0.0 and rest["voltage_V"][0] > 2.5
+
+
+def test_charge_into_upper_cutoff_is_reported() -> None:
+    twin = CellEchemTwin(model="SPM", initial_soc=1.0)
+    with pytest.raises(LimitReached, match="upper voltage cut-off"):
+        twin.step(-5.0, 60.0)
+    assert twin.time_s == 0.0
+
+
+@pytest.mark.parametrize("thermal", ["isothermal", "lumped"])
+def test_state_restore_equals_uninterrupted_run(thermal: str) -> None:
+    t, i = drive_cycle("US06", scale=1.0)
+    twin = CellEchemTwin(model="SPMe", thermal=thermal, initial_soc=US06_SOC)
+    twin.run(t[:101], i[:101], heat_flow_W=1.0)
+    state = pickle.loads(pickle.dumps(twin.get_state()))
+    first = twin.run(t[100:201], i[100:201], heat_flow_W=1.0)
+    twin.set_state(state)
+    assert twin.time_s == 100.0
+    again = twin.run(t[100:201], i[100:201], heat_flow_W=1.0)
+    other = CellEchemTwin(model="SPMe", thermal=thermal, initial_soc=US06_SOC)
+    other.set_state(state)
+    third = other.run(t[100:201], i[100:201], heat_flow_W=1.0)
+    for name in OUTPUT_NAMES:
+        np.testing.assert_allclose(again[name], first[name], rtol=0, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(third[name], first[name], rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_state_of_another_model_is_rejected() -> None:
+    spm = CellEchemTwin(model="SPM", initial_soc=0.5)
+    dfn_state = {"time_s": 1.0, "y": np.zeros(7), "outputs": {}}
+    with pytest.raises(ValueError, match="state vector"):
+        spm.set_state(dfn_state)

@@ -53,7 +53,8 @@ PYBAMM_OUTPUTS: dict[str, str] = {
     "electrolyte_concentration_separator_mol_per_m3": "X-averaged separator electrolyte concentration [mol.m-3]",
     # phi_s - phi_e at the negative electrode / separator interface: the lithium plating indicator
     # (plating is thermodynamically possible where it is below the Li/Li+ potential, 0 V)
-    "negative_electrode_potential_vs_li_V": "Negative electrode surface potential difference at separator interface [V]",
+    "negative_electrode_potential_vs_li_V":
+        "Negative electrode surface potential difference at separator interface [V]",
 }
 
 #: every key of the dict returned by :meth:`CellEchemTwin.step`
@@ -285,7 +286,7 @@ class CellEchemTwin:
         if termination != "final time":
             if termination.startswith("event:"):
                 event = termination.split(":", 1)[1].strip()
-                t_event = float(np.ravel(solution.t_event)[0]) if solution.t_event is not None else float(solution.t[-1])
+                t_event = float(np.ravel(solution.t_event)[0] if solution.t_event is not None else solution.t[-1])
                 outputs = self._outputs(solution)
                 raise LimitReached(f"{self._limit_text(event)} reached at t = {t_event:.6g} s in the step from "
                                    f"t = {t0} s to {t0 + dt_s} s ({described})", event, t_event, outputs)

@@ -6,16 +6,11 @@ the FMU's model identifier. pythonfmu3 (builder and run time) finds the slave cl
 in an FMI 2.0 build the same name holds the pythonfmu (Fmi2Slave) base.
 """
 
-import sys
-from pathlib import Path
+from _fmutwin_guard import forget_stale_fmutwin
 
-# An earlier FMU in this process may have left fmutwin imported from its own, since deleted,
-# resources folder: forget it so that this FMU's copy is imported.
-if "fmutwin" in sys.modules and not Path(sys.modules["fmutwin"].__file__ or "").exists():
-    for _name in [n for n in sys.modules if n == "fmutwin" or n.startswith("fmutwin.")]:
-        del sys.modules[_name]
+forget_stale_fmutwin()
 
-from fmutwin.fmi.python_slave import fmi_version, twin_slave_base  # noqa: E402
+from fmutwin.fmi.python_slave import fmi_version, twin_slave_base  # noqa: E402 (after the guard)
 
 Fmi3Slave = twin_slave_base("cell_ecm", fmi_version(__file__))
 

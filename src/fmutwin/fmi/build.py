@@ -17,6 +17,7 @@ from fmutwin.fmi.python_slave import VERSION_ENV, VERSION_FILE
 from fmutwin.twins.registry import TWINS, twin_entry
 
 SOURCES = Path(__file__).resolve().parents[3] / "fmu_sources"
+GUARD_FILE = "_fmutwin_guard.py"  # imported first by every slave source
 
 
 def fmu_sources_dir() -> Path:
@@ -44,6 +45,7 @@ def build_python_fmu(twin: str, version: int, out_dir: Path) -> Path:
         stage = Path(tmp)
         package = stage / "fmutwin"
         shutil.copytree(Path(fmutwin.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        guard = fmu_sources_dir() / GUARD_FILE
         marker = stage / VERSION_FILE
         marker.write_text(str(version))
         previous = os.environ.get(VERSION_ENV)
@@ -53,12 +55,13 @@ def build_python_fmu(twin: str, version: int, out_dir: Path) -> Path:
                 from pythonfmu import FmuBuilder
 
                 from fmutwin.fmi.fmi2 import OPTIONS
-                built = FmuBuilder.build_FMU(script, dest=stage / "out", project_files=[package, marker], **OPTIONS)
+                built = FmuBuilder.build_FMU(script, dest=stage / "out", project_files=[package, marker, guard], **OPTIONS)
             else:
                 from pythonfmu3 import FmuBuilder as Fmu3Builder
 
                 from fmutwin.fmi.fmi3 import OPTIONS
-                built = Fmu3Builder.build_FMU(script, dest=stage / "out", project_files=[package, marker], **OPTIONS)
+                built = Fmu3Builder.build_FMU(script, dest=stage / "out", project_files=[package, marker, guard],
+                                              **OPTIONS)
         finally:
             if previous is None:
                 os.environ.pop(VERSION_ENV, None)

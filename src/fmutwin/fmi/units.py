@@ -20,6 +20,7 @@ SI_UNITS: dict[str, dict[str, int]] = {
     "V/K": {"kg": 1, "m": 2, "s": -3, "A": -1, "K": -1},
     "F": {"kg": -1, "m": -2, "s": 4, "A": 2},
     "J/mol": {"kg": 1, "m": 2, "s": -2, "mol": -1},
+    "mol/m3": {"mol": 1, "m": -3},
 }
 
 # display units an importer may offer (name, factor to the SI unit, offset)

@@ -30,10 +30,19 @@ def _cell_ecm_native() -> Any:
     return native_spec()
 
 
+def _cell_echem(resources: Any) -> SteppableModel:
+    from fmutwin.twins.cell_echem_interface import CellEchemModel
+
+    return CellEchemModel(resources)
+
+
 TWINS: dict[str, TwinEntry] = {
     "cell_ecm": TwinEntry("CellECM", _cell_ecm,
                           "fmutwin cell equivalent-circuit twin (0-3 RC, hysteresis, thermal, aging, faults; "
                           "positive current discharges the cell).", _cell_ecm_native),
+    "cell_echem": TwinEntry("CellEchem", _cell_echem,
+                            "fmutwin electrochemical cell twin (PyBaMM SPM/SPMe/DFN; needs PyBaMM in the importing "
+                            "Python; positive current discharges the cell)."),
 }
 
 

@@ -1,0 +1,114 @@
+"""The electrochemical cell twin's exposed variables (declared once) and the model the FMI
+layer drives. Nothing here knows FMI. Positive current discharges the cell.
+
+This twin keeps Python at run time: the importing process needs PyBaMM (with its IDAKLU solver)
+besides numpy, scipy and pydantic.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from fmutwin.interface import ModelError, Variable
+from fmutwin.twins.cell_ecm import InputError, StateError
+
+PARAMETERS: tuple[Variable, ...] = (
+    Variable("model", "parameter", "PyBaMM model: SPM, SPMe or DFN", type="String", start="SPMe"),
+    Variable("parameterSet", "parameter", "PyBaMM parameter set name (Chen2020, Ecker2015, Marquis2019, ...)",
+             type="String", start="Chen2020"),
+    Variable("bpxFile", "parameter", "path of a BPX parameter file; overrides parameterSet when set",
+             type="String", start=""),
+    Variable("thermalModel", "parameter", "isothermal (cell at ambient) or lumped", type="String",
+             start="isothermal"),
+    Variable("initialSoc", "parameter", "initial state of charge (PyBaMM stops a model that starts on a voltage "
+             "cut-off, e.g. Chen2020 at 1.0)", unit="1", start=0.9, min=0.0, max=1.0),
+    Variable("initialTemperature", "parameter", "initial cell temperature", unit="K", start=298.15, min=1e-9),
+)
+
+INPUTS: tuple[tuple[Variable, str], ...] = (
+    (Variable("current", "input", "cell current, positive = discharge", unit="A", start=0.0), "current_A"),
+    (Variable("ambientTemperature", "input", "ambient temperature", unit="K", start=298.15, min=0.0),
+     "ambient_temperature_K"),
+    (Variable("heatFlow", "input", "external heat flow into the cell (lumped thermal model)", unit="W", start=0.0),
+     "heat_flow_W"),
+)
+
+OUTPUTS: tuple[tuple[Variable, str], ...] = (
+    (Variable("batteryVoltage", "output", "terminal voltage", unit="V"), "voltage_V"),
+    (Variable("batteryCurrent", "output", "cell current, positive = discharge", unit="A"), "current_A"),
+    (Variable("stateOfCharge", "output", "state of charge (initial SOC minus discharged capacity / nominal)",
+              unit="1"), "soc"),
+    (Variable("batteryTemperature", "output", "volume-averaged cell temperature", unit="K"), "temperature_K"),
+    (Variable("heatGenerationRate", "output", "total heat generated in the cell", unit="W"), "heat_generation_W"),
+    (Variable("negativeSurfaceStoichiometry", "output", "x-averaged negative particle surface stoichiometry",
+              unit="1"), "negative_surface_stoichiometry"),
+    (Variable("positiveSurfaceStoichiometry", "output", "x-averaged positive particle surface stoichiometry",
+              unit="1"), "positive_surface_stoichiometry"),
+    (Variable("electrolyteConcentrationSeparator", "output", "x-averaged separator electrolyte concentration",
+              unit="mol/m3"), "electrolyte_concentration_separator_mol_per_m3"),
+    (Variable("negativeElectrodePotentialVsLi", "output", "negative electrode potential vs Li at the separator: "
+              "below 0 V lithium plating is possible", unit="V"), "negative_electrode_potential_vs_li_V"),
+)
+
+VARIABLES: tuple[Variable, ...] = PARAMETERS + tuple(v for v, _ in INPUTS) + tuple(v for v, _ in OUTPUTS)
+_INPUT_KEYS = {v.name: key for v, key in INPUTS}
+
+
+class CellEchemModel:
+    """Drives one :class:`fmutwin.twins.cell_echem.CellEchemTwin` from FMI-named values."""
+
+    variables = VARIABLES
+
+    def __init__(self, resources: Any = None) -> None:
+        self.twin: Any = None
+
+    def initialize(self, parameters: Mapping[str, Any], overridden: set[str]) -> dict[str, Any]:
+        from fmutwin.twins.cell_echem import CellEchemTwin
+
+        try:
+            self.twin = CellEchemTwin(model=str(parameters["model"]), parameter_set=str(parameters["parameterSet"]),
+                                      bpx_file=str(parameters["bpxFile"]) or None,
+                                      thermal=str(parameters["thermalModel"]),
+                                      initial_soc=float(parameters["initialSoc"]),
+                                      ambient_temperature_K=float(parameters["initialTemperature"]))
+        except (ValueError, InputError) as exc:
+            raise ModelError(str(exc)) from None
+        return self._initial_outputs()
+
+    def _initial_outputs(self) -> dict[str, Any]:
+        """Outputs at the initial state (a zero-current step of 1 ms on a saved state, undone)."""
+        saved = self.twin.get_state()
+        try:
+            y = self.twin.step(0.0, 1e-3)
+        except StateError as exc:
+            raise ModelError(f"the initial state is already at a limit (choose another initialSoc): {exc}") from None
+        self.twin.set_state(saved)
+        return self._outputs(y)
+
+    def step(self, inputs: Mapping[str, Any], time_s: float, dt_s: float) -> dict[str, Any]:
+        args = {_INPUT_KEYS[name]: float(value) for name, value in inputs.items()}
+        try:
+            return self._outputs(self.twin.step(dt_s=dt_s, **args))
+        except (InputError, StateError) as exc:
+            message = str(exc)
+            for var, key in INPUTS:
+                message = message.replace(f"input {key}", f"input {var.name}")
+            raise ModelError(message) from None
+
+    @staticmethod
+    def _outputs(y: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        return {var.name: float(y[key][0]) for var, key in OUTPUTS}
+
+    def get_state(self) -> dict[str, Any]:
+        state = self.twin.get_state()
+        return {"time_s": state["time_s"], "y": None if state["y"] is None else np.asarray(state["y"]).tolist(),
+                "inputs": state.get("inputs"),
+                "outputs": {k: np.asarray(v).tolist() for k, v in state["outputs"].items()}}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.twin.set_state(state)
+
+    def warnings(self) -> list[str]:
+        return []

@@ -12,8 +12,10 @@ object and calls ``ops.exp``, ``ops.where``, ``ops.interp`` ... so that the same
 cannot branch, which is why model code may use nothing but this namespace.
 
 Table lookup is part of the namespace because the two libraries disagree on it: CasADi's linear
-interpolant extrapolates linearly while ``numpy.interp`` clamps. Both backends here implement the
-three extrapolation modes themselves:
+interpolant extrapolates linearly while ``numpy.interp`` clamps. Both backends implement the
+three extrapolation modes the same way around their own linear kernel (numpy: binary search and
+the segment formula; CasADi: its parametric linear interpolant, whose grid and values are function
+inputs, so generated code searches the segment instead of visiting every grid point):
 
 ``nearest``
     the argument is clamped to the grid (the edge value is held);
@@ -195,19 +197,27 @@ def _numpy_interp2(x: Any, y: Any, xgrid: Sequence[Any], ygrid: Sequence[Any], v
     return low + ty * (high - low)
 
 
-def _casadi_interp1(x: Any, grid: Sequence[Any], values: Sequence[Any]) -> Any:
-    """Ramp form of the piecewise-linear interpolant: no branch, grid and values may be symbols.
+_INTERPOLANTS: dict[tuple[int, ...], Any] = {}
 
-    f(x) = v0 + s0 (x - g0) + sum_k (s_k - s_{k-1}) max(x - g_k, 0) with s_k the slope of
-    segment k; the first and last slopes continue outside the grid (linear extrapolation).
+
+def _casadi_interpolant(sizes: tuple[int, ...]) -> Any:
+    """CasADi's linear interpolant with grid and values as inputs (one per table shape).
+
+    It searches the segment (no work per grid point in generated code) and extends the edge
+    segments linearly, which is exactly the "linear" mode; "nearest" clamps its argument first.
     """
+    if sizes not in _INTERPOLANTS:
+        import casadi as ca
+
+        _INTERPOLANTS[sizes] = ca.interpolant(f"table_{'x'.join(map(str, sizes))}", "linear", list(sizes), 1)
+    return _INTERPOLANTS[sizes]
+
+
+def _casadi_interp1(x: Any, grid: Sequence[Any], values: Sequence[Any]) -> Any:
+    """Linear interpolation by CasADi's parametric interpolant (grid and values may be symbols)."""
     import casadi as ca
 
-    slopes = [(values[k + 1] - values[k]) / (grid[k + 1] - grid[k]) for k in range(len(grid) - 1)]
-    y = values[0] + slopes[0] * (x - grid[0])
-    for k in range(1, len(slopes)):
-        y = y + (slopes[k] - slopes[k - 1]) * ca.fmax(x - grid[k], 0)
-    return y
+    return _casadi_interpolant((len(grid),))(x, ca.vertcat(*grid), ca.vertcat(*values))
 
 
 def _casadi_kink_sum(a: Any, b: Any, knots: Sequence[Any], jumps: Sequence[Any]) -> Any:
@@ -221,11 +231,12 @@ def _casadi_kink_sum(a: Any, b: Any, knots: Sequence[Any], jumps: Sequence[Any])
 
 
 def _casadi_interp2(x: Any, y: Any, xgrid: Sequence[Any], ygrid: Sequence[Any], values: Any) -> Any:
-    """Bilinear interpolation is linear in the values: interpolate every column along x, then
-    the column results along y (the ramp form extends the edge cells outward, as numpy does)."""
-    columns = [_casadi_interp1(x, xgrid, [values[i][j] for i in range(len(xgrid))])
-               for j in range(len(ygrid))]
-    return _casadi_interp1(y, ygrid, columns)
+    """Bilinear interpolation by CasADi's parametric interpolant (values in column-major order)."""
+    import casadi as ca
+
+    nx, ny = len(xgrid), len(ygrid)
+    flat = [values[i][j] for j in range(ny) for i in range(nx)]
+    return _casadi_interpolant((nx, ny))(ca.vertcat(x, y), ca.vertcat(*xgrid, *ygrid), ca.vertcat(*flat))
 
 
 def _make_numpy() -> Ops:

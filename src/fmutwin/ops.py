@@ -1,11 +1,11 @@
 """The small math namespace every model equation is written over.
 
 Model code (``fmutwin.equations``) never imports numpy, math or casadi: it receives an ``ops``
-object and calls ``ops.exp``, ``ops.where``, ``ops.interp`` ... so that the same text runs
+object and calls ``ops.exp``, ``ops.where``, ``ops.interp1`` ... so that the same text runs
 
 * on numpy arrays (:data:`NUMPY`), vectorised over cells: every state may be an array with one
   entry per cell, so one call steps a whole module; and
-* on CasADi symbols (:data:`CASADI`), which gives Jacobians and generated C from the very same
+* on CasADi symbols (:func:`casadi_ops`), which gives Jacobians and generated C from the very same
   equations.
 
 ``math.exp`` of a CasADi symbol silently returns nan and a Python ``if`` on a symbolic state

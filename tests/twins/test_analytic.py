@@ -174,3 +174,14 @@ def test_many_cells_in_one_call_equal_single_cell_runs(rng):
         one = CellECMTwin(params, overrides={"nominal_capacity_As": caps[c]})
         ref = [one.step(i, 1.0, T_AMB)["voltage_V"][0] for i in currents[:, c]]
         np.testing.assert_allclose(out[:, c], ref, rtol=1e-14)
+
+
+def test_instantaneous_hysteresis_dissipates_on_every_step_including_reversals():
+    """With only M0 (M = 0) the hysteresis takes |I| M0 from the circuit in every step, also the
+    first step after the current reverses (S follows the step's current)."""
+    m0 = 0.05
+    params = simple_cell(n_rc=0, hysteresis={"rate": 10.0, "max_voltage_V": 0.0, "instantaneous_voltage_V": m0})
+    twin = CellECMTwin(params)
+    for current in (50.0, 50.0, -50.0, -50.0, 30.0, -20.0):
+        y = twin.step(current, 10.0, T_AMB)
+        assert y["power_dissipated_W"][0] == pytest.approx(current ** 2 * 1e-3 + abs(current) * m0, rel=1e-12)

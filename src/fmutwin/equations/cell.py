@@ -171,6 +171,8 @@ def step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any],
     # -- circuit at the start of the step (values held over the step) -------------------------
     q_factor, _, _ = aging_factors(ops, s, p, x["num_cycles"])
     capacity = p["nominal_capacity_As"] * p["capacity_calendar_factor"] * q_factor
+    if s.hysteresis:  # over the step the instantaneous hysteresis follows this step's current
+        x_eff["hysteresis_sign"] = ops.where(current != 0, -ops.sign(current), x["hysteresis_sign"])
     c0 = _terminal(ops, s, p, x_eff, current, t_cell)
     ocv0 = c0["ocv"]
     charging = current < 0

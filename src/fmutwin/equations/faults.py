@@ -27,13 +27,6 @@ def latch(ops: Ops, active: Any, kind: Any, time_s: Any, temperature_K: Any, tri
     return ops.where(fired, 1.0, active)
 
 
-def k_scale(ops: Ops, onset_temperature_K: Any, activation_energy_J_per_mol: Any, reaction_heat_J: Any,
-            heat_capacity_J_per_K: Any) -> Any:
-    """Pre-exponential factor K_scale [1/s] from the ARC onset criterion."""
-    return (ARC_ONSET_RATE_K_PER_S * heat_capacity_J_per_K / reaction_heat_J
-            * ops.exp(activation_energy_J_per_mol / (GAS_CONSTANT_J_PER_MOL_K * onset_temperature_K)))
-
-
 def reaction_rate_constant(ops: Ops, temperature_K: Any, onset_temperature_K: Any,
                            activation_energy_J_per_mol: Any, reaction_heat_J: Any,
                            heat_capacity_J_per_K: Any) -> Any:

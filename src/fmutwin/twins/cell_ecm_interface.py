@@ -30,13 +30,6 @@ class _Param:
     path: str  # dotted path in CellParameters, or "" for twin options
 
 
-def _default(path: str) -> Any:
-    value: Any = default_cell_parameters().model_dump()
-    for part in path.split("."):
-        value = value[part]
-    return value
-
-
 _D = default_cell_parameters()
 _CURRENT_LIMIT_A = 20.0 * _D.nominal_capacity_As / 3600.0  # 20C of the default cell
 

@@ -58,6 +58,7 @@ from fmutwin.twins import CellECMTwin  # noqa: E402
 
 SECTION = "## Native FMU (generated C)"
 HOST_SOURCE = HERE / "native_bench_host.c"
+HOST_INCLUDE = HERE.parent / "tests" / "fmi" / "c_host"  # fmi_host_common.h, shared with the test host
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra"]
 ROUNDS = 7               # rounds; each runs every case (the C cases as new processes)
 C_PASSES = 100           # profile passes per C repeat (60,000 steps)
@@ -301,11 +302,11 @@ def main() -> None:
 
         # ---- C: compile, then each native FMU and the bare step function
         host = tmp_dir / "native_bench_host"
-        host_compile_s = compile_c([str(HOST_SOURCE), "-ldl"], host)
+        host_compile_s = compile_c([f"-I{HOST_INCLUDE}", str(HOST_SOURCE), "-ldl"], host)
         sources = Path(cases_py["native2"].unzip_dir) / "sources"
         step_exe = tmp_dir / "step_bench"
         step_compile_s = compile_c(["-DBENCH_STEP_FUNCTION", "-DCASADI_SYMBOL_EXPORT=", f"-I{sources}",
-                                    str(HOST_SOURCE), str(sources / "model.c"), "-lm"], step_exe)
+                                    f"-I{HOST_INCLUDE}", str(HOST_SOURCE), str(sources / "model.c"), "-lm"], step_exe)
         print(f"compiled the C host in {host_compile_s:.1f} s, the step-function loop in {step_compile_s:.1f} s",
               flush=True)
         stats = step_function_stats(sources)

@@ -25,7 +25,7 @@
  * SECONDS: the timed step loops of the repeat; CPU_SECONDS: CLOCK_PROCESS_CPUTIME_ID over the
  * whole repeat, state restores included (well below SECONDS: the process waited for a CPU).
  *
- * Build:  gcc -std=c99 -O2 -Wall -Wextra -o native_bench_host native_bench_host.c -ldl
+ * Build:  gcc -std=c99 -O2 -Wall -Wextra -I ../tests/fmi/c_host -o native_bench_host native_bench_host.c -ldl
  *
  * Usage:  native_bench_host FMU_DIR VERSION MODEL_ID TOKEN VR_CURRENT VR_AMBIENT VR_VOLTAGE
  *                           PROFILE PASSES REPEATS [VOLTAGE_OUT]
@@ -48,6 +48,7 @@
  * the FMU's own sources,
  *
  *     gcc -std=c99 -O2 -DBENCH_STEP_FUNCTION -DCASADI_SYMBOL_EXPORT= -I FMU_DIR/sources \
+ *         -I ../tests/fmi/c_host \
  *         -o step_bench native_bench_host.c FMU_DIR/sources/model.c -lm
  *     step_bench PROFILE PASSES REPEATS [VOLTAGE_OUT]
  *
@@ -55,173 +56,25 @@
  * initial state of model_config.h, input current set and output voltage_V read per step, the
  * state reset to the initial one between passes (untimed), as in the FMI mode.
  *
- * The FMI types are declared here as in the FMI 2.0.x / 3.0.x standard headers.
+ * The FMI types (declared as in the FMI 2.0.x / 3.0.x standard headers), the loading of the
+ * binary and its functions, instantiation, initialisation and the status checks are in
+ * tests/fmi/c_host/fmi_host_common.h, shared with the test host tests/fmi/c_host/fmu_host.c
+ * (hence -I ../tests/fmi/c_host, from this folder).
  */
 
 #define _XOPEN_SOURCE 700 /* realpath, clock_gettime */
 
-#include <dlfcn.h>
-#include <limits.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#define FMI_HOST_NAME "native_bench_host"
+#ifdef BENCH_STEP_FUNCTION
+#define FMI_HOST_NO_FMI /* the step function alone: no dlopen, no FMI calls */
+#endif
+#include "fmi_host_common.h" /* FMI types, loading, instantiation, checks (shared with the test host) */
+
 #include <time.h>
 
 #define DT 1.0
 #define AMBIENT_K 298.15
 #define MAX_REPEATS 1000
-
-/* ---------------------------------------------------------------- FMI 2.0 types */
-
-typedef void *fmi2Component;
-typedef void *fmi2ComponentEnvironment;
-typedef void *fmi2FMUstate;
-typedef unsigned int fmi2ValueReference;
-typedef double fmi2Real;
-typedef int fmi2Boolean;
-typedef const char *fmi2String;
-typedef enum { fmi2OK, fmi2Warning, fmi2Discard, fmi2Error, fmi2Fatal, fmi2Pending } fmi2Status;
-typedef enum { fmi2ModelExchange, fmi2CoSimulation } fmi2Type;
-
-typedef void (*fmi2CallbackLogger)(fmi2ComponentEnvironment, fmi2String, fmi2Status, fmi2String, fmi2String, ...);
-typedef struct {
-    fmi2CallbackLogger logger;
-    void *(*allocateMemory)(size_t, size_t);
-    void (*freeMemory)(void *);
-    void (*stepFinished)(fmi2ComponentEnvironment, fmi2Status);
-    fmi2ComponentEnvironment componentEnvironment;
-} fmi2CallbackFunctions;
-
-typedef fmi2Component (*fmi2InstantiateF)(fmi2String, fmi2Type, fmi2String, fmi2String,
-                                          const fmi2CallbackFunctions *, fmi2Boolean, fmi2Boolean);
-typedef void (*fmi2FreeInstanceF)(fmi2Component);
-typedef fmi2Status (*fmi2SetupExperimentF)(fmi2Component, fmi2Boolean, fmi2Real, fmi2Real, fmi2Boolean, fmi2Real);
-typedef fmi2Status (*fmi2ComponentF)(fmi2Component); /* enter/exit initialization mode, terminate */
-typedef fmi2Status (*fmi2SetRealF)(fmi2Component, const fmi2ValueReference[], size_t, const fmi2Real[]);
-typedef fmi2Status (*fmi2GetRealF)(fmi2Component, const fmi2ValueReference[], size_t, fmi2Real[]);
-typedef fmi2Status (*fmi2DoStepF)(fmi2Component, fmi2Real, fmi2Real, fmi2Boolean);
-typedef fmi2Status (*fmi2GetFMUstateF)(fmi2Component, fmi2FMUstate *);
-typedef fmi2Status (*fmi2SetFMUstateF)(fmi2Component, fmi2FMUstate);
-typedef fmi2Status (*fmi2FreeFMUstateF)(fmi2Component, fmi2FMUstate *);
-
-/* ---------------------------------------------------------------- FMI 3.0 types */
-
-typedef void *fmi3Instance;
-typedef void *fmi3InstanceEnvironment;
-typedef void *fmi3FMUState;
-typedef uint32_t fmi3ValueReference;
-typedef double fmi3Float64;
-typedef bool fmi3Boolean;
-typedef const char *fmi3String;
-typedef enum { fmi3OK, fmi3Warning, fmi3Discard, fmi3Error, fmi3Fatal } fmi3Status;
-
-typedef void (*fmi3LogMessageCallback)(fmi3InstanceEnvironment, fmi3Status, fmi3String, fmi3String);
-typedef void (*fmi3IntermediateUpdateCallback)(fmi3InstanceEnvironment, fmi3Float64, fmi3Boolean, fmi3Boolean,
-                                               fmi3Boolean, fmi3Boolean, fmi3Boolean *, fmi3Float64 *);
-typedef fmi3Instance (*fmi3InstantiateCoSimulationF)(fmi3String, fmi3String, fmi3String, fmi3Boolean, fmi3Boolean,
-                                                     fmi3Boolean, fmi3Boolean, const fmi3ValueReference[], size_t,
-                                                     fmi3InstanceEnvironment, fmi3LogMessageCallback,
-                                                     fmi3IntermediateUpdateCallback);
-typedef void (*fmi3FreeInstanceF)(fmi3Instance);
-typedef fmi3Status (*fmi3EnterInitializationModeF)(fmi3Instance, fmi3Boolean, fmi3Float64, fmi3Float64, fmi3Boolean,
-                                                   fmi3Float64);
-typedef fmi3Status (*fmi3InstanceF)(fmi3Instance); /* exit initialization mode, terminate */
-typedef fmi3Status (*fmi3SetFloat64F)(fmi3Instance, const fmi3ValueReference[], size_t, const fmi3Float64[], size_t);
-typedef fmi3Status (*fmi3GetFloat64F)(fmi3Instance, const fmi3ValueReference[], size_t, fmi3Float64[], size_t);
-typedef fmi3Status (*fmi3DoStepF)(fmi3Instance, fmi3Float64, fmi3Float64, fmi3Boolean, fmi3Boolean *, fmi3Boolean *,
-                                  fmi3Boolean *, fmi3Float64 *);
-typedef fmi3Status (*fmi3GetFMUStateF)(fmi3Instance, fmi3FMUState *);
-typedef fmi3Status (*fmi3SetFMUStateF)(fmi3Instance, fmi3FMUState);
-typedef fmi3Status (*fmi3FreeFMUStateF)(fmi3Instance, fmi3FMUState *);
-
-/* ---------------------------------------------------------------- helpers */
-
-#ifndef BENCH_STEP_FUNCTION /* FMI only */
-
-static const char *const STATUS_NAMES[] = {"OK", "Warning", "Discard", "Error", "Fatal", "Pending"};
-
-static const char *status_name(int status)
-{
-    return (status >= 0 && status <= 5) ? STATUS_NAMES[status] : "unknown";
-}
-
-static void fmi2_logger(fmi2ComponentEnvironment env, fmi2String instance, fmi2Status status, fmi2String category,
-                        fmi2String message, ...)
-{
-    va_list args;
-    (void)env;
-    fprintf(stderr, "[FMU %s] %s %s: ", instance ? instance : "?", status_name((int)status),
-            category ? category : "");
-    va_start(args, message);
-    vfprintf(stderr, message ? message : "", args);
-    va_end(args);
-    fputc('\n', stderr);
-}
-
-static void fmi3_logger(fmi3InstanceEnvironment env, fmi3Status status, fmi3String category, fmi3String message)
-{
-    (void)env;
-    fprintf(stderr, "[FMU] %s %s: %s\n", status_name((int)status), category ? category : "",
-            message ? message : "");
-}
-
-static void *symbol(void *lib, const char *name)
-{
-    void *f = dlsym(lib, name);
-    if (!f) {
-        fprintf(stderr, "native_bench_host: %s not found in the FMU binary: %s\n", name, dlerror());
-        exit(2);
-    }
-    return f;
-}
-
-/* fptr = dlsym(lib, name), exit 2 if missing (memcpy: ISO C has no object-to-function pointer cast) */
-#define LOAD(lib, fptr, name)                                                                                        \
-    do {                                                                                                             \
-        void *sym_ = symbol((lib), (name));                                                                         \
-        memcpy(&(fptr), &sym_, sizeof(fptr));                                                                        \
-    } while (0)
-
-static void *load_binary(const char *dir, const char *platform, const char *model_id)
-{
-    char path[PATH_MAX + 64];
-    void *lib;
-    snprintf(path, sizeof path, "%s/binaries/%s/%s.so", dir, platform, model_id);
-    lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        fprintf(stderr, "native_bench_host: cannot load %s: %s\n", path, dlerror());
-        exit(2);
-    }
-    return lib;
-}
-
-/* Exit 3 unless an FMI call returned OK (a branch per call: part of what a real host does). */
-#define CHECK(call, name, t)                                                                                         \
-    do {                                                                                                             \
-        int status_ = (int)(call);                                                                                   \
-        if (status_ != 0) {                                                                                          \
-            fprintf(stderr, "native_bench_host: %s returned %s (%d) at t = %.17g\n", (name),                        \
-                    status_name(status_), status_, (double)(t));                                                     \
-            exit(3);                                                                                                 \
-        }                                                                                                            \
-    } while (0)
-
-#endif /* FMI only */
-
-static unsigned int parse_uint(const char *text, const char *what)
-{
-    char *end;
-    unsigned long v = strtoul(text, &end, 10);
-    if (*text == '\0' || *end != '\0' || v > UINT32_MAX) {
-        fprintf(stderr, "native_bench_host: %s: not a non-negative integer: '%s'\n", what, text);
-        exit(1);
-    }
-    return (unsigned int)v;
-}
 
 /* One current per line; returns the count (array malloc'ed into *cur). */
 static size_t read_profile(const char *path, double **cur)
@@ -309,11 +162,9 @@ static void measure(Run *r, void *ctx, void (*reset)(void *), double (*pass)(voi
 /* ---------------------------------------------------------------- FMI 2.0 */
 
 typedef struct {
+    Fmi2Api api; /* set_real, get_real, do_step for the timed loop */
     fmi2Component c;
     fmi2FMUstate start;
-    fmi2SetRealF set_real;
-    fmi2GetRealF get_real;
-    fmi2DoStepF do_step;
     fmi2SetFMUstateF set_state;
 } Fmi2;
 
@@ -333,9 +184,9 @@ static double fmi2_pass(void *ctx, const Run *r, FILE *out)
     for (size_t k = 0; k < r->n; k++) {
         const double t = (double)k * DT;
         fmi2Real v;
-        CHECK(f->set_real(c, &vr_in, 1, &r->cur[k]), "fmi2SetReal", t);
-        CHECK(f->do_step(c, t, DT, 1), "fmi2DoStep", t);
-        CHECK(f->get_real(c, &vr_out, 1, &v), "fmi2GetReal", t + DT);
+        CHECK(f->api.set_real(c, &vr_in, 1, &r->cur[k]), "fmi2SetReal", t);
+        CHECK(f->api.do_step(c, t, DT, 1), "fmi2DoStep", t);
+        CHECK(f->api.get_real(c, &vr_out, 1, &v), "fmi2GetReal", t + DT);
         sum += v;
         if (out)
             fprintf(out, "%.17g\n", v);
@@ -345,59 +196,36 @@ static double fmi2_pass(void *ctx, const Run *r, FILE *out)
 
 static void run_fmi2(const char *dir, const char *model_id, const char *guid, Run *r)
 {
-    void *lib = load_binary(dir, "linux64", model_id);
-    fmi2InstantiateF instantiate;
-    fmi2FreeInstanceF free_instance;
-    fmi2SetupExperimentF setup;
-    fmi2ComponentF enter_init, exit_init, terminate;
     fmi2GetFMUstateF get_state;
     fmi2FreeFMUstateF free_state;
-    fmi2CallbackFunctions callbacks = {fmi2_logger, calloc, free, NULL, NULL};
     const fmi2ValueReference vr_amb = r->vr_ambient;
     const fmi2Real ambient = AMBIENT_K;
-    char uri[PATH_MAX + 32];
     Fmi2 f = {0};
 
-    LOAD(lib, instantiate, "fmi2Instantiate");
-    LOAD(lib, free_instance, "fmi2FreeInstance");
-    LOAD(lib, setup, "fmi2SetupExperiment");
-    LOAD(lib, enter_init, "fmi2EnterInitializationMode");
-    LOAD(lib, exit_init, "fmi2ExitInitializationMode");
-    LOAD(lib, terminate, "fmi2Terminate");
-    LOAD(lib, f.set_real, "fmi2SetReal");
-    LOAD(lib, f.get_real, "fmi2GetReal");
-    LOAD(lib, f.do_step, "fmi2DoStep");
-    LOAD(lib, get_state, "fmi2GetFMUstate");
-    LOAD(lib, f.set_state, "fmi2SetFMUstate");
-    LOAD(lib, free_state, "fmi2FreeFMUstate");
-    snprintf(uri, sizeof uri, "file://%s/resources", dir);
-    f.c = instantiate("bench", fmi2CoSimulation, guid, uri, &callbacks, 0, 0);
-    if (!f.c) {
-        fprintf(stderr, "native_bench_host: fmi2Instantiate returned NULL\n");
-        exit(3);
-    }
-    CHECK(setup(f.c, 0, 0.0, 0.0, 0, 0.0), "fmi2SetupExperiment", 0.0);
-    CHECK(f.set_real(f.c, &vr_amb, 1, &ambient), "fmi2SetReal(ambientTemperature)", 0.0);
-    CHECK(enter_init(f.c), "fmi2EnterInitializationMode", 0.0);
-    CHECK(exit_init(f.c), "fmi2ExitInitializationMode", 0.0);
+    fmi2_load(&f.api, dir, model_id);
+    LOAD(f.api.lib, get_state, "fmi2GetFMUstate");
+    LOAD(f.api.lib, f.set_state, "fmi2SetFMUstate");
+    LOAD(f.api.lib, free_state, "fmi2FreeFMUstate");
+    f.c = fmi2_instantiate(&f.api, "bench", dir, guid);
+    CHECK(f.api.setup(f.c, 0, 0.0, 0.0, 0, 0.0), "fmi2SetupExperiment", 0.0);
+    CHECK(f.api.set_real(f.c, &vr_amb, 1, &ambient), "fmi2SetReal(ambientTemperature)", 0.0);
+    fmi2_initialize(&f.api, f.c, 0.0);
     CHECK(get_state(f.c, &f.start), "fmi2GetFMUstate", 0.0);
 
     measure(r, &f, fmi2_reset, fmi2_pass);
 
     CHECK(free_state(f.c, &f.start), "fmi2FreeFMUstate", 0.0);
-    CHECK(terminate(f.c), "fmi2Terminate", 0.0);
-    free_instance(f.c);
-    dlclose(lib);
+    CHECK(f.api.terminate(f.c), "fmi2Terminate", 0.0);
+    f.api.free_instance(f.c);
+    dlclose(f.api.lib);
 }
 
 /* ---------------------------------------------------------------- FMI 3.0 */
 
 typedef struct {
+    Fmi3Api api; /* set_f64, get_f64, do_step for the timed loop */
     fmi3Instance c;
     fmi3FMUState start;
-    fmi3SetFloat64F set_f64;
-    fmi3GetFloat64F get_f64;
-    fmi3DoStepF do_step;
     fmi3SetFMUStateF set_state;
 } Fmi3;
 
@@ -417,14 +245,10 @@ static double fmi3_pass(void *ctx, const Run *r, FILE *out)
         const double t = (double)k * DT;
         fmi3Float64 v, last;
         fmi3Boolean event, stop, early;
-        CHECK(f->set_f64(c, &vr_in, 1, &r->cur[k], 1), "fmi3SetFloat64", t);
-        CHECK(f->do_step(c, t, DT, true, &event, &stop, &early, &last), "fmi3DoStep", t);
-        if (stop || early) {
-            fprintf(stderr, "native_bench_host: fmi3DoStep at t = %.17g: terminateSimulation = %d, "
-                            "earlyReturn = %d\n", t, (int)stop, (int)early);
-            exit(3);
-        }
-        CHECK(f->get_f64(c, &vr_out, 1, &v, 1), "fmi3GetFloat64", t + DT);
+        CHECK(f->api.set_f64(c, &vr_in, 1, &r->cur[k], 1), "fmi3SetFloat64", t);
+        CHECK(f->api.do_step(c, t, DT, true, &event, &stop, &early, &last), "fmi3DoStep", t);
+        CHECK_FMI3_STEP_END(stop, early, t);
+        CHECK(f->api.get_f64(c, &vr_out, 1, &v, 1), "fmi3GetFloat64", t + DT);
         sum += v;
         if (out)
             fprintf(out, "%.17g\n", v);
@@ -434,46 +258,27 @@ static double fmi3_pass(void *ctx, const Run *r, FILE *out)
 
 static void run_fmi3(const char *dir, const char *model_id, const char *token, Run *r)
 {
-    void *lib = load_binary(dir, "x86_64-linux", model_id);
-    fmi3InstantiateCoSimulationF instantiate;
-    fmi3FreeInstanceF free_instance;
-    fmi3EnterInitializationModeF enter_init;
-    fmi3InstanceF exit_init, terminate;
     fmi3GetFMUStateF get_state;
     fmi3FreeFMUStateF free_state;
     const fmi3ValueReference vr_amb = r->vr_ambient;
     const fmi3Float64 ambient = AMBIENT_K;
-    char resources[PATH_MAX + 32];
     Fmi3 f = {0};
 
-    LOAD(lib, instantiate, "fmi3InstantiateCoSimulation");
-    LOAD(lib, free_instance, "fmi3FreeInstance");
-    LOAD(lib, enter_init, "fmi3EnterInitializationMode");
-    LOAD(lib, exit_init, "fmi3ExitInitializationMode");
-    LOAD(lib, terminate, "fmi3Terminate");
-    LOAD(lib, f.set_f64, "fmi3SetFloat64");
-    LOAD(lib, f.get_f64, "fmi3GetFloat64");
-    LOAD(lib, f.do_step, "fmi3DoStep");
-    LOAD(lib, get_state, "fmi3GetFMUState");
-    LOAD(lib, f.set_state, "fmi3SetFMUState");
-    LOAD(lib, free_state, "fmi3FreeFMUState");
-    snprintf(resources, sizeof resources, "%s/resources/", dir);
-    f.c = instantiate("bench", token, resources, false, false, false, false, NULL, 0, NULL, fmi3_logger, NULL);
-    if (!f.c) {
-        fprintf(stderr, "native_bench_host: fmi3InstantiateCoSimulation returned NULL\n");
-        exit(3);
-    }
-    CHECK(f.set_f64(f.c, &vr_amb, 1, &ambient, 1), "fmi3SetFloat64(ambientTemperature)", 0.0);
-    CHECK(enter_init(f.c, false, 0.0, 0.0, false, 0.0), "fmi3EnterInitializationMode", 0.0);
-    CHECK(exit_init(f.c), "fmi3ExitInitializationMode", 0.0);
+    fmi3_load(&f.api, dir, model_id);
+    LOAD(f.api.lib, get_state, "fmi3GetFMUState");
+    LOAD(f.api.lib, f.set_state, "fmi3SetFMUState");
+    LOAD(f.api.lib, free_state, "fmi3FreeFMUState");
+    f.c = fmi3_instantiate(&f.api, "bench", dir, token);
+    CHECK(f.api.set_f64(f.c, &vr_amb, 1, &ambient, 1), "fmi3SetFloat64(ambientTemperature)", 0.0);
+    fmi3_initialize(&f.api, f.c, 0.0, false, 0.0);
     CHECK(get_state(f.c, &f.start), "fmi3GetFMUState", 0.0);
 
     measure(r, &f, fmi3_reset, fmi3_pass);
 
     CHECK(free_state(f.c, &f.start), "fmi3FreeFMUState", 0.0);
-    CHECK(terminate(f.c), "fmi3Terminate", 0.0);
-    free_instance(f.c);
-    dlclose(lib);
+    CHECK(f.api.terminate(f.c), "fmi3Terminate", 0.0);
+    f.api.free_instance(f.c);
+    dlclose(f.api.lib);
 }
 
 #else /* BENCH_STEP_FUNCTION: the generated step alone, linked with the FMU's model.c */
@@ -566,8 +371,8 @@ static void parse_run(Run *r, int argc, char **argv, int first, double **cur)
 {
     r->n = read_profile(argv[first], cur);
     r->cur = *cur;
-    r->passes = parse_uint(argv[first + 1], "PASSES");
-    r->repeats = parse_uint(argv[first + 2], "REPEATS");
+    r->passes = fmi_host_parse_uint(argv[first + 1], "PASSES", "non-negative integer");
+    r->repeats = fmi_host_parse_uint(argv[first + 2], "REPEATS", "non-negative integer");
     if (r->passes < 1 || r->repeats < 1 || r->repeats > MAX_REPEATS) {
         fprintf(stderr, "native_bench_host: need PASSES >= 1 and 1 <= REPEATS <= %d\n", MAX_REPEATS);
         exit(1);
@@ -602,18 +407,11 @@ int main(int argc, char **argv)
                         "PASSES REPEATS [VOLTAGE_OUT]\n", argv[0]);
         return 1;
     }
-    if (!realpath(argv[1], dir)) {
-        perror(argv[1]);
+    if (fmi_host_parse_fmu(argv[1], argv[2], dir, &version) != 0)
         return 1;
-    }
-    version = atoi(argv[2]);
-    if (version != 2 && version != 3) {
-        fprintf(stderr, "native_bench_host: VERSION must be 2 or 3, got '%s'\n", argv[2]);
-        return 1;
-    }
-    r.vr_current = parse_uint(argv[5], "VR_CURRENT");
-    r.vr_ambient = parse_uint(argv[6], "VR_AMBIENT");
-    r.vr_voltage = parse_uint(argv[7], "VR_VOLTAGE");
+    r.vr_current = fmi_host_parse_uint(argv[5], "VR_CURRENT", "non-negative integer");
+    r.vr_ambient = fmi_host_parse_uint(argv[6], "VR_AMBIENT", "non-negative integer");
+    r.vr_voltage = fmi_host_parse_uint(argv[7], "VR_VOLTAGE", "non-negative integer");
     parse_run(&r, argc, argv, 8, &cur);
     if (version == 2)
         run_fmi2(dir, argv[3], argv[4], &r);

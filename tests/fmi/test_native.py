@@ -301,3 +301,22 @@ def test_native_refuses_a_grid_that_is_not_increasing(open_fmu, native_dir):
     with pytest.raises(FMICallException):
         host.set(**{"table.ocv.soc": grid})
     assert "table.ocv.soc: element 6" in host.errors()[0] and "strictly increasing" in host.errors()[0]
+
+
+def test_native_spec_sizes_and_starts_come_from_the_built_parameters():
+    """A native FMU built from another parameter set declares that set's table sizes and starts
+    (a mismatch would let an importer write past the parameter vector)."""
+    from fmutwin.symbolic import ParameterLayout
+
+    params = default_cell_parameters().with_changes(
+        ocv_V={"soc": [0.0, 0.5, 1.0], "values": [3.0, 3.6, 4.1]}, nominal_capacity_As=7200.0,
+        initial={"soc": 0.3, "temperature_K": 280.0})
+    spec = native_spec(params)
+    shapes = dict(zip(ParameterLayout.of(spec.p).paths, ParameterLayout.of(spec.p).shapes))
+    for var, kind, target in spec.parameters:
+        if var.dimensions:
+            assert tuple(var.dimensions) == shapes[target], var.name
+    starts = {var.name: var.start for var, _, _ in spec.parameters}
+    assert starts["table.ocv.values"] == [3.0, 3.6, 4.1]
+    assert starts["nominalCapacity"] == 7200.0 and starts["initialSoc"] == 0.3
+    assert starts["initialTemperature"] == 280.0

@@ -51,6 +51,11 @@ def _survive_exception_cleanup(slave: Any) -> None:
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
 
 
+def _describe(exc: Exception) -> str:
+    """A model's own errors speak for themselves; anything else gets its type named."""
+    return str(exc) if isinstance(exc, ModelError) else f"{type(exc).__name__}: {exc}"
+
+
 def _default_value(var: Variable) -> Any:
     if var.start is not None:
         return list(var.start) if var.dimensions else var.start
@@ -82,7 +87,7 @@ class TwinSlaveCore:
         def set_value(value: Any) -> None:
             if var.dimensions:
                 value = [float(x) for x in value]
-            if var.causality == "parameter" and value != var.start:
+            if var.causality == "parameter":  # a value set by the importer wins over the parameter file
                 self.overridden.add(name)
             self.values[name] = value
 
@@ -97,8 +102,8 @@ class TwinSlaveCore:
         params = {n: self.values[n] for n, v in self.declared.items() if v.causality == "parameter"}
         try:
             outputs = self.model.initialize(params, self.overridden)
-        except ModelError as exc:
-            self._log(str(exc), "error")
+        except Exception as exc:  # any failure: one named log line, then fail initialisation
+            self._log(_describe(exc), "error")
             _survive_exception_cleanup(self)
             raise
         self.values.update(outputs)
@@ -109,13 +114,16 @@ class TwinSlaveCore:
         inputs = {n: self.values[n] for n, v in self.declared.items() if v.causality == "input"}
         problem = self._input_problem(inputs)
         if problem is None:
+            saved = self.model.get_state()
             try:
                 outputs = self.model.step(inputs, current_time, step_size)
-            except ModelError as exc:
-                problem = str(exc)
+            except Exception as exc:  # never let an exception cross into the FMI run time
+                problem = _describe(exc)
             else:
                 bad = [n for n, v in outputs.items() if isinstance(v, float) and not math.isfinite(v)]
-                problem = f"output {bad[0]} = {outputs[bad[0]]} at t = {current_time + step_size}" if bad else None
+                if bad:  # the step is refused: back to where it started
+                    self.model.set_state(saved)
+                    problem = f"output {bad[0]} = {outputs[bad[0]]} at t = {current_time + step_size}"
         for warning in self.model.warnings():
             self._log(warning, "warning")
         if problem is not None:
@@ -144,8 +152,6 @@ class TwinSlaveCore:
         self.values = dict(state["values"])
         self.overridden = set(state["overridden"])
         if state["initialized"] and not self.initialized:
-            self.model.initialize({n: self.values[n] for n, v in self.declared.items() if v.causality == "parameter"},
-                                  self.overridden)
-            self.initialized = True
+            self.exit_initialization_mode()
         if state["model"] is not None:
             self.model.set_state(state["model"])

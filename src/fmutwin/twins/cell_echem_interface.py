@@ -75,6 +75,8 @@ class CellEchemModel:
                                       ambient_temperature_K=float(parameters["initialTemperature"]))
         except (ValueError, InputError) as exc:
             raise ModelError(str(exc)) from None
+        except Exception as exc:  # PyBaMM's own errors (model build, solver set-up)
+            raise ModelError(f"PyBaMM could not build the model: {type(exc).__name__}: {exc}") from None
         return self._initial_outputs()
 
     def _initial_outputs(self) -> dict[str, Any]:

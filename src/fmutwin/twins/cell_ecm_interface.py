@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from fmutwin.interface import ModelError, Variable
+from fmutwin.interface import ModelError, NativeSpec, Variable
 from fmutwin.ops import TableRangeError
 from fmutwin.params.cell import CellParameters, ParameterError
 from fmutwin.params.defaults import default_cell_parameters
@@ -24,7 +24,7 @@ MAX_RC = 3
 
 @dataclass(frozen=True)
 class _Param:
-    """A scalar parameter: FMI-side variable plus the parameter-file path it overrides."""
+    """A scalar parameter: its declared variable plus the parameter-file path it overrides."""
 
     variable: Variable
     path: str  # dotted path in CellParameters, or "" for twin options
@@ -97,9 +97,10 @@ def _get_path(data: Any, path: str) -> Any:
     return data
 
 
-def _table_variables() -> tuple[tuple[Variable, str, str], ...]:
-    """(variable, table stem, table field) for every axis and the values of each exposed table."""
-    data = default_cell_parameters().model_dump()
+def _table_variables(params: CellParameters | None = None) -> tuple[tuple[Variable, str, str], ...]:
+    """(variable, table stem, table field) for every axis and the values of each exposed table,
+    sized and started from ``params`` (default: the built-in parameter file)."""
+    data = (params or default_cell_parameters()).model_dump()
     out = []
     for stem, (path, unit) in TABLE_PATHS.items():
         table = _get_path(data, path)
@@ -107,13 +108,13 @@ def _table_variables() -> tuple[tuple[Variable, str, str], ...]:
             continue
         for field, axis, axis_unit, what in _AXES:
             if table.get(field) is not None:
-                out.append((Variable(f"table.{stem}.{axis}", "parameter", f"{path}: {what} (FMI 3.0 array)",
+                out.append((Variable(f"table.{stem}.{axis}", "parameter", f"{path}: {what} (array)",
                                      unit=axis_unit, start=list(table[field]), dimensions=(len(table[field]),),
                                      increasing=True),
                             stem, field))
         values = np.asarray(table["values"], dtype=float)
         out.append((Variable(f"table.{stem}.values", "parameter", f"{path}: values over the grid, row-major "
-                             "(rows over SOC, columns over temperature) (FMI 3.0 array)", unit=unit,
+                             "(rows over SOC, columns over temperature) (array)", unit=unit,
                              start=values.ravel().tolist(), dimensions=values.shape), stem, "values"))
     return tuple(out)
 
@@ -237,7 +238,10 @@ class CellECMModel:
         assert self.twin is not None
         saved = self.twin.get_state()
         ambient = float(self.twin.state["node_temperature_1_K"][0])
-        y = self.twin.step(0.0, 1e-12, ambient)
+        try:
+            y = self.twin.step(0.0, 1e-12, ambient)
+        except (InputError, StateError, TableRangeError) as exc:
+            raise ModelError(f"the initial state is not valid: {exc}") from None
         self.twin.set_state(saved)
         return y
 
@@ -318,21 +322,35 @@ def _leaf_paths(p: dict[str, Any]) -> set[str]:
     return set(ParameterLayout.of(p).paths)
 
 
-def native_spec(params: CellParameters | None = None) -> "NativeSpec":
-    """What the native exporter needs: the equations' step, its numbers, and the bindings."""
+def native_spec(params: CellParameters | None = None) -> NativeSpec:
+    """What the native exporter needs: the equations' step, its numbers, and the bindings.
+
+    Start values and table sizes come from ``params`` (the numbers compiled into the FMU).
+    """
+    from dataclasses import replace
+
     from fmutwin.equations import cell
-    from fmutwin.fmi.native.spec import NativeSpec
     from fmutwin.twins.cell_ecm import equation_parameters, initial_state
 
     params = params or default_cell_parameters()
     structure, p = equation_parameters(params)
     x0 = {k: float(v[0]) for k, v in initial_state(structure, params, 1).items()}
     declared = {v.name: v for v in VARIABLES}
+
+    def start(kind: str, target: str) -> float:
+        if kind == "p":
+            return float(p[target])
+        if kind == "x0":
+            return next(v for k, v in x0.items() if k.startswith(target))
+        return _CURRENT_LIMIT_A
+
+    scalars = tuple((replace(declared[name], start=start(kind, target)), kind, target)
+                    for name, (kind, target) in NATIVE_PARAMETERS.items())
+    leaves = _leaf_paths(p)
+    tables = tuple((var, "p", f"{TABLE_KEYS[stem]}.{field}") for var, stem, field in _table_variables(params)
+                   if f"{TABLE_KEYS[stem]}.{field}" in leaves)
     return NativeSpec(
         step=cell.step, structure=structure, p=p, x0=x0, state_names=tuple(structure.state_names()),
-        input_names=cell.INPUTS,
-        parameters=tuple((declared[name], kind, target) for name, (kind, target) in NATIVE_PARAMETERS.items())
-        + tuple((var, "p", f"{TABLE_KEYS[stem]}.{field}") for var, stem, field in TABLE_VARIABLES
-                if f"{TABLE_KEYS[stem]}.{field}" in _leaf_paths(p)),
-        inputs=INPUTS, outputs=OUTPUTS, limited_input="current_A", dt_input="dt_s", time_state="time_s",
-        warned_output="soc", warn_range=params.soc_limits, limit_default=_CURRENT_LIMIT_A)
+        input_names=cell.INPUTS, parameters=scalars + tables, inputs=INPUTS, outputs=OUTPUTS,
+        limited_input="current_A", dt_input="dt_s", time_state="time_s", warned_output="soc",
+        warn_range=params.soc_limits, limit_default=_CURRENT_LIMIT_A)

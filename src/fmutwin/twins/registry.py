@@ -15,7 +15,7 @@ class TwinEntry:
     model_name: str
     factory: Callable[[Any], SteppableModel]
     description: str
-    native_spec: Callable[[], Any] | None = None  # -> fmutwin.fmi.native.spec.NativeSpec
+    native_spec: Callable[[], Any] | None = None  # -> fmutwin.interface.NativeSpec (generated-C export)
 
 
 def _cell_ecm(resources: Any) -> SteppableModel:

@@ -20,8 +20,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 import numpy as np
 
 from fmutwin.fmi.model_description import complete
-from fmutwin.fmi.native.spec import NativeSpec
-from fmutwin.interface import Variable
+from fmutwin.interface import NativeSpec, Variable
 from fmutwin.symbolic import symbolic_step
 
 HERE = Path(__file__).resolve().parent

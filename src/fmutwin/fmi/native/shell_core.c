@@ -74,6 +74,7 @@ static const VarInfo *find_var(unsigned int vr) {
 }
 
 static void model_reset(Instance *m);
+static void model_free(Instance *m);
 
 static Instance *model_new(const char *name) {
     Instance *m = calloc(1, sizeof(Instance));
@@ -85,7 +86,10 @@ static Instance *model_new(const char *name) {
     m->res = calloc((size_t)sz_res + 1, sizeof(double *));
     m->iw = calloc((size_t)sz_iw + 1, sizeof(casadi_int));
     m->w = calloc((size_t)sz_w + 1, sizeof(double));
-    if (!m->instance_name || !m->arg || !m->res || !m->iw || !m->w) return NULL;
+    if (!m->instance_name || !m->arg || !m->res || !m->iw || !m->w) {
+        model_free(m);
+        return NULL;
+    }
     model_reset(m);
     return m;
 }

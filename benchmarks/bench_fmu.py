@@ -7,11 +7,13 @@ low-level classes (``FMU2Slave`` / ``FMU3Slave``): per step ``set current``, ``d
 (``CellECMTwin(default_cell_parameters()).step(current, 1.0)``) over the same profile; a
 diagnostic row times the FMU's model layer (``CellECMModel.step``, FMI-named dicts, no FMI).
 
-Every run uses a fresh instance (fresh twin), created and initialised outside the timed loop,
-and every FMU instance is terminated and freed (pythonfmu instances left to the garbage
-collector can crash the process). One warm-up run per case, then REPEATS runs with the cases
-interleaved; the medians go to the "## Cell ECM FMU (Python, fmpy slave loop)" section of
-benchmarks/RESULTS.md.
+A round is one pass over the profile by a fresh instance of every case (created and initialised
+before, terminated and freed after, untimed; pythonfmu instances left to the garbage collector
+can crash the process), the cases in lockstep: each step is taken by every case in turn and each
+call is timed on its own, so that the drifts in this machine's speed (+-30 % over seconds, seen
+even with nothing else running) hit every case alike. One warm-up round (whose outputs are checked
+against the twin's), then REPEATS rounds; the medians go to the "## Cell ECM FMU (Python, fmpy
+slave loop)" section of benchmarks/RESULTS.md.
 
 Usage: ``python benchmarks/bench_fmu.py`` (about a minute). Positive current = discharge. The script
 ends with ``os._exit`` to step around a crash at process exit in pythonfmu's binary (see the end).
@@ -49,6 +51,7 @@ SECTION = "## Cell ECM FMU (Python, fmpy slave loop)"
 REPEATS = 15
 DT = 1.0
 AMBIENT_K = 298.15
+RTOL = 1e-9  # sanity check: largest allowed relative difference from the twin's voltage and SOC
 OUTPUT_NAMES = ("batteryVoltage", "stateOfCharge")
 
 # A case: ``prepare()`` makes a fresh instance (untimed) and returns ``(step, close)``;
@@ -195,6 +198,17 @@ def run_round(cases: list[Prepare], currents: list[float], traces: list[list] | 
             close()
 
 
+def sanity_check(labels: list[str], traces: list[np.ndarray]) -> float:
+    """Every case's (voltage, soc) trace equals the twin's (the first) within RTOL; the largest
+    relative difference."""
+    ref = traces[0]
+    for label, trace in zip(labels, traces):
+        assert trace.shape == ref.shape and np.all(np.isfinite(trace)), f"{label}: shape {trace.shape} or non-finite"
+    max_rel = max(float(np.max(np.abs(t - ref) / np.abs(ref))) for t in traces[1:])
+    assert max_rel <= RTOL, f"an FMU or the model layer departs from the twin by {max_rel:.3g} (relative)"
+    return max_rel
+
+
 def main() -> None:
     t_start = time.perf_counter()
     cpu_start, ticks_start = time.process_time(), _cpu_ticks()
@@ -222,6 +236,7 @@ def main() -> None:
             records: list[list] = [[] for _ in cases]
             run_round(prepares, currents, records)
             traces = [np.array(r, dtype=float) for r in records]
+            max_rel = sanity_check([label for label, _ in cases], traces)
             times: list[list[float]] = [[] for _ in cases]
             for r in range(REPEATS):
                 for k, t in enumerate(run_round(prepares, currents)):
@@ -242,14 +257,6 @@ def main() -> None:
         contention = (f"- other processes used about {max(others, 0.0):.0f} CPU-s during the {total:.0f} s run "
                       f"(`/proc/stat` minus this process), steal time {steal:.1f} s.")
 
-    # sanity: every case gives the twin's voltage and SOC
-    ref = traces[0]
-    for (label, _), trace in zip(cases, traces):
-        assert trace.shape == ref.shape, (label, trace.shape)
-        assert np.all(np.isfinite(trace)), label
-    max_rel = max(float(np.max(np.abs(t - ref) / np.abs(ref))) for t in traces[1:])
-    assert max_rel < 1e-9, f"an FMU or the model layer departs from the twin by {max_rel:.3g} (relative)"
-
     twin_median = statistics.median(times[0])
     twin_best = min(times[0])
     rows = []  # label, median, time vs twin (median of the ratios within one round), fastest, spread
@@ -259,15 +266,15 @@ def main() -> None:
         spread = f"{min(ts) / med * 100 - 100:+.0f}/{max(ts) / med * 100 - 100:+.0f}%"
         rows.append((label, med, ratio, min(ts), spread))
         print(f"{label:65s} {med / n_steps * 1e6:7.1f} µs/step ({spread}), {n_steps / med:6.0f} steps/s, "
-              f"{ratio:5.2f}x the twin; fastest run {min(ts) / n_steps * 1e6:7.1f} µs/step "
+              f"{ratio:5.2f}x the twin; fastest round {min(ts) / n_steps * 1e6:7.1f} µs/step "
               f"({min(ts) / twin_best:.2f}x the twin's fastest)", flush=True)
     setup = {v: statistics.median(c.setup_s) for v, c in fmu_cases.items()}
     print(f"instantiate + initialise (median of {REPEATS + 1}): FMI 2.0 {setup[2] * 1e3:.1f} ms, "
           f"FMI 3.0 {setup[3] * 1e3:.1f} ms; max relative difference from the twin {max_rel:.1e}")
 
     table = ["| case | median time per step [µs] | steps/s (median) | time vs twin | "
-             "overhead per step vs twin, medians [µs] | fastest run, time per step [µs] | "
-             "overhead per step vs twin, fastest runs [µs] | fastest/slowest run vs median |",
+             "overhead per step vs twin, medians [µs] | fastest round, time per step [µs] | "
+             "overhead per step vs twin, fastest rounds [µs] | fastest/slowest round vs median |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     per_step = 1e6 / n_steps
     for k, (label, med, ratio, best, spread) in enumerate(rows):
@@ -276,7 +283,7 @@ def main() -> None:
         over_best = "–" if k == 0 else f"{(best - twin_best) * per_step:+,.1f}"
         table.append(f"| {label} | {med * per_step:,.1f} | {n_steps / med:,.0f} | {factor} | {over} | "
                      f"{best * per_step:,.1f} | {over_best} | {spread} |")
-    v_min, v_max = float(ref[:, 0].min()), float(ref[:, 0].max())
+    v_min, v_max = float(traces[0][:, 0].min()), float(traces[0][:, 0].max())
 
     body = "\n".join([
         *machine_info(),
@@ -287,13 +294,14 @@ def main() -> None:
         "The FMUs are built by `fmutwin.fmi.build.build_python_fmu` into a temporary folder, extracted once, "
         "and driven in this process by fmpy's low-level classes: per step `setReal`/`setFloat64` of `current`, "
         "`doStep`, `getReal`/`getFloat64` of `batteryVoltage` and `stateOfCharge`. The twin's loop is "
-        "`y = CellECMTwin.step(current, 1.0)` and reads `y['voltage_V'][0]`, `y['soc'][0]`. Every run of the "
-        "whole profile uses a fresh instance, instantiated and initialised outside the timing and terminated "
-        f"and freed after it; each figure is the median of {REPEATS} runs (`time.perf_counter`) after one "
-        "warm-up run per case, the cases interleaved run by run. \"time vs twin\" is the median over the "
-        f"{REPEATS} rounds of (this case's time / the twin's time in the same round), which cancels slow load "
-        "changes; the overheads are differences of the medians and of the fastest runs (the fastest run is the "
-        "least disturbed by other processes on a shared machine).",
+        "`y = CellECMTwin.step(current, 1.0)` and reads `y['voltage_V'][0]`, `y['soc'][0]`. A round is one "
+        "pass over the profile by a fresh instance of every case (instantiated and initialised before, "
+        "terminated and freed after, untimed), the cases in lockstep: each step is taken by every case in "
+        "turn, each call timed on its own (`time.perf_counter`), so that drifts in the machine's speed hit "
+        "every case alike; a case's time for a round is the sum of its 600 calls. Each figure is the median "
+        f"of {REPEATS} rounds after one warm-up round; \"time vs twin\" is the median over the rounds of "
+        "(this case's time / the twin's time in the same round); the overheads are differences of the "
+        "medians and of the fastest rounds.",
         "",
         *table,
         "",
@@ -318,13 +326,15 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    # End with os._exit (after flushing), skipping the C exit handlers: the FMI 2.0 FMU's binary
-    # (pythonfmu 0.7.0) stays loaded after freeInstance/dlclose (it has STB_GNU_UNIQUE symbols), and
-    # at process exit its library destructor finalizePythonInterpreter() assigns nullptr to the
-    # global std::shared_ptr<PyState> that the C++ static destructors have already destroyed,
-    # writing into the freed control block; a later free() then aborts ("corrupted double-linked
-    # list", SIGABRT, exit status 134) after all results were written -- in most runs here.
-    # tests/fmi/c_host/fmu_host.c describes the same bug and ends the same way.
+    # End with os._exit (after flushing), skipping the C exit handlers. The FMU binaries of
+    # pythonfmu 0.7.0 and pythonfmu3 0.3.4 have STB_GNU_UNIQUE symbols, so the first one loaded
+    # (here the FMI 2.0 one) stays loaded after freeInstance/dlclose; at process exit its library
+    # destructor finalizePythonInterpreter() assigns nullptr to the global
+    # std::shared_ptr<PyState> that the C++ static destructors have already destroyed, writing
+    # into the freed control block (valgrind: invalid read in finalizePythonInterpreter of a block
+    # freed in __run_exit_handlers), and libgfortran's destructor then aborts in free()
+    # ("corrupted double-linked list", SIGABRT, exit status 134) after all results were written,
+    # in most runs here. tests/fmi/c_host/fmu_host.c describes the same bug and ends the same way.
     try:
         main()
     except BaseException:  # noqa: BLE001  -- report, then exit without the exit handlers

@@ -75,3 +75,11 @@ def test_calendar_aging_with_normalised_ocv_as_stress():
     y = CellECMTwin(params).step(0.0, 1e-6, T_AMB)
     expected = 1 - 0.04 * np.exp(2.0 * (x - 0.5))
     assert y["capacity_As"][0] == pytest.approx(params.nominal_capacity_As * expected, rel=1e-9)
+
+
+def test_calendar_aging_follows_per_cell_overrides():
+    params = simple_cell(n_rc=0, calendar_aging=CAL)
+    twin = CellECMTwin(params, n_cells=2, overrides={"storage_time_s": [3.15e7, 4 * 3.15e7]})
+    y = twin.step(0.0, 1e-6, T_AMB)
+    np.testing.assert_allclose(y["capacity_As"], params.nominal_capacity_As * (1 - 0.04 * np.array([1.0, 2.0])),
+                               rtol=1e-9)

@@ -166,6 +166,9 @@ class CellECMTwin:
             if key not in self.p or isinstance(self.p[key], dict):
                 raise KeyError(f"override {key!r}: not a scalar parameter of this cell")
             self.p[key] = np.broadcast_to(np.asarray(value, dtype=float), (n_cells,)).copy()
+        if overrides:  # calendar aging depends on parameters that may have been overridden per cell
+            cap_factor, r0_factor = cell.calendar_factors(NUMPY, self.structure, self.p)
+            self.p["capacity_calendar_factor"], self.p["r0_calendar_factor"] = cap_factor, r0_factor
         self.soc_limit_is_error = soc_limit_is_error
         self.state = initial_state(self.structure, params, n_cells)
         self.outputs: dict[str, np.ndarray] = {}

@@ -38,16 +38,16 @@ import statistics
 import sys
 import tempfile
 import time
-import traceback
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_cell_twin import _version, machine_info, update_results_section  # noqa: E402  (adds src/ if needed)
+from bench_common import FmpyInstances, cpu_ticks, run_then_exit  # noqa: E402
 
 from fmutwin.data import drive_cycle  # noqa: E402
 from fmutwin.twins.cell_echem import PYBAMM_OUTPUTS, CellEchemTwin  # noqa: E402
@@ -76,17 +76,6 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _cpu_ticks() -> tuple[int, int] | None:
-    """(busy, steal) clock ticks of the whole machine so far, from /proc/stat (None elsewhere)."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return user + nice + system + irq + softirq, steal
-
-
-# ---- cases: run(record) -> wall time [s] of one whole US06 (set-up and reset untimed) -------------
 class TwinCase:
     """``CellEchemTwin.step`` in a loop; also sums the time spent in PyBaMM's ``solver.step``."""
 
@@ -167,46 +156,21 @@ class FmuCase:
     """The FMI 2.0 FMU through fmpy's ``FMU2Slave``; a fresh instance per run."""
 
     def __init__(self, fmu: Path, model: str, currents: list[float], unzip_dir: Path) -> None:
-        import fmpy
-
-        self.md = fmpy.read_model_description(str(fmu))
-        assert self.md.fmiVersion.startswith("2")
-        self.unzip_dir = fmpy.extract(str(fmu), unzipdir=str(unzip_dir))
-        self.vrs = {v.name: v.valueReference for v in self.md.modelVariables}
+        self.instances = FmpyInstances(fmu, unzip_dir)
+        assert self.instances.version == 2
+        self.vrs = self.instances.vrs
         self.model = model
         self.currents = currents
-        self.open: list[Any] = []
         self.setup_s: list[float] = []
 
-    def _instance(self) -> Any:
-        from fmpy.fmi2 import FMU2Slave
-
-        t0 = time.perf_counter()
-        fmu = FMU2Slave(guid=self.md.guid, unzipDirectory=self.unzip_dir,
-                        modelIdentifier=self.md.coSimulation.modelIdentifier, instanceName="cell")
-        fmu.instantiate()  # fmpy's default logger prints whatever the FMU logs (nothing when all is well)
-        self.open.append(fmu)
-        fmu.setupExperiment(startTime=0.0)
-        fmu.setString([self.vrs["model"], self.vrs["parameterSet"]], [self.model, PARAMETER_SET])
-        fmu.setReal([self.vrs["initialSoc"]], [INITIAL_SOC])
-        fmu.enterInitializationMode()
-        fmu.exitInitializationMode()
-        self.setup_s.append(time.perf_counter() - t0)
-        return fmu
-
-    def _free(self, fmu: Any) -> None:
-        try:
-            fmu.terminate()
-        except Exception:  # an instance in the error state may refuse; free it anyway
-            pass
-        fmu.freeInstance()
-        self.open.remove(fmu)
-
     def run(self, record: list | None = None) -> float:
-        fmu = self._instance()
+        t0 = time.perf_counter()
+        fmu, set_real, get_real = self.instances.open(reals={"initialSoc": INITIAL_SOC},
+                                                      strings={"model": self.model, "parameterSet": PARAMETER_SET})
+        self.setup_s.append(time.perf_counter() - t0)
         try:
             vr_in, vr_out = [self.vrs["current"]], [self.vrs[n] for n in OUTPUT_NAMES]
-            set_real, get_real, do_step = fmu.setReal, fmu.getReal, fmu.doStep
+            do_step = fmu.doStep
             t = 0.0
             t0 = time.perf_counter()
             for i in self.currents:
@@ -218,11 +182,10 @@ class FmuCase:
                     record.append(y)
             return time.perf_counter() - t0
         finally:
-            self._free(fmu)
+            self.instances.close(fmu)
 
     def close_all(self) -> None:
-        for fmu in list(self.open):
-            self._free(fmu)
+        self.instances.close_all()
 
 
 # ---- memory ------------------------------------------------------------------------------------
@@ -252,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     repeats = {m: args.repeats for m in MODELS} if args.repeats else dict(REPEATS)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     t_start = time.perf_counter()
-    cpu_start, ticks_start = time.process_time(), _cpu_ticks()
+    cpu_start, ticks_start = time.process_time(), cpu_ticks()
     time_s, current = drive_cycle("US06", scale=1.0)
     currents = [float(i) for i in current[:-1]]  # current[k] held from time_s[k] to time_s[k+1]
     n_steps = len(currents)
@@ -296,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
                 case.close_all()
             gc.collect()  # a reference-count fault in an FMU run time shows up here, not at exit
     timing_end = time.perf_counter()
-    ticks_end = _cpu_ticks()
+    ticks_end = cpu_ticks()
 
     # sanity: the FMU equals the twin; PyBaMM's whole-cycle solve agrees with the twin
     checks = {}
@@ -447,15 +410,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    # os._exit after flushing: pythonfmu 0.7.0's FMI 2.0 binary can abort at process exit after
-    # everything was written (see the end of benchmarks/bench_fmu.py).
-    try:
-        main()
-    except BaseException:  # noqa: BLE001  -- report, then exit without the exit handlers
-        traceback.print_exc()
-        status = 1
-    else:
-        status = 0
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    run_then_exit(main)

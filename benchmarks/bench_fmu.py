@@ -27,19 +27,16 @@ import statistics
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_cell_twin import _version, machine_info, update_results_section  # noqa: E402  (adds src/ if needed)
+from bench_common import FmpyInstances, cpu_ticks, run_then_exit  # noqa: E402
 
-import fmpy  # noqa: E402
-from fmpy.fmi2 import FMU2Slave  # noqa: E402
-from fmpy.fmi3 import FMU3Slave  # noqa: E402
 
 from fmutwin.data import drive_cycle  # noqa: E402
 from fmutwin.fmi.build import build_python_fmu  # noqa: E402
@@ -66,33 +63,16 @@ class FmuCase:
     """One built FMU, extracted once; each ``prepare()`` instantiates and initialises a new instance."""
 
     def __init__(self, fmu: Path, unzip_dir: Path) -> None:
-        self.md = fmpy.read_model_description(str(fmu))
-        self.version = int(self.md.fmiVersion[0])
-        self.unzip_dir = fmpy.extract(str(fmu), unzipdir=str(unzip_dir))
-        vrs = {v.name: v.valueReference for v in self.md.modelVariables}
-        self.vr_in = [vrs["current"]]
-        self.vr_ambient = [vrs["ambientTemperature"]]
-        self.vr_out = [vrs[n] for n in OUTPUT_NAMES]
-        self.open: list[Any] = []  # instances not yet freed
+        self.instances = FmpyInstances(fmu, unzip_dir)
+        self.version = self.instances.version
+        self.vr_in = [self.instances.vrs["current"]]
+        self.vr_out = [self.instances.vrs[n] for n in OUTPUT_NAMES]
         self.setup_s: list[float] = []  # instantiate + initialise, per instance
 
     def prepare(self) -> tuple[Step, Callable[[], None]]:
         t0 = time.perf_counter()
-        cls = FMU2Slave if self.version == 2 else FMU3Slave
-        fmu = cls(guid=self.md.guid, unzipDirectory=self.unzip_dir,
-                  modelIdentifier=self.md.coSimulation.modelIdentifier, instanceName="cell")
-        fmu.instantiate()  # fmpy's default logger: prints whatever the FMU logs (nothing when all is well)
-        self.open.append(fmu)
-        if self.version == 2:
-            fmu.setupExperiment(startTime=0.0)
-            fmu.setReal(self.vr_ambient, [AMBIENT_K])
-        else:
-            fmu.setFloat64(self.vr_ambient, [AMBIENT_K])
-        fmu.enterInitializationMode()
-        fmu.exitInitializationMode()
+        fmu, set_real, get_real = self.instances.open(reals={"ambientTemperature": AMBIENT_K})
         self.setup_s.append(time.perf_counter() - t0)
-        set_real = fmu.setReal if self.version == 2 else fmu.setFloat64
-        get_real = fmu.getReal if self.version == 2 else fmu.getFloat64
         do_step = fmu.doStep
         vr_in, vr_out = self.vr_in, self.vr_out
         clock = [0.0]
@@ -103,27 +83,12 @@ class FmuCase:
             clock[0] += DT
             return get_real(vr_out)
 
-        def close() -> None:
-            try:
-                fmu.terminate()
-            finally:
-                fmu.freeInstance()
-                self.open.remove(fmu)
-
-        return step, close
+        return step, lambda: self.instances.close(fmu)
 
     def close_all(self) -> None:
-        """Free any instance a failed run left open (terminate may refuse in the error state)."""
-        for fmu in list(self.open):
-            try:
-                fmu.terminate()
-            except Exception:
-                pass
-            fmu.freeInstance()
-            self.open.remove(fmu)
+        self.instances.close_all()
 
 
-# ---- the references in this process ---------------------------------------------------------------
 def twin_case() -> Prepare:
     """The numpy twin called directly: ``CellECMTwin.step(current, 1.0)``, outputs read per step."""
     params = default_cell_parameters()
@@ -164,16 +129,6 @@ def model_layer_case() -> Prepare:
     return prepare
 
 
-def _cpu_ticks() -> tuple[int, int] | None:
-    """(busy, steal) clock ticks of the whole machine so far, from /proc/stat (None elsewhere)."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return user + nice + system + irq + softirq, steal
-
-
 def run_round(cases: list[Prepare], currents: list[float], traces: list[list] | None = None) -> list[float]:
     """One pass over the profile by a fresh instance of every case, in lockstep: each step is taken
     by every case in turn, each call timed on its own. Returns each case's summed time [s] (set-up
@@ -211,7 +166,7 @@ def sanity_check(labels: list[str], traces: list[np.ndarray]) -> float:
 
 def main() -> None:
     t_start = time.perf_counter()
-    cpu_start, ticks_start = time.process_time(), _cpu_ticks()
+    cpu_start, ticks_start = time.process_time(), cpu_ticks()
     time_s, current = drive_cycle("US06", scale=10)
     currents = [float(i) for i in current[:-1]]  # current[k] held from time_s[k] to time_s[k+1]
     n_steps = len(currents)
@@ -248,7 +203,7 @@ def main() -> None:
                 case.close_all()
             gc.collect()  # a reference-count fault in an FMU run time shows up here, not at exit
     total = time.perf_counter() - t_start
-    ticks_end = _cpu_ticks()
+    ticks_end = cpu_ticks()
     contention = ""
     if ticks_start is not None and ticks_end is not None:
         hz = os.sysconf("SC_CLK_TCK")
@@ -326,22 +281,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    # End with os._exit (after flushing), skipping the C exit handlers. The FMU binaries of
-    # pythonfmu 0.7.0 and pythonfmu3 0.3.4 have STB_GNU_UNIQUE symbols, so the first one loaded
-    # (here the FMI 2.0 one) stays loaded after freeInstance/dlclose; at process exit its library
-    # destructor finalizePythonInterpreter() assigns nullptr to the global
-    # std::shared_ptr<PyState> that the C++ static destructors have already destroyed, writing
-    # into the freed control block (valgrind: invalid read in finalizePythonInterpreter of a block
-    # freed in __run_exit_handlers), and libgfortran's destructor then aborts in free()
-    # ("corrupted double-linked list", SIGABRT, exit status 134) after all results were written,
-    # in most runs here. tests/fmi/c_host/fmu_host.c describes the same bug and ends the same way.
-    try:
-        main()
-    except BaseException:  # noqa: BLE001  -- report, then exit without the exit handlers
-        traceback.print_exc()
-        status = 1
-    else:
-        status = 0
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    run_then_exit(main)

@@ -45,10 +45,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_cell_twin import _version, machine_info, update_results_section  # noqa: E402  (adds src/ if needed)
+from bench_common import FmpyInstances, cpu_ticks, run_then_exit  # noqa: E402
 
 import fmpy  # noqa: E402
-from fmpy.fmi2 import FMU2Slave  # noqa: E402
-from fmpy.fmi3 import FMU3Slave  # noqa: E402
 
 from fmutwin.data import drive_cycle  # noqa: E402
 from fmutwin.fmi.build import build_python_fmu  # noqa: E402
@@ -152,29 +151,12 @@ class FmpyCase:
     """One FMU, extracted once; each ``prepare()`` instantiates and initialises a new instance."""
 
     def __init__(self, fmu: Path, currents: list[float], unzip_dir: Path) -> None:
-        self.md = fmpy.read_model_description(str(fmu))
-        self.version = int(self.md.fmiVersion[0])
-        self.unzip_dir = fmpy.extract(str(fmu), unzipdir=str(unzip_dir))
-        vrs = {v.name: v.valueReference for v in self.md.modelVariables}
-        self.vr_in, self.vr_ambient, self.vr_out = [vrs["current"]], [vrs["ambientTemperature"]], [vrs["batteryVoltage"]]
+        self.instances = FmpyInstances(fmu, unzip_dir)
+        self.vr_in, self.vr_out = [self.instances.vrs["current"]], [self.instances.vrs["batteryVoltage"]]
         self.currents = currents
-        self.open: list[Any] = []  # instances not yet freed
 
     def prepare(self) -> tuple[Loop, Callable[[], None]]:
-        cls = FMU2Slave if self.version == 2 else FMU3Slave
-        fmu = cls(guid=self.md.guid, unzipDirectory=self.unzip_dir,
-                  modelIdentifier=self.md.coSimulation.modelIdentifier, instanceName="cell")
-        fmu.instantiate()
-        self.open.append(fmu)
-        if self.version == 2:
-            fmu.setupExperiment(startTime=0.0)
-            fmu.setReal(self.vr_ambient, [AMBIENT_K])
-        else:
-            fmu.setFloat64(self.vr_ambient, [AMBIENT_K])
-        fmu.enterInitializationMode()
-        fmu.exitInitializationMode()
-        set_real = fmu.setReal if self.version == 2 else fmu.setFloat64
-        get_real = fmu.getReal if self.version == 2 else fmu.getFloat64
+        fmu, set_real, get_real = self.instances.open(reals={"ambientTemperature": AMBIENT_K})
         do_step = fmu.doStep
         vr_in, vr_out, currents = self.vr_in, self.vr_out, self.currents
 
@@ -188,24 +170,10 @@ class FmpyCase:
                 if record is not None:
                     record.append(v)
 
-        def close() -> None:
-            try:
-                fmu.terminate()
-            finally:
-                fmu.freeInstance()
-                self.open.remove(fmu)
-
-        return loop, close
+        return loop, lambda: self.instances.close(fmu)
 
     def close_all(self) -> None:
-        """Free any instance a failed run left open (terminate may refuse in the error state)."""
-        for fmu in list(self.open):
-            try:
-                fmu.terminate()
-            except Exception:
-                pass
-            fmu.freeInstance()
-            self.open.remove(fmu)
+        self.instances.close_all()
 
 
 def twin_case(currents: list[float]) -> Prepare:
@@ -239,16 +207,6 @@ def sample(prepare: Prepare, passes: int, record: list | None = None) -> tuple[f
         finally:
             close()
     return wall, cpu
-
-
-def _cpu_ticks() -> tuple[int, int] | None:
-    """(busy, steal) clock ticks of the whole machine so far, from /proc/stat (None elsewhere)."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return user + nice + system + irq + softirq, steal
 
 
 def _check(label: str, voltages: Any, ref: np.ndarray) -> float:
@@ -303,7 +261,7 @@ def main() -> None:
         # ---- C: compile, then each native FMU and the bare step function
         host = tmp_dir / "native_bench_host"
         host_compile_s = compile_c([f"-I{HOST_INCLUDE}", str(HOST_SOURCE), "-ldl"], host)
-        sources = Path(cases_py["native2"].unzip_dir) / "sources"
+        sources = Path(cases_py["native2"].instances.unzip_dir) / "sources"
         step_exe = tmp_dir / "step_bench"
         step_compile_s = compile_c(["-DBENCH_STEP_FUNCTION", "-DCASADI_SYMBOL_EXPORT=", f"-I{sources}",
                                     f"-I{HOST_INCLUDE}", str(HOST_SOURCE), str(sources / "model.c"), "-lm"], step_exe)
@@ -312,9 +270,9 @@ def main() -> None:
         stats = step_function_stats(sources)
         rows: dict[str, Row] = {}
         c_runs = [("c2", "native FMI 2.0 FMU, C host loop",
-                   [str(host), cases_py["native2"].unzip_dir, *fmu_arguments(native[2])]),
+                   [str(host), cases_py["native2"].instances.unzip_dir, *fmu_arguments(native[2])]),
                   ("c3", "native FMI 3.0 FMU, C host loop",
-                   [str(host), cases_py["native3"].unzip_dir, *fmu_arguments(native[3])]),
+                   [str(host), cases_py["native3"].instances.unzip_dir, *fmu_arguments(native[3])]),
                   ("step", "generated step function alone, C loop without FMI (diagnostic)", [str(step_exe)])]
         py_runs: list[tuple[str, str, Prepare, int]] = [
             ("fmpy2", "native FMI 2.0 FMU, fmpy `FMU2Slave` loop", cases_py["native2"].prepare, FMPY_NATIVE_PASSES),
@@ -323,7 +281,7 @@ def main() -> None:
              SLOW_PASSES),
             ("twin", "numpy twin called directly (`CellECMTwin.step`)", twin_case(currents), SLOW_PASSES),
         ]
-        window_start, times_start, ticks_start = time.perf_counter(), os.times(), _cpu_ticks()
+        window_start, times_start, ticks_start = time.perf_counter(), os.times(), cpu_ticks()
         try:
             # warm-up: one run per case, its voltages checked against the twin's
             for key, label, cmd in c_runs:
@@ -355,7 +313,7 @@ def main() -> None:
                 case.close_all()
             gc.collect()  # a reference-count fault in an FMU run time shows up here, not at exit
 
-        window_s, times_end, ticks_end = time.perf_counter() - window_start, os.times(), _cpu_ticks()
+        window_s, times_end, ticks_end = time.perf_counter() - window_start, os.times(), cpu_ticks()
     total = time.perf_counter() - t_start
     contention = ""
     if ticks_start is not None and ticks_end is not None:
@@ -468,4 +426,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_then_exit(main)

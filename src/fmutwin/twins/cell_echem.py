@@ -87,8 +87,62 @@ def parameter_set_names() -> list[str]:
     return sorted(_pybamm().parameter_sets)
 
 
+#: physical ranges checked in a BPX file's Parameterisation beyond the bpx schema (which only checks
+#: types): field -> (lower, lower bound included, upper or None, upper included). Constants only;
+#: functions and tables are left to the schema.
+BPX_RANGES: dict[str, tuple[float, bool, float | None, bool]] = {
+    **{name: (0.0, False, None, False) for name in (
+        "Thickness [m]", "Particle radius [m]", "Maximum concentration [mol.m-3]",
+        "Surface area per unit volume [m-1]", "Electrode area [m2]", "External surface area [m2]", "Volume [m3]",
+        "Nominal cell capacity [A.h]", "Number of electrode pairs connected in parallel to make a cell",
+        "Reference temperature [K]", "Density [kg.m-3]", "Specific heat capacity [J.K-1.kg-1]",
+        "Reaction rate constant [mol.m-2.s-1]", "Diffusivity [m2.s-1]", "Conductivity [S.m-1]")},
+    "Porosity": (0.0, False, 1.0, False),
+    "Transport efficiency": (0.0, False, 1.0, True),
+    "Cation transference number": (0.0, False, 1.0, False),
+    "Minimum stoichiometry": (0.0, True, 1.0, True),
+    "Maximum stoichiometry": (0.0, True, 1.0, True),
+}
+
+
+def _bpx_range_problems(node: Any, where: str = "Parameterisation") -> list[str]:
+    """Out-of-range constants in a raw BPX Parameterisation (see :data:`BPX_RANGES`), as "path: reason"."""
+    problems: list[str] = []
+    if not isinstance(node, Mapping):
+        return problems
+    for key, value in node.items():
+        at = f"{where}.{key}"
+        if key == "User-defined":
+            continue
+        if isinstance(value, Mapping):
+            problems += _bpx_range_problems(value, at)
+        elif key in BPX_RANGES and isinstance(value, (int, float)) and not isinstance(value, bool):
+            lo, lo_in, hi, hi_in = BPX_RANGES[key]
+            ok = np.isfinite(value) and (value >= lo if lo_in else value > lo)
+            ok = ok and (hi is None or (value <= hi if hi_in else value < hi))
+            if not ok:
+                bounds = f"{'[' if lo_in else '('}{lo:g}, {'inf)' if hi is None else f'{hi:g}' + (']' if hi_in else ')')}"
+                problems.append(f"{at}: {value!r} is outside {bounds}")
+    lo, hi = node.get("Minimum stoichiometry"), node.get("Maximum stoichiometry")
+    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and not lo < hi:
+        problems.append(f"{where}.Minimum stoichiometry: {lo!r} is not below Maximum stoichiometry {hi!r}")
+    lo, hi = node.get("Lower voltage cut-off [V]"), node.get("Upper voltage cut-off [V]")
+    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and not lo < hi:
+        problems.append(f"{where}.Lower voltage cut-off [V]: {lo!r} is not below Upper voltage cut-off [V] {hi!r}")
+    return problems
+
+
 def _load_bpx(path: str | Path) -> Any:
-    """PyBaMM parameter values from a BPX file; a file that fails validation -> ValueError naming the fields."""
+    """PyBaMM parameter values from a BPX file (JSON, or YAML for .yml/.yaml).
+
+    A file that fails validation -> ValueError naming the fields: bpx's schema errors (pydantic)
+    and constants outside their physical range (:data:`BPX_RANGES`, e.g. a negative thickness or
+    a porosity outside (0, 1), which the schema accepts and PyBaMM turns into obscure errors or
+    silently wrong results).
+    """
+    import copy
+    import json
+
     pybamm = _pybamm()
     path = Path(path)
     if not path.is_file():
@@ -100,13 +154,35 @@ def _load_bpx(path: str | Path) -> Any:
     from pydantic import ValidationError
 
     try:
-        return pybamm.ParameterValues.create_from_bpx(path)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yml", ".yaml"):
+            import yaml
+
+            raw = yaml.safe_load(text)
+        else:
+            raw = json.loads(text)
+    except Exception as exc:  # noqa: BLE001 - any parse error of the file is reported the same way
+        raise ValueError(f"BPX file {str(path)!r} could not be read: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"BPX file {str(path)!r} could not be read: the top level is not an object")
+    ranges = _bpx_range_problems(raw.get("Parameterisation"))
+
+    def failed(problems: list[str]) -> ValueError:
+        return ValueError(f"BPX file {str(path)!r} failed validation ({len(problems)} error(s)): "
+                          f"{'; '.join(problems)}")
+
+    try:
+        values = pybamm.ParameterValues.create_from_bpx_obj(copy.deepcopy(raw))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise ValueError(f"BPX file {str(path)!r} failed validation ({exc.error_count()} error(s)): "
-                         f"{problems}") from exc
-    except (ValueError, KeyError, TypeError) as exc:
+        raise failed([f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+                     + ranges) from exc
+    except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+        if ranges:
+            raise failed(ranges) from exc
         raise ValueError(f"BPX file {str(path)!r} could not be read: {exc}") from exc
+    if ranges:
+        raise failed(ranges)
+    return values
 
 
 class CellEchemTwin:

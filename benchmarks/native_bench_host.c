@@ -52,8 +52,8 @@
  *         -o step_bench native_bench_host.c FMU_DIR/sources/model.c -lm
  *     step_bench PROFILE PASSES REPEATS [VOLTAGE_OUT]
  *
- * it calls the CasADi step (x, u, p) -> (x_next, y) of model.c with the default parameters and
- * initial state of model_config.h, input current set and output voltage_V read per step, the
+ * it calls the CasADi step (x, u, p, d) -> (x_next, y) of model.c with the default parameters
+ * (d = derive(p) computed once before timing) and initial state of model_config.h, input current set and output voltage_V read per step, the
  * state reset to the initial one between passes (untimed), as in the FMI mode.
  *
  * The FMI types (declared as in the FMI 2.0.x / 3.0.x standard headers), the loading of the
@@ -286,7 +286,7 @@ static void run_fmi3(const char *dir, const char *model_id, const char *token, R
 #include "model_config.h"
 
 typedef struct {
-    double x[NX], x0[NX], u[NU], y[NY], p[NP];
+    double x[NX], x0[NX], u[NU], y[NY], p[NP], d[ND > 0 ? ND : 1];
     const casadi_real **arg;
     casadi_real **res;
     casadi_int *iw;
@@ -304,7 +304,7 @@ static double step_pass(void *ctx, const Run *r, FILE *out)
 {
     Step *s = ctx;
     double x_next[NX], sum = 0.0;
-    s->arg[0] = s->x; s->arg[1] = s->u; s->arg[2] = s->p;
+    s->arg[0] = s->x; s->arg[1] = s->u; s->arg[2] = s->p; s->arg[3] = s->d;
     s->res[0] = x_next; s->res[1] = s->y;
     for (size_t k = 0; k < r->n; k++) {
         s->u[U_LIMITED] = r->cur[k];
@@ -323,13 +323,24 @@ static double step_pass(void *ctx, const Run *r, FILE *out)
 static void run_step_function(Run *r)
 {
     static Step s;
-    casadi_int sz_arg, sz_res, sz_iw, sz_w;
+    casadi_int sz_arg, sz_res, sz_iw, sz_w, d_arg, d_res, d_iw, d_w;
     STEP_WORK(&sz_arg, &sz_res, &sz_iw, &sz_w); /* buffer sizes, allocated as the shell does */
+    DERIVE_WORK(&d_arg, &d_res, &d_iw, &d_w);
+    if (d_arg > sz_arg) sz_arg = d_arg;
+    if (d_res > sz_res) sz_res = d_res;
+    if (d_iw > sz_iw) sz_iw = d_iw;
+    if (d_w > sz_w) sz_w = d_w;
     s.arg = calloc((size_t)sz_arg + 1, sizeof(casadi_real *));
     s.res = calloc((size_t)sz_res + 1, sizeof(casadi_real *));
     s.iw = calloc((size_t)sz_iw + 1, sizeof(casadi_int));
     s.w = calloc((size_t)sz_w + 1, sizeof(casadi_real));
     memcpy(s.p, P_DEFAULT, sizeof s.p);
+    s.arg[0] = s.p; /* d = derive(p), once, as the shell does at exit of initialisation */
+    s.res[0] = s.d;
+    if (DERIVE_FUNCTION(s.arg, s.res, s.iw, s.w, 0) != 0) {
+        fprintf(stderr, "step_bench: derive failed\n");
+        exit(3);
+    }
     memcpy(s.x0, X0_DEFAULT, sizeof s.x0); /* time state 0, as after initialisation at t = 0 */
     memcpy(s.u, U_START, sizeof s.u);      /* ambient temperature at its start value */
     s.u[U_DT] = DT;

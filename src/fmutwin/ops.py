@@ -14,8 +14,10 @@ cannot branch, which is why model code may use nothing but this namespace.
 Table lookup is part of the namespace because the two libraries disagree on it: CasADi's linear
 interpolant extrapolates linearly while ``numpy.interp`` clamps. Both backends implement the
 three extrapolation modes the same way around their own linear kernel (numpy: binary search and
-the segment formula; CasADi: its parametric linear interpolant, whose grid and values are function
-inputs, so generated code searches the segment instead of visiting every grid point):
+the segment formula; CasADi SX: its parametric linear interpolant, whose grid and values are
+function inputs; CasADi MX, used for generated C: CasADi's ``low`` segment search and a lookup of
+the segment's two points straight in the parameter vector (:class:`Block`), so generated code
+neither copies a table nor visits every grid point):
 
 ``nearest``
     the argument is clamped to the grid (the edge value is held);
@@ -65,6 +67,9 @@ class Ops:
     _interp2: Callable[[Any, Any, Any, Any, Any], Any]
     _kink_sum: Callable[[Any, Any, Any, Any], Any]
     nan: Any = float("nan")
+    # CasADi MX only: where mean1 keeps quantities that depend on the parameters alone (a table's
+    # cumulative integral), so that generated code computes them once per parameter set
+    derived: Any = None
 
     def clip(self, x: Any, lo: Any, hi: Any) -> Any:
         """``x`` limited to ``[lo, hi]``."""
@@ -116,10 +121,14 @@ class Ops:
         Trapezoid of the end values, corrected at every kink k between a and b by
         -jump_k (b - g_k)(g_k - a) / (2 |b - a|); this form stays accurate when b - a is tiny
         (a step's SOC change) and equals the table value when a == b. ``nearest`` adds the
-        kinks where the table meets its held edge values.
+        kinks where the table meets its held edge values. On CasADi MX symbols (generated C) the
+        same mean comes from the table's cumulative integral with O(1) work: :func:`_mx_mean1`.
         """
         if len(grid) == 1:
             return values[0] + 0.0 * a
+        if self.name == "casadi" and _is_mx(a, b):
+            self._extrapolate(a, grid, mode, name)  # checks the mode
+            return _mx_mean1(self, a, b, grid, values, mode)
         ends = 0.5 * (self.interp1(a, grid, values, mode, name) + self.interp1(b, grid, values, mode, name))
         knots, jumps = self._kinks(grid, values, mode == "nearest")
         if not len(knots):
@@ -214,9 +223,12 @@ def _casadi_interpolant(sizes: tuple[int, ...]) -> Any:
 
 
 def _casadi_interp1(x: Any, grid: Sequence[Any], values: Sequence[Any]) -> Any:
-    """Linear interpolation by CasADi's parametric interpolant (grid and values may be symbols)."""
+    """Linear interpolation by CasADi's parametric interpolant (grid and values may be symbols);
+    on MX, the segment search and formula of :func:`_mx_interp1`."""
     import casadi as ca
 
+    if _is_mx(x):
+        return _mx_interp1(x, grid, values)
     return _casadi_interpolant((len(grid),))(x, ca.vertcat(*grid), ca.vertcat(*values))
 
 
@@ -231,12 +243,197 @@ def _casadi_kink_sum(a: Any, b: Any, knots: Sequence[Any], jumps: Sequence[Any])
 
 
 def _casadi_interp2(x: Any, y: Any, xgrid: Sequence[Any], ygrid: Sequence[Any], values: Any) -> Any:
-    """Bilinear interpolation by CasADi's parametric interpolant (values in column-major order)."""
+    """Bilinear interpolation by CasADi's parametric interpolant (values in column-major order);
+    on MX, the segment searches and formula of :func:`_mx_interp2`."""
     import casadi as ca
 
+    if _is_mx(x, y):
+        return _mx_interp2(x, y, xgrid, ygrid, values)
     nx, ny = len(xgrid), len(ygrid)
     flat = [values[i][j] for j in range(ny) for i in range(nx)]
     return _casadi_interpolant((nx, ny))(ca.vertcat(x, y), ca.vertcat(*xgrid, *ygrid), ca.vertcat(*flat))
+
+
+# ---- CasADi MX: tables read in place (the form generated C uses) ----------------------------------
+@dataclass(frozen=True)
+class Block:
+    """A table axis or value array held in place in a symbolic vector (MX): ``shape`` entries,
+    row-major, from ``vector[offset]`` on.
+
+    Indexing gives scalars (or, for 2-D, a row as a Block) like the nested lists a parameter tree
+    holds, so equations treat both alike; the MX table lookups read a Block where it lies:
+    CasADi's ``low`` searches the segment and only the segment's points are fetched (in generated
+    C: a pointer into the parameter vector, nothing copied).
+    """
+
+    vector: Any
+    offset: int
+    shape: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        n = len(self)
+        if not -n <= k < n:
+            raise IndexError(k)
+        k = k % n
+        if len(self.shape) == 1:
+            return self.vector[self.offset + k]
+        row = int(np.prod(self.shape[1:]))
+        return Block(self.vector, self.offset + k * row, self.shape[1:])
+
+    def __iter__(self) -> Any:
+        return (self[k] for k in range(len(self)))
+
+
+def _is_mx(*xs: Any) -> bool:
+    import casadi as ca
+
+    return any(isinstance(x, ca.MX) for x in xs)
+
+
+def _mx_vector(seq: Any) -> tuple[Any, int]:
+    """(MX vector, offset) holding the entries of a Block, a sequence of scalars or of rows
+    (flattened row-major), or numbers."""
+    import casadi as ca
+
+    if isinstance(seq, Block):
+        return seq.vector, seq.offset
+    flat: list[Any] = []
+    for item in seq:
+        if isinstance(item, Block) or (isinstance(item, (list, tuple, np.ndarray)) and np.ndim(item) > 0):
+            flat += list(item)
+        else:
+            flat.append(item)
+    return ca.vertcat(*[ca.MX(e) for e in flat]), 0
+
+
+def _mx_low(vector: Any, offset: int, n: int, x: Any) -> Any:
+    """Index of the segment of the grid ``vector[offset:offset+n]`` holding ``x``: ``_segment``'s
+    (end segments extend outward), as CasADi's ``low`` finds it (binary search on long grids)."""
+    import casadi as ca
+
+    mode = "binary" if n > 16 else "linear"
+    return ca.low(vector[offset:offset + n], x, {"lookup_mode": mode})
+
+
+def _mx_point(x: Any, grid: Any, n: int) -> tuple[Any, Any, Any, Any]:
+    """(segment index, grid vector, its offset, local coordinate t), as numpy's ``_segment``."""
+    g, go = _mx_vector(grid)
+    i = _mx_low(g, go, n, x)
+    g0 = g[go + i]
+    return i, g, go, (x - g0) / (g[go + i + 1] - g0)
+
+
+def _mx_interp1(x: Any, grid: Sequence[Any], values: Sequence[Any]) -> Any:
+    """numpy's formula v_i + t (v_(i+1) - v_i) on the segment found by ``low``."""
+    i, _, _, t = _mx_point(x, grid, len(grid))
+    v, vo = _mx_vector(values)
+    v0 = v[vo + i]
+    return v0 + t * (v[vo + i + 1] - v0)
+
+
+def _mx_interp2(x: Any, y: Any, xgrid: Sequence[Any], ygrid: Sequence[Any], values: Any) -> Any:
+    """numpy's bilinear formula on the cell found by ``low`` along each axis (values row-major)."""
+    ny = len(ygrid)
+    i, _, _, tx = _mx_point(x, xgrid, len(xgrid))
+    j, _, _, ty = _mx_point(y, ygrid, ny)
+    v, vo = _mx_vector(values)
+    base = vo + i * ny + j
+    v00, v01 = v[base], v[base + 1]
+    low = v00 + tx * (v[base + ny] - v00)
+    high = v01 + tx * (v[base + ny + 1] - v01)
+    return low + ty * (high - low)
+
+
+def cumulative_integral(ops: Ops, grid: Sequence[Any], values: Sequence[Any]) -> list[Any]:
+    """C_k = integral of the piecewise-linear table from grid[0] to grid[k] (trapezoids), k = 0..n-1."""
+    total, out = 0.0 * values[0], []
+    for k in range(len(grid)):
+        if k:
+            total = total + 0.5 * (grid[k] - grid[k - 1]) * (values[k - 1] + values[k])
+        out.append(total)
+    return out
+
+
+def _mx_mean1(ops: Ops, a: Any, b: Any, grid: Sequence[Any], values: Sequence[Any], mode: Extrapolation) -> Any:
+    """Exact mean of the extrapolated table over [a, b] with O(1) work per call.
+
+    The same quantity as :meth:`Ops.mean1`'s trapezoid-and-kinks form (which visits every kink),
+    from the table's cumulative integral C (computed once per parameter set through
+    ``ops.derived`` when given): with lo <= hi in segments i <= k,
+
+        integral = (g_(i+1) - lo)(f(lo) + v_(i+1))/2 + C_k - C_(i+1) + (hi - g_k)(v_k + f(hi))/2
+
+    or (hi - lo)(f(lo) + f(hi))/2 when i == k (no cancellation for the tiny intervals of a step);
+    ``nearest`` clamps lo and hi to the grid and adds the held edge values times the length outside.
+    """
+    import casadi as ca
+
+    n = len(grid)
+    g, go = _mx_vector(grid)
+    v, vo = _mx_vector(values)
+    cum = cumulative_integral(ops, [g[go + k] for k in range(n)], [v[vo + k] for k in range(n)])
+    if ops.derived is not None:
+        key = ("cumulative_integral", id(g), go, id(v), vo, n) if isinstance(grid, Block) and isinstance(values, Block) else None
+        c, co = ops.derived(key, ca.vertcat(*cum)), 0
+    else:
+        c, co = ca.vertcat(*cum), 0
+    lo, hi = ops.fmin(a, b), ops.fmax(a, b)
+    g_first, g_last = g[go], g[go + n - 1]
+    lo_c, hi_c = (ops.clip(lo, g_first, g_last), ops.clip(hi, g_first, g_last)) if mode == "nearest" else (lo, hi)
+    i, _, _, t_lo = _mx_point(lo_c, Block(g, go, (n,)), n)
+    k, _, _, t_hi = _mx_point(hi_c, Block(g, go, (n,)), n)
+    vi, vi1, vk, vk1 = v[vo + i], v[vo + i + 1], v[vo + k], v[vo + k + 1]
+    f_lo = vi + t_lo * (vi1 - vi)
+    f_hi = vk + t_hi * (vk1 - vk)
+    same = (hi_c - lo_c) * (f_lo + f_hi) * 0.5
+    cross = ((g[go + i + 1] - lo_c) * (f_lo + vi1) * 0.5 + (c[co + k] - c[co + i + 1])
+             + (hi_c - g[go + k]) * (vk + f_hi) * 0.5)
+    total = ops.where(i == k, same, cross)
+    if mode == "nearest":
+        total = (total + v[vo] * ops.fmax(ops.fmin(hi, g_first) - lo, 0.0)
+                 + v[vo + n - 1] * ops.fmax(hi - ops.fmax(lo, g_last), 0.0))
+    width = hi - lo
+    mean = ops.where(width > 0, total / ops.where(width > 0, width, 1.0), f_lo)
+    if mode == "error":
+        outside = (a < g_first) + (a > g_last) + (b < g_first) + (b > g_last)
+        mean = ops.where(outside, ops.nan, mean)
+    return mean
+
+
+class Derived:
+    """Collects the parameter-only quantities of an MX evaluation (``Ops.derived``).
+
+    ``derived(key, expr)`` returns a symbol standing for the column ``expr`` (equal keys share
+    one); afterwards ``function(p)`` computes them all, and ``substitute`` puts one vector ``d``
+    in place of the symbols, so a step ``(x, u, p, d)`` reads them where ``derive(p) -> d`` wrote
+    them (computed once per parameter set, not every step).
+    """
+
+    def __init__(self) -> None:
+        self.symbols: list[Any] = []
+        self.expressions: list[Any] = []
+        self._by_key: dict[Any, Any] = {}
+
+    def __call__(self, key: Any, expr: Any) -> Any:
+        import casadi as ca
+
+        if key is not None and key in self._by_key:
+            return self._by_key[key]
+        sym = ca.MX.sym(f"derived_{len(self.symbols)}", expr.size1())
+        self.symbols.append(sym)
+        self.expressions.append(expr)
+        if key is not None:
+            self._by_key[key] = sym
+        return sym
+
+    @property
+    def size(self) -> int:
+        return int(sum(s.size1() for s in self.symbols))
 
 
 def _make_numpy() -> Ops:
@@ -262,6 +459,11 @@ def _make_casadi() -> Ops:
 NUMPY: Ops = _make_numpy()
 
 
-def casadi_ops() -> Ops:
-    """The CasADi backend (imported lazily: the numpy twin does not need CasADi)."""
-    return _make_casadi()
+def casadi_ops(derived: Derived | None = None) -> Ops:
+    """The CasADi backend (imported lazily: the numpy twin does not need CasADi).
+
+    ``derived``: on MX symbols, where parameter-only quantities go (see :class:`Derived`).
+    """
+    from dataclasses import replace
+
+    return replace(_make_casadi(), derived=derived)

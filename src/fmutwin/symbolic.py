@@ -5,6 +5,13 @@ CasADi ``Function(x, u, p) -> (x_new, y)`` on dense vectors, whose Jacobians and
 come from exactly the text the numpy twin runs. Parameters (including every table grid and
 value) are inputs of the function, so one compiled function serves every parameter file of the
 same structure.
+
+Two symbolic forms come from the same text: SX (``kind="SX"``, every scalar an expression node;
+tables through CasADi's parametric interpolant), the reference form for Jacobians and tests; and
+MX (``kind="MX"``), the form generated C runs: tables are read in place in the parameter vector
+(``fmutwin.ops.Block``) and what depends on the parameters alone (a table's cumulative integral)
+goes to a second function ``derive(p) -> d``, evaluated once per parameter set, so the step is
+``(x, u, p, d) -> (x_next, y)``.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from fmutwin.ops import casadi_ops
+from fmutwin.ops import Block, Derived, casadi_ops
 
 StepFunction = Callable[..., tuple[dict[str, Any], dict[str, Any]]]
 
@@ -59,15 +66,27 @@ class ParameterLayout:
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def symbolic(self, vector: Any) -> dict[str, Any]:
-        """A parameter tree of CasADi scalars cut from ``vector`` (nested lists for 2-D tables)."""
+        """A parameter tree of CasADi scalars cut from ``vector`` (nested lists for 2-D tables);
+        for an MX ``vector``, arrays are :class:`~fmutwin.ops.Block` views into it."""
+        import casadi as ca
+
         tree: dict[str, Any] = {}
         offset = 0
         for path, shape in zip(self.paths, self.shapes):
             n = int(np.prod(shape))
+            if isinstance(vector, ca.MX):
+                leaf: Any = vector[offset] if len(shape) == 0 else Block(vector, offset, tuple(shape))
+                offset += n
+                node = tree
+                *parents, last = path.split(".")
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[last] = leaf
+                continue
             elems = [vector[offset + k] for k in range(n)]
             offset += n
             if len(shape) == 0:
-                leaf: Any = elems[0]
+                leaf = elems[0]
             elif len(shape) == 1:
                 leaf = elems
             else:
@@ -84,28 +103,52 @@ class ParameterLayout:
 class SymbolicStep:
     """A CasADi step function with the names of its vector entries."""
 
-    function: Any  # casadi.Function (x, u, p) -> (x_new, y)
+    function: Any  # casadi.Function (x, u, p) -> (x_new, y); MX form: (x, u, p, d) -> (x_new, y)
     state_names: tuple[str, ...]
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
     layout: ParameterLayout
+    derive: Any = None  # MX form: casadi.Function p -> d (parameter-only quantities of the step)
+
+    def __call__(self, x: Any, u: Any, p_vec: Any) -> tuple[Any, Any]:
+        """(x_next, y) at numeric x, u and packed parameters, in either form."""
+        if self.derive is None:
+            return self.function(x, u, p_vec)
+        return self.function(x, u, p_vec, self.derive(p_vec))
 
 
 def symbolic_step(step: StepFunction, structure: Any, p: dict[str, Any], state_names: list[str],
-                  input_names: tuple[str, ...], name: str = "step") -> SymbolicStep:
-    """Evaluate ``step`` on CasADi SX symbols shaped like ``p`` and wrap it as a Function."""
+                  input_names: tuple[str, ...], name: str = "step", kind: str = "SX") -> SymbolicStep:
+    """Evaluate ``step`` on CasADi symbols (``kind`` "SX" or "MX") shaped like ``p`` and wrap it
+    as a Function; the MX form also gets ``derive`` (see the module docstring)."""
     import casadi as ca
 
-    ops = casadi_ops()
+    if kind not in ("SX", "MX"):
+        raise ValueError(f"kind must be 'SX' or 'MX', not {kind!r}")
+    sym_type = getattr(ca, kind)
+    derived = Derived() if kind == "MX" else None
+    ops = casadi_ops(derived)
     layout = ParameterLayout.of(p)
-    xs = ca.SX.sym("x", len(state_names))
-    us = ca.SX.sym("u", len(input_names))
-    ps = ca.SX.sym("p", layout.size)
+    xs = sym_type.sym("x", len(state_names))
+    us = sym_type.sym("u", len(input_names))
+    ps = sym_type.sym("p", layout.size)
     x = {n: xs[i] for i, n in enumerate(state_names)}
     u = {n: us[i] for i, n in enumerate(input_names)}
     x_new, y = step(ops, structure, layout.symbolic(ps), x, u)
     output_names = tuple(y)
-    x_vec = ca.densify(ca.vertcat(*[ca.SX(x_new[n]) for n in state_names]))
-    y_vec = ca.densify(ca.vertcat(*[ca.SX(y[n]) for n in output_names]))
-    fn = ca.Function(name, [xs, us, ps], [x_vec, y_vec], ["x", "u", "p"], ["x_next", "y"])
-    return SymbolicStep(fn, tuple(state_names), tuple(input_names), output_names, layout)
+    x_vec = ca.densify(ca.vertcat(*[sym_type(x_new[n]) for n in state_names]))
+    y_vec = ca.densify(ca.vertcat(*[sym_type(y[n]) for n in output_names]))
+    if derived is None:
+        fn = ca.Function(name, [xs, us, ps], [x_vec, y_vec], ["x", "u", "p"], ["x_next", "y"])
+        return SymbolicStep(fn, tuple(state_names), tuple(input_names), output_names, layout)
+    ds = ca.MX.sym("d", derived.size)
+    d_exprs = ca.densify(ca.vertcat(*derived.expressions)) if derived.symbols else ca.MX(0, 1)
+    if derived.symbols:  # one vector d in place of the collected symbols
+        parts, offset = [], 0
+        for s in derived.symbols:
+            parts.append(ds[offset:offset + s.size1()])
+            offset += s.size1()
+        x_vec, y_vec = ca.substitute([x_vec, y_vec], derived.symbols, parts)
+    fn = ca.Function(name, [xs, us, ps, ds], [x_vec, y_vec], ["x", "u", "p", "d"], ["x_next", "y"])
+    derive = ca.Function(f"{name}_derive", [ps], [d_exprs], ["p"], ["d"])
+    return SymbolicStep(fn, tuple(state_names), tuple(input_names), output_names, layout, derive)

@@ -1,8 +1,11 @@
-"""The CasADi form of the full cell step (every feature on) equals the numpy form to 1e-12."""
+"""The CasADi forms of the full cell step (every feature on) equal the numpy form to 1e-12: SX (the
+reference symbolic form, Jacobians) and MX (the form generated C runs: tables read in place, a
+table's cumulative integral computed once per parameter set by ``derive``)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cells import all_features
 from fmutwin.equations import cell
@@ -25,13 +28,24 @@ def _perturb(p: dict, rng: np.random.Generator) -> dict:
     return out
 
 
-def test_casadi_step_equals_numpy_step_on_random_points(rng):
-    params = all_features()
+def _ocv_over_temperature(params):
+    """The same set with a 2-D OCV table (SOC x temperature, linear extrapolation): the mean over
+    SOC then goes column by column."""
+    return params.with_changes(ocv_V={"soc": [0.0, 0.3, 0.7, 1.0], "temperature_K": [270.0, 300.0, 320.0],
+                                      "values": [[3.0, 3.05, 3.1], [3.5, 3.55, 3.6], [3.8, 3.85, 3.9],
+                                                 [4.1, 4.15, 4.2]], "extrapolation": "linear"})
+
+
+@pytest.mark.parametrize("kind, ocv", [("SX", "1d"), ("MX", "1d"), ("MX", "2d")])
+def test_casadi_step_equals_numpy_step_on_random_points(rng, kind, ocv):
+    params = all_features() if ocv == "1d" else _ocv_over_temperature(all_features())
     structure, p0 = equation_parameters(params)
     assert all([structure.hysteresis, structure.self_discharge, structure.cycling_aging, structure.calendar_aging,
                 structure.internal_short, structure.series_resistance, structure.exothermic_reaction,
                 structure.current_interruption, structure.n_rc == 3, structure.n_nodes == 3])
-    sym = symbolic_step(cell.step, structure, p0, structure.state_names(), cell.INPUTS)
+    sym = symbolic_step(cell.step, structure, p0, structure.state_names(), cell.INPUTS, kind=kind)
+    if kind == "MX":  # derive(p) holds the OCV table's cumulative integral (one per column in 2-D)
+        assert sym.derive.size1_out(0) == len(p0["ocv_V"]["soc"]) * max(1, len(p0["ocv_V"].get("temperature_K", [])))
     n = 200
     got_x, got_y, ref_x, ref_y = [], [], [], []
     for _ in range(n):
@@ -51,7 +65,7 @@ def test_casadi_step_equals_numpy_step_on_random_points(rng):
                           {k: (np.array([v]) if k != "dt_s" else v) for k, v in u.items()})
         ref_x.append([float(np.ravel(xn[k])[0]) for k in sym.state_names])
         ref_y.append([float(np.ravel(y[k])[0]) for k in sym.output_names])
-        cx, cy = sym.function([x[k] for k in sym.state_names], [u[k] for k in sym.input_names], sym.layout.pack(p))
+        cx, cy = sym([x[k] for k in sym.state_names], [u[k] for k in sym.input_names], sym.layout.pack(p))
         got_x.append(np.asarray(cx).ravel())
         got_y.append(np.asarray(cy).ravel())
     for got, ref, names in ((got_x, ref_x, sym.state_names), (got_y, ref_y, sym.output_names)):

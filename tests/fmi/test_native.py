@@ -273,7 +273,9 @@ def test_generated_state_jacobian_matches_finite_differences_of_the_twin(native_
 
 
 def test_native_fmi3_takes_tables_as_arrays(open_fmu, native_dir):
-    """One native binary, another parameter set: tables through FMI 3.0 Float64 arrays."""
+    """One native binary, another parameter set: tables through FMI 3.0 Float64 arrays. The OCV
+    table's cumulative integral (derived from the parameters at exit of initialisation) follows:
+    the terminal energy, which integrates the OCV over each step, equals the twin's."""
     fmu = native_dir / "CellECMNative_fmi3.fmu"
     default = default_cell_parameters()
     shifted = (np.asarray(default.ocv_V.values) + 0.1).tolist()
@@ -281,15 +283,17 @@ def test_native_fmi3_takes_tables_as_arrays(open_fmu, native_dir):
     host = open_fmu(fmu)
     host.initialize(**{"table.ocv.values": shifted, "table.r0.values": r0.ravel().tolist()})
     time_s, current = drive_cycle("US06", scale=10.0)
-    volts = []
+    volts, energy = [], []
     for k in range(60):
         host.set(current=current[k])
         host.step(1.0)
         volts.append(host.get("batteryVoltage")[0])
+        energy.append(host.get("terminalEnergy")[0])
     expected = default.with_changes(ocv_V={**default.ocv_V.model_dump(), "values": shifted},
                                     r0_ohm={**default.r0_ohm.model_dump(), "values": r0.tolist()})
     ref = CellECMTwin(expected).run(time_s[:61], current[:60])
     np.testing.assert_allclose(volts, ref["voltage_V"], rtol=1e-12)
+    np.testing.assert_allclose(energy, ref["terminal_energy_J"], rtol=1e-12)
     md = fmpy.read_model_description(str(native_dir / "CellECMNative_fmi2.fmu"))
     assert not any(v.name.startswith("table.") for v in md.modelVariables)
 

@@ -102,8 +102,11 @@ def _model_config(model: str, guid: str, spec: NativeSpec, sym, bound: list[_Bou
 #define NU {len(u_start)}
 #define NY {len(sym.output_names)}
 #define NP {len(p_vec)}
+#define ND {sym.derive.size1_out(0)}
 #define STEP_FUNCTION {sym.function.name()}
 #define STEP_WORK {sym.function.name()}_work
+#define DERIVE_FUNCTION {sym.derive.name()}
+#define DERIVE_WORK {sym.derive.name()}_work
 #define X_TIME {spec.state_names.index(spec.time_state)}
 #define U_DT {sym.input_names.index(spec.dt_input)}
 #define U_LIMITED {sym.input_names.index(spec.limited_input)}
@@ -209,11 +212,13 @@ def _build_description(model: str) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root)
 
 
-def model_functions(sym) -> list:
-    """The generated functions: the step (x, u, p) -> (x_next, y) the shell calls, then the output
-    function (x, u, p) -> y and the dense state Jacobian d x_next / d x (for an EKF). The last
-    two go to their own C file: shipped in sources/, not compiled into the FMU binary (their
-    size would multiply its build time and the shell does not call them)."""
+def model_functions(sym, fast) -> list:
+    """The generated functions: the step (x, u, p, d) -> (x_next, y) the shell calls and
+    derive(p) -> d (the MX form ``fast``: tables read in place, parameter-only quantities
+    computed once per parameter set), then the output function (x, u, p) -> y and the dense state
+    Jacobian d x_next / d x (for an EKF) from the SX form ``sym``. The last two go to their own C
+    file: shipped in sources/, not compiled into the FMU binary (their size would multiply its
+    build time and the shell does not call them)."""
     import casadi as ca
 
     name = sym.function.name()
@@ -221,7 +226,7 @@ def model_functions(sym) -> list:
     u = ca.SX.sym("u", sym.function.size1_in(1))
     p = ca.SX.sym("p", sym.function.size1_in(2))
     x_next, y = sym.function(x, u, p)
-    return [sym.function,
+    return [fast.function, fast.derive,
             ca.Function(f"{name}_outputs", [x, u, p], [y], ["x", "u", "p"], ["y"]),
             ca.Function(f"{name}_jac_x", [x, u, p], [ca.densify(ca.jacobian(x_next, x))], ["x", "u", "p"],
                         ["jac_x_next_x"])]
@@ -244,6 +249,10 @@ def build_native_fmu(spec: NativeSpec, model: str, description: str, out_file: P
 
     sym = symbolic_step(spec.step, spec.structure, spec.p, list(spec.state_names), spec.input_names,
                         name=f"{model.lower()}_step")
+    fast = symbolic_step(spec.step, spec.structure, spec.p, list(spec.state_names), spec.input_names,
+                         name=f"{model.lower()}_step", kind="MX")
+    if fast.output_names != sym.output_names:
+        raise RuntimeError("the SX and MX forms of the step disagree on their outputs")
     p_vec = sym.layout.pack(spec.p)
     offsets, offset = {}, 0
     for path, shape in zip(sym.layout.paths, sym.layout.shapes):
@@ -255,13 +264,13 @@ def build_native_fmu(spec: NativeSpec, model: str, description: str, out_file: P
         root = Path(tmp)
         sources = root / "sources"
         sources.mkdir()
-        step, *derivatives = model_functions(sym)
-        for file_name, functions in ((MODEL_C, [step]), (DERIVATIVES_C, derivatives)):
+        step, derive, *derivatives = model_functions(sym, fast)
+        for file_name, functions in ((MODEL_C, [step, derive]), (DERIVATIVES_C, derivatives)):
             cg = ca.CodeGenerator(file_name, {"with_header": True})
             for function in functions:
                 cg.add(function)
             cg.generate(str(sources) + "/")
-        (sources / "model_config.h").write_text(_model_config(model, guid, spec, sym, bound, p_vec))
+        (sources / "model_config.h").write_text(_model_config(model, guid, spec, fast, bound, p_vec))
         (sources / "model_vars.h").write_text(_model_vars(bound, len(bound) if version == 3 else None))
         for name in ("shell_core.c", shell_file(version)):
             shutil.copy(HERE / name, sources / name)

@@ -1,8 +1,12 @@
 /* fmutwin native FMU shell: the part written once for every twin and FMI version.
  *
  * A model is described by model_config.h (generated from the twin's variable declaration):
- * sizes, default parameters and initial state, the generated CasADi step function, and a table
+ * sizes, default parameters and initial state, the generated CasADi functions, and a table
  * of variables (value reference -> parameter / initial state / input / output slot).
+ * Two generated functions: DERIVE_FUNCTION p -> d computes what depends on the parameters alone
+ * (e.g. a table's cumulative integral); it runs whenever the parameters may have changed (at
+ * instantiation/reset and at exit of initialisation, the only times parameters can be set), and
+ * d is part of the FMU state. STEP_FUNCTION (x, u, p, d) -> (x_next, y) is the step.
  * Generic: one input may be limited in magnitude by a parameter (KIND_LIMIT), and one output may
  * warn when it leaves a range; the model config names them.
  */
@@ -39,6 +43,7 @@ typedef struct {
     double u[NU];
     double y[NY];
     double p[NP];
+    double d[ND > 0 ? ND : 1]; /* derived from p by DERIVE_FUNCTION */
     double x0[NX];
     double input_limit;
 } ModelState;
@@ -50,7 +55,8 @@ typedef struct {
     int logging_on;
     void (*log)(void *env, const char *instance, int status, const char *category, const char *message);
     void *log_env;
-    /* CasADi work buffers, sized from the generated *_work function (one set per instance) */
+    /* CasADi work buffers, sized from the generated *_work functions (one set per instance,
+       large enough for both the step and derive) */
     const double **arg;
     double **res;
     casadi_int *iw;
@@ -73,15 +79,20 @@ static const VarInfo *find_var(unsigned int vr) {
     return NULL;
 }
 
-static void model_reset(Instance *m);
+static int model_reset(Instance *m);
 static void model_free(Instance *m);
 
 static Instance *model_new(const char *name) {
     Instance *m = calloc(1, sizeof(Instance));
-    casadi_int sz_arg, sz_res, sz_iw, sz_w;
+    casadi_int sz_arg, sz_res, sz_iw, sz_w, d_arg, d_res, d_iw, d_w;
     if (!m) return NULL;
     m->instance_name = strdup(name ? name : "");
     STEP_WORK(&sz_arg, &sz_res, &sz_iw, &sz_w);
+    DERIVE_WORK(&d_arg, &d_res, &d_iw, &d_w);
+    if (d_arg > sz_arg) sz_arg = d_arg;
+    if (d_res > sz_res) sz_res = d_res;
+    if (d_iw > sz_iw) sz_iw = d_iw;
+    if (d_w > sz_w) sz_w = d_w;
     m->arg = calloc((size_t)sz_arg + 1, sizeof(double *));
     m->res = calloc((size_t)sz_res + 1, sizeof(double *));
     m->iw = calloc((size_t)sz_iw + 1, sizeof(casadi_int));
@@ -90,7 +101,10 @@ static Instance *model_new(const char *name) {
         model_free(m);
         return NULL;
     }
-    model_reset(m);
+    if (!model_reset(m)) {
+        model_free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -104,8 +118,15 @@ static void model_free(Instance *m) {
     free(m);
 }
 
+/* d = derive(p): after any change of the parameters, before the next step. Returns 1 on success. */
+static int model_derive(Instance *m) {
+    m->arg[0] = m->s.p;
+    m->res[0] = m->s.d;
+    return DERIVE_FUNCTION(m->arg, m->res, m->iw, m->w, 0) == 0;
+}
+
 /* Back to the state right after instantiation (parameters and initial state at their defaults). */
-static void model_reset(Instance *m) {
+static int model_reset(Instance *m) {
     memcpy(m->s.p, P_DEFAULT, sizeof m->s.p);
     memcpy(m->s.x0, X0_DEFAULT, sizeof m->s.x0);
     memcpy(m->s.x, X0_DEFAULT, sizeof m->s.x);
@@ -114,6 +135,7 @@ static void model_reset(Instance *m) {
     m->s.time = 0.0;
     m->s.input_limit = LIMIT_DEFAULT;
     m->phase = PHASE_INSTANTIATED;
+    return model_derive(m);
 }
 
 /* Outputs at the initial state: a zero-current step of negligible length on a copy. */
@@ -122,7 +144,7 @@ static int model_initial_outputs(Instance *m) {
     memcpy(u, m->s.u, sizeof u);
     u[U_LIMITED] = 0.0; /* outputs at rest */
     u[U_DT] = 1e-12;
-    m->arg[0] = m->s.x; m->arg[1] = u; m->arg[2] = m->s.p;
+    m->arg[0] = m->s.x; m->arg[1] = u; m->arg[2] = m->s.p; m->arg[3] = m->s.d;
     m->res[0] = x_next; m->res[1] = m->s.y;
     return STEP_FUNCTION(m->arg, m->res, m->iw, m->w, 0);
 }
@@ -130,6 +152,17 @@ static int model_initial_outputs(Instance *m) {
 static int model_exit_init(Instance *m) {
     memcpy(m->s.x, m->s.x0, sizeof m->s.x);
     m->s.x[X_TIME] = m->s.time;
+    if (!model_derive(m)) { /* the parameters are final now */
+        model_log(m, 3, "logStatusError", "quantities derived from the parameters could not be evaluated");
+        return 0;
+    }
+    for (int i = 0; i < ND; i++) {
+        if (!isfinite(m->s.d[i])) {
+            model_log(m, 3, "logStatusError", "a quantity derived from the parameters is %g: check the parameters",
+                      m->s.d[i]);
+            return 0;
+        }
+    }
     if (model_initial_outputs(m) != 0) {
         model_log(m, 3, "logStatusError", "initial outputs could not be evaluated");
         return 0;
@@ -172,7 +205,7 @@ static int model_step(Instance *m, double t, double dt) {
         return 0;
     }
     m->s.u[U_DT] = dt;
-    m->arg[0] = m->s.x; m->arg[1] = m->s.u; m->arg[2] = m->s.p;
+    m->arg[0] = m->s.x; m->arg[1] = m->s.u; m->arg[2] = m->s.p; m->arg[3] = m->s.d;
     m->res[0] = x_next; m->res[1] = y_next;
     if (STEP_FUNCTION(m->arg, m->res, m->iw, m->w, 0) != 0) {
         model_log(m, 3, "logStatusError", "t = %.17g: the step function failed", t);

@@ -74,6 +74,7 @@ static void model_log(Instance *m, int status, const char *category, const char 
 }
 
 static const VarInfo *find_var(unsigned int vr) {
+    if (vr < NVARS && VARS[vr].vr == vr) return &VARS[vr]; /* the builder numbers them in order */
     for (int i = 0; i < NVARS; i++)
         if (VARS[i].vr == vr) return &VARS[i];
     return NULL;

@@ -1,4 +1,4 @@
-"""Command line: ``fmutwin build | check | env``."""
+"""Command line: ``fmutwin build | check | env | reduce | provenance``."""
 
 from __future__ import annotations
 
@@ -21,18 +21,48 @@ def main() -> None:
 @click.option("--fmi", "versions", type=click.Choice(["2", "3"]), multiple=True, help="FMI version; default both")
 @click.option("--native/--no-native", default=True, show_default=True,
               help="also build native FMUs (generated C, no Python at run time; needs gcc)")
-def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...], native: bool) -> None:
+@click.option("--parameters", "parameter_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="cell parameter file to build the cell ECM FMUs from (e.g. one made by `fmutwin reduce`); "
+                   "it and its provenance go into each FMU; default twin then: cell_ecm")
+def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...], native: bool,
+          parameter_file: Path | None) -> None:
     """Build the FMUs of every twin into one folder (Python FMI 2.0 and 3.0, native), then check them."""
+    _report(build_fmus(out, list(twins), [int(v) for v in versions] or [2, 3], native, parameter_file))
+
+
+def build_fmus(out: Path, twins: list[str], versions: list[int], native: bool,
+               parameter_file: Path | None = None) -> list[Path]:
+    """The work of ``fmutwin build``; with ``parameter_file`` the cell ECM FMUs are built from it.
+
+    The file must be chosen before the cell twin's variables are declared (at their first
+    import), so a process builds from one parameter file only: call this in a fresh process
+    (``python -m fmutwin.cli build --parameters ...``) when the twin may already be imported.
+    """
+    import os
+
+    from fmutwin.params.cell import CellParameters
+    from fmutwin.params.defaults import CELL_FILE_ENV
+
+    if parameter_file is not None:
+        CellParameters.load(parameter_file)  # a bad file stops here, naming the field
+        os.environ[CELL_FILE_ENV] = str(Path(parameter_file).resolve())
+        twins = twins or ["cell_ecm"]
     from fmutwin.fmi.build import build_all
     from fmutwin.twins.registry import TWINS
 
-    paths = build_all(out, list(twins) or None, tuple(int(v) for v in versions) or (2, 3))
+    paths = build_all(out, twins or None, tuple(versions))
     if native:
         from fmutwin.fmi.native.build import build_native
 
         paths += [build_native(t, out, v) for t in (twins or sorted(TWINS)) if TWINS[t].native_spec is not None
-                  for v in (tuple(int(v) for v in versions) or (2, 3))]
-    _report(paths)
+                  for v in versions]
+    if parameter_file is not None:
+        from fmutwin.provenance import embed
+
+        for path in paths:
+            if path.name.startswith(TWINS["cell_ecm"].model_name):
+                embed(path, parameter_file)
+    return paths
 
 
 def _report(paths: list[Path]) -> None:
@@ -63,6 +93,59 @@ def env(fmu: Path | None) -> None:
     from fmutwin.fmi.host_env import format_shell, host_environment
 
     click.echo(format_shell(host_environment(fmu)))
+
+
+@main.command()
+@click.argument("config", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out/reduced"), show_default=True,
+              help="output folder: the parameter file <name>.json and, with --fmus, its FMUs")
+@click.option("--fmus/--no-fmus", default=True, show_default=True, help="build the cell ECM FMUs from the result")
+@click.option("--native/--no-native", default=True, show_default=True, help="with --fmus: also native FMUs")
+def reduce(config: Path | None, out: Path, fmus: bool, native: bool) -> None:
+    """Fit an ECM to electrochemical simulations, validate it, write it with its provenance.
+
+    CONFIG is a JSON file of fmutwin.reduction.pipeline.ReductionConfig fields (model, parameter_set
+    or bpx_file, temperatures_K, n_rc, fit and validation cycles, calibration ...); without it the
+    defaults run (PyBaMM DFN, Chen2020, 15/25/35 degC, 2 RC pairs).
+    """
+    import subprocess
+
+    from fmutwin.params.cell import ParameterError
+    from fmutwin.reduction.pipeline import ReductionConfig, reduce as run
+
+    try:
+        cfg = ReductionConfig.load(config) if config else ReductionConfig()
+    except ParameterError as exc:
+        raise click.ClickException(str(exc)) from None
+    result = run(cfg, out, command="fmutwin reduce " + " ".join(sys.argv[2:]))
+    click.echo(f"{result.path}: {cfg.n_rc} RC pairs at {', '.join(f'{t:g}' for t in cfg.temperatures_K)} K "
+               f"(simulation {result.timings_s['simulation']:.1f} s, total {result.timings_s['total']:.1f} s)")
+    for v in result.validation:
+        click.echo(f"  {v.experiment:10s} {v.temperature_K:7.2f} K  RMS {1e3 * v.rms_V:6.2f} mV  "
+                   f"max {1e3 * v.max_V:6.1f} mV")
+    if fmus:  # a fresh process: the cell twin's variables are declared from the new file
+        cmd = [sys.executable, "-m", "fmutwin.cli", "build", "--out", str(out), "--parameters", str(result.path),
+               "--native" if native else "--no-native"]
+        sys.exit(subprocess.run(cmd).returncode)
+
+
+@main.command(name="provenance")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def provenance_cmd(path: Path) -> None:
+    """Print how a parameter file or an FMU was made, and check it: exit status 2 if stale.
+
+    Stale: the parameter content was edited after generation, or an input it was made from
+    (data file, BPX file, PyBaMM parameter set) no longer has the recorded hash.
+    """
+    from fmutwin.params.cell import ParameterError
+    from fmutwin.provenance import main_text
+
+    try:
+        lines, stale = main_text(path)
+    except (ValueError, ParameterError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("\n".join(lines))
+    sys.exit(2 if stale else 0)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,10 @@ def build_python_fmu(twin: str, version: int, out_dir: Path) -> Path:
         guard = fmu_sources_dir() / GUARD_FILE
         marker = stage / VERSION_FILE
         marker.write_text(str(version))
+        extras = []
+        for name, source in (entry.resource_files() if entry.resource_files else {}).items():
+            extras.append(stage / name)
+            shutil.copyfile(source, extras[-1])
         previous = os.environ.get(VERSION_ENV)
         os.environ[VERSION_ENV] = str(version)
         try:
@@ -55,12 +59,12 @@ def build_python_fmu(twin: str, version: int, out_dir: Path) -> Path:
                 from pythonfmu import FmuBuilder
 
                 from fmutwin.fmi.fmi2 import OPTIONS
-                built = FmuBuilder.build_FMU(script, dest=stage / "out", project_files=[package, marker, guard], **OPTIONS)
+                built = FmuBuilder.build_FMU(script, dest=stage / "out", project_files=[package, marker, guard, *extras], **OPTIONS)
             else:
                 from pythonfmu3 import FmuBuilder as Fmu3Builder
 
                 from fmutwin.fmi.fmi3 import OPTIONS
-                built = Fmu3Builder.build_FMU(script, dest=stage / "out", project_files=[package, marker, guard],
+                built = Fmu3Builder.build_FMU(script, dest=stage / "out", project_files=[package, marker, guard, *extras],
                                               **OPTIONS)
         finally:
             if previous is None:

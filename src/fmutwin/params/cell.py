@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, PositiveFloat, ValidationError, model_validator
 
@@ -194,6 +194,9 @@ class CellParameters(StrictModel):
     faults: Faults = Field(default_factory=Faults)
     initial: Initial = Field(default_factory=Initial)
     soc_limits: tuple[float, float] = Field((0.0, 1.0), description="SOC range outside which the twin warns [1]")
+    provenance: dict[str, Any] | None = Field(
+        None, description="how this parameter set was produced (models, data and their hashes, fit, validation, "
+        "code versions); written by fmutwin.reduction, read by `fmutwin provenance`, see fmutwin.provenance")
 
     @model_validator(mode="after")
     def _check(self) -> "CellParameters":

@@ -75,6 +75,9 @@ class LimitReached(StateError):
         self.time_s = time_s
         self.outputs = outputs or {}
 
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable: it crosses process boundaries in parallel runs
+        return (type(self), (str(self), self.event, self.time_s, self.outputs))
+
 
 def _pybamm() -> Any:
     import pybamm

@@ -30,45 +30,63 @@ class _Param:
     path: str  # dotted path in CellParameters, or "" for twin options
 
 
-_D = default_cell_parameters()
-_CURRENT_LIMIT_A = 20.0 * _D.nominal_capacity_As / 3600.0  # 20C of the default cell
+#: a parameter file built into an FMU, in its resources folder (``fmutwin build --parameters``)
+BUILT_IN_FILE = "cell_parameters.json"
 
-PARAMETERS: tuple[_Param, ...] = (
-    _Param(Variable("parameterFile", "parameter", "path of a cell parameter JSON file; empty: the file in the "
-                    "FMU resources (PyBaMM ECM example). Scalar parameters set in the importer override the file.",
-                    type="String", start=""), ""),
-    _Param(Variable("nominalCapacity", "parameter", "nominal capacity (1 Ah = 3600 As)", unit="As",
-                    start=_D.nominal_capacity_As, min=1e-9), "nominal_capacity_As"),
-    _Param(Variable("initialSoc", "parameter", "initial state of charge", unit="1", start=_D.initial.soc,
-                    min=0.0, max=1.0), "initial.soc"),
-    _Param(Variable("initialTemperature", "parameter", "initial cell temperature", unit="K",
-                    start=_D.initial.temperature_K, min=1e-9), "initial.temperature_K"),
-    _Param(Variable("thermalMass", "parameter", "cell heat capacity m*cp", unit="J/K",
-                    start=_D.thermal.mass_J_per_K, min=1e-9), "thermal.mass_J_per_K"),
-    _Param(Variable("heatTransferCoefficient", "parameter", "convective conductance h*A to ambient", unit="W/K",
-                    start=_D.thermal.heat_transfer_W_per_K, min=0.0), "thermal.heat_transfer_W_per_K"),
-    _Param(Variable("numRCPairs", "parameter", "number of RC pairs used (at most as many as the parameter file has)",
-                    type="Integer", start=len(_D.rc_branches), min=0, max=MAX_RC), "rc_branches"),
-    _Param(Variable("initialCycles", "parameter", "equivalent full discharges done before the start (cycling aging)",
-                    unit="1", start=0.0, min=0.0), "cycling_aging.initial_cycles"),
-    _Param(Variable("internalShortTriggerTime", "parameter", "internal short: activation time (time trigger)",
-                    unit="s", start=0.0, min=0.0), "faults.internal_short.trigger.time_s"),
-    _Param(Variable("internalShortTriggerTemperature", "parameter",
-                    "internal short: activation temperature (temperature trigger)", unit="K", start=1e4, min=1e-9),
-           "faults.internal_short.trigger.temperature_K"),
-    _Param(Variable("seriesFaultTriggerTime", "parameter", "added series resistance: activation time", unit="s",
-                    start=0.0, min=0.0), "faults.series_resistance.trigger.time_s"),
-    _Param(Variable("seriesFaultTriggerTemperature", "parameter", "added series resistance: activation temperature",
-                    unit="K", start=1e4, min=1e-9), "faults.series_resistance.trigger.temperature_K"),
-    _Param(Variable("exothermTriggerTime", "parameter", "exothermic reaction: activation time", unit="s",
-                    start=0.0, min=0.0), "faults.exothermic_reaction.trigger.time_s"),
-    _Param(Variable("exothermTriggerTemperature", "parameter", "exothermic reaction: activation temperature",
-                    unit="K", start=1e4, min=1e-9), "faults.exothermic_reaction.trigger.temperature_K"),
-    _Param(Variable("currentLimit", "parameter", "largest accepted |current| input; beyond it a step fails",
-                    unit="A", start=_CURRENT_LIMIT_A, min=0.0), ""),
-    _Param(Variable("socLimitIsError", "parameter", "SOC leaving its limits fails the step instead of warning",
-                    type="Boolean", start=False), ""),
-)
+
+def built_in_parameters(resources: str | Path | None = None) -> CellParameters:
+    """The parameter set an FMU's variables start from: ``resources/cell_parameters.json`` when
+    the FMU was built from a parameter file, else :func:`default_cell_parameters` (which honours
+    ``FMUTWIN_CELL_PARAMETERS`` while building)."""
+    if resources is not None and (Path(resources) / BUILT_IN_FILE).is_file():
+        return CellParameters.load(Path(resources) / BUILT_IN_FILE)
+    return default_cell_parameters()
+
+
+def current_limit_A(params: CellParameters) -> float:
+    """Default largest accepted |current|: 20C of the cell."""
+    return 20.0 * params.nominal_capacity_As / 3600.0
+
+
+def _parameters(cell: CellParameters) -> tuple[_Param, ...]:
+    """The scalar parameters, started from the parameter set ``cell``."""
+    return (
+        _Param(Variable("parameterFile", "parameter", "path of a cell parameter JSON file; empty: the file built "
+                        "into the FMU (by default PyBaMM's ECM example). Scalar parameters set in the "
+                        "importer override the file.",
+                        type="String", start=""), ""),
+        _Param(Variable("nominalCapacity", "parameter", "nominal capacity (1 Ah = 3600 As)", unit="As",
+                        start=cell.nominal_capacity_As, min=1e-9), "nominal_capacity_As"),
+        _Param(Variable("initialSoc", "parameter", "initial state of charge", unit="1", start=cell.initial.soc,
+                        min=0.0, max=1.0), "initial.soc"),
+        _Param(Variable("initialTemperature", "parameter", "initial cell temperature", unit="K",
+                        start=cell.initial.temperature_K, min=1e-9), "initial.temperature_K"),
+        _Param(Variable("thermalMass", "parameter", "cell heat capacity m*cp", unit="J/K",
+                        start=cell.thermal.mass_J_per_K, min=1e-9), "thermal.mass_J_per_K"),
+        _Param(Variable("heatTransferCoefficient", "parameter", "convective conductance h*A to ambient", unit="W/K",
+                        start=cell.thermal.heat_transfer_W_per_K, min=0.0), "thermal.heat_transfer_W_per_K"),
+        _Param(Variable("numRCPairs", "parameter", "number of RC pairs used (at most as many as the parameter file has)",
+                        type="Integer", start=len(cell.rc_branches), min=0, max=MAX_RC), "rc_branches"),
+        _Param(Variable("initialCycles", "parameter", "equivalent full discharges done before the start (cycling aging)",
+                        unit="1", start=0.0, min=0.0), "cycling_aging.initial_cycles"),
+        _Param(Variable("internalShortTriggerTime", "parameter", "internal short: activation time (time trigger)",
+                        unit="s", start=0.0, min=0.0), "faults.internal_short.trigger.time_s"),
+        _Param(Variable("internalShortTriggerTemperature", "parameter",
+                        "internal short: activation temperature (temperature trigger)", unit="K", start=1e4, min=1e-9),
+               "faults.internal_short.trigger.temperature_K"),
+        _Param(Variable("seriesFaultTriggerTime", "parameter", "added series resistance: activation time", unit="s",
+                        start=0.0, min=0.0), "faults.series_resistance.trigger.time_s"),
+        _Param(Variable("seriesFaultTriggerTemperature", "parameter", "added series resistance: activation temperature",
+                        unit="K", start=1e4, min=1e-9), "faults.series_resistance.trigger.temperature_K"),
+        _Param(Variable("exothermTriggerTime", "parameter", "exothermic reaction: activation time", unit="s",
+                        start=0.0, min=0.0), "faults.exothermic_reaction.trigger.time_s"),
+        _Param(Variable("exothermTriggerTemperature", "parameter", "exothermic reaction: activation temperature",
+                        unit="K", start=1e4, min=1e-9), "faults.exothermic_reaction.trigger.temperature_K"),
+        _Param(Variable("currentLimit", "parameter", "largest accepted |current| input; beyond it a step fails",
+                        unit="A", start=current_limit_A(cell), min=0.0), ""),
+        _Param(Variable("socLimitIsError", "parameter", "SOC leaving its limits fails the step instead of warning",
+                        type="Boolean", start=False), ""),
+    )
 
 # Tables also exposed as FMI 3.0 array parameters: FMI name stem -> (parameter-file path, unit).
 # Sizes are those of the built-in parameter file; a table set this way replaces the file's.
@@ -97,10 +115,10 @@ def _get_path(data: Any, path: str) -> Any:
     return data
 
 
-def _table_variables(params: CellParameters | None = None) -> tuple[tuple[Variable, str, str], ...]:
+def _table_variables(params: CellParameters) -> tuple[tuple[Variable, str, str], ...]:
     """(variable, table stem, table field) for every axis and the values of each exposed table,
-    sized and started from ``params`` (default: the built-in parameter file)."""
-    data = (params or default_cell_parameters()).model_dump()
+    sized and started from ``params``."""
+    data = params.model_dump()
     out = []
     for stem, (path, unit) in TABLE_PATHS.items():
         table = _get_path(data, path)
@@ -115,19 +133,21 @@ def _table_variables(params: CellParameters | None = None) -> tuple[tuple[Variab
         values = np.asarray(table["values"], dtype=float)
         out.append((Variable(f"table.{stem}.values", "parameter", f"{path}: values over the grid, row-major "
                              "(rows over SOC, columns over temperature) (array)", unit=unit,
-                             start=values.ravel().tolist(), dimensions=values.shape), stem, "values"))
+                             start=values.ravel().tolist() if values.ndim else float(values),
+                             dimensions=values.shape), stem, "values"))
     return tuple(out)
 
 
-TABLE_VARIABLES = _table_variables()
-
-INPUTS: tuple[tuple[Variable, str], ...] = (
-    (Variable("current", "input", "requested cell current, positive = discharge", unit="A", start=0.0,
-              min=-_CURRENT_LIMIT_A, max=_CURRENT_LIMIT_A), "current_A"),
-    (Variable("ambientTemperature", "input", "ambient (coolant) temperature", unit="K", start=298.15, min=0.0),
-     "ambient_temperature_K"),
-    (Variable("heatFlow", "input", "external heat flow into the cell", unit="W", start=0.0), "heat_flow_W"),
-)
+def _inputs(cell: CellParameters) -> tuple[tuple[Variable, str], ...]:
+    """The inputs (FMI variable, twin input key); the current range is the default current limit."""
+    limit = current_limit_A(cell)
+    return (
+        (Variable("current", "input", "requested cell current, positive = discharge", unit="A", start=0.0,
+                  min=-limit, max=limit), "current_A"),
+        (Variable("ambientTemperature", "input", "ambient (coolant) temperature", unit="K", start=298.15, min=0.0),
+         "ambient_temperature_K"),
+        (Variable("heatFlow", "input", "external heat flow into the cell", unit="W", start=0.0), "heat_flow_W"),
+    )
 
 OUTPUTS: tuple[tuple[Variable, str], ...] = (
     (Variable("batteryCurrent", "output", "actual cell current, positive = discharge (0 when open)", unit="A"),
@@ -157,8 +177,29 @@ OUTPUTS: tuple[tuple[Variable, str], ...] = (
 ) + tuple((Variable(f"voltageDropRC{i}", "output", f"voltage across RC pair {i} (0 if absent)", unit="V"),
            f"rc_voltage_{i}_V") for i in range(1, MAX_RC + 1))
 
-VARIABLES: tuple[Variable, ...] = (tuple(p.variable for p in PARAMETERS) + tuple(v for v, _, _ in TABLE_VARIABLES)
-                                   + tuple(v for v, _ in INPUTS) + tuple(v for v, _ in OUTPUTS))
+@dataclass(frozen=True)
+class Declaration:
+    """Every exposed variable of the cell ECM twin, started from one parameter set."""
+
+    params: CellParameters
+    parameters: tuple[_Param, ...]
+    tables: tuple[tuple[Variable, str, str], ...]  # (variable, table stem, table field)
+    inputs: tuple[tuple[Variable, str], ...]
+
+    @property
+    def variables(self) -> tuple[Variable, ...]:
+        return (tuple(p.variable for p in self.parameters) + tuple(v for v, _, _ in self.tables)
+                + tuple(v for v, _ in self.inputs) + tuple(v for v, _ in OUTPUTS))
+
+
+def declare(params: CellParameters) -> Declaration:
+    """The declaration of a cell twin whose built-in parameter set is ``params``."""
+    return Declaration(params, _parameters(params), _table_variables(params), _inputs(params))
+
+
+#: the declaration for the default parameter set (names, units and kinds are the same for any set)
+DEFAULT = declare(default_cell_parameters())
+VARIABLES: tuple[Variable, ...] = DEFAULT.variables
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any, name: str) -> None:
@@ -170,17 +211,18 @@ def _set_path(data: dict[str, Any], path: str, value: Any, name: str) -> None:
     node[last] = value
 
 
-def _apply_tables(data: dict[str, Any], values: Mapping[str, Any], overridden: set[str]) -> None:
+def _apply_tables(data: dict[str, Any], values: Mapping[str, Any], overridden: set[str],
+                  tables: tuple[tuple[Variable, str, str], ...]) -> None:
     """Replace the tables whose FMI 3.0 array parameters were set."""
     for stem, (path, _) in TABLE_PATHS.items():
-        fields = {field: values[var.name] for var, s, field in TABLE_VARIABLES if s == stem and var.name in overridden}
+        fields = {field: values[var.name] for var, s, field in tables if s == stem and var.name in overridden}
         if not fields:
             continue
         table = _get_path(data, path)
         if not isinstance(table, dict):
             raise ModelError(f"parameter table.{stem}: the parameter file has no table {path} to replace")
         table.update({k: v for k, v in fields.items() if k != "values"})
-        flat = fields.get("values", np.ravel(table["values"]).tolist())
+        flat = np.ravel(fields.get("values", table["values"])).tolist()
         shape = [len(table[f]) for f in ("soc", "temperature_K") if table.get(f) is not None]
         if len(flat) != int(np.prod(shape)):
             raise ModelError(f"parameter table.{stem}.values ({path}): {len(flat)} values for a grid of shape "
@@ -191,23 +233,26 @@ def _apply_tables(data: dict[str, Any], values: Mapping[str, Any], overridden: s
 class CellECMModel:
     """Drives one :class:`CellECMTwin` from FMI-named values."""
 
-    variables = VARIABLES
-
     def __init__(self, resources: str | Path | None = None) -> None:
         self.resources = Path(resources) if resources else None
+        try:
+            self.declaration = declare(built_in_parameters(self.resources))
+        except ParameterError as exc:
+            raise ModelError(f"the FMU's built-in parameter file: {exc}") from None
+        self.variables = self.declaration.variables
         self.twin: CellECMTwin | None = None
-        self.current_limit_A = _CURRENT_LIMIT_A
+        self.current_limit_A = current_limit_A(self.declaration.params)
         self._warnings: list[str] = []
 
     def parameters(self, values: Mapping[str, Any], overridden: set[str]) -> CellParameters:
         """The parameter file with the overridden scalar parameters applied, validated."""
         path = str(values.get("parameterFile") or "")
         try:
-            base = CellParameters.load(path) if path else default_cell_parameters()
+            base = CellParameters.load(path) if path else self.declaration.params
         except (ParameterError, OSError) as exc:
             raise ModelError(f"parameter parameterFile = {path!r}: {exc}") from None
         data = base.model_dump(exclude_none=True)
-        for p in PARAMETERS:
+        for p in self.declaration.parameters:
             name = p.variable.name
             if name not in overridden or not p.path:
                 continue
@@ -220,7 +265,7 @@ class CellECMModel:
                 data["initial"]["rc_voltages_V"] = data["initial"].get("rc_voltages_V", [])[: int(value)] or []
                 continue
             _set_path(data, p.path, value, name)
-        _apply_tables(data, values, overridden)
+        _apply_tables(data, values, overridden, self.declaration.tables)
         try:
             return CellParameters.from_dict(data, origin=path or "built-in parameters")
         except ParameterError as exc:
@@ -281,8 +326,8 @@ class CellECMModel:
         return out
 
 
-INPUT_KEYS = {var.name: key for var, key in INPUTS}
-_TWIN_TO_FMI = {key: var.name for var, key in INPUTS}
+INPUT_KEYS = {var.name: key for var, key in DEFAULT.inputs}
+_TWIN_TO_FMI = {key: var.name for var, key in DEFAULT.inputs}
 
 
 def _fmi_names(message: str) -> str:
@@ -333,24 +378,25 @@ def native_spec(params: CellParameters | None = None) -> NativeSpec:
     from fmutwin.twins.cell_ecm import equation_parameters, initial_state
 
     params = params or default_cell_parameters()
+    decl = declare(params)
     structure, p = equation_parameters(params)
     x0 = {k: float(v[0]) for k, v in initial_state(structure, params, 1).items()}
-    declared = {v.name: v for v in VARIABLES}
+    declared = {v.name: v for v in decl.variables}
 
     def start(kind: str, target: str) -> float:
         if kind == "p":
             return float(p[target])
         if kind == "x0":
             return next(v for k, v in x0.items() if k.startswith(target))
-        return _CURRENT_LIMIT_A
+        return current_limit_A(params)
 
     scalars = tuple((replace(declared[name], start=start(kind, target)), kind, target)
                     for name, (kind, target) in NATIVE_PARAMETERS.items())
     leaves = _leaf_paths(p)
-    tables = tuple((var, "p", f"{TABLE_KEYS[stem]}.{field}") for var, stem, field in _table_variables(params)
+    tables = tuple((var, "p", f"{TABLE_KEYS[stem]}.{field}") for var, stem, field in decl.tables
                    if f"{TABLE_KEYS[stem]}.{field}" in leaves)
     return NativeSpec(
         step=cell.step, structure=structure, p=p, x0=x0, state_names=tuple(structure.state_names()),
-        input_names=cell.INPUTS, parameters=scalars + tables, inputs=INPUTS, outputs=OUTPUTS,
+        input_names=cell.INPUTS, parameters=scalars + tables, inputs=decl.inputs, outputs=OUTPUTS,
         limited_input="current_A", dt_input="dt_s", time_state="time_s", warned_output="soc",
-        warn_range=params.soc_limits, limit_default=_CURRENT_LIMIT_A)
+        warn_range=params.soc_limits, limit_default=current_limit_A(params))

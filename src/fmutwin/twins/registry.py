@@ -16,6 +16,8 @@ class TwinEntry:
     factory: Callable[[Any], SteppableModel]
     description: str
     native_spec: Callable[[], Any] | None = None  # -> fmutwin.interface.NativeSpec (generated-C export)
+    #: extra files for the FMU's resources folder: {file name: source path}
+    resource_files: Callable[[], dict[str, Any]] | None = None
 
 
 def _cell_ecm(resources: Any) -> SteppableModel:
@@ -30,6 +32,18 @@ def _cell_ecm_native() -> Any:
     return native_spec()
 
 
+def _cell_ecm_resource_files() -> dict[str, Any]:
+    """The parameter file to build into the FMU when one was chosen (``FMUTWIN_CELL_PARAMETERS``):
+    the FMU then declares and runs on it wherever its fmutwin comes from."""
+    import os
+
+    from fmutwin.params.defaults import CELL_FILE_ENV
+    from fmutwin.twins.cell_ecm_interface import BUILT_IN_FILE
+
+    chosen = os.environ.get(CELL_FILE_ENV)
+    return {BUILT_IN_FILE: chosen} if chosen else {}
+
+
 def _cell_echem(resources: Any) -> SteppableModel:
     from fmutwin.twins.cell_echem_interface import CellEchemModel
 
@@ -39,7 +53,8 @@ def _cell_echem(resources: Any) -> SteppableModel:
 TWINS: dict[str, TwinEntry] = {
     "cell_ecm": TwinEntry("CellECM", _cell_ecm,
                           "fmutwin cell equivalent-circuit twin (0-3 RC, hysteresis, thermal, aging, faults; "
-                          "positive current discharges the cell).", _cell_ecm_native),
+                          "positive current discharges the cell).", _cell_ecm_native,
+                          _cell_ecm_resource_files),
     "cell_echem": TwinEntry("CellEchem", _cell_echem,
                             "fmutwin electrochemical cell twin (PyBaMM SPM/SPMe/DFN; needs PyBaMM in the importing "
                             "Python; positive current discharges the cell)."),

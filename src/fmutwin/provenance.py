@@ -1,0 +1,339 @@
+"""Provenance of parameter files and FMUs: what produced them, and whether that still holds.
+
+A provenance record is a JSON object stored in a cell parameter file (its ``provenance``
+field) and, for FMUs built from such a file, in the FMU as ``resources/cell_parameters.json``
+with a summary in the modelDescription (FMI 2.0 ``VendorAnnotations``, FMI 3.0 ``Annotations``,
+tool/type ``org.fmutwin.provenance``). It names:
+
+* ``generated_by``: fmutwin version, git commit (and whether the tree had local changes), the
+  command, the time;
+* ``environment``: Python, platform and the versions of pybamm, numpy, scipy, casadi, pydantic;
+* ``source_model``: the electrochemical model, its options, the parameter set (name and a hash
+  of its content) or BPX file (path and sha256), overrides;
+* ``calibration`` (optional), ``experiments``, ``fit`` (method, settings, residuals) and
+  ``validation`` (errors per held-out experiment and temperature);
+* ``content_sha256``: the hash of the parameter file's content without its provenance, so an
+  edit after generation is detected.
+
+Every ``{"path": ..., "sha256": ...}`` object anywhere in a record is an input file: :func:`check`
+re-hashes it. A file whose hashes no longer match is *stale*.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import platform
+import subprocess
+import zipfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator
+
+from lxml import etree
+
+from fmutwin.params.cell import CellParameters
+
+FORMAT = "fmutwin.provenance/1"
+ANNOTATION_TYPE = "org.fmutwin.provenance"
+FMU_PARAMETER_FILE = "resources/cell_parameters.json"
+PACKAGES = ("fmutwin", "pybamm", "numpy", "scipy", "casadi", "pydantic", "fmpy")
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_record(path: str | Path, role: str) -> dict[str, str]:
+    """An input-file entry: role, absolute path and sha256 (re-checked by :func:`check`)."""
+    path = Path(path).resolve()
+    return {"role": role, "path": str(path), "sha256": file_sha256(path)}
+
+
+def content_sha256(params: CellParameters) -> str:
+    """Hash of a parameter set's content, its provenance excluded (canonical JSON)."""
+    data = params.model_dump(mode="json", exclude_none=True, exclude={"provenance"})
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def git_state() -> dict[str, Any]:
+    """The git commit of the fmutwin source tree and whether it had uncommitted changes.
+
+    ``{"commit": None}`` when fmutwin does not run from a git checkout (an installed wheel).
+    """
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
+                                cwd=here, capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(status.strip())}
+
+
+def environment() -> dict[str, Any]:
+    """Python, platform and package versions of this process."""
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "packages": {name: _version(name) for name in PACKAGES}}
+
+
+def generated_by(command: str) -> dict[str, Any]:
+    """Who made a record: fmutwin version and git state, the command, the UTC time."""
+    return {"tool": "fmutwin", "version": _version("fmutwin"), "git": git_state(), "command": command,
+            "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def attach(params: CellParameters, record: dict[str, Any]) -> CellParameters:
+    """``params`` with ``record`` as its provenance, sealed with the content hash."""
+    sealed = {"format": FORMAT, **record, "content_sha256": content_sha256(params)}
+    return params.model_copy(update={"provenance": sealed})
+
+
+# -- checking ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of a provenance check: ``ok``, ``stale`` or ``unverified``."""
+
+    status: str
+    what: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"[{self.status}] {self.what}: {self.detail}"
+
+
+def _file_entries(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every ``{"path", "sha256"}`` object in a record, with where it sits."""
+    if isinstance(node, dict):
+        if isinstance(node.get("path"), str) and isinstance(node.get("sha256"), str):
+            yield where, node
+        for key, value in node.items():
+            yield from _file_entries(value, f"{where}.{key}" if where else key)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _file_entries(value, f"{where}[{i}]")
+
+
+def check(params: CellParameters) -> list[Finding]:
+    """Re-verify a parameter set's provenance: its own content, every recorded input file and
+    the named PyBaMM parameter set. Raises ValueError if it has no provenance record."""
+    record = params.provenance
+    if not record:
+        raise ValueError(f"parameter set {params.name!r} has no provenance record (hand-written or made "
+                         "before fmutwin recorded provenance)")
+    findings: list[Finding] = []
+    recorded = record.get("content_sha256")
+    actual = content_sha256(params)
+    findings.append(Finding("ok" if recorded == actual else "stale", "parameter content",
+                            f"sha256 {actual[:16]}... matches the record" if recorded == actual else
+                            f"edited after generation: sha256 {actual[:16]}... != recorded {str(recorded)[:16]}..."))
+    for where, entry in _file_entries(record):
+        path = Path(entry["path"])
+        label = f"{entry.get('role', where)} {path.name}"
+        if not path.is_file():
+            findings.append(Finding("unverified", label, f"{path} not found on this machine"))
+            continue
+        now = file_sha256(path)
+        findings.append(Finding("ok", label, f"sha256 {now[:16]}... matches") if now == entry["sha256"] else
+                        Finding("stale", label, f"{path} changed: sha256 {now[:16]}... != recorded "
+                                f"{entry['sha256'][:16]}..."))
+    source = record.get("source_model") or {}
+    if source.get("parameter_set") and source.get("parameter_values_sha256"):
+        findings.append(_check_parameter_set(source))
+    return findings
+
+
+def _check_parameter_set(source: dict[str, Any]) -> Finding:
+    name = source["parameter_set"]
+    label = f"PyBaMM parameter set {name}"
+    try:
+        import pybamm
+
+        from fmutwin.reduction.experiments import parameter_values_sha256
+
+        values = pybamm.ParameterValues(name)
+        values.update(dict(source.get("parameter_overrides") or {}))
+        now = parameter_values_sha256(values)
+    except Exception as exc:  # noqa: BLE001 - any failure means it cannot be verified here
+        return Finding("unverified", label, f"cannot be evaluated here ({type(exc).__name__}: {exc})")
+    if now == source["parameter_values_sha256"]:
+        return Finding("ok", label, f"content unchanged (pybamm {pybamm.__version__})")
+    return Finding("stale", label, f"content changed since generation (recorded with pybamm "
+                   f"{source.get('pybamm_version')}, installed {pybamm.__version__})")
+
+
+def is_stale(findings: list[Finding]) -> bool:
+    return any(f.status == "stale" for f in findings)
+
+
+# -- FMUs ---------------------------------------------------------------------------------------
+
+def summary(params: CellParameters, parameter_file_sha256: str) -> dict[str, str]:
+    """The few facts put into an FMU's modelDescription (the full record is in its resources)."""
+    rec = params.provenance or {}
+    source = rec.get("source_model") or {}
+    git = (rec.get("generated_by") or {}).get("git") or {}
+    worst = max((v.get("rms_V", 0.0) for v in rec.get("validation") or []), default=None)
+    out = {"parameterSet": params.name, "parameterFile": FMU_PARAMETER_FILE,
+           "parameterFileSha256": parameter_file_sha256, "contentSha256": str(rec.get("content_sha256", "")),
+           "sourceModel": " ".join(str(x) for x in (source.get("framework"), source.get("model"),
+                                                     source.get("parameter_set") or
+                                                     (source.get("bpx_file") or {}).get("path")) if x),
+           "fmutwinVersion": str((rec.get("generated_by") or {}).get("version")),
+           "gitCommit": str(git.get("commit")), "createdUtc": str((rec.get("generated_by") or {}).get("created_utc"))}
+    if worst is not None:
+        out["worstValidationRmsV"] = f"{worst:.6g}"
+    return out
+
+
+def embed(fmu: str | Path, parameter_file: str | Path) -> None:
+    """Put a parameter file (with its provenance) into a built FMU: the file as
+    ``resources/cell_parameters.json`` and a summary annotation in the modelDescription."""
+    fmu, parameter_file = Path(fmu), Path(parameter_file)
+    params = CellParameters.load(parameter_file)
+    raw = parameter_file.read_bytes()
+    with zipfile.ZipFile(fmu) as zin:
+        items = [(info, zin.read(info.filename)) for info in zin.infolist() if info.filename != FMU_PARAMETER_FILE]
+    xml = next(data for info, data in items if info.filename == "modelDescription.xml")
+    xml = _annotate(xml, summary(params, hashlib.sha256(raw).hexdigest()))
+    tmp = fmu.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info, data in items:
+            zout.writestr(info, xml if info.filename == "modelDescription.xml" else data)
+        zout.writestr(FMU_PARAMETER_FILE, raw)
+    tmp.replace(fmu)
+
+
+def _annotate(xml: bytes, facts: dict[str, str]) -> bytes:
+    root = etree.fromstring(xml)
+    element = etree.Element("Provenance", facts)
+    if root.get("fmiVersion", "").startswith("2"):
+        vendor = root.find("VendorAnnotations")
+        if vendor is None:
+            vendor = etree.Element("VendorAnnotations")
+            root.find("ModelVariables").addprevious(vendor)
+        for old in vendor.findall(f"Tool[@name='{ANNOTATION_TYPE}']"):
+            vendor.remove(old)
+        etree.SubElement(vendor, "Tool", name=ANNOTATION_TYPE).append(element)
+    else:
+        annotations = root.find("Annotations")
+        if annotations is None:
+            annotations = etree.SubElement(root, "Annotations")
+        for old in annotations.findall(f"Annotation[@type='{ANNOTATION_TYPE}']"):
+            annotations.remove(old)
+        etree.SubElement(annotations, "Annotation", type=ANNOTATION_TYPE).append(element)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def read_fmu(fmu: str | Path) -> tuple[CellParameters, dict[str, str], list[Finding]]:
+    """The parameter file inside an FMU, its modelDescription summary, and the FMU-level checks
+    (the file's hash against the summary)."""
+    fmu = Path(fmu)
+    try:
+        with zipfile.ZipFile(fmu) as z:
+            names = set(z.namelist())
+            if FMU_PARAMETER_FILE not in names:
+                raise ValueError(f"{fmu}: no {FMU_PARAMETER_FILE} (built without a parameter file: "
+                                 "use `fmutwin build --parameters FILE`)")
+            raw = z.read(FMU_PARAMETER_FILE)
+            root = etree.fromstring(z.read("modelDescription.xml"))
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{fmu}: not an FMU (zip) file: {exc}") from None
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"{fmu}: modelDescription.xml is malformed: {exc}") from None
+    params = CellParameters.from_dict(json.loads(raw), origin=f"{fmu}:{FMU_PARAMETER_FILE}")
+    element = root.find(f".//*[@name='{ANNOTATION_TYPE}']/Provenance")
+    if element is None:
+        element = root.find(f".//*[@type='{ANNOTATION_TYPE}']/Provenance")
+    facts = dict(element.attrib) if element is not None else {}
+    digest = hashlib.sha256(raw).hexdigest()
+    if not facts:
+        finding = Finding("stale", "FMU modelDescription", "no provenance annotation")
+    elif facts.get("parameterFileSha256") == digest:
+        finding = Finding("ok", "FMU parameter file", f"sha256 {digest[:16]}... matches the modelDescription")
+    else:
+        finding = Finding("stale", "FMU parameter file", f"sha256 {digest[:16]}... != modelDescription "
+                          f"{facts.get('parameterFileSha256', '')[:16]}...")
+    return params, facts, [finding]
+
+
+def describe(params: CellParameters) -> list[str]:
+    """The provenance chain of a parameter set as readable lines, from the ECM back to its sources."""
+    rec = params.provenance or {}
+    lines = [f"parameter set {params.name!r}: {params.source}"]
+    fit = rec.get("fit") or {}
+    if fit:
+        settings = fit.get("settings", {})
+        lines.append(f"  <- ECM fit: {settings.get('n_rc')} RC pair(s), {fit.get('method')}")
+        for t in fit.get("per_temperature", []):
+            res = ", ".join(f"{k} {1e3 * v['rms_V']:.2f}/{1e3 * v['max_V']:.1f} mV"
+                            for k, v in t.get("residuals", {}).items())
+            lines.append(f"       at {t['temperature_K']} K: residual RMS/max {res}")
+    experiments = rec.get("experiments") or []
+    if experiments:
+        lines.append("  <- experiments on the electrochemical model: "
+                     + ", ".join(f"{e['name']} ({e['role']})" for e in experiments)
+                     + f" at {', '.join(str(t) for t in rec.get('temperatures_K', []))} K")
+    source = rec.get("source_model") or {}
+    if source:
+        what = source.get("parameter_set") or (source.get("bpx_file") or {}).get("path")
+        lines.append(f"  <- electrochemical model: {source.get('framework')} {source.get('pybamm_version', '')} "
+                     f"{source.get('model')} {source.get('options', {})}, parameters {what} "
+                     f"(content sha256 {str(source.get('parameter_values_sha256', ''))[:16]}...)"
+                     + (f", overrides {source['parameter_overrides']}" if source.get("parameter_overrides") else ""))
+    calibration = rec.get("calibration")
+    if calibration:
+        lines.append(f"  <- calibration: {json.dumps(calibration.get('fitted', calibration), default=str)[:300]}")
+    for where, entry in _file_entries(rec):
+        lines.append(f"     input {entry.get('role', where)}: {entry['path']} (sha256 {entry['sha256'][:16]}...)")
+    for v in rec.get("validation") or []:
+        lines.append(f"  validation {v['experiment']} at {v['temperature_K']} K: RMS {1e3 * v['rms_V']:.2f} mV, "
+                     f"max {1e3 * v['max_V']:.1f} mV")
+    gen = rec.get("generated_by") or {}
+    git = gen.get("git") or {}
+    env = rec.get("environment") or {}
+    lines.append(f"  made by fmutwin {gen.get('version')} (git {git.get('commit')}"
+                 f"{', with local changes' if git.get('dirty') else ''}) on {gen.get('created_utc')}: "
+                 f"{gen.get('command')}")
+    lines.append("  with " + ", ".join(f"{k} {v}" for k, v in (env.get("packages") or {}).items() if v)
+                 + f", Python {env.get('python')}")
+    return lines
+
+
+def main_text(path: str | Path) -> tuple[list[str], bool]:
+    """What ``fmutwin provenance PATH`` prints, and whether the file is stale."""
+    path = Path(path)
+    lines: list[str] = []
+    fmu_findings: list[Finding] = []
+    if path.suffix.lower() == ".fmu":
+        params, facts, fmu_findings = read_fmu(path)
+        lines.append(f"FMU {path.name}: built from {facts.get('parameterFile', FMU_PARAMETER_FILE)} "
+                     f"(sha256 {facts.get('parameterFileSha256', '?')[:16]}...)")
+    else:
+        params = CellParameters.load(path)
+        lines.append(f"parameter file {path}")
+    lines += describe(params)
+    findings = fmu_findings + check(params)
+    lines.append("checks:")
+    lines += [f"  {f}" for f in findings]
+    stale = is_stale(findings)
+    lines.append("STALE: " + "; ".join(f"{f.what}" for f in findings if f.status == "stale") if stale else
+                 "status: up to date" + (" (some inputs not verifiable here)" if any(
+                     f.status == "unverified" for f in findings) else ""))
+    return lines, stale

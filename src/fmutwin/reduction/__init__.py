@@ -1,0 +1,1 @@
+"""Reduction with provenance: calibrate electrochemical models, fit ECMs, validate, emit parameter files."""

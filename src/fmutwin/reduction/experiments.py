@@ -1,0 +1,316 @@
+"""Characterisation experiments run on an electrochemical model: the data an ECM is fitted to.
+
+An experiment is a :class:`Profile`: a piecewise-constant current (positive = discharge) held
+from ``time_s[k]`` to ``time_s[k+1]``, starting from rest at ``initial_soc``. The same profile
+drives the electrochemical twin here and the ECM in the fit and the validation, so both models
+see exactly the same current. Three kinds:
+
+* :func:`hppc_profile`: HPPC-style pulses (discharge pulse, rest, charge pulse, rest) at SOC
+  levels from high to low, with a constant-current discharge and a long rest between levels;
+* :func:`drive_cycle_profile`: one of the shared drive cycles (US06, UDDS at 1 s; WLTC, a power
+  demand, averaged over each second and converted to current), scaled to the cell's capacity;
+* the equilibrium OCV, which needs no simulation: :func:`equilibrium_ocv` evaluates the model's
+  own open-circuit potentials at the electrode-SOH stoichiometries of each SOC.
+
+:class:`EchemSource` names the electrochemical model (PyBaMM model, parameter set or BPX file,
+overrides) and :func:`simulate` runs a profile on it with
+:class:`fmutwin.twins.cell_echem.CellEchemTwin`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from fmutwin import data as shared_data
+from fmutwin.provenance import file_record
+
+#: capacity of the cell the shared drive cycles were scaled to (the LG M50 of PyBaMM's examples) [Ah]
+DRIVE_CYCLE_REFERENCE_CAPACITY_AH = 5.0
+#: peak discharge current of the shared US06/UDDS cycles; WLTC's power is scaled to the same peak [A]
+DRIVE_CYCLE_PEAK_CURRENT_A = 8.1
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A piecewise-constant current profile: ``current_A[k]`` (positive = discharge) from
+    ``time_s[k]`` to ``time_s[k+1]``; the cell starts at rest at ``initial_soc``."""
+
+    name: str
+    kind: str  # "pulses" | "drive_cycle"
+    time_s: np.ndarray
+    current_A: np.ndarray
+    initial_soc: float
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        t, i = np.asarray(self.time_s, float), np.asarray(self.current_A, float)
+        if t.ndim != 1 or i.shape != (t.size - 1,):
+            raise ValueError(f"profile {self.name}: current_A needs one value per interval "
+                             f"({t.size - 1}), got shape {i.shape}")
+        if not (np.isfinite(t).all() and np.isfinite(i).all()) or np.any(np.diff(t) <= 0):
+            raise ValueError(f"profile {self.name}: time_s must be finite and increasing, current_A finite")
+
+    @property
+    def dt_s(self) -> np.ndarray:
+        """Step lengths [s]."""
+        return np.diff(self.time_s)
+
+    def record(self) -> dict[str, Any]:
+        """A JSON-ready description for provenance records."""
+        charge = float(np.sum(self.current_A * self.dt_s)) / 3600.0
+        return {"name": self.name, "kind": self.kind, "initial_soc": self.initial_soc,
+                "duration_s": float(self.time_s[-1] - self.time_s[0]), "steps": int(self.current_A.size),
+                "net_discharge_Ah": charge, "max_discharge_current_A": float(self.current_A.max()),
+                "max_charge_current_A": float(-self.current_A.min()), **self.settings}
+
+
+def _segments(parts: list[tuple[float, float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """(duration, current, step) parts -> breakpoints and currents (each part cut into equal steps)."""
+    times, currents = [0.0], []
+    for duration, current, step in parts:
+        n = max(1, int(round(duration / step)))
+        times.extend(times[-1] + duration * np.arange(1, n + 1) / n)
+        currents.extend([current] * n)
+    return np.array(times), np.array(currents)
+
+
+def hppc_profile(capacity_Ah: float, soc_levels: tuple[float, ...] = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1),
+                 pulse_c_rate: float = 1.0, charge_c_rate: float = 0.5, pulse_s: float = 10.0,
+                 pulse_rest_s: float = 40.0, level_c_rate: float = 1.0, level_rest_s: float = 1200.0) -> Profile:
+    """HPPC-style pulses at each SOC level, from high to low SOC.
+
+    At each level: a discharge pulse of ``pulse_c_rate`` for ``pulse_s``, a rest, a charge pulse
+    of ``charge_c_rate`` for ``pulse_s``, a rest (all at 1 s steps); then a ``level_c_rate`` discharge to the next
+    level (10 s steps) and a ``level_rest_s`` rest (1 s steps for the first minute, then coarser).
+    Starts from rest at the first level.
+    """
+    levels = sorted(soc_levels, reverse=True)
+    if not levels or levels[0] > 1.0 or levels[-1] <= 0.0:
+        raise ValueError(f"soc_levels must lie in (0, 1], got {soc_levels}")
+    c = float(capacity_Ah)
+    parts: list[tuple[float, float, float]] = []
+    for k, soc in enumerate(levels):
+        parts += [(pulse_s, pulse_c_rate * c, 1.0), (pulse_rest_s, 0.0, 1.0),
+                  (pulse_s, -charge_c_rate * c, 1.0), (pulse_rest_s, 0.0, 1.0)]
+        if k + 1 < len(levels):
+            duration = (soc - levels[k + 1]) * 3600.0 / level_c_rate
+            parts += [(duration, level_c_rate * c, 10.0), (60.0, 0.0, 1.0), (120.0, 0.0, 10.0),
+                      (max(level_rest_s - 180.0, 30.0), 0.0, 60.0)]
+    t, i = _segments(parts)
+    return Profile("HPPC", "pulses", t, i, levels[0],
+                   {"soc_levels": list(levels), "pulse_c_rate": pulse_c_rate, "charge_c_rate": charge_c_rate,
+                    "pulse_s": pulse_s, "pulse_rest_s": pulse_rest_s, "level_c_rate": level_c_rate,
+                    "level_rest_s": level_rest_s})
+
+
+def drive_cycle_profile(name: str, capacity_Ah: float, initial_soc: float, repeats: int = 1) -> Profile:
+    """A shared drive cycle at 1 s steps, currents scaled by capacity / 5 Ah (the cycles' reference cell).
+
+    US06 and UDDS are tabulated as current; WLTC as vehicle power, which is averaged over each
+    second and scaled so its peak discharge equals the other cycles' 8.1 A (before the capacity
+    scaling): a constant-voltage conversion, so every model sees the same current.
+    """
+    scale = capacity_Ah / DRIVE_CYCLE_REFERENCE_CAPACITY_AH
+    upper = name.upper()
+    if upper == "WLTC":
+        t, power = shared_data.drive_cycle_power("WLTC")
+        seconds = np.arange(0.0, np.floor(t[-1]) + 1.0)
+        edges = np.searchsorted(t, seconds)
+        mean_power = np.add.reduceat(power[:edges[-1]], edges[:-1]) / np.diff(edges)
+        current = mean_power * (DRIVE_CYCLE_PEAK_CURRENT_A / power.max())
+        source = "drive_cycles/WLTC.csv"
+    elif upper in ("US06", "UDDS"):
+        seconds, current = shared_data.drive_cycle(upper)
+        current = current[:-1]
+        source = f"drive_cycles/{upper}.csv"
+    else:
+        raise ValueError(f"unknown drive cycle {name!r}; valid: US06, UDDS, WLTC")
+    one = current * scale
+    period = seconds[-1] - seconds[0]
+    t = np.concatenate([seconds[:-1] + k * period for k in range(repeats)] + [[seconds[-1] + (repeats - 1) * period]])
+    i = np.tile(one, repeats)
+    return Profile(f"{upper}@{initial_soc:g}", "drive_cycle", t - t[0], i, float(initial_soc),
+                   {"cycle": upper, "repeats": repeats, "current_scale": scale, "data_file": source,
+                    "data_sha256": file_sha256(shared_data.data_dir() / source)})
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class EchemSource:
+    """The electrochemical model the ECM is reduced from (see :class:`~fmutwin.twins.cell_echem.CellEchemTwin`)."""
+
+    model: str = "DFN"
+    parameter_set: str = "Chen2020"
+    bpx_file: str | None = None
+    parameter_overrides: Mapping[str, Any] = field(default_factory=dict)
+    var_pts: Mapping[str, int] | None = None
+    #: the experiments may pass the cell's voltage cut-offs by this much (pulses near full or empty
+    #: at low temperature): the cut-offs are operating limits (events), not limits of the model
+    voltage_margin_V: float = 0.0
+
+    def parameter_values(self) -> Any:
+        """PyBaMM parameter values with the overrides applied."""
+        import pybamm
+
+        from fmutwin.twins.cell_echem import _load_bpx
+
+        values = _load_bpx(self.bpx_file) if self.bpx_file else pybamm.ParameterValues(self.parameter_set)
+        values.update(dict(self.parameter_overrides))
+        return values
+
+    def twin(self, initial_soc: float, temperature_K: float) -> Any:
+        """An isothermal twin at ``temperature_K`` starting from rest at ``initial_soc``."""
+        from fmutwin.twins.cell_echem import CellEchemTwin
+
+        overrides = dict(self.parameter_overrides)
+        if self.voltage_margin_V:
+            values = self.parameter_values()
+            overrides["Lower voltage cut-off [V]"] = float(values["Lower voltage cut-off [V]"]) - self.voltage_margin_V
+            overrides["Upper voltage cut-off [V]"] = float(values["Upper voltage cut-off [V]"]) + self.voltage_margin_V
+        return CellEchemTwin(model=self.model, parameter_set=self.parameter_set, bpx_file=self.bpx_file,
+                             thermal="isothermal", initial_soc=initial_soc, ambient_temperature_K=temperature_K,
+                             var_pts=self.var_pts, parameter_overrides=overrides)
+
+    def record(self) -> dict[str, Any]:
+        """Model, parameter source with hashes, overrides: what makes a reduction reproducible."""
+        import pybamm
+
+        rec: dict[str, Any] = {"framework": "pybamm", "model": self.model, "options": {"thermal": "isothermal"},
+                               "parameter_set": None if self.bpx_file else self.parameter_set,
+                               "parameter_overrides": {k: _jsonable(v) for k, v in self.parameter_overrides.items()},
+                               "var_pts": dict(self.var_pts) if self.var_pts else "pybamm default",
+                               "experiment_voltage_margin_V": self.voltage_margin_V}
+        if self.bpx_file:
+            rec["bpx_file"] = file_record(self.bpx_file, "BPX parameter file")
+        rec["parameter_values_sha256"] = parameter_values_sha256(self.parameter_values())
+        rec["pybamm_version"] = pybamm.__version__
+        return rec
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def parameter_values_sha256(values: Any) -> str:
+    """A hash of a PyBaMM parameter set's content: numbers by value, functions by their source.
+
+    Recomputed later to tell whether the installed parameter set still is the one a parameter
+    file was fitted to.
+    """
+    items = []
+    for key in sorted(values.keys()):
+        value = values[key]
+        if callable(value):
+            try:
+                text = inspect.getsource(value)
+            except (OSError, TypeError):
+                text = repr(value)
+        else:
+            text = repr(value)
+        items.append([key, text])
+    return hashlib.sha256(json.dumps(items).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The electrochemical model's response to a profile at one temperature."""
+
+    profile: Profile
+    temperature_K: float
+    voltage_V: np.ndarray  # at the end of each step
+    wall_time_s: float
+
+
+def simulate(source: EchemSource, profile: Profile, temperature_K: float) -> Trace:
+    """Run ``profile`` on the electrochemical twin (isothermal, at ``temperature_K``).
+
+    A limit reached part-way (e.g. the voltage cut-off) raises the twin's error naming the
+    profile; an experiment must stay inside the model's limits to be usable for a fit.
+    """
+    import time
+
+    from fmutwin.twins.cell_echem import LimitReached
+
+    wall = time.perf_counter()
+    twin = source.twin(profile.initial_soc, temperature_K)
+    try:
+        out = twin.run(profile.time_s, profile.current_A)
+    except LimitReached as exc:
+        raise LimitReached(f"experiment {profile.name} at {temperature_K} K: {exc}", exc.event, exc.time_s,
+                           exc.outputs) from exc
+    return Trace(profile, float(temperature_K), out["voltage_V"], time.perf_counter() - wall)
+
+
+def electrode_soh(source: EchemSource, temperature_K: float = 298.15) -> dict[str, float]:
+    """PyBaMM's electrode SOH: stoichiometries at 0 % and 100 % SOC and the capacity Q [Ah] between them."""
+    import pybamm
+
+    values = source.parameter_values()
+    param = pybamm.LithiumIonParameters()
+    x_0, x_100, y_100, y_0 = pybamm.lithium_ion.get_min_max_stoichiometries(values, param=param)
+    q_n = float(values.evaluate(param.n.Q_init))
+    return {"x_0": float(x_0), "x_100": float(x_100), "y_0": float(y_0), "y_100": float(y_100),
+            "capacity_Ah": q_n * float(x_100 - x_0)}
+
+
+def equilibrium_ocv(source: EchemSource, soc: np.ndarray, temperatures_K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The model's own OCV and entropic coefficient over (SOC, T) [V], [V/K], rows over SOC.
+
+    OCV = U_p(y(SOC), T) - U_n(x(SOC), T) with x, y linear in SOC between the electrode-SOH
+    stoichiometries: the voltage the electrochemical model relaxes to at each SOC, and with the
+    capacity of :func:`electrode_soh` the same SOC the ECM counts.
+    """
+    import pybamm
+
+    values = source.parameter_values()
+    param = pybamm.LithiumIonParameters()
+    soh = electrode_soh(source)
+    soc = np.asarray(soc, float)
+    sto_n = pybamm.Vector(soh["x_0"] + soc * (soh["x_100"] - soh["x_0"]))
+    sto_p = pybamm.Vector(soh["y_0"] + soc * (soh["y_100"] - soh["y_0"]))
+    ocv = np.empty((soc.size, len(temperatures_K)))
+    entropic = np.empty_like(ocv)
+    for j, t_K in enumerate(temperatures_K):
+        temp = pybamm.Scalar(float(t_K))
+        u_p = values.evaluate(param.p.prim.U(sto_p, temp)).ravel()
+        u_n = values.evaluate(param.n.prim.U(sto_n, temp)).ravel()
+        ocv[:, j] = u_p - u_n
+        d_p = values.evaluate(param.p.prim.dUdT(sto_p)).ravel() * np.ones(soc.size)
+        d_n = values.evaluate(param.n.prim.dUdT(sto_n)).ravel() * np.ones(soc.size)
+        entropic[:, j] = d_p - d_n
+    return ocv, entropic
+
+
+def thermal_properties(source: EchemSource) -> dict[str, float]:
+    """Lumped thermal mass m c_p [J/K] and convective conductance h A [W/K] of the source's cell.
+
+    From PyBaMM's own lumped thermal model (cell thermal volume times volume-averaged effective
+    heat capacity at the initial state; total heat-transfer coefficient times cooling area), so
+    the ECM's lumped thermal model sees the same cell.
+    """
+    import pybamm
+
+    values = source.parameter_values()
+    sim = pybamm.Simulation(pybamm.lithium_ion.SPM({"thermal": "lumped"}), parameter_values=values)
+    solution = sim.solve([0.0, 1.0])
+    volume = float(solution["Cell thermal volume [m3]"].data[0])
+    rho_c_p = float(solution["Volume-averaged effective heat capacity [J.K-1.m-3]"].data[0])
+    h_a = float(values["Total heat transfer coefficient [W.m-2.K-1]"]) * float(values["Cell cooling surface area [m2]"])
+    return {"mass_J_per_K": volume * rho_c_p, "heat_transfer_W_per_K": h_a}

@@ -1,0 +1,263 @@
+"""The reduction pipeline: electrochemical model -> characterisation experiments -> fitted ECM ->
+validated, traceable parameter file (-> FMUs).
+
+``fmutwin reduce CONFIG`` and :func:`reduce` run it. Steps:
+
+1. optional calibration of named PyBaMM parameters to measured data
+   (:mod:`fmutwin.reduction.calibrate`); the calibrated values become parameter overrides;
+2. the model's equilibrium OCV (and entropic coefficient) over (SOC, T) and its electrode-SOH
+   capacity (:mod:`fmutwin.reduction.experiments`);
+3. HPPC pulses and the fit drive cycle(s) at every temperature, and the held-out validation
+   cycles, simulated with the electrochemical twin (temperatures in parallel processes);
+4. the ECM fit per temperature (:mod:`fmutwin.reduction.ecm_fit`), assembled into (SOC, T) tables;
+5. validation: the cell ECM twin itself (:class:`fmutwin.twins.cell_ecm.CellECMTwin`) driven by
+   the same currents as the electrochemical model on the held-out cycles; RMS and max error per
+   cycle and temperature;
+6. the parameter file, sealed with its provenance record (:mod:`fmutwin.provenance`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from fmutwin import provenance
+from fmutwin.params.base import StrictModel
+from fmutwin.params.cell import CellParameters, Initial, RCBranch, Thermal
+from fmutwin.params.tables import Table
+from fmutwin.reduction.ecm_fit import FitSettings, TemperatureFit, fit_data, fit_temperature
+from fmutwin.reduction.experiments import (EchemSource, Profile, Trace, drive_cycle_profile, electrode_soh,
+                                           equilibrium_ocv, hppc_profile, simulate, thermal_properties)
+
+
+class CycleRun(StrictModel):
+    """A drive cycle started from rest at an SOC."""
+
+    cycle: Literal["US06", "UDDS", "WLTC"] = Field(description="shared drive cycle")
+    initial_soc: float = Field(gt=0, le=1, description="SOC at the start [1]")
+
+
+class ReductionConfig(StrictModel):
+    """Everything a reduction run depends on (also recorded in the provenance)."""
+
+    name: str = Field("reduced_ecm", description="name of the parameter set (and file stem)")
+    model: Literal["SPM", "SPMe", "DFN"] = Field("DFN", description="PyBaMM model simulated")
+    parameter_set: str = Field("Chen2020", description="PyBaMM parameter set (ignored with bpx_file)")
+    bpx_file: str | None = Field(None, description="BPX parameter file instead of a named set")
+    parameter_overrides: dict[str, float] = Field(default_factory=dict, description="PyBaMM values to change")
+    temperatures_K: list[float] = Field([288.15, 298.15, 308.15], min_length=1,
+                                        description="temperatures of the experiments and the tables [K]")
+    n_rc: int = Field(2, ge=1, le=3, description="RC pairs of the ECM")
+    soc_grid: list[float] = Field(list(FitSettings.soc_grid), description="SOC nodes of the R tables [1]")
+    tau_soc_grid: list[float] = Field(list(FitSettings.tau_soc_grid), description="SOC nodes of the tau tables")
+    high_current_weight: float = Field(5.0, ge=0, description="extra weight of high-current samples in the fit")
+    smoothing: float = Field(FitSettings.smoothing, ge=0, description="SOC-curvature penalty of the R tables")
+    ocv_points: int = Field(101, ge=11, le=1001, description="SOC points of the OCV table")
+    hppc_soc_levels: list[float] = Field([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1],
+                                         description="SOC levels of the HPPC pulses [1]")
+    fit_cycles: list[CycleRun] = Field(default_factory=lambda: [CycleRun(cycle="UDDS", initial_soc=0.7)],
+                                       description="drive cycles fitted together with the pulses")
+    validation_cycles: list[CycleRun] = Field(
+        default_factory=lambda: [CycleRun(cycle=c, initial_soc=s) for c in ("US06", "WLTC") for s in (0.8, 0.4)],
+        description="held-out drive cycles (never fitted)")
+    experiment_voltage_margin_V: float = Field(
+        0.2, ge=0, le=1, description="the experiments may pass the model's voltage cut-offs by this much [V]")
+    workers: int = Field(0, ge=0, description="processes for the simulations; 0: one per temperature, at most "
+                         "the CPU count")
+
+    @field_validator("temperatures_K")
+    @classmethod
+    def _increasing(cls, v: list[float]) -> list[float]:
+        if any(t <= 0 for t in v) or any(b <= a for a, b in zip(v, v[1:])):
+            raise ValueError(f"must be positive and strictly increasing, got {v}")
+        return v
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ReductionConfig":
+        """Read a JSON config; errors name the field."""
+        from fmutwin.params.cell import ParameterError, format_validation_error
+        from pydantic import ValidationError
+
+        try:
+            return cls.model_validate(json.loads(Path(path).read_text()))
+        except json.JSONDecodeError as exc:
+            raise ParameterError(f"{path}: not valid JSON: {exc}") from None
+        except ValidationError as exc:
+            raise ParameterError(format_validation_error(exc, str(path))) from None
+
+    def source(self) -> EchemSource:
+        return EchemSource(self.model, self.parameter_set, self.bpx_file, dict(self.parameter_overrides),
+                           voltage_margin_V=self.experiment_voltage_margin_V)
+
+    def fit_settings(self) -> FitSettings:
+        return FitSettings(n_rc=self.n_rc, soc_grid=tuple(self.soc_grid), tau_soc_grid=tuple(self.tau_soc_grid),
+                           high_current_weight=self.high_current_weight, smoothing=self.smoothing)
+
+
+@dataclass
+class ValidationResult:
+    """Error of the ECM twin against the electrochemical model on one experiment."""
+
+    experiment: str
+    temperature_K: float
+    rms_V: float
+    max_V: float
+
+    def record(self) -> dict[str, Any]:
+        return {"experiment": self.experiment, "temperature_K": self.temperature_K, "rms_V": self.rms_V,
+                "max_V": self.max_V}
+
+
+@dataclass
+class ReductionResult:
+    """What :func:`reduce` produced."""
+
+    params: CellParameters
+    path: Path | None
+    fits: list[TemperatureFit]
+    validation: list[ValidationResult]
+    traces: list[Trace] = field(repr=False, default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def _simulate_all(source: EchemSource, profiles: list[Profile], temperature_K: float) -> list[Trace]:
+    return [simulate(source, p, temperature_K) for p in profiles]
+
+
+def run_experiments(source: EchemSource, profiles: list[Profile], temperatures_K: list[float],
+                    workers: int = 0) -> dict[float, list[Trace]]:
+    """Every profile at every temperature; temperatures run in parallel (forked) processes.
+
+    Fork rather than spawn: a spawned worker re-imports the caller's main module, which breaks
+    scripts without a ``__main__`` guard. Call this before other PyBaMM work in the process.
+    """
+    workers = workers or min(len(temperatures_K), os.cpu_count() or 1)
+    if workers <= 1:
+        return {t: _simulate_all(source, profiles, t) for t in temperatures_K}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+        futures = {t: pool.submit(_simulate_all, source, profiles, t) for t in temperatures_K}
+        return {t: f.result() for t, f in futures.items()}
+
+
+def _table(soc: list[float] | None, temps: list[float], columns: np.ndarray) -> Table:
+    """A table over (SOC, T) from columns (rows over SOC); over SOC only for one temperature."""
+    columns = np.asarray(columns, float)
+    if len(temps) == 1:
+        return Table(soc=soc, values=columns[:, 0].tolist())
+    return Table(soc=soc, temperature_K=temps, values=columns.tolist())
+
+
+def assemble(name: str, source_text: str, capacity_As: float, ocv_soc: np.ndarray, ocv: np.ndarray,
+             entropic: np.ndarray, fits: list[TemperatureFit], thermal: dict[str, float]) -> CellParameters:
+    """The fitted ECM as a cell parameter set (no provenance yet)."""
+    temps = [f.temperature_K for f in fits]
+    soc = [float(s) for s in fits[0].soc_grid]
+    tau_soc = [float(s) for s in fits[0].tau_soc_grid]
+    same_ocv = np.allclose(ocv, ocv[:, :1], rtol=0, atol=1e-12)
+    ocv_table = (Table(soc=ocv_soc.tolist(), values=ocv[:, 0].tolist()) if same_ocv
+                 else _table(ocv_soc.tolist(), temps, ocv))
+    branches = [RCBranch(resistance_ohm=_table(soc, temps, np.stack([f.resistance_ohm[i] for f in fits], axis=1)),
+                         time_constant_s=_table(tau_soc, temps, np.stack([f.time_constant_s[i] for f in fits], axis=1)))
+                for i in range(fits[0].resistance_ohm.shape[0])]
+    entropic_value: Table | float = 0.0 if np.all(entropic == 0) else _table(ocv_soc.tolist(), temps, entropic)
+    return CellParameters(
+        name=name, source=source_text, nominal_capacity_As=capacity_As, ocv_V=ocv_table,
+        entropic_coefficient_V_per_K=entropic_value,
+        r0_ohm=_table(soc, temps, np.stack([f.r0_ohm for f in fits], axis=1)), rc_branches=branches,
+        thermal=Thermal(model="lumped", **thermal), initial=Initial(soc=1.0, temperature_K=temps[len(temps) // 2]))
+
+
+def validate(params: CellParameters, traces: list[Trace]) -> list[ValidationResult]:
+    """Drive the ECM twin with each trace's current at its temperature; compare voltages."""
+    from fmutwin.twins.cell_ecm import CellECMTwin
+
+    out = []
+    for trace in traces:
+        p = trace.profile
+        run_params = params.with_changes(
+            thermal=params.thermal.model_copy(update={"model": "constant"}),
+            initial=Initial(soc=p.initial_soc, temperature_K=trace.temperature_K))
+        result = CellECMTwin(run_params).run(p.time_s, p.current_A, ambient_temperature_K=trace.temperature_K)
+        err = result["voltage_V"] - trace.voltage_V
+        out.append(ValidationResult(p.name, trace.temperature_K, float(np.sqrt(np.mean(err ** 2))),
+                                    float(np.max(np.abs(err)))))
+    return out
+
+
+def reduce(config: ReductionConfig, out_dir: str | Path | None = None, command: str = "fmutwin.reduction.reduce",
+           extra_record: dict[str, Any] | None = None) -> ReductionResult:
+    """Run the pipeline; write ``<out_dir>/<name>.json`` if ``out_dir`` is given."""
+    wall = time.perf_counter()
+    source = config.source()
+    temps = list(config.temperatures_K)
+    nominal_Ah = float(source.parameter_values()["Nominal cell capacity [A.h]"])
+    hppc = hppc_profile(nominal_Ah, tuple(config.hppc_soc_levels))
+    fit_profiles = [hppc] + [drive_cycle_profile(c.cycle, nominal_Ah, c.initial_soc) for c in config.fit_cycles]
+    held_out = [drive_cycle_profile(c.cycle, nominal_Ah, c.initial_soc) for c in config.validation_cycles]
+    t_sim = time.perf_counter()
+    traces = run_experiments(source, fit_profiles + held_out, temps, config.workers)
+    simulation_s = time.perf_counter() - t_sim
+
+    soh = electrode_soh(source)
+    capacity_As = soh["capacity_Ah"] * 3600.0
+    ocv_soc = np.linspace(0.0, 1.0, config.ocv_points)
+    ocv, entropic = equilibrium_ocv(source, ocv_soc, np.asarray(temps))
+
+    t_fit = time.perf_counter()
+    settings = config.fit_settings()
+    fits = []
+    for j, temp in enumerate(temps):
+        data = [fit_data(tr.profile.name, tr.profile.time_s, tr.profile.current_A, tr.voltage_V,
+                         tr.profile.initial_soc, capacity_As, ocv_soc, ocv[:, j])
+                for tr in traces[temp][:len(fit_profiles)]]
+        fits.append(fit_temperature(data, temp, settings))
+    fit_s = time.perf_counter() - t_fit
+    thermal = thermal_properties(source)
+    what = config.bpx_file or config.parameter_set
+    params = assemble(config.name, f"ECM ({config.n_rc} RC) fitted by fmutwin to PyBaMM {config.model} ({what}) "
+                      "simulations; see provenance", capacity_As, ocv_soc, ocv, entropic, fits, thermal)
+    t_val = time.perf_counter()
+    validation = validate(params, [tr for temp in temps for tr in traces[temp][len(fit_profiles):]])
+    validation_s = time.perf_counter() - t_val
+
+    record: dict[str, Any] = {
+        "generated_by": provenance.generated_by(command),
+        "environment": provenance.environment(),
+        "config": config.model_dump(mode="json"),
+        "source_model": source.record(),
+        "electrode_soh": soh,
+        "temperatures_K": temps,
+        "experiments": [{**p.record(), "role": "fit"} for p in fit_profiles]
+                       + [{**p.record(), "role": "validation (held out)"} for p in held_out],
+        "ocv": {"method": "equilibrium: U_p(y(SOC), T) - U_n(x(SOC), T) at the electrode-SOH stoichiometries",
+                "points": config.ocv_points},
+        "thermal": {"method": "PyBaMM lumped model: cell thermal volume x effective heat capacity; "
+                              "total heat-transfer coefficient x cooling area", **thermal},
+        "fit": {"method": "variable projection: scipy.optimize.least_squares (trf, 2-point differences) over "
+                          "log tau, scipy.optimize.lsq_linear (bvls, R >= min) for every R node, SOC-curvature "
+                          "penalty; model = fmutwin cell ECM discretisation (exact RC steps)",
+                "settings": settings.record(),
+                "per_temperature": [{"temperature_K": f.temperature_K, "residuals": f.residuals, "nfev": f.nfev,
+                                     "wall_time_s": f.wall_time_s} for f in fits]},
+        "validation": [v.record() for v in validation],
+        "timings_s": {"simulation": simulation_s, "fit": fit_s, "validation": validation_s},
+        **(extra_record or {}),
+    }
+    params = provenance.attach(params, record)
+    path = None
+    if out_dir is not None:
+        path = Path(out_dir) / f"{config.name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        params.save(path)
+    timings = {"simulation": simulation_s, "fit": fit_s, "validation": validation_s,
+               "total": time.perf_counter() - wall}
+    return ReductionResult(params, path, fits, validation, [tr for t in temps for tr in traces[t]], timings)

@@ -1,0 +1,87 @@
+"""The ECM fit recovers known tables from data made by the fmutwin cell twin itself.
+
+The data come from :class:`CellECMTwin` (the full twin step, not the fit's own design matrix),
+driven by HPPC pulses and a UDDS cycle; the truth has SOC-dependent R0, R1, R2 and time
+constants that vary linearly in SOC. Noise-free data must give back the truth almost exactly
+where the data reach; with 1 mV noise within stated tolerances.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fmutwin.params.cell import CellParameters
+from fmutwin.reduction.ecm_fit import FitSettings, fit_data, fit_temperature
+from fmutwin.reduction.experiments import drive_cycle_profile, hppc_profile
+from fmutwin.twins.cell_ecm import CellECMTwin
+
+CAPACITY_AH = 5.0
+SOC = [0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0]
+OCV_SOC = np.linspace(0.0, 1.0, 41)
+OCV = 3.0 + 1.2 * OCV_SOC - 0.25 * np.exp(-20 * OCV_SOC) + 0.05 * np.sin(6 * OCV_SOC)
+S = np.asarray(SOC)
+R0 = 0.02 + 0.015 * (1 - S) ** 2
+R1 = 0.008 + 0.004 * S
+R2 = 0.012 + 0.01 * (S - 0.5) ** 2
+TAU1 = (8.0, 14.0)  # at SOC 0 and 1
+TAU2 = (150.0, 260.0)
+COVERED = (S >= 0.1) & (S <= 0.9)  # SOC nodes the experiments visit
+
+
+def truth() -> CellParameters:
+    return CellParameters.from_dict({
+        "name": "truth", "source": "test", "nominal_capacity_As": CAPACITY_AH * 3600,
+        "ocv_V": {"soc": OCV_SOC.tolist(), "values": OCV.tolist()},
+        "r0_ohm": {"soc": SOC, "values": R0.tolist()},
+        "rc_branches": [{"resistance_ohm": {"soc": SOC, "values": R1.tolist()},
+                         "time_constant_s": {"soc": [0.0, 1.0], "values": list(TAU1)}},
+                        {"resistance_ohm": {"soc": SOC, "values": R2.tolist()},
+                         "time_constant_s": {"soc": [0.0, 1.0], "values": list(TAU2)}}],
+        "thermal": {"model": "constant", "mass_J_per_K": 40.0, "heat_transfer_W_per_K": 0.05}})
+
+
+def experiments(noise_V: float) -> list:
+    params = truth()
+    rng = np.random.default_rng(7)
+    out = []
+    for profile in (hppc_profile(CAPACITY_AH), drive_cycle_profile("UDDS", CAPACITY_AH, 0.7)):
+        p = params.with_changes(initial={"soc": profile.initial_soc, "temperature_K": 298.15})
+        voltage = CellECMTwin(p).run(profile.time_s, profile.current_A)["voltage_V"]
+        voltage = voltage + noise_V * rng.standard_normal(voltage.size)
+        out.append(fit_data(profile.name, profile.time_s, profile.current_A, voltage, profile.initial_soc,
+                            CAPACITY_AH * 3600, OCV_SOC, OCV))
+    return out
+
+
+def test_noise_free_data_give_back_the_tables() -> None:
+    fit = fit_temperature(experiments(0.0), 298.15, FitSettings(n_rc=2, soc_grid=tuple(SOC), tau_soc_grid=(0.0, 1.0),
+                                                                smoothing=1e-9, max_nfev=200))
+    np.testing.assert_allclose(fit.time_constant_s[0], TAU1, rtol=1e-3)
+    np.testing.assert_allclose(fit.time_constant_s[1], TAU2, rtol=1e-3)
+    np.testing.assert_allclose(fit.r0_ohm[COVERED], R0[COVERED], rtol=1e-3)
+    np.testing.assert_allclose(fit.resistance_ohm[0][COVERED], R1[COVERED], rtol=1e-3)
+    np.testing.assert_allclose(fit.resistance_ohm[1][COVERED], R2[COVERED], rtol=1e-3)
+    assert max(r["rms_V"] for r in fit.residuals.values()) < 1e-5
+
+
+def test_noisy_data_give_the_tables_within_tolerance() -> None:
+    """1 mV white noise: R0 within 3 %, branch resistances within 10 %, time constants within 10 %
+    on the visited SOC range; residual RMS at the noise level."""
+    fit = fit_temperature(experiments(1e-3), 298.15, FitSettings(n_rc=2, soc_grid=tuple(SOC), tau_soc_grid=(0.0, 1.0)))
+    np.testing.assert_allclose(fit.r0_ohm[COVERED], R0[COVERED], rtol=0.03)
+    np.testing.assert_allclose(fit.resistance_ohm[0][COVERED], R1[COVERED], rtol=0.10)
+    np.testing.assert_allclose(fit.resistance_ohm[1][COVERED], R2[COVERED], rtol=0.10)
+    np.testing.assert_allclose(fit.time_constant_s, [TAU1, TAU2], rtol=0.10)
+    for r in fit.residuals.values():
+        assert 0.8e-3 < r["rms_V"] < 1.2e-3
+
+
+def test_bad_settings_and_data_name_the_field() -> None:
+    with pytest.raises(ValueError, match="n_rc"):
+        FitSettings(n_rc=4)
+    with pytest.raises(ValueError, match="soc_grid"):
+        FitSettings(soc_grid=(0.0, 0.5, 0.4))
+    with pytest.raises(ValueError, match="voltage_V"):
+        fit_data("x", np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0]), np.array([3.7, np.nan]), 0.5, 3600.0,
+                 OCV_SOC, OCV)

@@ -134,7 +134,10 @@ def _model_vars(bound: list[_Bound], time_vr: int | None) -> str:
                     f"{_c_double(lo)}, {_c_double(hi)}, {int(b.var.increasing)}, {_c_string(b.var.name)}}},")
     if time_vr is not None:
         rows.append(f'    {{{time_vr}u, \'t\', \'R\', 0, 1, -HUGE_VAL, HUGE_VAL, 0, "time"}},')
-    return f"#define NVARS {len(rows)}\nstatic const VarInfo VARS[NVARS] = {{\n" + "\n".join(rows) + "\n};\n"
+    inputs = [str(i) for i, b in enumerate(bound) if b.kind == "u"]  # checked before every step
+    return (f"#define NVARS {len(rows)}\nstatic const VarInfo VARS[NVARS] = {{\n" + "\n".join(rows) + "\n};\n"
+            f"#define NINPUTS {len(inputs)}\nstatic const int INPUT_VARS[NINPUTS > 0 ? NINPUTS : 1] = "
+            f"{{{', '.join(inputs) or '0'}}};\n")
 
 
 def _c_double(x: float) -> str:

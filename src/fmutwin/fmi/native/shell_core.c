@@ -181,11 +181,9 @@ static int model_exit_init(Instance *m) {
 /* One communication step. Returns 1 on success; on failure nothing changes and one line is logged. */
 static int model_step(Instance *m, double t, double dt) {
     double x_next[NX], y_next[NY];
-    for (int i = 0; i < NVARS; i++) {
-        const VarInfo *v = &VARS[i];
-        double value;
-        if (v->kind != KIND_INPUT) continue;
-        value = m->s.u[v->index];
+    for (int i = 0; i < NINPUTS; i++) {
+        const VarInfo *v = &VARS[INPUT_VARS[i]];
+        double value = m->s.u[v->index];
         if (!isfinite(value)) {
             model_log(m, 3, "logStatusError", "t = %.17g: input %s = %g is not finite", t, v->name, value);
             return 0;

@@ -137,8 +137,8 @@ def drive_cycle_profile(name: str, capacity_Ah: float, initial_soc: float, repea
     t = np.concatenate([seconds[:-1] + k * period for k in range(repeats)] + [[seconds[-1] + (repeats - 1) * period]])
     i = np.tile(one, repeats)
     return Profile(f"{upper}@{initial_soc:g}", "drive_cycle", t - t[0], i, float(initial_soc),
-                   {"cycle": upper, "repeats": repeats, "current_scale": scale, "data_file": source,
-                    "data_sha256": file_sha256(shared_data.data_dir() / source)})
+                   {"cycle": upper, "repeats": repeats, "current_scale": scale,
+                    "data": file_record(shared_data.data_dir() / source, f"drive cycle {upper}")})
 
 
 def file_sha256(path: str | Path) -> str:

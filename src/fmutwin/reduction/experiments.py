@@ -169,7 +169,20 @@ class EchemSource:
 
         from fmutwin.twins.cell_echem import _load_bpx
 
-        values = _load_bpx(self.bpx_file) if self.bpx_file else pybamm.ParameterValues(self.parameter_set)
+        if self.bpx_file:
+            values = _load_bpx(self.bpx_file)
+        elif self.parameter_set in pybamm.parameter_sets:
+            values = pybamm.ParameterValues(self.parameter_set)
+        else:
+            raise ValueError(f"parameter_set: unknown PyBaMM parameter set {self.parameter_set!r}; valid: "
+                             f"{', '.join(sorted(pybamm.parameter_sets))}")
+        unknown = [k for k in self.parameter_overrides if k not in values.keys()]
+        if unknown:
+            import difflib
+
+            hints = {k: difflib.get_close_matches(k, list(values.keys()), n=1) for k in unknown}
+            raise ValueError("parameter_overrides: not parameters of this set: " + "; ".join(
+                f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items()))
         values.update(dict(self.parameter_overrides))
         return values
 

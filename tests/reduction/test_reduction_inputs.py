@@ -1,0 +1,86 @@
+"""Reduction inputs: bad configurations name the field; BPX sources are recorded and checked."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fmutwin import provenance
+from fmutwin.params.cell import ParameterError
+from fmutwin.reduction.experiments import EchemSource, drive_cycle_profile, hppc_profile
+from fmutwin.reduction.pipeline import ReductionConfig, assemble, run_experiments
+
+
+def test_bad_config_fields_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"modle": "DFN"}))
+    with pytest.raises(ParameterError, match="unknown key 'modle'; did you mean 'model'"):
+        ReductionConfig.load(path)
+    path.write_text(json.dumps({"temperatures_K": [298.15, 288.15], "n_rc": 4,
+                                "validation_cycles": [{"cycle": "FTP75", "initial_soc": 0.5}]}))
+    with pytest.raises(ParameterError) as err:
+        ReductionConfig.load(path)
+    text = str(err.value)
+    for field in ("temperatures_K", "n_rc", "validation_cycles.0.cycle"):
+        assert field in text, text
+    run = subprocess.run([sys.executable, "-m", "fmutwin.cli", "reduce", str(path), "--out", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "n_rc" in run.stderr
+    path.write_text("{not json")
+    with pytest.raises(ParameterError, match="not valid JSON"):
+        ReductionConfig.load(path)
+
+
+def test_unknown_parameter_set_and_override_list_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match="parameter_set: unknown PyBaMM parameter set 'Chen2021'.*Chen2020"):
+        EchemSource(parameter_set="Chen2021").parameter_values()
+    with pytest.raises(ValueError, match="did you mean 'Nominal cell capacity \\[A.h\\]'"):
+        EchemSource(parameter_overrides={"Nominal cell capacity [Ah]": 5.0}).parameter_values()
+
+
+def test_profiles_reject_bad_input() -> None:
+    with pytest.raises(ValueError, match="soc_levels"):
+        hppc_profile(5.0, (0.5, 1.2))
+    with pytest.raises(ValueError, match="unknown drive cycle 'FTP75'"):
+        drive_cycle_profile("FTP75", 5.0, 0.5)
+
+
+def test_experiment_limit_names_the_experiment() -> None:
+    """A profile that drives the model past its cut-off stops with the experiment and the limit named."""
+    from fmutwin.reduction.experiments import Profile
+    from fmutwin.twins.cell_echem import LimitReached
+
+    source = EchemSource(model="SPM", var_pts={"x_n": 5, "x_s": 5, "x_p": 5, "r_n": 8, "r_p": 8})
+    deep = Profile("deep", "pulses", [0.0, 600.0, 1200.0], [15.0, 15.0], 0.2)
+    with pytest.raises(LimitReached, match="experiment deep at 298.15 K: lower voltage cut-off"):
+        run_experiments(source, [deep], [298.15, 308.15], workers=2)
+
+
+def test_bpx_source_is_recorded_and_a_changed_bpx_file_is_stale(tmp_path: Path) -> None:
+    from twins.bpx_cell import write_chen2020_bpx
+
+    bpx = write_chen2020_bpx(tmp_path / "cell.bpx.json")
+    source = EchemSource(model="SPMe", bpx_file=str(bpx))
+    record = source.record()
+    assert record["bpx_file"]["sha256"] == provenance.file_sha256(bpx) and record["parameter_set"] is None
+    import numpy as np
+
+    soc = np.array([0.0, 0.5, 1.0])
+    ocv = np.array([[3.0], [3.7], [4.2]])
+    from fmutwin.reduction.ecm_fit import TemperatureFit
+
+    fit = TemperatureFit(298.15, soc, np.full(3, 0.02), np.full((1, 3), 0.01), np.array([0.0, 1.0]),
+                         np.full((1, 2), 20.0))
+    params = assemble("bpx_cell", "test", 18000.0, soc, ocv, np.zeros_like(ocv), [fit],
+                      {"mass_J_per_K": 40.0, "heat_transfer_W_per_K": 0.05})
+    params = provenance.attach(params, {"source_model": record})
+    assert {f.status for f in provenance.check(params)} == {"ok"}
+    doc = json.loads(bpx.read_text())
+    doc["Header"]["Title"] = "edited"
+    bpx.write_text(json.dumps(doc))
+    stale = [f for f in provenance.check(params) if f.status == "stale"]
+    assert len(stale) == 1 and "cell.bpx.json" in stale[0].what

@@ -1,0 +1,596 @@
+"""Calibrate a few named parameters of a PyBaMM model to measured constant-current tests.
+
+Step 1 of the reduction pipeline (issue 7): measured data -> calibrated electrochemical model.
+The fit is a bounded nonlinear least-squares problem (:func:`scipy.optimize.least_squares`, method
+``trf``) on the voltage residual ``model - measured`` at the measured sample times.
+
+Design, from measurements on PyBaMM 26.10:
+
+* The PyBaMM model is built once. Every fitted parameter, the current and the ambient
+  temperature are PyBaMM input parameters, so a residual evaluation is one IDAKLU solve with new
+  inputs (about 0.3 s for the Ecker2015 DFN, no rebuild). All tests (fit and validation) share
+  that one built model.
+* A parameter is fitted either as its value (``"Contact resistance [Ohm]"`` -> ``[input]``) or as a
+  dimensionless scale factor on the parameter set's own value or function (``"Negative particle
+  diffusivity scale factor"`` multiplies ``Negative particle diffusivity [m2.s-1]``, a function
+  of stoichiometry and temperature in most sets). Scale factors are optimised in log10.
+* The optimiser sees every parameter normalised to [0, 1] over its bounds (linearly for values,
+  in log10 for scale factors), so ``x_scale = 1`` and the finite-difference step ``diff_step``
+  is a fixed fraction of each bound range. The Jacobian is by forward differences; the solver
+  tolerances (default rtol 1e-8) keep the solver noise far below the difference quotients
+  (with rtol 1e-6 the derivative of the Ecker2015 DFN voltage carries ~3 % noise at a step of
+  1e-4; PyBaMM's IDAKLU forward sensitivities failed to converge at rtol 1e-8 for this model).
+* A solve that fails, or ends at a termination event (voltage cut-off) before the last sample,
+  gives :data:`FAILED_RESIDUAL_V` at each sample it did not reach: large and finite, never NaN.
+
+Sign convention: positive current discharges the cell (fmutwin's convention and PyBaMM's
+``Current function [A]``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from fmutwin.data import data_dir, load_csv
+
+CURRENT_INPUT = "Current function [A]"
+AMBIENT_INPUT = "Ambient temperature [K]"
+INITIAL_TEMPERATURE_INPUT = "Initial temperature [K]"
+VOLTAGE = "Voltage [V]"
+
+#: suffix that turns a parameter name into a dimensionless multiplier of that parameter
+SCALE_SUFFIX = " scale factor"
+#: residual [V] at every sample a failed or early-terminated solve did not reach
+FAILED_RESIDUAL_V = 1.0
+#: model options a fitted parameter needs to have any effect
+REQUIRED_OPTIONS: dict[str, dict[str, str]] = {"Contact resistance [Ohm]": {"contact resistance": "true"}}
+#: relative spread of current / temperature over a test accepted as "constant"
+CONSTANT_CURRENT_RTOL = 0.01
+CONSTANT_TEMPERATURE_ATOL_K = 0.5
+
+ECKER2015_1C_FILE = "measured/Ecker2015_1C_discharge.csv"
+
+
+def _pybamm() -> Any:
+    import pybamm
+
+    return pybamm
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# -- measured data -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeasuredDischarge:
+    """One constant-current test: samples of voltage under a known current and temperature.
+
+    ``time_s`` counts from the start of the test (t = 0 s is when the current is switched on and
+    the cell is in its initial state); samples may start later and may be a window of the test
+    (:meth:`window`), the model is always simulated from t = 0. ``current_A`` is positive for a
+    discharge (fmutwin's convention). ``current_A`` and ``temperature_K`` may be given as
+    scalars; they are stored as arrays like ``time_s``. ``source_path`` / ``source_sha256`` name
+    the file the data was read from (``None`` for generated data).
+
+    Raises ValueError naming the field for NaN/inf values, non-increasing or negative time,
+    mismatched lengths or fewer than 2 samples.
+    """
+
+    name: str
+    time_s: np.ndarray
+    voltage_V: np.ndarray
+    current_A: np.ndarray
+    temperature_K: np.ndarray
+    source_path: str | None = None
+    source_sha256: str | None = None
+    window_s: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        time_s = np.asarray(self.time_s, dtype=float)
+        if time_s.ndim != 1 or time_s.size < 2:
+            raise ValueError(f"{self.name}: time_s must be a 1-D array of at least 2 samples, got shape {time_s.shape}")
+        arrays = {"time_s": time_s}
+        for name in ("voltage_V", "current_A", "temperature_K"):
+            value = np.asarray(getattr(self, name), dtype=float)
+            if value.ndim == 0:
+                value = np.full(time_s.shape, float(value))
+            if value.shape != time_s.shape:
+                raise ValueError(f"{self.name}: {name} has shape {value.shape}, time_s has {time_s.shape}")
+            arrays[name] = value
+        for name, value in arrays.items():
+            bad = np.flatnonzero(~np.isfinite(value))
+            if bad.size:
+                raise ValueError(f"{self.name}: {name} is not finite at {bad.size} sample(s) "
+                                 f"(first at index {bad[0]}: {value[bad[0]]})")
+        steps = np.diff(time_s)
+        if np.any(steps <= 0):
+            k = int(np.flatnonzero(steps <= 0)[0])
+            raise ValueError(f"{self.name}: time_s is not strictly increasing (index {k}: {time_s[k]} s, "
+                             f"index {k + 1}: {time_s[k + 1]} s)")
+        if time_s[0] < 0:
+            raise ValueError(f"{self.name}: time_s starts at {time_s[0]} s < 0 (t = 0 s is the start of the test)")
+        if np.any(arrays["temperature_K"] <= 0):
+            raise ValueError(f"{self.name}: temperature_K must be > 0 K")
+        for name, value in arrays.items():
+            value.setflags(write=False)
+            object.__setattr__(self, name, value)
+
+    @property
+    def test_current_A(self) -> float:
+        """The constant current of the test [A] (mid-range of the samples; positive = discharge).
+
+        ValueError if the current varies by more than :data:`CONSTANT_CURRENT_RTOL`: the
+        calibration runs constant-current tests only.
+        """
+        mean = 0.5 * float(np.min(self.current_A) + np.max(self.current_A))  # exact for a constant array
+        spread = float(np.ptp(self.current_A))
+        if spread > CONSTANT_CURRENT_RTOL * max(abs(mean), 1e-12):
+            raise ValueError(f"{self.name}: current_A varies by {spread:.4g} A around {mean:.4g} A; "
+                             f"calibration supports constant-current tests only")
+        return mean
+
+    @property
+    def test_temperature_K(self) -> float:
+        """The constant temperature of the test [K] (mid-range; ValueError if it spreads by more than
+        :data:`CONSTANT_TEMPERATURE_ATOL_K`)."""
+        spread = float(np.ptp(self.temperature_K))
+        if spread > CONSTANT_TEMPERATURE_ATOL_K:
+            raise ValueError(f"{self.name}: temperature_K varies by {spread:.3g} K; calibration runs the "
+                             f"isothermal model at one temperature per test")
+        return 0.5 * float(np.min(self.temperature_K) + np.max(self.temperature_K))
+
+    def window(self, start_s: float, end_s: float, name: str | None = None) -> MeasuredDischarge:
+        """The samples with ``start_s <= time_s <= end_s`` (same source, same time axis; ``end_s``
+        may be ``inf``, recorded as ``None``)."""
+        keep = (self.time_s >= start_s) & (self.time_s <= end_s)
+        return MeasuredDischarge(name=name or f"{self.name}[{start_s:g}-{end_s:g} s]",
+                                 time_s=self.time_s[keep], voltage_V=self.voltage_V[keep],
+                                 current_A=self.current_A[keep], temperature_K=self.temperature_K[keep],
+                                 source_path=self.source_path, source_sha256=self.source_sha256,
+                                 window_s=(float(start_s), float(end_s)))
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-serialisable description (no samples): name, source file and hash, window, test conditions.
+
+        The file is a ``{"path", "sha256", "role"}`` object (``None`` for generated data), the form
+        :mod:`fmutwin.provenance` re-hashes to report stale records.
+        """
+        file = ({"path": self.source_path, "sha256": self.source_sha256, "role": f"measured data {self.name}"}
+                if self.source_path is not None and self.source_sha256 is not None else None)
+        return {"name": self.name, "file": file,
+                "window_s": [t if np.isfinite(t) else None for t in self.window_s] if self.window_s else None,
+                "samples": int(self.time_s.size),
+                "time_range_s": [float(self.time_s[0]), float(self.time_s[-1])],
+                "current_A": self.test_current_A, "temperature_K": self.test_temperature_K}
+
+
+def load_measured_discharge(relative_path: str, current_A: float, temperature_K: float,
+                            name: str | None = None) -> MeasuredDischarge:
+    """A constant-current test from a CSV of the shared data folder (columns time [s], voltage [V]).
+
+    The file is read with :func:`fmutwin.data.load_csv` (``#`` comment lines skipped);
+    ``current_A`` (positive = discharge) and ``temperature_K`` describe the test, since the file
+    does not carry them. The file's path and SHA-256 are kept for provenance.
+    """
+    path = data_dir() / relative_path
+    table = load_csv(relative_path)
+    return MeasuredDischarge(name=name or Path(relative_path).stem, time_s=table[:, 0], voltage_V=table[:, 1],
+                             current_A=current_A, temperature_K=temperature_K,
+                             source_path=str(path), source_sha256=sha256_file(path))
+
+
+def ecker2015_1c_discharge() -> MeasuredDischarge:
+    """The measured 1C discharge of the Kokam cell described by PyBaMM's ``Ecker2015`` set.
+
+    As in PyBaMM's ``compare-ecker-data`` example (and tests/twins/test_cell_echem.py): current
+    = 1 x ``Nominal cell capacity [A.h]`` of the parameter set, raw time axis of the data, and the
+    parameter set's ambient temperature (the file carries no temperature).
+    """
+    values = _pybamm().ParameterValues("Ecker2015")
+    return load_measured_discharge(ECKER2015_1C_FILE, current_A=1.0 * float(values["Nominal cell capacity [A.h]"]),
+                                   temperature_K=float(values[AMBIENT_INPUT]), name="Ecker2015_1C_discharge")
+
+
+# -- fitted parameters -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FittedParameter:
+    """One fitted parameter: how it enters PyBaMM and its bounds.
+
+    ``kind`` is ``"value"`` (the PyBaMM parameter ``pybamm_name`` itself, optimised linearly) or
+    ``"scale"`` (a dimensionless factor on the parameter set's ``pybamm_name``, optimised in log10).
+    """
+
+    name: str
+    pybamm_name: str
+    kind: str
+    initial: float
+    lower: float
+    upper: float
+
+    @property
+    def input_name(self) -> str:
+        """Name of the PyBaMM input parameter carrying this value."""
+        return self.name if self.kind == "scale" else self.pybamm_name
+
+    def to_unit(self, value: np.ndarray | float) -> np.ndarray:
+        """Map a value to the optimiser's [0, 1] coordinate (log10 for scale factors)."""
+        value = np.asarray(value, dtype=float)
+        if self.kind == "scale":
+            return np.log10(value / self.lower) / np.log10(self.upper / self.lower)
+        return (value - self.lower) / (self.upper - self.lower)
+
+    def unit_derivative(self, value: float) -> float:
+        """d(value)/d(unit coordinate) at ``value``, to carry uncertainties back to the parameter's units."""
+        if self.kind == "scale":
+            return float(value * np.log(self.upper / self.lower))
+        return float(self.upper - self.lower)
+
+    def from_unit(self, unit: float) -> float:
+        """Inverse of :meth:`to_unit`."""
+        if self.kind == "scale":
+            return float(self.lower * (self.upper / self.lower) ** unit)
+        return float(self.lower + unit * (self.upper - self.lower))
+
+
+def _resolve_parameters(values: Any, parameters: Mapping[str, tuple[float, float, float]],
+                        parameter_set: str) -> list[FittedParameter]:
+    """Check names and bounds; ValueError naming the parameter (with close matches for unknown names)."""
+    if not parameters:
+        raise ValueError("parameters is empty: name at least one parameter to fit")
+    keys = list(values.keys())
+    resolved = []
+    for name, bounds in parameters.items():
+        if name.endswith(SCALE_SUFFIX):
+            base = name[: -len(SCALE_SUFFIX)]
+            matches = [k for k in keys if k == base] or [k for k in keys if k.split(" [")[0] == base]
+            kind = "scale"
+        else:
+            matches = [name] if name in keys else []
+            kind = "value"
+        if len(matches) != 1:
+            pool = keys + [k.split(" [")[0] + SCALE_SUFFIX for k in keys]
+            close = difflib.get_close_matches(name, pool, n=5, cutoff=0.6)
+            raise ValueError(f"unknown parameter {name!r} for parameter set {parameter_set!r}; close matches: "
+                             f"{', '.join(repr(c) for c in close) or 'none'} (a name ending in {SCALE_SUFFIX!r} "
+                             f"fits a multiplier of the parameter of that name)")
+        try:
+            initial, lower, upper = (float(b) for b in bounds)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"parameter {name!r}: expected (initial, lower, upper), got {bounds!r}") from exc
+        if not all(np.isfinite([initial, lower, upper])):
+            raise ValueError(f"parameter {name!r}: initial and bounds must be finite, got {bounds!r}")
+        if not lower < upper:
+            raise ValueError(f"parameter {name!r}: lower bound {lower} must be below upper bound {upper}")
+        if not lower <= initial <= upper:
+            raise ValueError(f"parameter {name!r}: initial value {initial} is outside the bounds [{lower}, {upper}]")
+        if kind == "scale" and lower <= 0:
+            raise ValueError(f"parameter {name!r}: a scale factor needs a lower bound > 0 (fitted in log10), "
+                             f"got {lower}")
+        if kind == "value" and callable(values[matches[0]]):
+            raise ValueError(f"parameter {name!r} is a function in {parameter_set!r}; fit "
+                             f"{matches[0].split(' [')[0] + SCALE_SUFFIX!r} instead")
+        resolved.append(FittedParameter(name, matches[0], kind, initial, lower, upper))
+    return resolved
+
+
+def _scaled(original: Any, factor: Any) -> Any:
+    """``factor`` times a parameter value or function (PyBaMM calls functions with their symbols)."""
+    if callable(original):
+        def scaled(*args: Any) -> Any:
+            return factor * original(*args)
+
+        return scaled
+    return factor * original
+
+
+def overrides_for(parameter_set: str, fitted: Sequence[FittedParameter], values: Sequence[float]) -> dict[str, Any]:
+    """PyBaMM parameter values for ``fitted`` at ``values``: numbers for value parameters, the
+    parameter set's value or function times the factor for scale factors (several factors on
+    one parameter multiply)."""
+    base = _pybamm().ParameterValues(parameter_set)
+    out: dict[str, Any] = {}
+    for p, v in zip(fitted, values):
+        if p.kind == "value":
+            out[p.pybamm_name] = float(v)
+        else:
+            out[p.pybamm_name] = _scaled(out.get(p.pybamm_name, base[p.pybamm_name]), float(v))
+    return out
+
+
+# -- the model, built once ---------------------------------------------------------------------
+
+
+class _ModelRunner:
+    """A PyBaMM model built once with the fitted parameters, current and temperature as inputs."""
+
+    def __init__(self, model: str, parameter_set: str, options: Mapping[str, str], fitted: Sequence[FittedParameter],
+                 data: MeasuredDischarge, initial_soc: float | None, var_pts: Mapping[str, int] | None,
+                 rtol: float, atol: float) -> None:
+        pybamm = _pybamm()
+        self.fitted = list(fitted)
+        values = pybamm.ParameterValues(parameter_set)
+        updates: dict[str, Any] = {CURRENT_INPUT: "[input]", AMBIENT_INPUT: "[input]",
+                                   INITIAL_TEMPERATURE_INPUT: "[input]"}
+        for p in self.fitted:
+            if p.kind == "value":
+                updates[p.pybamm_name] = "[input]"
+            else:
+                current = updates.get(p.pybamm_name, values[p.pybamm_name])
+                updates[p.pybamm_name] = _scaled(current, pybamm.InputParameter(p.input_name))
+        values.update(updates)
+        self.model = getattr(pybamm.lithium_ion, model)(options=dict(options))
+        self.solver = pybamm.IDAKLUSolver(rtol=rtol, atol=atol, output_variables=[VOLTAGE])
+        self.simulation = pybamm.Simulation(self.model, parameter_values=values, solver=self.solver,
+                                            var_pts=dict(var_pts) if var_pts else None)
+        self.simulation.build(initial_soc=initial_soc,
+                              inputs=self.inputs([p.initial for p in self.fitted], data.test_current_A,
+                                                 data.test_temperature_K))
+        self.built_model = self.simulation.built_model
+        used = {s.name for s in self.built_model.input_parameters}
+        unused = [p.name for p in self.fitted if p.input_name not in used]
+        if unused:
+            raise ValueError(f"parameter(s) {unused} do not enter the {model} model with options {dict(options)}; "
+                             f"nothing to fit")
+
+    def inputs(self, values: Sequence[float], current_A: float, temperature_K: float) -> dict[str, float]:
+        out = {p.input_name: float(v) for p, v in zip(self.fitted, values)}
+        out.update({CURRENT_INPUT: float(current_A), AMBIENT_INPUT: float(temperature_K),
+                    INITIAL_TEMPERATURE_INPUT: float(temperature_K)})
+        return out
+
+    def residual_V(self, values: Sequence[float], data: MeasuredDischarge) -> np.ndarray:
+        """Model minus measured voltage at the samples of ``data`` [V]; :data:`FAILED_RESIDUAL_V`
+        where the solve failed or had stopped (a termination event) before the sample."""
+        pybamm = _pybamm()
+        residual = np.full(data.time_s.shape, FAILED_RESIDUAL_V)
+        try:
+            solution = self.solver.solve(self.built_model, t_eval=np.array([0.0, data.time_s[-1]]),
+                                         t_interp=data.time_s,
+                                         inputs=self.inputs(values, data.test_current_A, data.test_temperature_K))
+        except pybamm.SolverError:
+            return residual
+        t = np.asarray(solution.t, dtype=float)
+        voltage = np.asarray(solution[VOLTAGE].data, dtype=float).ravel()
+        reached = data.time_s <= t[-1]
+        residual[reached] = np.interp(data.time_s[reached], t, voltage) - data.voltage_V[reached]
+        residual[~np.isfinite(residual)] = FAILED_RESIDUAL_V
+        return residual
+
+
+# -- result --------------------------------------------------------------------------------------
+
+
+def _errors(residual_V: np.ndarray) -> dict[str, float]:
+    return {"rms_V": float(np.sqrt(np.mean(residual_V ** 2))), "max_V": float(np.max(np.abs(residual_V)))}
+
+
+@dataclass
+class CalibrationResult:
+    """Fitted values, fit residuals and validation errors of :func:`calibrate`.
+
+    ``values`` / ``initial_values`` / ``bounds`` / ``standard_errors`` are keyed by the names given
+    to :func:`calibrate`; ``validation`` maps each validation test's name to ``{"rms_V", "max_V"}``.
+    ``at_bound`` names the parameters that ended on one of their bounds (the data pulls them
+    further: widen the bounds or question the model). ``standard_errors`` are the linearised
+    estimates ``sqrt(diag(s^2 (J^T J)^-1))`` over the other parameters at the solution (``s^2`` =
+    residual sum of squares / (samples - free parameters)), in the parameter's units; ``None``
+    for a parameter on a bound, without degrees of freedom or for a singular ``J^T J``. They
+    assume independent noise and a correct model: on measured data they understate the
+    uncertainty whenever the residual is model error.
+    """
+
+    model: str
+    model_options: dict[str, str]
+    parameter_set: str
+    initial_soc: float | None
+    parameters: list[FittedParameter]
+    values: dict[str, float]
+    standard_errors: dict[str, float | None]
+    at_bound: list[str]
+    fit_data: MeasuredDischarge
+    fit_residual_V: np.ndarray
+    initial_residual_V: np.ndarray
+    validation_data: list[MeasuredDischarge]
+    validation: dict[str, dict[str, float]]
+    nfev: int
+    wall_time_s: float
+    least_squares_settings: dict[str, Any]
+    status: int
+    message: str
+    solver_settings: dict[str, Any]
+
+    @property
+    def initial_values(self) -> dict[str, float]:
+        return {p.name: p.initial for p in self.parameters}
+
+    @property
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        return {p.name: (p.lower, p.upper) for p in self.parameters}
+
+    @property
+    def fit_rms_V(self) -> float:
+        """RMS of model - measured voltage over the fit data at the fitted values [V]."""
+        return _errors(self.fit_residual_V)["rms_V"]
+
+    @property
+    def fit_max_V(self) -> float:
+        """Largest absolute voltage error over the fit data at the fitted values [V]."""
+        return _errors(self.fit_residual_V)["max_V"]
+
+    @property
+    def initial_rms_V(self) -> float:
+        """RMS over the fit data at the initial values [V] (the starting point of the fit)."""
+        return _errors(self.initial_residual_V)["rms_V"]
+
+    def parameter_overrides(self) -> dict[str, Any]:
+        """The calibrated values as PyBaMM parameter values, for ``pybamm.ParameterValues.update``
+        or ``CellEchemTwin(parameter_overrides=...)``.
+
+        Value parameters map to numbers; a scale factor maps its parameter to the parameter
+        set's value or function times the factor. The model must be built with
+        :attr:`model_options` (e.g. a contact resistance has no effect without
+        ``{"contact resistance": "true"}``).
+        """
+        return overrides_for(self.parameter_set, self.parameters, [self.values[p.name] for p in self.parameters])
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-serialisable provenance record of the calibration."""
+        return {
+            "step": "calibrate",
+            "model": self.model,
+            "model_options": dict(self.model_options),
+            "parameter_set": self.parameter_set,
+            "initial_soc": self.initial_soc,
+            "solver": dict(self.solver_settings),
+            "data": self.fit_data.to_record(),
+            "fitted": dict(self.values),
+            "parameters": [{"name": p.name, "pybamm_name": p.pybamm_name, "kind": p.kind,
+                            "initial": p.initial, "lower": p.lower, "upper": p.upper,
+                            "value": self.values[p.name], "standard_error": self.standard_errors[p.name],
+                            "at_bound": p.name in self.at_bound}
+                           for p in self.parameters],
+            "method": {"name": "scipy.optimize.least_squares", "settings": dict(self.least_squares_settings),
+                       "variables": "each parameter normalised to [0, 1] over its bounds "
+                                    "(linear for values, log10 for scale factors)",
+                       "residual": "model - measured voltage [V] at the measured sample times",
+                       "nfev": self.nfev, "status": self.status, "message": self.message,
+                       "wall_time_s": self.wall_time_s},
+            "residuals": {"fit": _errors(self.fit_residual_V), "initial": _errors(self.initial_residual_V)},
+            "validation": [{"data": d.to_record(), **self.validation[d.name]} for d in self.validation_data],
+        }
+
+
+def _standard_errors(fitted: Sequence[FittedParameter], values: Sequence[float], jac_unit: np.ndarray,
+                     residual_V: np.ndarray, at_bound: np.ndarray) -> dict[str, float | None]:
+    """Linearised standard errors of the fitted values, in their own units (see CalibrationResult).
+
+    Computed over the parameters not on a bound (scipy reports zero Jacobian columns for those).
+    """
+    free = np.flatnonzero(~at_bound)
+    out: dict[str, float | None] = {p.name: None for p in fitted}
+    dof = residual_V.size - free.size
+    if free.size == 0 or dof <= 0:
+        return out
+    jtj = jac_unit[:, free].T @ jac_unit[:, free]
+    if np.linalg.matrix_rank(jtj) < free.size:
+        return out
+    unit_sigma = np.sqrt(float(residual_V @ residual_V) / dof * np.diag(np.linalg.inv(jtj)))
+    for k, sigma in zip(free, unit_sigma):
+        error = float(sigma * abs(fitted[k].unit_derivative(values[k])))
+        out[fitted[k].name] = error if np.isfinite(error) else None
+    return out
+
+
+# -- the fit ---------------------------------------------------------------------------------
+
+
+def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: MeasuredDischarge | None = None,
+              parameters: Mapping[str, tuple[float, float, float]] | None = None,
+              validation: Sequence[MeasuredDischarge] = (), model_options: Mapping[str, str] | None = None,
+              initial_soc: float | None = None, var_pts: Mapping[str, int] | None = None,
+              rtol: float = 1e-8, atol: float = 1e-10, max_nfev: int = 60, diff_step: float = 1e-3,
+              ftol: float = 1e-8, xtol: float = 1e-6, gtol: float = 1e-8,
+              progress: Callable[[int, float], None] | None = None) -> CalibrationResult:
+    """Fit named parameters of a PyBaMM model to a measured constant-current test.
+
+    Parameters
+    ----------
+    model:
+        ``"SPM"``, ``"SPMe"`` or ``"DFN"`` (``pybamm.lithium_ion.*``), isothermal at each test's temperature.
+    parameter_set:
+        A PyBaMM parameter-set name.
+    data:
+        The fit data (default: :func:`ecker2015_1c_discharge`).
+    parameters:
+        ``{name: (initial, lower, upper)}``. ``name`` is a PyBaMM parameter name (e.g.
+        ``"Contact resistance [Ohm]"``, fitted as its value) or a PyBaMM name with or without
+        its unit followed by ``" scale factor"`` (e.g. ``"Negative particle diffusivity scale
+        factor"``, a multiplier of the parameter set's value or function, lower bound > 0).
+    validation:
+        Further tests not used in the fit; each gets the RMS and max error at the fitted values.
+    model_options:
+        PyBaMM model options; options a fitted parameter needs (:data:`REQUIRED_OPTIONS`) are added.
+    initial_soc:
+        Initial SOC of every test, or ``None`` for the parameter set's initial concentrations.
+    var_pts, rtol, atol:
+        Mesh and IDAKLU tolerances.
+    max_nfev, diff_step, ftol, xtol, gtol:
+        :func:`scipy.optimize.least_squares` settings (``diff_step`` is the forward-difference
+        step as a fraction of each parameter's bound range).
+    progress:
+        Called with (evaluation count, RMS [V]) after every residual evaluation.
+
+    Raises ValueError for unknown names (listing close matches), bad bounds, bad data and
+    non-constant tests.
+    """
+    from scipy.optimize import least_squares
+
+    pybamm = _pybamm()
+    if model not in ("SPM", "SPMe", "DFN"):
+        raise ValueError(f"unknown model {model!r}; valid models: SPM, SPMe, DFN")
+    if parameter_set not in pybamm.parameter_sets:
+        close = difflib.get_close_matches(parameter_set, list(pybamm.parameter_sets), n=5, cutoff=0.6)
+        raise ValueError(f"unknown parameter set {parameter_set!r}; close matches: "
+                         f"{', '.join(repr(c) for c in close) or 'none'}")
+    if data is None:
+        data = ecker2015_1c_discharge()
+    for d in (data, *validation):  # constant-current checks before any build
+        _ = d.test_current_A, d.test_temperature_K
+    names = [d.name for d in (data, *validation)]
+    if len(set(names)) != len(names):
+        raise ValueError(f"test names must be unique: {names}")
+    fitted = _resolve_parameters(pybamm.ParameterValues(parameter_set), parameters or {}, parameter_set)
+    options = dict(model_options or {})
+    for p in fitted:
+        for key, value in REQUIRED_OPTIONS.get(p.pybamm_name, {}).items():
+            if options.setdefault(key, value) != value:
+                raise ValueError(f"parameter {p.name!r} needs model option {key!r} = {value!r}, got {options[key]!r}")
+
+    wall = time.perf_counter()
+    runner = _ModelRunner(model, parameter_set, options, fitted, data, initial_soc, var_pts, rtol, atol)
+    evaluated: dict[bytes, np.ndarray] = {}  # least_squares evaluates x0 again: solve each point once
+
+    def residual(unit: np.ndarray) -> np.ndarray:
+        key = np.asarray(unit, dtype=float).tobytes()
+        if key not in evaluated:
+            evaluated[key] = runner.residual_V([p.from_unit(u) for p, u in zip(fitted, unit)], data)
+            if progress is not None:
+                progress(len(evaluated), float(np.sqrt(np.mean(evaluated[key] ** 2))))
+        return evaluated[key]
+
+    settings = {"method": "trf", "jac": "2-point", "loss": "linear", "x_scale": 1.0, "diff_step": diff_step,
+                "ftol": ftol, "xtol": xtol, "gtol": gtol, "max_nfev": max_nfev}
+    x0 = np.array([float(p.to_unit(p.initial)) for p in fitted])
+    initial_residual = residual(x0)
+    fit = least_squares(residual, x0, bounds=(np.zeros(len(fitted)), np.ones(len(fitted))), **settings)
+    values = {p.name: p.from_unit(u) for p, u in zip(fitted, fit.x)}
+    ordered = [values[p.name] for p in fitted]
+    validation_errors = {d.name: _errors(runner.residual_V(ordered, d)) for d in validation}
+    at_bound = np.asarray(fit.active_mask) != 0
+    standard_errors = _standard_errors(fitted, ordered, np.asarray(fit.jac, dtype=float), np.asarray(fit.fun), at_bound)
+    return CalibrationResult(
+        model=model, model_options=options, parameter_set=parameter_set, initial_soc=initial_soc,
+        parameters=fitted, values=values, standard_errors=standard_errors,
+        at_bound=[p.name for p, b in zip(fitted, at_bound) if b], fit_data=data, fit_residual_V=np.asarray(fit.fun, dtype=float),
+        initial_residual_V=initial_residual, validation_data=list(validation), validation=validation_errors,
+        nfev=len(evaluated), wall_time_s=time.perf_counter() - wall, least_squares_settings=settings,
+        status=int(fit.status), message=str(fit.message),
+        solver_settings={"name": "IDAKLUSolver", "rtol": rtol, "atol": atol,
+                         "var_pts": dict(var_pts) if var_pts else None})

@@ -167,9 +167,7 @@ def _check_parameter_set(source: dict[str, Any]) -> Finding:
 
         from fmutwin.reduction.experiments import parameter_values_sha256
 
-        values = pybamm.ParameterValues(name)
-        values.update(dict(source.get("parameter_overrides") or {}))
-        now = parameter_values_sha256(values)
+        now = parameter_values_sha256(pybamm.ParameterValues(name))  # recorded before overrides
     except Exception as exc:  # noqa: BLE001 - any failure means it cannot be verified here
         return Finding("unverified", label, f"cannot be evaluated here ({type(exc).__name__}: {exc})")
     if now == source["parameter_values_sha256"]:

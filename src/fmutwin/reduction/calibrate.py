@@ -30,7 +30,6 @@ Sign convention: positive current discharges the cell (fmutwin's convention and 
 from __future__ import annotations
 
 import difflib
-import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from fmutwin.data import data_dir, load_csv
+from fmutwin.provenance import file_sha256
 
 CURRENT_INPUT = "Current function [A]"
 AMBIENT_INPUT = "Ambient temperature [K]"
@@ -62,15 +62,6 @@ def _pybamm() -> Any:
     import pybamm
 
     return pybamm
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # -- measured data -----------------------------------------------------------------------------
@@ -191,7 +182,7 @@ def load_measured_discharge(relative_path: str, current_A: float, temperature_K:
     table = load_csv(relative_path)
     return MeasuredDischarge(name=name or Path(relative_path).stem, time_s=table[:, 0], voltage_V=table[:, 1],
                              current_A=current_A, temperature_K=temperature_K,
-                             source_path=str(path), source_sha256=sha256_file(path))
+                             source_path=str(path), source_sha256=file_sha256(path))
 
 
 def ecker2015_1c_discharge() -> MeasuredDischarge:
@@ -290,14 +281,27 @@ def _resolve_parameters(values: Any, parameters: Mapping[str, tuple[float, float
     return resolved
 
 
-def _scaled(original: Any, factor: Any) -> Any:
-    """``factor`` times a parameter value or function (PyBaMM calls functions with their symbols)."""
-    if callable(original):
-        def scaled(*args: Any) -> Any:
-            return factor * original(*args)
+class ScaledFunction:
+    """``factor`` times a PyBaMM parameter function (PyBaMM calls it with its symbols).
 
-        return scaled
-    return factor * original
+    A class rather than a closure so that calibrated parameter values can be pickled (the
+    reduction pipeline simulates in worker processes) and show their factor in records.
+    """
+
+    def __init__(self, original: Any, factor: float) -> None:
+        self.original = original
+        self.factor = factor
+
+    def __call__(self, *args: Any) -> Any:
+        return self.factor * self.original(*args)
+
+    def __repr__(self) -> str:
+        return f"{self.factor!r} x {getattr(self.original, '__qualname__', repr(self.original))}"
+
+
+def _scaled(original: Any, factor: Any) -> Any:
+    """``factor`` times a parameter value or function."""
+    return ScaledFunction(original, factor) if callable(original) else factor * original
 
 
 def overrides_for(parameter_set: str, fitted: Sequence[FittedParameter], values: Sequence[float]) -> dict[str, Any]:

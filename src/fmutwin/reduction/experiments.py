@@ -163,8 +163,8 @@ class EchemSource:
     #: at low temperature): the cut-offs are operating limits (events), not limits of the model
     voltage_margin_V: float = 0.0
 
-    def parameter_values(self) -> Any:
-        """PyBaMM parameter values with the overrides applied."""
+    def base_parameter_values(self) -> Any:
+        """The named parameter set or the BPX file's values, without overrides."""
         import pybamm
 
         from fmutwin.twins.cell_echem import _load_bpx
@@ -176,6 +176,11 @@ class EchemSource:
         else:
             raise ValueError(f"parameter_set: unknown PyBaMM parameter set {self.parameter_set!r}; valid: "
                              f"{', '.join(sorted(pybamm.parameter_sets))}")
+        return values
+
+    def parameter_values(self) -> Any:
+        """PyBaMM parameter values with the overrides applied (unknown names listed with hints)."""
+        values = self.base_parameter_values()
         unknown = [k for k in self.parameter_overrides if k not in values.keys()]
         if unknown:
             import difflib
@@ -210,7 +215,7 @@ class EchemSource:
                                "experiment_voltage_margin_V": self.voltage_margin_V}
         if self.bpx_file:
             rec["bpx_file"] = file_record(self.bpx_file, "BPX parameter file")
-        rec["parameter_values_sha256"] = parameter_values_sha256(self.parameter_values())
+        rec["parameter_values_sha256"] = parameter_values_sha256(self.base_parameter_values())  # before overrides
         rec["pybamm_version"] = pybamm.__version__
         return rec
 

@@ -22,7 +22,7 @@ import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +44,20 @@ class CycleRun(StrictModel):
 
     cycle: Literal["US06", "UDDS", "WLTC"] = Field(description="shared drive cycle")
     initial_soc: float = Field(gt=0, le=1, description="SOC at the start [1]")
+
+
+class CalibrationConfig(StrictModel):
+    """Optional step 1: fit named PyBaMM parameters to a measured constant-current test."""
+
+    data: str = Field("Ecker2015_1C", description="'Ecker2015_1C' (the shared measured discharge) or a CSV in the "
+                      "shared data folder with columns time [s], voltage [V]")
+    current_A: float | None = Field(None, description="test current for a CSV, positive = discharge [A]")
+    temperature_K: float = Field(298.15, gt=0, description="test temperature for a CSV [K]")
+    parameters: dict[str, tuple[float, float, float]] = Field(
+        description="{PyBaMM name or '<name> scale factor': (initial, lower, upper)}")
+    fit_fraction: float = Field(0.7, gt=0, le=1, description="first fraction of the test (by time) that is "
+                                "fitted; the rest is held out for validation")
+    max_nfev: int = Field(60, ge=1, description="least-squares evaluations at most")
 
 
 class ReductionConfig(StrictModel):
@@ -69,6 +83,7 @@ class ReductionConfig(StrictModel):
     validation_cycles: list[CycleRun] = Field(
         default_factory=lambda: [CycleRun(cycle=c, initial_soc=s) for c in ("US06", "WLTC") for s in (0.8, 0.4)],
         description="held-out drive cycles (never fitted)")
+    calibration: CalibrationConfig | None = Field(None, description="calibrate the model to measured data first")
     experiment_voltage_margin_V: float = Field(
         0.2, ge=0, le=1, description="the experiments may pass the model's voltage cut-offs by this much [V]")
     workers: int = Field(0, ge=0, description="processes for the simulations; 0: one per temperature, at most "
@@ -101,6 +116,36 @@ class ReductionConfig(StrictModel):
     def fit_settings(self) -> FitSettings:
         return FitSettings(n_rc=self.n_rc, soc_grid=tuple(self.soc_grid), tau_soc_grid=tuple(self.tau_soc_grid),
                            high_current_weight=self.high_current_weight, smoothing=self.smoothing)
+
+
+def calibrate_source(config: ReductionConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run step 1: (PyBaMM overrides with the calibrated values, the calibration's record).
+
+    Parameters that need a model option (e.g. a contact resistance) are refused: the
+    electrochemical twin the experiments run on builds the model without extra options.
+    """
+    from fmutwin.reduction import calibrate as cal
+
+    cfg = config.calibration
+    assert cfg is not None
+    needing = [name for name in cfg.parameters if name in cal.REQUIRED_OPTIONS]
+    if needing:
+        raise ValueError(f"calibration.parameters: {needing} need PyBaMM model options "
+                         f"{[cal.REQUIRED_OPTIONS[n] for n in needing]}, which the experiments' model does not "
+                         "have; calibrate parameters that need none (values or '<name> scale factor')")
+    if cfg.data == "Ecker2015_1C":
+        measured = cal.ecker2015_1c_discharge()
+    elif cfg.current_A is None:
+        raise ValueError("calibration.current_A: required for a CSV test (positive = discharge)")
+    else:
+        measured = cal.load_measured_discharge(cfg.data, cfg.current_A, cfg.temperature_K)
+    end = measured.time_s[0] + cfg.fit_fraction * (measured.time_s[-1] - measured.time_s[0])
+    fit = measured.window(measured.time_s[0], end, f"{measured.name} (fitted part)") if cfg.fit_fraction < 1 else measured
+    held_out = ([measured.window(end, measured.time_s[-1], f"{measured.name} (held-out part)")]
+                if cfg.fit_fraction < 1 else [])
+    result = cal.calibrate(model=config.model, parameter_set=config.parameter_set, data=fit,
+                           parameters=dict(cfg.parameters), validation=held_out, max_nfev=cfg.max_nfev)
+    return result.parameter_overrides(), result.to_record()
 
 
 @dataclass
@@ -198,6 +243,12 @@ def reduce(config: ReductionConfig, out_dir: str | Path | None = None, command: 
     """Run the pipeline; write ``<out_dir>/<name>.json`` if ``out_dir`` is given."""
     wall = time.perf_counter()
     source = config.source()
+    calibration_record = None
+    if config.calibration is not None:
+        if config.bpx_file:
+            raise ValueError("calibration: calibrates a named parameter set; with bpx_file, calibrate separately")
+        overrides, calibration_record = calibrate_source(config)
+        source = replace(source, parameter_overrides={**source.parameter_overrides, **overrides})
     temps = list(config.temperatures_K)
     nominal_Ah = float(source.parameter_values()["Nominal cell capacity [A.h]"])
     hppc = hppc_profile(nominal_Ah, tuple(config.hppc_soc_levels))
@@ -234,6 +285,7 @@ def reduce(config: ReductionConfig, out_dir: str | Path | None = None, command: 
         "environment": provenance.environment(),
         "config": config.model_dump(mode="json"),
         "source_model": source.record(),
+        "calibration": calibration_record,
         "electrode_soh": soh,
         "temperatures_K": temps,
         "experiments": [{**p.record(), "role": "fit"} for p in fit_profiles]

@@ -23,7 +23,6 @@ import hashlib
 import inspect
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -139,15 +138,6 @@ def drive_cycle_profile(name: str, capacity_Ah: float, initial_soc: float, repea
     return Profile(f"{upper}@{initial_soc:g}", "drive_cycle", t - t[0], i, float(initial_soc),
                    {"cycle": upper, "repeats": repeats, "current_scale": scale,
                     "data": file_record(shared_data.data_dir() / source, f"drive cycle {upper}")})
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -174,23 +174,23 @@ class ReductionResult:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def _simulate_all(source: EchemSource, profiles: list[Profile], temperature_K: float) -> list[Trace]:
-    return [simulate(source, p, temperature_K) for p in profiles]
-
-
 def run_experiments(source: EchemSource, profiles: list[Profile], temperatures_K: list[float],
                     workers: int = 0) -> dict[float, list[Trace]]:
-    """Every profile at every temperature; temperatures run in parallel (forked) processes.
+    """Every profile at every temperature, as independent simulations in parallel (forked)
+    processes, longest first so the workers finish together.
 
     Fork rather than spawn: a spawned worker re-imports the caller's main module, which breaks
     scripts without a ``__main__`` guard. Call this before other PyBaMM work in the process.
     """
-    workers = workers or min(len(temperatures_K), os.cpu_count() or 1)
+    tasks = sorted(((p, t) for t in temperatures_K for p in profiles), key=lambda task: -task[0].current_A.size)
+    workers = workers or min(len(tasks), os.cpu_count() or 1)
     if workers <= 1:
-        return {t: _simulate_all(source, profiles, t) for t in temperatures_K}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-        futures = {t: pool.submit(_simulate_all, source, profiles, t) for t in temperatures_K}
-        return {t: f.result() for t, f in futures.items()}
+        done = {(id(p), t): simulate(source, p, t) for p, t in tasks}
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+            futures = {(id(p), t): pool.submit(simulate, source, p, t) for p, t in tasks}
+            done = {key: f.result() for key, f in futures.items()}
+    return {t: [done[(id(p), t)] for p in profiles] for t in temperatures_K}
 
 
 def _table(soc: list[float] | None, temps: list[float], columns: np.ndarray) -> Table:
@@ -222,20 +222,44 @@ def assemble(name: str, source_text: str, capacity_As: float, ocv_soc: np.ndarra
 
 
 def validate(params: CellParameters, traces: list[Trace]) -> list[ValidationResult]:
-    """Drive the ECM twin with each trace's current at its temperature; compare voltages."""
+    """Drive the ECM twin with each trace's current at its temperature; compare voltages.
+
+    Traces on one time grid (drive cycles at 1 s, of any length) run as cells of one twin, each
+    with its own initial SOC and ambient temperature and zero current once its cycle has ended;
+    others run one by one.
+    """
     from fmutwin.twins.cell_ecm import CellECMTwin
 
-    out = []
+    constant = params.with_changes(thermal=params.thermal.model_copy(update={"model": "constant"}))
+    longest = max(traces, key=lambda tr: tr.profile.time_s.size).profile.time_s if traces else np.zeros(1)
+    shared = [tr for tr in traces if np.array_equal(tr.profile.time_s, longest[:tr.profile.time_s.size])]
+    voltages: dict[int, np.ndarray] = {}
+    if shared:
+        n = len(shared)
+        twin = CellECMTwin(constant, n_cells=n)
+        twin.state["soc"] = np.array([tr.profile.initial_soc for tr in shared])
+        ambient = np.array([tr.temperature_K for tr in shared])
+        for key in [k for k in twin.state if k.startswith("node_temperature_")]:
+            twin.state[key] = ambient.copy()
+        steps = max(tr.profile.current_A.size for tr in shared)
+        current = np.zeros((steps, n))
+        for j, tr in enumerate(shared):
+            current[:tr.profile.current_A.size, j] = tr.profile.current_A
+        out = np.empty((steps, n))
+        for k in range(steps):
+            out[k] = twin.step(current[k], float(longest[k + 1] - longest[k]), ambient)["voltage_V"]
+        voltages = {id(tr): out[:tr.profile.current_A.size, j] for j, tr in enumerate(shared)}
+    results = []
     for trace in traces:
         p = trace.profile
-        run_params = params.with_changes(
-            thermal=params.thermal.model_copy(update={"model": "constant"}),
-            initial=Initial(soc=p.initial_soc, temperature_K=trace.temperature_K))
-        result = CellECMTwin(run_params).run(p.time_s, p.current_A, ambient_temperature_K=trace.temperature_K)
-        err = result["voltage_V"] - trace.voltage_V
-        out.append(ValidationResult(p.name, trace.temperature_K, float(np.sqrt(np.mean(err ** 2))),
-                                    float(np.max(np.abs(err)))))
-    return out
+        if id(trace) not in voltages:
+            run_params = constant.with_changes(initial=Initial(soc=p.initial_soc, temperature_K=trace.temperature_K))
+            voltages[id(trace)] = CellECMTwin(run_params).run(p.time_s, p.current_A,
+                                                              ambient_temperature_K=trace.temperature_K)["voltage_V"]
+        err = voltages[id(trace)] - trace.voltage_V
+        results.append(ValidationResult(p.name, trace.temperature_K, float(np.sqrt(np.mean(err ** 2))),
+                                        float(np.max(np.abs(err)))))
+    return results
 
 
 def reduce(config: ReductionConfig, out_dir: str | Path | None = None, command: str = "fmutwin.reduction.reduce",

@@ -6,7 +6,10 @@ cell), initial SOC 0.7, `current[k]` held over `[t_k, t_k+1]`, 600 steps of 1 s.
 and DFN:
 
 * twin: `CellEchemTwin(model, 'Chen2020', initial_soc=0.7).step(current, 1.0)` per step, state
-  reset to the initial one (`set_state`, untimed) before each run;
+  reset to the initial one (`set_state`, untimed) before each run; ordinary steps take the twin's
+  direct IDAKLU path (`cell_echem._DirectIdakluStep`);
+* twin through PyBaMM's step: the same with the direct path switched off (`_direct_verified =
+  False`), every step through `IDAKLUSolver.step` as before the direct path existed;
 * FMU: `CellEchem_fmi2.fmu` built by `fmutwin.fmi.build.build_python_fmu`, driven in this
   process by fmpy's `FMU2Slave` (per step `setReal current`, `doStep`, `getReal batteryVoltage,
   stateOfCharge`), a fresh instance per run (instantiate and initialise, which builds the PyBaMM
@@ -23,6 +26,10 @@ round), and the ratio of the fastest runs (the least disturbed by other processe
 the SPMe twin steps 10,000 times through US06 and US06 with the sign reversed, alternately (so the
 SOC swings between 0.70 and 0.67 and never reaches a cut-off); VmRSS from /proc/self/status
 (after `gc.collect()`) at steps 1,000 and 10,000 (and every 1,000 in between).
+
+Where the time goes: after the timed rounds, one more run of the direct twin with IDAKLU's C++
+`solve` timed separately (IDAS, with its initial-condition calculation and the output-variable
+evaluation), and `integration_time` of the whole-cycle solves.
 
 Results go to the "## Electrochemical cell twin (PyBaMM)" section of benchmarks/RESULTS.md.
 Usage: ``python benchmarks/bench_cell_echem.py`` (about 3 to 4 minutes). Ends with ``os._exit``
@@ -61,8 +68,9 @@ REPEATS = {"SPMe": 9, "DFN": 5}  # timed rounds per model (a DFN round takes abo
 MEMORY_STEPS = 10_000
 MEMORY_EVERY = 1_000
 RTOL, ATOL = 1e-6, 1e-8  # CellEchemTwin's defaults, used for the whole-cycle solve too
-TIME_BUDGET_S = 240.0  # no new round (after 3) once the run is this long; the memory run follows
+TIME_BUDGET_S = 300.0  # no new round (after 3) once the run is this long; the memory run follows
 OUTPUT_NAMES = ("batteryVoltage", "stateOfCharge")
+KINDS = ("whole", "twin", "fmu", "pybamm_step")  # cases per model, in table and round order
 
 
 def _rss_mib() -> float:
@@ -79,10 +87,13 @@ def _rss_mib() -> float:
 class TwinCase:
     """``CellEchemTwin.step`` in a loop; also sums the time spent in PyBaMM's ``solver.step``."""
 
-    def __init__(self, model: str, currents: list[float]) -> None:
+    def __init__(self, model: str, currents: list[float], direct: bool = True) -> None:
         t0 = time.perf_counter()
         self.twin = CellEchemTwin(model=model, parameter_set=PARAMETER_SET, initial_soc=INITIAL_SOC)
         self.build_s = time.perf_counter() - t0
+        self.direct = direct
+        if not direct:
+            self.twin._direct_verified = False  # every step through IDAKLUSolver.step
         self.start = self.twin.get_state()
         self.currents = currents
         self.solver_step_s: list[float] = []
@@ -101,7 +112,30 @@ class TwinCase:
                 record.append([float(v), float(soc)])
         wall = time.perf_counter() - t0
         self.solver_step_s.append(inner)
+        assert twin.direct_stepping == self.direct, "the twin's direct IDAKLU path is not in the expected use"
         return wall
+
+    def run_timing_idas(self) -> tuple[float, float]:
+        """One more (untimed-table) run: (wall time, time inside IDAKLU's C++ ``solve``)."""
+        direct = self.twin._direct
+        real = direct.solver
+        spent = [0.0]
+
+        class Timed:
+            def solve(self, *args, **kwargs):
+                t0 = time.perf_counter()
+                try:
+                    return real.solve(*args, **kwargs)
+                finally:
+                    spent[0] += time.perf_counter() - t0
+
+        direct.solver = Timed()
+        try:
+            wall = self.run()
+        finally:
+            direct.solver = real
+            self.solver_step_s.pop()
+        return wall, spent[0]
 
 
 class WholeCycleCase:
@@ -233,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
         for model in MODELS:
             cases[(model, "whole")] = WholeCycleCase(model, time_s, currents)
             cases[(model, "twin")] = TwinCase(model, currents)
+            cases[(model, "pybamm_step")] = TwinCase(model, currents, direct=False)
             cases[(model, "fmu")] = FmuCase(fmu_path, model, currents, tmp_dir / f"unzip_{model}")
         fmu_cases = [c for (m, kind), c in cases.items() if kind == "fmu"]
         times: dict[tuple[str, str], list[float]] = {key: [] for key in cases}
@@ -248,12 +283,13 @@ def main(argv: list[str] | None = None) -> None:
                     if r >= 3 and time.perf_counter() - t_start > TIME_BUDGET_S:
                         print(f"time budget reached: {model} stops after {r} rounds", flush=True)
                         break
-                    for kind in ("whole", "twin", "fmu"):
+                    for kind in KINDS:
                         times[(model, kind)].append(cases[(model, kind)].run())
                     print(f"{model} round {r + 1}/{repeats[model]} [ms/step]: "
                           + ", ".join(f"{k} {times[(model, k)][-1] / n_steps * 1e3:.2f}"
-                                      for k in ("whole", "twin", "fmu"))
+                                      for k in KINDS)
                           + f" ({time.perf_counter() - t_start:.0f} s)", flush=True)
+            idas = {model: cases[(model, "twin")].run_timing_idas() for model in MODELS}
         finally:
             for case in fmu_cases:
                 case.close_all()
@@ -265,12 +301,13 @@ def main(argv: list[str] | None = None) -> None:
     checks = {}
     for model in MODELS:
         ref = traces[(model, "twin")]
-        for kind in ("fmu", "whole"):
+        for kind in ("fmu", "whole", "pybamm_step"):
             got = traces[(model, kind)]
             assert got.shape == ref.shape and np.all(np.isfinite(got)), (model, kind, got.shape)
             checks[(model, kind)] = (float(np.max(np.abs(got[:, 0] - ref[:, 0]))),
                                      float(np.max(np.abs(got[:, 1] - ref[:, 1]))))
         assert checks[(model, "fmu")][0] <= 1e-9 * np.max(np.abs(ref[:, 0])), checks[(model, "fmu")]
+        assert checks[(model, "pybamm_step")] == (0.0, 0.0), checks[(model, "pybamm_step")]  # bit-identical
         assert checks[(model, "whole")][0] < 1e-4, f"whole-cycle solve departs from the twin: {checks}"
 
     # memory
@@ -296,7 +333,8 @@ def main(argv: list[str] | None = None) -> None:
     # table
     labels = {"twin": "twin stepped (`CellEchemTwin.step`)",
               "fmu": "FMI 2.0 FMU stepped (pythonfmu, fmpy `FMU2Slave`)",
-              "whole": "PyBaMM whole cycle (one `IDAKLUSolver.solve`)"}
+              "whole": "PyBaMM whole cycle (one `IDAKLUSolver.solve`)",
+              "pybamm_step": "twin stepped through PyBaMM's `IDAKLUSolver.step` (direct path off)"}
     table = ["| model | case | runs | median per step [ms] | median whole US06 [s] | fastest whole US06 [s] | "
              "vs PyBaMM whole cycle: median of per-round ratios | vs PyBaMM whole cycle: fastest runs | "
              "within 1.5x? |",
@@ -304,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
     summary = {}  # (model, kind) -> (median time, median per-round ratio, fastest-run ratio)
     for model in MODELS:
         whole = times[(model, "whole")]
-        for kind in ("whole", "twin", "fmu"):
+        for kind in KINDS:
             ts = times[(model, kind)]
             med = statistics.median(ts)
             ratio = statistics.median(t / w for t, w in zip(ts, whole))
@@ -318,24 +356,35 @@ def main(argv: list[str] | None = None) -> None:
                 cells = f"{ratio:.2f}x | {best_ratio:.2f}x | {verdict}"
             table.append(f"| {model} | {labels[kind]} | {len(ts)} | {med / n_steps * 1e3:.2f} | {med:.2f} | "
                          f"{min(ts):.2f} | {cells} |")
-        for line in table[-3:]:
+        for line in table[-len(KINDS):]:
             print(line)
 
     breakdown = []
     for model in MODELS:
         tw = cases[(model, "twin")]
+        pb = cases[(model, "pybamm_step")]
         whole = cases[(model, "whole")]
         fmu = cases[(model, "fmu")]
         ms = 1e3 / n_steps
         inner = statistics.median(tw.solver_step_s[1:])  # [0] is the warm-up run
-        twin_med, fmu_med, whole_med = (summary[(model, k)][0] for k in ("twin", "fmu", "whole"))
+        inner_pb = statistics.median(pb.solver_step_s[1:])
+        twin_med, fmu_med, whole_med, pb_med = (summary[(model, k)][0] for k in ("twin", "fmu", "whole", "pybamm_step"))
         twin_best, fmu_best = min(times[(model, "twin")]), min(times[(model, "fmu")])
         integ = statistics.median(whole.integration_s)
+        idas_wall, idas_cpp = idas[model]
         breakdown.append(
-            f"- {model}, where the time goes (per step): PyBaMM whole cycle {whole_med * ms:.2f} ms "
-            f"({integ * ms:.2f} ms of it in IDAS, `integration_time`); PyBaMM's `IDAKLUSolver.step` inside the "
-            f"twin {inner * ms:.2f} ms; the twin's own code {(twin_med - inner) * ms:.2f} ms more; the FMU "
-            f"{(fmu_med - twin_med) * ms:+.2f} ms vs the twin (medians; fastest runs: "
+            f"- {model}, where the time goes (per step; medians unless stated): PyBaMM whole cycle "
+            f"{whole_med * ms:.2f} ms ({integ * ms:.2f} ms of it in IDAS, `integration_time`). Direct twin: "
+            f"{twin_med * ms:.2f} ms, of which the solver call (ydot0 by the model's casadi RHS + IDAKLU's C++ "
+            f"`solve`) {inner * ms:.2f} ms and the twin's own Python {(twin_med - inner) * ms:.2f} ms; in one "
+            f"extra run of {idas_wall * ms:.2f} ms/step, {idas_cpp * ms:.2f} ms were inside the C++ `solve` (IDAS "
+            f"with its initial-condition calculation and the output evaluation) and "
+            f"{(idas_wall - idas_cpp) * ms:.2f} ms outside it. Through PyBaMM's `IDAKLUSolver.step` (the "
+            f"path before): {pb_med * ms:.2f} ms, of which `IDAKLUSolver.step` {inner_pb * ms:.2f} ms, i.e. "
+            f"about {(inner_pb - inner) * ms:.2f} ms of PyBaMM Python bookkeeping per step (`Solution`, "
+            f"processed output variables, `last_state`, input and event checks) on top of the same C++ solve, "
+            f"and {(pb_med - inner_pb) * ms:.2f} ms in the twin. The FMU "
+            f"{(fmu_med - twin_med) * ms:+.2f} ms vs the direct twin (fastest runs: "
             f"{(fmu_best - twin_best) * ms:+.2f} ms). Not in the table: first whole-cycle solve, with the "
             f"solver set-up, {whole.first_solve_s:.2f} s; building the PyBaMM simulation {whole.build_s:.1f} s, "
             f"the twin {tw.build_s:.1f} s; instantiate + initialise one FMU instance "
@@ -363,7 +412,8 @@ def main(argv: list[str] | None = None) -> None:
               + ", ".join(f"{m} {checks[(m, 'whole')][0] * 1e6:.2f} µV in voltage, "
                           f"{checks[(m, 'whole')][1]:.1e} in SOC" for m in MODELS)
               + " (max over the 600 step ends; voltage "
-              + ", ".join(f"{m} {lo:.3f}..{hi:.3f} V" for m, (lo, hi) in v_ranges.items()) + ").")
+              + ", ".join(f"{m} {lo:.3f}..{hi:.3f} V" for m, (lo, hi) in v_ranges.items()) + "); the twin "
+              "through PyBaMM's `IDAKLUSolver.step` equals the direct twin bit for bit (asserted).")
 
     rounds = ", ".join(f"{m} {len(times[(m, 'whole')])}" for m in MODELS)
     body = "\n".join([
@@ -375,7 +425,10 @@ def main(argv: list[str] | None = None) -> None:
         f"PyBaMM's {PARAMETER_SET} cell (5 Ah), isothermal 298.15 K, initial SOC {INITIAL_SOC}, {n_steps} steps "
         "of 1 s (`current[k]` held over `[t_k, t_k+1]`), IDAKLU with rtol 1e-6, atol 1e-8 and the twin's 9 "
         "output variables in every case. Twin: `CellEchemTwin(model, 'Chen2020', initial_soc=0.7).step(current, "
-        "1.0)`, state reset before each run (untimed). FMU: `CellEchem_fmi2.fmu` (`build_python_fmu('cell_echem', "
+        "1.0)`, state reset before each run (untimed); ordinary steps call IDAKLU's C++ solver directly "
+        "(`cell_echem._DirectIdakluStep`, the same arrays as PyBaMM's step, checked bit for bit). Twin through "
+        "PyBaMM's step: the same twin with that direct path off, every step through `IDAKLUSolver.step(..., "
+        "save=False)` (the twin before the direct path). FMU: `CellEchem_fmi2.fmu` (`build_python_fmu('cell_echem', "
         "2, ...)`, parameters `model`, `parameterSet`, `initialSoc`) in this process through fmpy's `FMU2Slave`: "
         "per step `setReal` of `current`, `doStep`, `getReal` of `batteryVoltage` and `stateOfCharge`; a fresh "
         "instance per run, instantiated and initialised (which builds the PyBaMM model) outside the timing, "

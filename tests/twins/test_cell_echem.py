@@ -220,3 +220,56 @@ def test_state_of_another_model_is_rejected() -> None:
     dfn_state = {"time_s": 1.0, "y": np.zeros(7), "outputs": {}}
     with pytest.raises(ValueError, match="state vector"):
         spm.set_state(dfn_state)
+
+
+@pytest.mark.parametrize(("model_name", "thermal"), [("SPMe", "isothermal"), ("DFN", "isothermal"),
+                                                     ("SPM", "lumped")])
+def test_direct_idaklu_step_is_pybamm_step_bit_for_bit(model_name: str, thermal: str) -> None:
+    """The twin's direct IDAKLU path (``cell_echem._DirectIdakluStep``, which relies on PyBaMM
+    internals) is in use and gives exactly what PyBaMM's ``IDAKLUSolver.step`` gives. If a PyBaMM
+    release changes those internals this fails (the twin itself falls back to PyBaMM's path)."""
+    t, i = drive_cycle("US06", scale=1.0)
+    n = 121
+    direct = CellEchemTwin(model=model_name, thermal=thermal, initial_soc=US06_SOC)
+    reference = CellEchemTwin(model=model_name, thermal=thermal, initial_soc=US06_SOC)
+    reference._direct_verified = False  # every step through IDAKLUSolver.step, as before the direct path
+    ambient = np.linspace(290.0, 305.0, n)
+    heat = np.linspace(-2.0, 3.0, n)
+    for k in range(n - 1):
+        a = direct.step(i[k], t[k + 1] - t[k], ambient[k], heat[k])
+        b = reference.step(i[k], t[k + 1] - t[k], ambient[k], heat[k])
+        for name in OUTPUT_NAMES:
+            assert np.array_equal(a[name], b[name]), (k, name, a[name], b[name])
+    assert direct.direct_stepping and not reference.direct_stepping
+    sa, sb = direct.get_state(), reference.get_state()
+    assert sa["time_s"] == sb["time_s"] and np.array_equal(sa["y"], sb["y"]) and sa["inputs"] == sb["inputs"]
+    # a restored state continues on the direct path, bit-identical to PyBaMM's path from the same state
+    again = CellEchemTwin(model=model_name, thermal=thermal, initial_soc=US06_SOC)
+    again.step(0.0, 1.0)
+    again.step(0.0, 1.0)  # the second step checks the direct path against PyBaMM's
+    assert again.direct_stepping
+    again.set_state(sa)
+    reference.set_state(sa)
+    for k in range(10):
+        a, b = again.step(5.0 - k, 2.0), reference.step(5.0 - k, 2.0)
+        assert all(np.array_equal(a[name], b[name]) for name in OUTPUT_NAMES), k
+
+
+def test_direct_path_hands_limits_to_pybamm() -> None:
+    """A direct step that ends at an event is redone by PyBaMM: LimitReached, state kept, direct path kept."""
+    twin = CellEchemTwin(model="SPMe", initial_soc=0.3)
+    reference = CellEchemTwin(model="SPMe", initial_soc=0.3)
+    reference._direct_verified = False
+    errors = []
+    for tw in (twin, reference):
+        with pytest.raises(LimitReached) as info:
+            for _ in range(1000):
+                tw.step(20.0, 10.0)
+        errors.append(info.value)
+    assert twin.direct_stepping
+    assert str(errors[0]) == str(errors[1]) and errors[0].time_s == errors[1].time_s
+    assert all(np.array_equal(errors[0].outputs[k], errors[1].outputs[k]) for k in OUTPUT_NAMES)
+    assert twin.time_s == reference.time_s < errors[0].time_s
+    assert np.array_equal(twin.get_state()["y"], reference.get_state()["y"])
+    rest = twin.step(0.0, 10.0)
+    assert rest["time_s"][0] == reference.time_s + 10.0

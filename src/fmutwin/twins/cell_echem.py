@@ -20,11 +20,20 @@ Design, from measurements on PyBaMM 26.10:
 * The state is the last solution point (time and state vector); :meth:`CellEchemTwin.get_state`
   returns copies of them and :meth:`CellEchemTwin.set_state` rebuilds a PyBaMM solution from them,
   so a restored run continues exactly like an uninterrupted one.
+* Speed: PyBaMM's ``IDAKLUSolver.step`` spends about as long in Python (building a ``Solution``,
+  its processed output variables, ``last_state``, input and event checks) as in IDAS for an SPMe
+  step of 1 s. Once a first step has gone through ``IDAKLUSolver.step`` and a self-check has shown
+  that :class:`_DirectIdakluStep` (which calls the IDAKLU C++ solver directly with the same
+  arrays) reproduces it bit for bit, ordinary steps take the direct path; any step that does not
+  end cleanly at the final time (event, solver failure, non-finite output) is redone through
+  ``IDAKLUSolver.step``, so limits and errors behave exactly as before.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -261,9 +270,12 @@ class CellEchemTwin:
         self.simulation.build(initial_soc=initial_soc, inputs=self._inputs(0.0, self.ambient_temperature_K, 0.0))
         self.built_model = self.simulation.built_model
         self.initial_soc = float(initial_soc) if initial_soc is not None else self._parameter_set_soc()
-        self._solution: Any = None  # last solution (time and state at its end); None = initial state
+        self._set_state(0.0, None, None, None)  # the initial state
         self.outputs: dict[str, np.ndarray] = {}
         self.last_step_wall_time_s = 0.0
+        # direct IDAKLU stepping: None = not yet checked (set up after PyBaMM's first step)
+        self._direct: _DirectIdakluStep | None = None
+        self._direct_verified: bool | None = None
 
     def _parameter_set_soc(self) -> float:
         """SOC of the parameter set's own initial concentrations (negative electrode stoichiometry
@@ -305,7 +317,12 @@ class CellEchemTwin:
     @property
     def time_s(self) -> float:
         """Simulation time of the twin [s]."""
-        return 0.0 if self._solution is None else float(self._solution.t[-1])
+        return self._t
+
+    @property
+    def direct_stepping(self) -> bool:
+        """True once ordinary steps bypass ``IDAKLUSolver.step`` (see :class:`_DirectIdakluStep`)."""
+        return bool(self._direct_verified)
 
     def step(self, current_A: float, dt_s: float, ambient_temperature_K: float | None = None,
              heat_flow_W: float = 0.0) -> dict[str, np.ndarray]:
@@ -320,21 +337,12 @@ class CellEchemTwin:
         during the step, and :class:`StateError` if the solver fails or a result is not finite.
         The twin's state is unchanged when it raises.
         """
-        import time
-
-        pybamm = _pybamm()
         if ambient_temperature_K is None:
             ambient_temperature_K = self.ambient_temperature_K
-        for name, value in (("current_A", current_A), ("dt_s", dt_s),
-                            ("ambient_temperature_K", ambient_temperature_K), ("heat_flow_W", heat_flow_W)):
-            arr = np.asarray(value, dtype=float)
-            if arr.size != 1:
-                raise InputError(f"input {name} = {value!r} must be a scalar (one cell)")
-            if not np.isfinite(arr).all():
-                raise InputError(f"input {name} = {value!r} is not finite")
-        current_A, dt_s = float(np.asarray(current_A, dtype=float).item()), float(np.asarray(dt_s, dtype=float).item())
-        ambient_temperature_K = float(np.asarray(ambient_temperature_K, dtype=float).item())
-        heat_flow_W = float(np.asarray(heat_flow_W, dtype=float).item())
+        current_A = _scalar_input("current_A", current_A)
+        dt_s = _scalar_input("dt_s", dt_s)
+        ambient_temperature_K = _scalar_input("ambient_temperature_K", ambient_temperature_K)
+        heat_flow_W = _scalar_input("heat_flow_W", heat_flow_W)
         if not dt_s > 0:
             raise InputError(f"input dt_s = {dt_s!r} must be > 0")
         if ambient_temperature_K <= 0:
@@ -342,13 +350,34 @@ class CellEchemTwin:
         if heat_flow_W != 0.0 and self.thermal == "isothermal":
             log.debug("heat_flow_W = %s ignored by the isothermal cell", heat_flow_W)
 
-        t0 = self.time_s
         inputs = self._inputs(current_A, ambient_temperature_K, heat_flow_W)
-        described = f"current_A={current_A}, dt_s={dt_s}, ambient_temperature_K={ambient_temperature_K}, " \
-                    f"heat_flow_W={heat_flow_W}"
         wall = time.perf_counter()
+        direct = self._direct
+        if self._direct_verified and self._y is not None:
+            done = direct.step(self._t, self._y, dt_s, inputs)
+            if done is not None:  # else: event, failure or non-finite result -> PyBaMM's own step below
+                t_end, y_end, row = done
+                self.last_step_wall_time_s = time.perf_counter() - wall
+                outputs = self._row_outputs(row, t_end)
+                self._set_state(t_end, y_end, inputs, None)
+                self.outputs = outputs
+                return outputs
+        t0, y0 = self._t, self._y
+        outputs = self._pybamm_step(inputs, dt_s, heat_flow_W, wall)
+        if self._direct_verified is None and y0 is not None:
+            self._verify_direct(t0, y0, dt_s, inputs, outputs)
+        return outputs
+
+    def _pybamm_step(self, inputs: dict[str, float], dt_s: float, heat_flow_W: float,
+                     wall: float) -> dict[str, np.ndarray]:
+        """One step through PyBaMM's ``IDAKLUSolver.step`` (the first step, events and errors)."""
+        pybamm = _pybamm()
+        t0 = self._t
+        old = self._old_solution()
+        described = f"current_A={inputs[CURRENT_INPUT]}, dt_s={dt_s}, ambient_temperature_K={inputs[AMBIENT_INPUT]}, " \
+                    f"heat_flow_W={heat_flow_W}"
         try:
-            solution = self.solver.step(self._solution, self.built_model, dt_s, inputs=inputs, save=False,
+            solution = self.solver.step(old, self.built_model, dt_s, inputs=inputs, save=False,
                                         t_interp=np.array([0.0, dt_s]))
         except pybamm.SolverError as exc:
             text = str(exc)
@@ -358,7 +387,7 @@ class CellEchemTwin:
                                    f"({described}); PyBaMM: {text}", event, t0) from exc
             raise StateError(f"PyBaMM solver failed in the step from t = {t0} s ({described}): {text}") from exc
         self.last_step_wall_time_s = time.perf_counter() - wall
-        if solution is self._solution:  # PyBaMM's "already terminated" path: never return frozen output
+        if old is not None and solution is old:  # PyBaMM's "already terminated" path: never return frozen output
             raise StateError(f"PyBaMM returned the previous solution at t = {t0} s (terminated: "
                              f"{getattr(solution, 'termination', '?')})")
         termination = str(solution.termination)
@@ -378,9 +407,41 @@ class CellEchemTwin:
         bad = [k for k, v in outputs.items() if not np.isfinite(v).all()]
         if bad:
             raise StateError(f"{bad[0]} became {outputs[bad[0]]} at t = {t_end} s ({described})")
-        self._solution = solution.last_state
+        last = solution.last_state
+        self._set_state(t_end, np.array(last.all_ys[-1][:, -1], dtype=float), inputs, last)
         self.outputs = outputs
         return outputs
+
+    def _verify_direct(self, t0: float, y0: np.ndarray, dt_s: float, inputs: dict[str, float],
+                       outputs: dict[str, np.ndarray]) -> None:
+        """Check once that :class:`_DirectIdakluStep` repeats the PyBaMM step just taken bit for bit.
+
+        On success the following ordinary steps take the direct path; otherwise (a PyBaMM version
+        whose internals differ) a warning is logged and every step keeps going through PyBaMM.
+        """
+        self._direct_verified = False
+        try:
+            self._direct = _DirectIdakluStep(self.solver, self.built_model, inputs)
+            done = self._direct.step(t0, y0, dt_s, inputs)
+        except _NotApplicable as exc:  # a documented case PyBaMM's path handles (e.g. extrapolation checks)
+            log.info("direct IDAKLU stepping not used: %s", exc)
+            self._direct = None
+            return
+        except Exception as exc:  # noqa: BLE001 - PyBaMM internals not as expected: keep PyBaMM's own path
+            done, why = None, f"{type(exc).__name__}: {exc}"
+        else:
+            why = "it did not reach the final time"
+        if done is not None:
+            t_end, y_end, row = done
+            got = self._row_outputs(row, t_end)
+            same = (t_end == self._t and np.array_equal(y_end, self._y)
+                    and all(np.array_equal(got[k], outputs[k]) for k in OUTPUT_NAMES))
+            if same:
+                self._direct_verified = True
+                return
+            why = "its result differs from IDAKLUSolver.step"
+        log.warning("direct IDAKLU stepping disabled (%s); every step goes through IDAKLUSolver.step", why)
+        self._direct = None
 
     def _limit_text(self, event: str) -> str:
         texts = {"Minimum voltage [V]": "lower voltage cut-off",
@@ -401,7 +462,33 @@ class CellEchemTwin:
         out["time_s"] = np.array([float(solution.t[-1])])
         return out
 
+    def _row_outputs(self, row: np.ndarray, t_end: float) -> dict[str, np.ndarray]:
+        """The outputs from one row of IDAKLU's output-variable values (in :data:`PYBAMM_OUTPUTS` order)."""
+        out = {name: np.array([value]) for name, value in zip(PYBAMM_OUTPUTS, row.tolist())}
+        out["soc"] = np.array([self.initial_soc - out["discharge_capacity_Ah"][0] / self.nominal_capacity_Ah])
+        out["time_s"] = np.array([t_end])
+        return out
+
     # -- state -------------------------------------------------------------------------------
+
+    def _set_state(self, t: float, y: np.ndarray | None, inputs: Mapping[str, float] | None,
+                   solution: Any) -> None:
+        """The twin's state: time, state vector (None = initial), last inputs, and the PyBaMM
+        solution ending there if one exists (built from the others when PyBaMM needs it)."""
+        self._t = float(t)
+        self._y = y
+        self._state_inputs = dict(inputs) if inputs is not None else None
+        self._solution = solution
+
+    def _old_solution(self) -> Any:
+        """The PyBaMM solution to step on from (None = initial state)."""
+        if self._y is None:
+            return None
+        if self._solution is None:
+            inputs = dict(self._state_inputs or self._inputs(0.0, self.ambient_temperature_K, 0.0))
+            self._solution = _pybamm().Solution(np.array([self._t]), self._y.reshape(-1, 1), self.built_model,
+                                                inputs, termination="final time")
+        return self._solution
 
     def get_state(self) -> dict[str, Any]:
         """A copy of the full state: time, PyBaMM state vector and the last outputs.
@@ -409,30 +496,29 @@ class CellEchemTwin:
         Plain numbers and arrays (picklable); restore with :meth:`set_state` on this twin or on
         another twin built with the same arguments.
         """
-        if self._solution is None:
+        if self._y is None:
             return {"time_s": 0.0, "y": None, "outputs": {}}
-        return {"time_s": float(self._solution.t[-1]),
-                "y": np.array(self._solution.all_ys[-1][:, -1], dtype=float).copy(),
-                "inputs": {k: float(np.ravel(v)[0]) for k, v in self._solution.all_inputs[-1].items()},
+        inputs = self._state_inputs or self._inputs(0.0, self.ambient_temperature_K, 0.0)
+        return {"time_s": self._t,
+                "y": np.array(self._y, dtype=float).copy(),
+                "inputs": {k: float(v) for k, v in inputs.items()},
                 "outputs": {k: v.copy() for k, v in self.outputs.items()}}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore a state from :meth:`get_state`."""
-        pybamm = _pybamm()
         missing = {"time_s", "y", "outputs"} - set(state)
         if missing:
             raise KeyError(f"state lacks {sorted(missing)}")
         if state["y"] is None:
-            self._solution = None
+            self._set_state(0.0, None, None, None)
             self.outputs = {}
             return
-        y = np.array(state["y"], dtype=float).reshape(-1, 1)
+        y = np.array(state["y"], dtype=float).reshape(-1)
         n = self.built_model.len_rhs_and_alg
         if y.shape[0] != n:
             raise ValueError(f"state vector has {y.shape[0]} entries; this twin's model has {n}")
         inputs = dict(state.get("inputs") or self._inputs(0.0, self.ambient_temperature_K, 0.0))
-        self._solution = pybamm.Solution(np.array([float(state["time_s"])]), y, self.built_model, inputs,
-                                         termination="final time")
+        self._set_state(float(state["time_s"]), y, inputs, None)
         self.outputs = {k: np.array(v, dtype=float) for k, v in state["outputs"].items()}
 
     def run(self, time_s: np.ndarray, current_A: np.ndarray, ambient_temperature_K: float | None = None,
@@ -465,3 +551,107 @@ def _stack(rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     if not rows:
         return {k: np.array([]) for k in OUTPUT_NAMES}
     return {k: np.array([r[k][0] for r in rows]) for k in rows[0]}
+
+
+def _scalar_input(name: str, value: Any) -> float:
+    """``value`` as a finite float, else :class:`InputError` (not a scalar, NaN or inf)."""
+    if isinstance(value, (float, int)):  # the common case, without numpy
+        number = float(value)
+        if math.isfinite(number):
+            return number
+        raise InputError(f"input {name} = {value!r} is not finite")
+    arr = np.asarray(value, dtype=float)
+    if arr.size != 1:
+        raise InputError(f"input {name} = {value!r} must be a scalar (one cell)")
+    if not np.isfinite(arr).all():
+        raise InputError(f"input {name} = {value!r} is not finite")
+    return float(arr.item())
+
+
+class _NotApplicable(ValueError):
+    """The model or solver needs PyBaMM's Python post-processing; direct stepping does not apply."""
+
+
+#: IDAS return flag of a solve that stopped at a root (a PyBaMM event); pybamm.solvers.idaklu_solver
+_IDA_ROOT_RETURN = 2
+
+
+class _DirectIdakluStep:
+    """One step of a built PyBaMM model by a direct call of IDAKLU's C++ solver.
+
+    This is what ``pybamm.IDAKLUSolver.step(old, model, dt, inputs=inputs, save=False,
+    t_interp=[0, dt])`` does for a step from the state ``y0`` at ``t0``, with the same arrays
+    handed to the same C++ solver, minus PyBaMM's Python bookkeeping (``Solution`` and processed
+    variables, ``last_state``, input checks, event and extrapolation post-processing), which costs
+    about as much as the IDAS integration of a 1 s SPMe step. It depends on these internals of
+    pybamm 26.10 / pybammsolvers 0.11 (``BaseSolver.step``, ``IDAKLUSolver._set_consistent_initialization``,
+    ``IDAKLUSolver._integrate``, ``OutputAssembly``):
+
+    * the step runs from ``start = nextafter(t0, inf)`` (``t0`` itself when ``t0 == 0``) to
+      ``t0 + dt``; ``t_eval = t_interp = [start, t0 + dt]``;
+    * inputs are flattened in the order of their sorted names (``_set_up_model_inputs``);
+    * ``solver.root_method`` is None with ``options["calc_ic"]`` (IDAS computes the consistent
+      state; no Python root finding), and for a standard-form DAE ``ydot0 = model.rhs_eval(start,
+      y0, p)`` for the differential states and 0 for the algebraic ones;
+    * ``solver._setup["solver"].solve(t_eval, t_interp, y0[None], ydot0[None], p[None],
+      logger=None, pbar=empty((0, 0)))`` returns one result per input set with ``flag`` (< 0
+      failure, 2 = an event root), ``t``, ``y`` (the output variables, one row each in
+      ``output_variables`` order, per time) and ``y_term`` (the state at the end).
+
+    :meth:`step` returns None for anything but a clean end at the final time (event, failure,
+    non-finite output); the twin then redoes the step through ``IDAKLUSolver.step`` so events
+    and errors are PyBaMM's. The constructor raises if an internal is missing or a
+    precondition does not hold (sensitivities, interpolant-extrapolation checks, a mass matrix,
+    Python root finding); the twin then compares one direct step with PyBaMM's bit for bit
+    before it uses this path and keeps PyBaMM's path if they differ.
+    ``tests/twins/test_cell_echem.py::test_direct_idaklu_step_is_pybamm_step_bit_for_bit``
+    fails when a PyBaMM release changes any of this.
+    """
+
+    def __init__(self, solver: Any, model: Any, inputs: Mapping[str, float]) -> None:
+        pybamm = _pybamm()
+        setup = solver._setup
+        self.solver = setup["solver"]
+        self.n_outputs = int(setup["output_assembly"].n_rows)
+        if self.n_outputs != len(solver.output_variables):
+            raise ValueError("an output variable is not one row")
+        if setup["number_of_sensitivity_parameters"] != 0:
+            raise _NotApplicable("sensitivities are calculated")
+        if solver.root_method is not None or not solver.options["calc_ic"]:
+            raise _NotApplicable("consistent states are found in Python (root_method)")
+        if not model.is_standard_form_dae:
+            raise _NotApplicable("the model has a mass matrix")
+        if solver.on_extrapolation != "ignore" and any(
+                e.event_type == pybamm.EventType.INTERPOLANT_EXTRAPOLATION for e in model.events):
+            raise _NotApplicable("interpolant extrapolation is checked after each step")
+        self.input_names = sorted(ip.name for ip in model.input_parameters)
+        if sorted(inputs) != self.input_names:
+            raise ValueError(f"model inputs {self.input_names} are not the twin's {sorted(inputs)}")
+        self.rhs_eval = model.rhs_eval
+        self.len_rhs = int(model.len_rhs)
+        self.pbar = np.empty((0, 0))
+
+    def step(self, t0: float, y0: np.ndarray, dt: float,
+             inputs: Mapping[str, float]) -> tuple[float, np.ndarray, np.ndarray] | None:
+        """``(t_end, state at t_end, output-variable row at t_end)``, or None if the step did not
+        end cleanly at ``t0 + dt`` (then PyBaMM's own step must be taken)."""
+        start = t0 if t0 == 0 else np.nextafter(t0, np.inf)
+        t_end = t0 + dt
+        p = np.array([[inputs[name] for name in self.input_names]], dtype=float)
+        ydot0 = np.zeros_like(y0)
+        if self.len_rhs:
+            ydot0[: self.len_rhs] = self.rhs_eval(start, y0, p[0]).full().ravel()
+        try:
+            sol = self.solver.solve(np.array([start, t_end]), np.array([start, t_end]), np.vstack([y0]),
+                                    np.vstack([ydot0]), p, logger=None, pbar=self.pbar)[0]
+        except ValueError:  # PyBaMM turns this into a SolverError
+            return None
+        if sol.flag < 0 or sol.flag == _IDA_ROOT_RETURN:
+            return None
+        t = np.asarray(sol.t)
+        if float(t[-1]) != t_end:
+            return None
+        row = np.asarray(sol.y).reshape(t.size, -1)[-1]
+        if row.size != self.n_outputs or not np.isfinite(row).all():
+            return None
+        return t_end, np.array(sol.y_term, dtype=float).reshape(-1), row

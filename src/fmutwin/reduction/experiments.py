@@ -50,6 +50,8 @@ class Profile:
 
     def __post_init__(self) -> None:
         t, i = np.asarray(self.time_s, float), np.asarray(self.current_A, float)
+        object.__setattr__(self, "time_s", t)  # arrays whatever sequence was given
+        object.__setattr__(self, "current_A", i)
         if t.ndim != 1 or i.shape != (t.size - 1,):
             raise ValueError(f"profile {self.name}: current_A needs one value per interval "
                              f"({t.size - 1}), got shape {i.shape}")

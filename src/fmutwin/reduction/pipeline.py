@@ -8,7 +8,7 @@ validated, traceable parameter file (-> FMUs).
 2. the model's equilibrium OCV (and entropic coefficient) over (SOC, T) and its electrode-SOH
    capacity (:mod:`fmutwin.reduction.experiments`);
 3. HPPC pulses and the fit drive cycle(s) at every temperature, and the held-out validation
-   cycles, simulated with the electrochemical twin (temperatures in parallel processes);
+   cycles, simulated with the electrochemical twin (in parallel processes);
 4. the ECM fit per temperature (:mod:`fmutwin.reduction.ecm_fit`), assembled into (SOC, T) tables;
 5. validation: the cell ECM twin itself (:class:`fmutwin.twins.cell_ecm.CellECMTwin`) driven by
    the same currents as the electrochemical model on the held-out cycles; RMS and max error per

@@ -3,7 +3,7 @@ electrochemical simulations alone.
 
 Runs :func:`fmutwin.reduction.pipeline.reduce` with its defaults (PyBaMM DFN, Chen2020, 15/25/35
 degC, HPPC pulses + UDDS fitted, US06 and WLTC from SOC 0.8 and 0.4 held out, 2 RC pairs; the
-temperatures simulated in parallel processes, one per core), REPEATS times. Reported per run:
+simulations spread over one process per core), REPEATS times. Reported per run:
 the pipeline's wall time, the wall time of its simulation phase, and the sum of the wall times of
 the individual simulations (what they cost run one after another); the ECM fit and validation
 times; the held-out errors at 25 degC. Results go to the "## Reduction pipeline" section of
@@ -45,7 +45,7 @@ def main() -> None:
     rows = "\n".join(f"| {v.experiment} | {v.temperature_K:.2f} | {1e3 * v.rms_V:.2f} | {1e3 * v.max_V:.1f} |"
                      for v in last.validation)
     body = "\n".join(machine_info()) + f"""
-- pybamm {_version('pybamm')}; workers: one process per temperature, at most the CPU count
+- pybamm {_version('pybamm')}; workers: one process per CPU, each simulation (profile x temperature) a task, longest first
 - what runs: `fmutwin.reduction.pipeline.reduce(ReductionConfig())`: PyBaMM {config.model} with {config.parameter_set}
   at {', '.join(f'{t:g}' for t in config.temperatures_K)} K; per temperature HPPC pulses at 9 SOC levels and
   UDDS from SOC 0.7 (fitted), US06 and WLTC from SOC 0.8 and 0.4 (held out); {runs[-1]['steps']:,} DFN steps

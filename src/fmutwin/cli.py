@@ -108,10 +108,13 @@ def reduce(config: Path | None, out: Path, fmus: bool, native: bool) -> None:
     or bpx_file, temperatures_K, n_rc, fit and validation cycles, calibration ...); without it the
     defaults run (PyBaMM DFN, Chen2020, 15/25/35 degC, 2 RC pairs).
     """
+    import logging
     import subprocess
 
     from fmutwin.params.cell import ParameterError
     from fmutwin.reduction.pipeline import ReductionConfig, reduce as run
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the pipeline's progress lines
 
     try:
         cfg = ReductionConfig.load(config) if config else ReductionConfig()

@@ -19,6 +19,7 @@ validated, traceable parameter file (-> FMUs).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -37,6 +38,8 @@ from fmutwin.params.tables import Table
 from fmutwin.reduction.ecm_fit import FitSettings, TemperatureFit, fit_data, fit_temperature
 from fmutwin.reduction.experiments import (EchemSource, Profile, Trace, drive_cycle_profile, electrode_soh,
                                            equilibrium_ocv, hppc_profile, simulate, thermal_properties)
+
+log = logging.getLogger(__name__)
 
 
 class CycleRun(StrictModel):
@@ -271,7 +274,9 @@ def reduce(config: ReductionConfig, out_dir: str | Path | None = None, command: 
     if config.calibration is not None:
         if config.bpx_file:
             raise ValueError("calibration: calibrates a named parameter set; with bpx_file, calibrate separately")
+        log.info("calibrating %s to %s ...", ", ".join(config.calibration.parameters), config.calibration.data)
         overrides, calibration_record = calibrate_source(config)
+        log.info("calibrated: %s", calibration_record["fitted"])
         source = replace(source, parameter_overrides={**source.parameter_overrides, **overrides})
     temps = list(config.temperatures_K)
     nominal_Ah = float(source.parameter_values()["Nominal cell capacity [A.h]"])
@@ -279,6 +284,8 @@ def reduce(config: ReductionConfig, out_dir: str | Path | None = None, command: 
     fit_profiles = [hppc] + [drive_cycle_profile(c.cycle, nominal_Ah, c.initial_soc) for c in config.fit_cycles]
     held_out = [drive_cycle_profile(c.cycle, nominal_Ah, c.initial_soc) for c in config.validation_cycles]
     t_sim = time.perf_counter()
+    log.info("simulating %d experiments at %d temperature(s) with PyBaMM %s ...",
+             len(fit_profiles) + len(held_out), len(temps), config.model)
     traces = run_experiments(source, fit_profiles + held_out, temps, config.workers)
     simulation_s = time.perf_counter() - t_sim
 
@@ -287,6 +294,7 @@ def reduce(config: ReductionConfig, out_dir: str | Path | None = None, command: 
     ocv_soc = np.linspace(0.0, 1.0, config.ocv_points)
     ocv, entropic = equilibrium_ocv(source, ocv_soc, np.asarray(temps))
 
+    log.info("simulations done in %.1f s; fitting %d RC pair(s) ...", simulation_s, config.n_rc)
     t_fit = time.perf_counter()
     settings = config.fit_settings()
     fits = []

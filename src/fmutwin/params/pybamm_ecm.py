@@ -30,7 +30,8 @@ def pybamm_ecm_data_dir() -> Path:
 
 
 def _read(path: Path) -> np.ndarray:
-    rows = [r for r in csv.reader(path.open()) if r and not r[0].startswith("#")]
+    with path.open() as fh:
+        rows = [r for r in csv.reader(fh) if r and not r[0].startswith("#")]
     body = [r for r in rows if not r[0].strip().lstrip("-").replace(".", "").isalpha()]
     return np.array([[float(v) for v in r] for r in body if _is_number(r[0])])
 

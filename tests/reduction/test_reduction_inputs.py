@@ -124,8 +124,32 @@ def test_calibrated_values_drive_the_experiments_and_are_recorded() -> None:
     assert np.max(np.abs(trace.voltage_V - run({}))) > 1e-5  # 10^4 times the agreement above
 
 
-def test_calibration_refuses_parameters_needing_model_options() -> None:
+def test_model_options_reach_the_experiments() -> None:
+    """A contact resistance (a PyBaMM model option) shifts the simulated voltage by exactly I R."""
+    import numpy as np
+
+    from fmutwin.reduction.experiments import Profile, simulate
+
+    mesh = {"x_n": 5, "x_s": 5, "x_p": 5, "r_n": 8, "r_p": 8}
+    profile = Profile("steps", "pulses", np.arange(0.0, 31.0), np.r_[np.full(10, 5.0), np.zeros(10), np.full(10, -2.5)],
+                      0.6)
+    plain = simulate(EchemSource(model="SPM", var_pts=mesh), profile, 298.15)
+    with_r = simulate(EchemSource(model="SPM", var_pts=mesh, model_options={"contact resistance": "true"},
+                                  parameter_overrides={"Contact resistance [Ohm]": 0.01}), profile, 298.15)
+    np.testing.assert_allclose(plain.voltage_V - with_r.voltage_V, 0.01 * profile.current_A, rtol=0, atol=1e-6)
+    assert EchemSource(model_options={"contact resistance": "true"}).record()["options"]["contact resistance"] == "true"
+    with pytest.raises(ValueError, match="model_options"):
+        EchemSource(model="SPM", model_options={"thermal": "lumped"}).twin(0.5, 298.15)
+
+
+def test_calibrated_contact_resistance_carries_its_model_option() -> None:
     config = ReductionConfig.model_validate({
-        "parameter_set": "Ecker2015", "calibration": {"parameters": {"Contact resistance [Ohm]": [0.01, 0.0, 0.1]}}})
-    with pytest.raises(ValueError, match="calibration.parameters: .*Contact resistance.*model options"):
-        reduce(config)
+        "name": "ecker_cr", "model": "SPM", "parameter_set": "Ecker2015", "temperatures_K": [298.15],
+        "calibration": {"parameters": {"Contact resistance [Ohm]": [0.01, 0.0, 0.1]}, "max_nfev": 5},
+        "hppc_soc_levels": [0.8, 0.5, 0.2], "validation_cycles": [{"cycle": "US06", "initial_soc": 0.6}],
+        "workers": 1})
+    record = reduce(config).params.provenance
+    assert record["source_model"]["options"]["contact resistance"] == "true"
+    assert record["calibration"]["model_options"] == {"contact resistance": "true"}
+    fitted = record["calibration"]["fitted"]["Contact resistance [Ohm]"]
+    assert record["source_model"]["parameter_overrides"]["Contact resistance [Ohm]"] == fitted

@@ -151,6 +151,7 @@ class EchemSource:
     bpx_file: str | None = None
     parameter_overrides: Mapping[str, Any] = field(default_factory=dict)
     var_pts: Mapping[str, int] | None = None
+    model_options: Mapping[str, str] = field(default_factory=dict)  # e.g. {"contact resistance": "true"}
     #: the experiments may pass the cell's voltage cut-offs by this much (pulses near full or empty
     #: at low temperature): the cut-offs are operating limits (events), not limits of the model
     voltage_margin_V: float = 0.0
@@ -194,13 +195,13 @@ class EchemSource:
             overrides["Upper voltage cut-off [V]"] = float(values["Upper voltage cut-off [V]"]) + self.voltage_margin_V
         return CellEchemTwin(model=self.model, parameter_set=self.parameter_set, bpx_file=self.bpx_file,
                              thermal="isothermal", initial_soc=initial_soc, ambient_temperature_K=temperature_K,
-                             var_pts=self.var_pts, parameter_overrides=overrides)
+                             var_pts=self.var_pts, parameter_overrides=overrides, model_options=self.model_options)
 
     def record(self) -> dict[str, Any]:
         """Model, parameter source with hashes, overrides: what makes a reduction reproducible."""
         import pybamm
 
-        rec: dict[str, Any] = {"framework": "pybamm", "model": self.model, "options": {"thermal": "isothermal"},
+        rec: dict[str, Any] = {"framework": "pybamm", "model": self.model, "options": {"thermal": "isothermal", **self.model_options},
                                "parameter_set": None if self.bpx_file else self.parameter_set,
                                "parameter_overrides": {k: _jsonable(v) for k, v in self.parameter_overrides.items()},
                                "var_pts": dict(self.var_pts) if self.var_pts else "pybamm default",

@@ -121,21 +121,13 @@ class ReductionConfig(StrictModel):
                            high_current_weight=self.high_current_weight, smoothing=self.smoothing)
 
 
-def calibrate_source(config: ReductionConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Run step 1: (PyBaMM overrides with the calibrated values, the calibration's record).
-
-    Parameters that need a model option (e.g. a contact resistance) are refused: the
-    electrochemical twin the experiments run on builds the model without extra options.
-    """
+def calibrate_source(config: ReductionConfig) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """Run step 1: (PyBaMM overrides with the calibrated values, the model options the fitted
+    parameters need (e.g. a contact resistance), the calibration's record)."""
     from fmutwin.reduction import calibrate as cal
 
     cfg = config.calibration
     assert cfg is not None
-    needing = [name for name in cfg.parameters if name in cal.REQUIRED_OPTIONS]
-    if needing:
-        raise ValueError(f"calibration.parameters: {needing} need PyBaMM model options "
-                         f"{[cal.REQUIRED_OPTIONS[n] for n in needing]}, which the experiments' model does not "
-                         "have; calibrate parameters that need none (values or '<name> scale factor')")
     if cfg.data == "Ecker2015_1C":
         measured = cal.ecker2015_1c_discharge()
     elif cfg.current_A is None:
@@ -148,7 +140,7 @@ def calibrate_source(config: ReductionConfig) -> tuple[dict[str, Any], dict[str,
                 if cfg.fit_fraction < 1 else [])
     result = cal.calibrate(model=config.model, parameter_set=config.parameter_set, data=fit,
                            parameters=dict(cfg.parameters), validation=held_out, max_nfev=cfg.max_nfev)
-    return result.parameter_overrides(), result.to_record()
+    return result.parameter_overrides(), dict(result.model_options), result.to_record()
 
 
 @dataclass
@@ -275,9 +267,10 @@ def reduce(config: ReductionConfig, out_dir: str | Path | None = None, command: 
         if config.bpx_file:
             raise ValueError("calibration: calibrates a named parameter set; with bpx_file, calibrate separately")
         log.info("calibrating %s to %s ...", ", ".join(config.calibration.parameters), config.calibration.data)
-        overrides, calibration_record = calibrate_source(config)
+        overrides, options, calibration_record = calibrate_source(config)
         log.info("calibrated: %s", calibration_record["fitted"])
-        source = replace(source, parameter_overrides={**source.parameter_overrides, **overrides})
+        source = replace(source, parameter_overrides={**source.parameter_overrides, **overrides},
+                         model_options={**source.model_options, **options})
     temps = list(config.temperatures_K)
     nominal_Ah = float(source.parameter_values()["Nominal cell capacity [A.h]"])
     hppc = hppc_profile(nominal_Ah, tuple(config.hppc_soc_levels))

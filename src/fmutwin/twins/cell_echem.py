@@ -223,12 +223,16 @@ class CellEchemTwin:
         Tolerances of the IDAKLU solver.
     parameter_overrides:
         Values to change in the parameter set before building (e.g. cut-off voltages).
+    model_options:
+        Further PyBaMM model options (e.g. ``{"contact resistance": "true"}``); the thermal
+        options are the twin's own (``thermal``) and cannot be set here.
     """
 
     def __init__(self, model: str = "SPMe", parameter_set: str = "Chen2020", bpx_file: str | Path | None = None,
                  thermal: str = "isothermal", initial_soc: float | None = 1.0, ambient_temperature_K: float = 298.15,
                  var_pts: Mapping[str, int] | None = None, rtol: float = 1e-6, atol: float = 1e-8,
-                 parameter_overrides: Mapping[str, Any] | None = None) -> None:
+                 parameter_overrides: Mapping[str, Any] | None = None,
+                 model_options: Mapping[str, str] | None = None) -> None:
         pybamm = _pybamm()
         if model not in MODELS:
             raise ValueError(f"unknown model {model!r}; valid models: {', '.join(MODELS)}")
@@ -255,7 +259,15 @@ class CellEchemTwin:
         options = {"thermal": thermal}
         if thermal == "isothermal":  # heat_generation_W is reported (not fed back) for the isothermal cell
             options["calculate heat source for isothermal models"] = "true"
-        self.model = getattr(pybamm.lithium_ion, model)(options=options)
+        clash = sorted(set(model_options or {}) & set(options))
+        if clash:
+            raise ValueError(f"model_options: {clash} are set by the twin (thermal={thermal!r})")
+        options.update(dict(model_options or {}))
+        try:
+            self.model = getattr(pybamm.lithium_ion, model)(options=options)
+        except pybamm.OptionError as exc:
+            raise ValueError(f"model_options: {exc}") from None
+        self.model_options = dict(model_options or {})
         if thermal == "lumped":
             self._add_heat_flow_input(self.model)
         values.update(dict(parameter_overrides or {}))

@@ -32,30 +32,33 @@ def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...], native: 
 
 def build_fmus(out: Path, twins: list[str], versions: list[int], native: bool,
                parameter_file: Path | None = None) -> list[Path]:
-    """The work of ``fmutwin build``; with ``parameter_file`` the cell ECM FMUs are built from it.
-
-    The file must be chosen before the cell twin's variables are declared (at their first
-    import), so a process builds from one parameter file only: call this in a fresh process
-    (``python -m fmutwin.cli build --parameters ...``) when the twin may already be imported.
-    """
+    """The work of ``fmutwin build``; with ``parameter_file`` the cell ECM FMUs are built from it
+    (``FMUTWIN_CELL_PARAMETERS`` names it while they are built, then is restored)."""
     import os
 
     from fmutwin.params.cell import CellParameters
     from fmutwin.params.defaults import CELL_FILE_ENV
 
+    previous = os.environ.get(CELL_FILE_ENV)
     if parameter_file is not None:
         CellParameters.load(parameter_file)  # a bad file stops here, naming the field
         os.environ[CELL_FILE_ENV] = str(Path(parameter_file).resolve())
         twins = twins or ["cell_ecm"]
-    from fmutwin.fmi.build import build_all
-    from fmutwin.twins.registry import TWINS
+    try:
+        from fmutwin.fmi.build import build_all
+        from fmutwin.twins.registry import TWINS
 
-    paths = build_all(out, twins or None, tuple(versions))
-    if native:
-        from fmutwin.fmi.native.build import build_native
+        paths = build_all(out, twins or None, tuple(versions))
+        if native:
+            from fmutwin.fmi.native.build import build_native
 
-        paths += [build_native(t, out, v) for t in (twins or sorted(TWINS)) if TWINS[t].native_spec is not None
-                  for v in versions]
+            paths += [build_native(t, out, v) for t in (twins or sorted(TWINS)) if TWINS[t].native_spec is not None
+                      for v in versions]
+    finally:
+        if previous is None:
+            os.environ.pop(CELL_FILE_ENV, None)
+        else:
+            os.environ[CELL_FILE_ENV] = previous
     if parameter_file is not None:
         from fmutwin.provenance import embed
 
@@ -120,7 +123,12 @@ def reduce(config: Path | None, out: Path, fmus: bool, native: bool) -> None:
         cfg = ReductionConfig.load(config) if config else ReductionConfig()
     except ParameterError as exc:
         raise click.ClickException(str(exc)) from None
-    result = run(cfg, out, command="fmutwin reduce " + " ".join(sys.argv[2:]))
+    from fmutwin.twins.cell_echem import LimitReached
+
+    try:
+        result = run(cfg, out, command="fmutwin reduce " + " ".join(sys.argv[2:]))
+    except (ValueError, LimitReached) as exc:  # bad names, bounds, data; an experiment past the model's limits
+        raise click.ClickException(str(exc)) from None
     click.echo(f"{result.path}: {cfg.n_rc} RC pairs at {', '.join(f'{t:g}' for t in cfg.temperatures_K)} K "
                f"(simulation {result.timings_s['simulation']:.1f} s, total {result.timings_s['total']:.1f} s)")
     for v in result.validation:

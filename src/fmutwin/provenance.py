@@ -12,8 +12,9 @@ tool/type ``org.fmutwin.provenance``). It names:
   of its content) or BPX file (path and sha256), overrides;
 * ``calibration`` (optional), ``experiments``, ``fit`` (method, settings, residuals) and
   ``validation`` (errors per held-out experiment and temperature);
-* ``content_sha256``: the hash of the parameter file's content without its provenance, so an
-  edit after generation is detected.
+* ``content_sha256``: the hash of the parameter file's content without its provenance, and
+  ``record_sha256``: the hash of the record itself, so an edit of either after generation is
+  detected.
 
 Every ``{"path": ..., "sha256": ...}`` object anywhere in a record is an input file: :func:`check`
 re-hashes it. A file whose hashes no longer match is *stale*.
@@ -60,7 +61,7 @@ def file_record(path: str | Path, role: str) -> dict[str, str]:
 def content_sha256(params: CellParameters) -> str:
     """Hash of a parameter set's content, its provenance excluded (canonical JSON)."""
     data = params.model_dump(mode="json", exclude_none=True, exclude={"provenance"})
-    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(_canonical(data).encode()).hexdigest()
 
 
 def _version(package: str) -> str | None:
@@ -79,7 +80,7 @@ def git_state() -> dict[str, Any]:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],  # the whole checkout
                                 cwd=here, capture_output=True, text=True, timeout=10, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
@@ -98,9 +99,21 @@ def generated_by(command: str) -> dict[str, Any]:
             "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def record_sha256(record: dict[str, Any]) -> str:
+    """Hash of a provenance record without its own ``record_sha256`` (canonical JSON)."""
+    return hashlib.sha256(_canonical({k: v for k, v in record.items() if k != "record_sha256"}).encode()).hexdigest()
+
+
 def attach(params: CellParameters, record: dict[str, Any]) -> CellParameters:
-    """``params`` with ``record`` as its provenance, sealed with the content hash."""
-    sealed = {"format": FORMAT, **record, "content_sha256": content_sha256(params)}
+    """``params`` with ``record`` as its provenance, sealed with the hash of the content and the
+    hash of the record itself (so an edit of either is detected)."""
+    plain = json.loads(json.dumps(record, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+    sealed = {"format": FORMAT, **plain, "content_sha256": content_sha256(params)}
+    sealed["record_sha256"] = record_sha256(sealed)
     return params.model_copy(update={"provenance": sealed})
 
 
@@ -143,6 +156,10 @@ def check(params: CellParameters) -> list[Finding]:
     findings.append(Finding("ok" if recorded == actual else "stale", "parameter content",
                             f"sha256 {actual[:16]}... matches the record" if recorded == actual else
                             f"edited after generation: sha256 {actual[:16]}... != recorded {str(recorded)[:16]}..."))
+    sealed, now = record.get("record_sha256"), record_sha256(record)
+    findings.append(Finding("ok" if sealed == now else "stale", "provenance record",
+                            "unchanged since generation" if sealed == now else
+                            f"edited after generation: sha256 {now[:16]}... != sealed {str(sealed)[:16]}..."))
     for where, entry in _file_entries(record):
         path = Path(entry["path"])
         label = f"{entry.get('role', where)} {path.name}"

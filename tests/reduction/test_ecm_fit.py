@@ -24,25 +24,28 @@ S = np.asarray(SOC)
 R0 = 0.02 + 0.015 * (1 - S) ** 2
 R1 = 0.008 + 0.004 * S
 R2 = 0.012 + 0.01 * (S - 0.5) ** 2
+R3 = 0.006 + 0.002 * S
 TAU1 = (8.0, 14.0)  # at SOC 0 and 1
 TAU2 = (150.0, 260.0)
 COVERED = (S >= 0.1) & (S <= 0.9)  # SOC nodes the experiments visit
+#: true (resistance over SOC, time constants at SOC 0 and 1) of each branch, for 1, 2 and 3 RC pairs
+BRANCHES = {1: [(R1, (60.0, 90.0))],
+            2: [(R1, TAU1), (R2, TAU2)],
+            3: [(R1, (3.0, 5.0)), (R2, (40.0, 70.0)), (R3, (600.0, 900.0))]}
 
 
-def truth() -> CellParameters:
+def truth(n_rc: int = 2) -> CellParameters:
     return CellParameters.from_dict({
         "name": "truth", "source": "test", "nominal_capacity_As": CAPACITY_AH * 3600,
         "ocv_V": {"soc": OCV_SOC.tolist(), "values": OCV.tolist()},
         "r0_ohm": {"soc": SOC, "values": R0.tolist()},
-        "rc_branches": [{"resistance_ohm": {"soc": SOC, "values": R1.tolist()},
-                         "time_constant_s": {"soc": [0.0, 1.0], "values": list(TAU1)}},
-                        {"resistance_ohm": {"soc": SOC, "values": R2.tolist()},
-                         "time_constant_s": {"soc": [0.0, 1.0], "values": list(TAU2)}}],
+        "rc_branches": [{"resistance_ohm": {"soc": SOC, "values": r.tolist()},
+                         "time_constant_s": {"soc": [0.0, 1.0], "values": list(tau)}} for r, tau in BRANCHES[n_rc]],
         "thermal": {"model": "constant", "mass_J_per_K": 40.0, "heat_transfer_W_per_K": 0.05}})
 
 
-def experiments(noise_V: float) -> list:
-    params = truth()
+def experiments(noise_V: float, n_rc: int = 2) -> list:
+    params = truth(n_rc)
     rng = np.random.default_rng(7)
     out = []
     for profile in (hppc_profile(CAPACITY_AH), drive_cycle_profile("UDDS", CAPACITY_AH, 0.7)):
@@ -54,14 +57,15 @@ def experiments(noise_V: float) -> list:
     return out
 
 
-def test_noise_free_data_give_back_the_tables() -> None:
-    fit = fit_temperature(experiments(0.0), 298.15, FitSettings(n_rc=2, soc_grid=tuple(SOC), tau_soc_grid=(0.0, 1.0),
-                                                                smoothing=1e-9, max_nfev=200))
-    np.testing.assert_allclose(fit.time_constant_s[0], TAU1, rtol=1e-3)
-    np.testing.assert_allclose(fit.time_constant_s[1], TAU2, rtol=1e-3)
+@pytest.mark.parametrize("n_rc", [1, 2, 3])
+def test_noise_free_data_give_back_the_tables(n_rc: int) -> None:
+    fit = fit_temperature(experiments(0.0, n_rc), 298.15,
+                          FitSettings(n_rc=n_rc, soc_grid=tuple(SOC), tau_soc_grid=(0.0, 1.0), smoothing=1e-9,
+                                      max_nfev=200))
     np.testing.assert_allclose(fit.r0_ohm[COVERED], R0[COVERED], rtol=1e-3)
-    np.testing.assert_allclose(fit.resistance_ohm[0][COVERED], R1[COVERED], rtol=1e-3)
-    np.testing.assert_allclose(fit.resistance_ohm[1][COVERED], R2[COVERED], rtol=1e-3)
+    for i, (r, tau) in enumerate(BRANCHES[n_rc]):
+        np.testing.assert_allclose(fit.time_constant_s[i], tau, rtol=1e-3)
+        np.testing.assert_allclose(fit.resistance_ohm[i][COVERED], r[COVERED], rtol=1e-3)
     assert max(r["rms_V"] for r in fit.residuals.values()) < 1e-5
 
 

@@ -130,7 +130,35 @@ def _fmpy_run(fmu: Path, currents: list[float], dt: float) -> tuple[dict, list[f
     return starts, volts
 
 
-def test_fmus_built_from_a_parameter_file_carry_and_use_it(sealed, tmp_path: Path) -> None:
+def test_edited_record_is_stale(sealed) -> None:
+    path, _ = sealed
+    raw = json.loads(path.read_text())
+    raw["provenance"]["validation"][0]["rms_V"] = 0.001
+    path.write_text(json.dumps(raw))
+    assert statuses(path)["provenance record"] == "stale"
+
+
+def test_default_fmu_ships_its_parameter_file_and_ignores_the_build_variable_at_run_time(
+        tmp_path: Path, monkeypatch) -> None:
+    """Declared variables (and so value references) at run time are those of the file inside the
+    FMU, even where FMUTWIN_CELL_PARAMETERS names another file (it only matters while building)."""
+    from fmutwin.fmi.build import build_python_fmu
+    from fmutwin.params.defaults import CELL_FILE_ENV, default_cell_file
+
+    monkeypatch.delenv(CELL_FILE_ENV, raising=False)
+    fmu = build_python_fmu("cell_ecm", 3, tmp_path)
+    with zipfile.ZipFile(fmu) as z:
+        assert z.read(provenance.FMU_PARAMETER_FILE) == default_cell_file().read_bytes()
+    default = CellParameters.load(default_cell_file())
+    other = tmp_path / "other.json"
+    small_cell().save(other)  # fewer tables: other value references if it were declared from
+    monkeypatch.setenv(CELL_FILE_ENV, str(other))
+    reference = CellECMTwin(default).run(np.arange(11.0), np.full(11, 20.0))["voltage_V"]
+    _, volts = _fmpy_run(fmu, [20.0] * 10, 1.0)
+    np.testing.assert_allclose(volts, reference, rtol=1e-12)
+
+
+def test_fmus_built_from_a_parameter_file_carry_and_use_it(sealed, tmp_path: Path, monkeypatch) -> None:
     path, _ = sealed
     out = tmp_path / "fmus"
     build = subprocess.run([sys.executable, "-m", "fmutwin.cli", "build", "--parameters", str(path), "--out", str(out),
@@ -140,6 +168,9 @@ def test_fmus_built_from_a_parameter_file_carry_and_use_it(sealed, tmp_path: Pat
     assert [f.name for f in fmus] == ["CellECMNative_fmi2.fmu", "CellECMNative_fmi3.fmu", "CellECM_fmi2.fmu",
                                       "CellECM_fmi3.fmu"]
     params = CellParameters.load(path)
+    from fmutwin.params.defaults import CELL_FILE_ENV, default_cell_file
+
+    monkeypatch.setenv(CELL_FILE_ENV, str(default_cell_file()))  # must not matter at run time
     currents = [2.0] * 30 + [-1.0] * 30
     reference = CellECMTwin(params).run(np.arange(61.0), np.array(currents + [0.0]))["voltage_V"]
     for fmu in fmus:

@@ -65,6 +65,12 @@ def test_provenance_names_every_input_and_checks_clean(reduced: Path) -> None:
     packages = record["environment"]["packages"]
     assert all(packages[p] for p in ("pybamm", "numpy", "scipy", "casadi"))
     assert record["generated_by"]["command"].startswith("fmutwin reduce")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True)
+    if head.returncode == 0:  # running from a git checkout: the record names its commit
+        assert record["generated_by"]["git"]["commit"] == head.stdout.strip()
+    settings = record["fit"]["settings"]
+    assert settings["n_rc"] == 2 and settings["high_current_weight"] == 5.0 and settings["tau_bounds_s"]
+    assert record["config"]["temperatures_K"] == [298.15]
     assert {f.status for f in provenance.check(params)} == {"ok"}
 
 

@@ -153,3 +153,53 @@ def test_calibrated_contact_resistance_carries_its_model_option() -> None:
     assert record["calibration"]["model_options"] == {"contact resistance": "true"}
     fitted = record["calibration"]["fitted"]["Contact resistance [Ohm]"]
     assert record["source_model"]["parameter_overrides"]["Contact resistance [Ohm]"] == fitted
+
+
+def test_held_out_cycles_must_not_be_fitted_or_repeated() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="also fitted"):
+        ReductionConfig(fit_cycles=[{"cycle": "UDDS", "initial_soc": 0.7}],
+                        validation_cycles=[{"cycle": "UDDS", "initial_soc": 0.7}])
+    with pytest.raises(ValidationError, match="twice"):
+        ReductionConfig(validation_cycles=[{"cycle": "US06", "initial_soc": 0.8}] * 2)
+    with pytest.raises(ValidationError, match="hppc_soc_levels"):
+        ReductionConfig(hppc_soc_levels=[0.8, 0.5, 0.5])
+
+
+def test_tables_over_temperature_put_each_fit_at_its_temperature() -> None:
+    """Two temperature fits with different R0: the twin's instantaneous voltage drop at each
+    ambient temperature is I R0 of that temperature (an analytic check of the assembly)."""
+    import numpy as np
+
+    from fmutwin.params.cell import Initial
+    from fmutwin.reduction.ecm_fit import TemperatureFit
+    from fmutwin.twins.cell_ecm import CellECMTwin
+
+    soc = np.array([0.0, 0.5, 1.0])
+    ocv = np.array([[3.0, 3.0], [3.7, 3.7], [4.2, 4.2]])
+    fits = [TemperatureFit(t, soc, np.full(3, r0), np.full((1, 3), 1e-3), np.array([0.0, 1.0]), np.full((1, 2), 50.0))
+            for t, r0 in ((288.15, 0.04), (308.15, 0.02))]
+    params = assemble("two_t", "test", 18000.0, soc, ocv, np.zeros_like(ocv), fits,
+                      {"mass_J_per_K": 40.0, "heat_transfer_W_per_K": 0.05})
+    assert params.r0_ohm.temperature_K == [288.15, 308.15] and params.ocv_V.temperature_K is None
+    for temp, r0 in ((288.15, 0.04), (308.15, 0.02), (298.15, 0.03)):
+        run = params.with_changes(thermal=params.thermal.model_copy(update={"model": "constant"}),
+                                  initial=Initial(soc=0.5, temperature_K=temp))
+        rest = CellECMTwin(run).step(0.0, 1e-9, temp)["voltage_V"][0]
+        loaded = CellECMTwin(run).step(5.0, 1e-9, temp)["voltage_V"][0]
+        assert rest - loaded == pytest.approx(5.0 * r0, rel=1e-5)
+
+
+def test_calibration_starts_from_the_users_overrides() -> None:
+    """A scale factor multiplies the overridden value, not the parameter set's."""
+    from fmutwin.reduction.calibrate import calibrate, ecker2015_1c_discharge
+
+    name = "Negative electrode conductivity [S.m-1]"
+    result = calibrate(model="SPM", parameter_set="Ecker2015", data=ecker2015_1c_discharge(),
+                       parameters={"Negative electrode conductivity scale factor": (1.0, 0.5, 2.0)},
+                       parameter_overrides={name: 7.0}, var_pts={"x_n": 5, "x_s": 5, "x_p": 5, "r_n": 8, "r_p": 8},
+                       max_nfev=2)
+    factor = result.values["Negative electrode conductivity scale factor"]
+    assert result.parameter_overrides()[name] == pytest.approx(7.0 * factor, rel=1e-12)
+    assert result.to_record()["parameter_overrides"] == {name: 7.0}

@@ -39,6 +39,7 @@ import numpy as np
 
 from fmutwin.data import data_dir, load_csv
 from fmutwin.provenance import file_sha256
+from fmutwin.reduction.ecm_fit import error_summary
 
 CURRENT_INPUT = "Current function [A]"
 AMBIENT_INPUT = "Ambient temperature [K]"
@@ -304,11 +305,19 @@ def _scaled(original: Any, factor: Any) -> Any:
     return ScaledFunction(original, factor) if callable(original) else factor * original
 
 
-def overrides_for(parameter_set: str, fitted: Sequence[FittedParameter], values: Sequence[float]) -> dict[str, Any]:
+def base_values(parameter_set: str, overrides: Mapping[str, Any] | None = None) -> Any:
+    """The parameter set with the user's own changes: what a calibration starts from."""
+    values = _pybamm().ParameterValues(parameter_set)
+    values.update(dict(overrides or {}))
+    return values
+
+
+def overrides_for(parameter_set: str, fitted: Sequence[FittedParameter], values: Sequence[float],
+                  base_overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """PyBaMM parameter values for ``fitted`` at ``values``: numbers for value parameters, the
-    parameter set's value or function times the factor for scale factors (several factors on
-    one parameter multiply)."""
-    base = _pybamm().ParameterValues(parameter_set)
+    base value or function (parameter set plus ``base_overrides``) times the factor for scale
+    factors (several factors on one parameter multiply)."""
+    base = base_values(parameter_set, base_overrides)
     out: dict[str, Any] = {}
     for p, v in zip(fitted, values):
         if p.kind == "value":
@@ -324,12 +333,11 @@ def overrides_for(parameter_set: str, fitted: Sequence[FittedParameter], values:
 class _ModelRunner:
     """A PyBaMM model built once with the fitted parameters, current and temperature as inputs."""
 
-    def __init__(self, model: str, parameter_set: str, options: Mapping[str, str], fitted: Sequence[FittedParameter],
+    def __init__(self, model: str, values: Any, options: Mapping[str, str], fitted: Sequence[FittedParameter],
                  data: MeasuredDischarge, initial_soc: float | None, var_pts: Mapping[str, int] | None,
                  rtol: float, atol: float) -> None:
         pybamm = _pybamm()
         self.fitted = list(fitted)
-        values = pybamm.ParameterValues(parameter_set)
         updates: dict[str, Any] = {CURRENT_INPUT: "[input]", AMBIENT_INPUT: "[input]",
                                    INITIAL_TEMPERATURE_INPUT: "[input]"}
         for p in self.fitted:
@@ -381,10 +389,6 @@ class _ModelRunner:
 # -- result --------------------------------------------------------------------------------------
 
 
-def _errors(residual_V: np.ndarray) -> dict[str, float]:
-    return {"rms_V": float(np.sqrt(np.mean(residual_V ** 2))), "max_V": float(np.max(np.abs(residual_V)))}
-
-
 @dataclass
 class CalibrationResult:
     """Fitted values, fit residuals and validation errors of :func:`calibrate`.
@@ -403,6 +407,7 @@ class CalibrationResult:
     model: str
     model_options: dict[str, str]
     parameter_set: str
+    base_overrides: dict[str, Any]
     initial_soc: float | None
     parameters: list[FittedParameter]
     values: dict[str, float]
@@ -431,17 +436,17 @@ class CalibrationResult:
     @property
     def fit_rms_V(self) -> float:
         """RMS of model - measured voltage over the fit data at the fitted values [V]."""
-        return _errors(self.fit_residual_V)["rms_V"]
+        return error_summary(self.fit_residual_V)["rms_V"]
 
     @property
     def fit_max_V(self) -> float:
         """Largest absolute voltage error over the fit data at the fitted values [V]."""
-        return _errors(self.fit_residual_V)["max_V"]
+        return error_summary(self.fit_residual_V)["max_V"]
 
     @property
     def initial_rms_V(self) -> float:
         """RMS over the fit data at the initial values [V] (the starting point of the fit)."""
-        return _errors(self.initial_residual_V)["rms_V"]
+        return error_summary(self.initial_residual_V)["rms_V"]
 
     def parameter_overrides(self) -> dict[str, Any]:
         """The calibrated values as PyBaMM parameter values, for ``pybamm.ParameterValues.update``
@@ -452,7 +457,8 @@ class CalibrationResult:
         :attr:`model_options` (e.g. a contact resistance has no effect without
         ``{"contact resistance": "true"}``).
         """
-        return overrides_for(self.parameter_set, self.parameters, [self.values[p.name] for p in self.parameters])
+        return overrides_for(self.parameter_set, self.parameters, [self.values[p.name] for p in self.parameters],
+                             self.base_overrides)
 
     def to_record(self) -> dict[str, Any]:
         """JSON-serialisable provenance record of the calibration."""
@@ -461,6 +467,8 @@ class CalibrationResult:
             "model": self.model,
             "model_options": dict(self.model_options),
             "parameter_set": self.parameter_set,
+            "parameter_overrides": {k: v if isinstance(v, (int, float, str)) else repr(v)
+                                    for k, v in self.base_overrides.items()},
             "initial_soc": self.initial_soc,
             "solver": dict(self.solver_settings),
             "data": self.fit_data.to_record(),
@@ -476,12 +484,12 @@ class CalibrationResult:
                        "residual": "model - measured voltage [V] at the measured sample times",
                        "nfev": self.nfev, "status": self.status, "message": self.message,
                        "wall_time_s": self.wall_time_s},
-            "residuals": {"fit": _errors(self.fit_residual_V), "initial": _errors(self.initial_residual_V)},
+            "residuals": {"fit": error_summary(self.fit_residual_V), "initial": error_summary(self.initial_residual_V)},
             "validation": [{"data": d.to_record(), **self.validation[d.name]} for d in self.validation_data],
         }
 
 
-def _standard_errors(fitted: Sequence[FittedParameter], values: Sequence[float], jac_unit: np.ndarray,
+def _standarderror_summary(fitted: Sequence[FittedParameter], values: Sequence[float], jac_unit: np.ndarray,
                      residual_V: np.ndarray, at_bound: np.ndarray) -> dict[str, float | None]:
     """Linearised standard errors of the fitted values, in their own units (see CalibrationResult).
 
@@ -508,6 +516,7 @@ def _standard_errors(fitted: Sequence[FittedParameter], values: Sequence[float],
 def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: MeasuredDischarge | None = None,
               parameters: Mapping[str, tuple[float, float, float]] | None = None,
               validation: Sequence[MeasuredDischarge] = (), model_options: Mapping[str, str] | None = None,
+              parameter_overrides: Mapping[str, Any] | None = None,
               initial_soc: float | None = None, var_pts: Mapping[str, int] | None = None,
               rtol: float = 1e-8, atol: float = 1e-10, max_nfev: int = 60, diff_step: float = 1e-3,
               ftol: float = 1e-8, xtol: float = 1e-6, gtol: float = 1e-8,
@@ -531,6 +540,9 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
         Further tests not used in the fit; each gets the RMS and max error at the fitted values.
     model_options:
         PyBaMM model options; options a fitted parameter needs (:data:`REQUIRED_OPTIONS`) are added.
+    parameter_overrides:
+        Changes to the parameter set made before fitting (the fit starts from, and scale factors
+        multiply, these values).
     initial_soc:
         Initial SOC of every test, or ``None`` for the parameter set's initial concentrations.
     var_pts, rtol, atol:
@@ -560,7 +572,8 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
     names = [d.name for d in (data, *validation)]
     if len(set(names)) != len(names):
         raise ValueError(f"test names must be unique: {names}")
-    fitted = _resolve_parameters(pybamm.ParameterValues(parameter_set), parameters or {}, parameter_set)
+    start = base_values(parameter_set, parameter_overrides)
+    fitted = _resolve_parameters(start, parameters or {}, parameter_set)
     options = dict(model_options or {})
     for p in fitted:
         for key, value in REQUIRED_OPTIONS.get(p.pybamm_name, {}).items():
@@ -568,7 +581,7 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
                 raise ValueError(f"parameter {p.name!r} needs model option {key!r} = {value!r}, got {options[key]!r}")
 
     wall = time.perf_counter()
-    runner = _ModelRunner(model, parameter_set, options, fitted, data, initial_soc, var_pts, rtol, atol)
+    runner = _ModelRunner(model, start.copy(), options, fitted, data, initial_soc, var_pts, rtol, atol)
     evaluated: dict[bytes, np.ndarray] = {}  # least_squares evaluates x0 again: solve each point once
 
     def residual(unit: np.ndarray) -> np.ndarray:
@@ -586,11 +599,12 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
     fit = least_squares(residual, x0, bounds=(np.zeros(len(fitted)), np.ones(len(fitted))), **settings)
     values = {p.name: p.from_unit(u) for p, u in zip(fitted, fit.x)}
     ordered = [values[p.name] for p in fitted]
-    validation_errors = {d.name: _errors(runner.residual_V(ordered, d)) for d in validation}
+    validation_errors = {d.name: error_summary(runner.residual_V(ordered, d)) for d in validation}
     at_bound = np.asarray(fit.active_mask) != 0
-    standard_errors = _standard_errors(fitted, ordered, np.asarray(fit.jac, dtype=float), np.asarray(fit.fun), at_bound)
+    standard_errors = _standarderror_summary(fitted, ordered, np.asarray(fit.jac, dtype=float), np.asarray(fit.fun), at_bound)
     return CalibrationResult(
-        model=model, model_options=options, parameter_set=parameter_set, initial_soc=initial_soc,
+        model=model, model_options=options, parameter_set=parameter_set,
+        base_overrides=dict(parameter_overrides or {}), initial_soc=initial_soc,
         parameters=fitted, values=values, standard_errors=standard_errors,
         at_bound=[p.name for p, b in zip(fitted, at_bound) if b], fit_data=data, fit_residual_V=np.asarray(fit.fun, dtype=float),
         initial_residual_V=initial_residual, validation_data=list(validation), validation=validation_errors,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.linalg import solve_banded
+from scipy.linalg import block_diag, solve_banded
 from scipy.optimize import least_squares, lsq_linear
 from threadpoolctl import threadpool_limits
 
@@ -80,18 +80,28 @@ class FitData:
     ocv_V: np.ndarray  # OCV(SOC_k) at the end of each step (n values)
 
 
+def error_summary(error_V: np.ndarray) -> dict[str, float]:
+    """RMS and largest absolute value of an error signal [V]."""
+    error_V = np.asarray(error_V, float)
+    return {"rms_V": float(np.sqrt(np.mean(error_V ** 2))), "max_V": float(np.max(np.abs(error_V)))}
+
+
 def fit_data(name: str, time_s: np.ndarray, current_A: np.ndarray, voltage_V: np.ndarray, initial_soc: float,
              capacity_As: float, ocv_soc: np.ndarray, ocv_V: np.ndarray) -> FitData:
     """Coulomb-count the SOC path of a profile and evaluate the given OCV curve along it."""
     dt = np.diff(np.asarray(time_s, float))
+    if not (np.isfinite(dt).all() and np.all(dt > 0)):
+        raise ValueError(f"{name}: time_s must be finite and strictly increasing")
     current = np.asarray(current_A, float)
     voltage = np.asarray(voltage_V, float)
     for label, arr in (("current_A", current), ("voltage_V", voltage)):
         if arr.shape != dt.shape or not np.isfinite(arr).all():
             raise ValueError(f"{name}: {label} must be finite with one value per step ({dt.size})")
     soc = initial_soc - np.concatenate([[0.0], np.cumsum(current * dt)]) / capacity_As
-    ocv = NUMPY.interp1(soc[1:], list(ocv_soc), list(ocv_V), "nearest", "ocv_V")
-    return FitData(name, dt, current, soc, voltage, np.asarray(ocv, float))
+    ocv = np.asarray(NUMPY.interp1(soc[1:], list(ocv_soc), list(ocv_V), "nearest", "ocv_V"), float)
+    if not np.isfinite(ocv).all():
+        raise ValueError(f"{name}: ocv_V must be finite")
+    return FitData(name, dt, current, soc, voltage, ocv)
 
 
 def _hat_basis(x: np.ndarray, grid: Sequence[float]) -> np.ndarray:
@@ -131,6 +141,8 @@ class _Problem:
         self.continues = np.concatenate([np.arange(d.dt_s.size) > 0 for d in data]).astype(float)
         self.target = np.concatenate([d.voltage_V - d.ocv_V for d in data])  # = -I R0 - sum v_i
         current = np.abs(np.concatenate([d.current_A for d in data]))
+        if not current.max() > 0:
+            raise ValueError("data: every experiment is at rest (zero current); nothing to fit")
         self.weight = 1.0 + settings.high_current_weight * (current / current.max()) ** 2
         n = self.target.size
         m = self.n_soc
@@ -138,7 +150,7 @@ class _Problem:
         for j in range(m - 2):
             curvature[j, j:j + 3] = (1.0, -2.0, 1.0)
         blocks = [curvature] * (1 + settings.n_rc)
-        self.penalty = settings.smoothing * np.sqrt(n / max(m, 1)) * _block_diag(blocks)
+        self.penalty = settings.smoothing * np.sqrt(n / max(m, 1)) * block_diag(*blocks)
 
     def design(self, log_tau: np.ndarray) -> np.ndarray:
         """Columns: R0 nodes, then each branch's R nodes; rows: every sample of every experiment.
@@ -172,17 +184,6 @@ class _Problem:
         return self.solve_linear(log_tau)[1]
 
 
-def _block_diag(blocks: list[np.ndarray]) -> np.ndarray:
-    rows = sum(b.shape[0] for b in blocks)
-    cols = sum(b.shape[1] for b in blocks)
-    out = np.zeros((rows, cols))
-    r = c = 0
-    for b in blocks:
-        out[r:r + b.shape[0], c:c + b.shape[1]] = b
-        r, c = r + b.shape[0], c + b.shape[1]
-    return out
-
-
 def fit_temperature(data: list[FitData], temperature_K: float, settings: FitSettings = FitSettings(),
                     tau_initial_s: Sequence[float] | None = None) -> TemperatureFit:
     """Fit R0, R_i (SOC tables) and tau_i (coarse SOC tables) to the experiments at one temperature."""
@@ -209,6 +210,6 @@ def fit_temperature(data: list[FitData], temperature_K: float, settings: FitSett
     for d in data:
         err = err_all[offset:offset + d.dt_s.size]
         offset += d.dt_s.size
-        fit.residuals[d.name] = {"rms_V": float(np.sqrt(np.mean(err ** 2))), "max_V": float(np.max(np.abs(err)))}
+        fit.residuals[d.name] = error_summary(err)
     fit.wall_time_s = time.perf_counter() - wall
     return fit

@@ -115,8 +115,8 @@ def drive_cycle_profile(name: str, capacity_Ah: float, initial_soc: float, repea
     """A shared drive cycle at 1 s steps, currents scaled by capacity / 5 Ah (the cycles' reference cell).
 
     US06 and UDDS are tabulated as current; WLTC as vehicle power, which is averaged over each
-    second and scaled so its peak discharge equals the other cycles' 8.1 A (before the capacity
-    scaling): a constant-voltage conversion, so every model sees the same current.
+    second and scaled so the raw (0.1 s) profile's peak discharge equals the other cycles' 8.1 A
+    (before the capacity scaling; 7.94 A after the averaging): a constant-voltage conversion, so every model sees the same current.
     """
     scale = capacity_Ah / DRIVE_CYCLE_REFERENCE_CAPACITY_AH
     upper = name.upper()
@@ -269,7 +269,7 @@ def simulate(source: EchemSource, profile: Profile, temperature_K: float) -> Tra
     return Trace(profile, float(temperature_K), out["voltage_V"], time.perf_counter() - wall)
 
 
-def electrode_soh(source: EchemSource, temperature_K: float = 298.15) -> dict[str, float]:
+def electrode_soh(source: EchemSource) -> dict[str, float]:
     """PyBaMM's electrode SOH: stoichiometries at 0 % and 100 % SOC and the capacity Q [Ah] between them."""
     import pybamm
 

@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from fmutwin import provenance
 from fmutwin.params.base import StrictModel
 from fmutwin.params.cell import CellParameters, Initial, RCBranch, Thermal
 from fmutwin.params.tables import Table
-from fmutwin.reduction.ecm_fit import FitSettings, TemperatureFit, fit_data, fit_temperature
+from fmutwin.reduction.ecm_fit import FitSettings, TemperatureFit, error_summary, fit_data, fit_temperature
 from fmutwin.reduction.experiments import (EchemSource, Profile, Trace, drive_cycle_profile, electrode_soh,
                                            equilibrium_ocv, hppc_profile, simulate, thermal_properties)
 
@@ -89,8 +89,8 @@ class ReductionConfig(StrictModel):
     calibration: CalibrationConfig | None = Field(None, description="calibrate the model to measured data first")
     experiment_voltage_margin_V: float = Field(
         0.2, ge=0, le=1, description="the experiments may pass the model's voltage cut-offs by this much [V]")
-    workers: int = Field(0, ge=0, description="processes for the simulations; 0: one per temperature, at most "
-                         "the CPU count")
+    workers: int = Field(0, ge=0, description="processes for the simulations (each profile at each temperature "
+                         "is one task); 0: the CPU count")
 
     @field_validator("temperatures_K")
     @classmethod
@@ -98,6 +98,25 @@ class ReductionConfig(StrictModel):
         if any(t <= 0 for t in v) or any(b <= a for a, b in zip(v, v[1:])):
             raise ValueError(f"must be positive and strictly increasing, got {v}")
         return v
+
+    @field_validator("hppc_soc_levels")
+    @classmethod
+    def _levels(cls, v: list[float]) -> list[float]:
+        if len(set(v)) != len(v) or not all(0 < s <= 1 for s in v):
+            raise ValueError(f"must be distinct SOC values in (0, 1], got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _held_out(self) -> "ReductionConfig":
+        fitted = [(c.cycle, c.initial_soc) for c in self.fit_cycles]
+        held = [(c.cycle, c.initial_soc) for c in self.validation_cycles]
+        for name, runs in (("fit_cycles", fitted), ("validation_cycles", held)):
+            if len(set(runs)) != len(runs):
+                raise ValueError(f"{name}: the same cycle and initial SOC twice: {runs}")
+        both = sorted(set(fitted) & set(held))
+        if both:
+            raise ValueError(f"validation_cycles: {both} are also fitted (fit_cycles); held-out cycles must not be")
+        return self
 
     @classmethod
     def load(cls, path: str | Path) -> "ReductionConfig":
@@ -139,7 +158,8 @@ def calibrate_source(config: ReductionConfig) -> tuple[dict[str, Any], dict[str,
     held_out = ([measured.window(end, measured.time_s[-1], f"{measured.name} (held-out part)")]
                 if cfg.fit_fraction < 1 else [])
     result = cal.calibrate(model=config.model, parameter_set=config.parameter_set, data=fit,
-                           parameters=dict(cfg.parameters), validation=held_out, max_nfev=cfg.max_nfev)
+                           parameters=dict(cfg.parameters), validation=held_out, max_nfev=cfg.max_nfev,
+                           parameter_overrides=config.parameter_overrides)
     return result.parameter_overrides(), dict(result.model_options), result.to_record()
 
 
@@ -184,7 +204,11 @@ def run_experiments(source: EchemSource, profiles: list[Profile], temperatures_K
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
             futures = {(id(p), t): pool.submit(simulate, source, p, t) for p, t in tasks}
-            done = {key: f.result() for key, f in futures.items()}
+            try:
+                done = {key: f.result() for key, f in futures.items()}
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # report now, not after the queued runs
+                raise
     return {t: [done[(id(p), t)] for p in profiles] for t in temperatures_K}
 
 
@@ -251,9 +275,8 @@ def validate(params: CellParameters, traces: list[Trace]) -> list[ValidationResu
             run_params = constant.with_changes(initial=Initial(soc=p.initial_soc, temperature_K=trace.temperature_K))
             voltages[id(trace)] = CellECMTwin(run_params).run(p.time_s, p.current_A,
                                                               ambient_temperature_K=trace.temperature_K)["voltage_V"]
-        err = voltages[id(trace)] - trace.voltage_V
-        results.append(ValidationResult(p.name, trace.temperature_K, float(np.sqrt(np.mean(err ** 2))),
-                                        float(np.max(np.abs(err)))))
+        errors = error_summary(voltages[id(trace)] - trace.voltage_V)
+        results.append(ValidationResult(p.name, trace.temperature_K, errors["rms_V"], errors["max_V"]))
     return results
 
 
@@ -267,7 +290,9 @@ def reduce(config: ReductionConfig, out_dir: str | Path | None = None, command: 
         if config.bpx_file:
             raise ValueError("calibration: calibrates a named parameter set; with bpx_file, calibrate separately")
         log.info("calibrating %s to %s ...", ", ".join(config.calibration.parameters), config.calibration.data)
-        overrides, options, calibration_record = calibrate_source(config)
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("fork")) as pool:
+            # in a child: this process forks the simulation workers next and stays free of solver state
+            overrides, options, calibration_record = pool.submit(calibrate_source, config).result()
         log.info("calibrated: %s", calibration_record["fitted"])
         source = replace(source, parameter_overrides={**source.parameter_overrides, **overrides},
                          model_options={**source.model_options, **options})

@@ -1,6 +1,6 @@
 """The cell ECM twin's exposed variables (declared once) and the model the FMI layer drives.
 
-Nothing here knows FMI: :data:`VARIABLES` uses :class:`fmutwin.interface.Variable`, and
+Nothing here knows FMI: :func:`declare` lists :class:`fmutwin.interface.Variable` objects, and
 :class:`CellECMModel` implements :class:`fmutwin.interface.SteppableModel`. Sign convention:
 positive current discharges the cell.
 """
@@ -197,9 +197,6 @@ def declare(params: CellParameters) -> Declaration:
     return Declaration(params, _parameters(params), _table_variables(params), _inputs(params))
 
 
-#: the declaration for the default parameter set (names, units and kinds are the same for any set)
-DEFAULT = declare(default_cell_parameters())
-VARIABLES: tuple[Variable, ...] = DEFAULT.variables
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any, name: str) -> None:
@@ -240,6 +237,7 @@ class CellECMModel:
         except ParameterError as exc:
             raise ModelError(f"the FMU's built-in parameter file: {exc}") from None
         self.variables = self.declaration.variables
+        self.input_keys = {var.name: key for var, key in self.declaration.inputs}
         self.twin: CellECMTwin | None = None
         self.current_limit_A = current_limit_A(self.declaration.params)
         self._warnings: list[str] = []
@@ -295,11 +293,11 @@ class CellECMModel:
         current = float(inputs["current"])
         if abs(current) > self.current_limit_A:
             raise ModelError(f"input current = {current} A is beyond currentLimit = {self.current_limit_A} A")
-        args = {INPUT_KEYS[name]: float(value) for name, value in inputs.items()}
+        args = {self.input_keys[name]: float(value) for name, value in inputs.items()}
         try:
             y = self.twin.step(dt_s=dt_s, **args)
         except (InputError, StateError, TableRangeError) as exc:
-            raise ModelError(_fmi_names(str(exc))) from None
+            raise ModelError(self._fmi_names(str(exc))) from None
         soc = float(y["soc"][0])
         lo, hi = self.twin.params.soc_limits
         if not lo <= soc <= hi:
@@ -321,20 +319,15 @@ class CellECMModel:
         assert self.twin is not None
         self.twin.set_state({k: np.asarray(v, dtype=float) for k, v in state.items()})
 
+    def _fmi_names(self, message: str) -> str:
+        """Rename the twin's input names in a message to the declared variable names."""
+        for name, key in self.input_keys.items():
+            message = message.replace(f"input {key}", f"input {name}")
+        return message
+
     def warnings(self) -> list[str]:
         out, self._warnings = self._warnings, []
         return out
-
-
-INPUT_KEYS = {var.name: key for var, key in DEFAULT.inputs}
-_TWIN_TO_FMI = {key: var.name for var, key in DEFAULT.inputs}
-
-
-def _fmi_names(message: str) -> str:
-    """Rename the twin's input names in a message to the declared variable names."""
-    for key, name in _TWIN_TO_FMI.items():
-        message = message.replace(f"input {key}", f"input {name}")
-    return message
 
 
 # -- native (generated C) export --------------------------------------------------------------

@@ -33,15 +33,13 @@ def _cell_ecm_native() -> Any:
 
 
 def _cell_ecm_resource_files() -> dict[str, Any]:
-    """The parameter file to build into the FMU when one was chosen (``FMUTWIN_CELL_PARAMETERS``):
-    the FMU then declares and runs on it wherever its fmutwin comes from."""
-    import os
-
-    from fmutwin.params.defaults import CELL_FILE_ENV
+    """The parameter file the FMU is built from (the default, or ``FMUTWIN_CELL_PARAMETERS``
+    while building): always shipped in its resources, so that at run time the FMU declares and
+    runs from it whatever the host's environment or imported fmutwin."""
+    from fmutwin.params.defaults import default_cell_file
     from fmutwin.twins.cell_ecm_interface import BUILT_IN_FILE
 
-    chosen = os.environ.get(CELL_FILE_ENV)
-    return {BUILT_IN_FILE: chosen} if chosen else {}
+    return {BUILT_IN_FILE: default_cell_file()}
 
 
 def _cell_echem(resources: Any) -> SteppableModel:

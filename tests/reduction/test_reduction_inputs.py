@@ -100,13 +100,16 @@ def test_calibrated_values_drive_the_experiments_and_are_recorded() -> None:
     config = ReductionConfig.model_validate({
         "name": "ecker_spm", "model": "SPM", "parameter_set": "Ecker2015", "temperatures_K": [298.15],
         "calibration": {"parameters": {"Negative particle diffusivity scale factor": [1.0, 0.2, 5.0]},
-                        "max_nfev": 10},
+                        "max_nfev": 10,  # a second test read as a CSV (the shared data has one measured test)
+                        "validation": [{"file": "measured/Ecker2015_1C_discharge.csv", "current_A": 0.15625}]},
         "hppc_soc_levels": [0.8, 0.5, 0.2], "validation_cycles": [{"cycle": "US06", "initial_soc": 0.6}],
         "workers": 1})
     result = reduce(config)
     record = result.params.provenance["calibration"]
     factor = record["fitted"]["Negative particle diffusivity scale factor"]
     assert record["residuals"]["fit"]["rms_V"] < record["residuals"]["initial"]["rms_V"]
+    assert [v["data"]["name"] for v in record["validation"]] == [
+        "Ecker2015_1C_discharge (held-out part)", "Ecker2015_1C_discharge"]
     assert record["data"]["file"]["sha256"] == provenance.file_sha256(record["data"]["file"]["path"])
     assert {f.status for f in provenance.check(result.params)} == {"ok"}
     trace = next(t for t in result.traces if t.profile.name == "US06@0.6")

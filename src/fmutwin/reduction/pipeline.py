@@ -49,13 +49,30 @@ class CycleRun(StrictModel):
     initial_soc: float = Field(gt=0, le=1, description="SOC at the start [1]")
 
 
-class CalibrationConfig(StrictModel):
-    """Optional step 1: fit named PyBaMM parameters to a measured constant-current test."""
+class MeasuredTest(StrictModel):
+    """A measured constant-current test: the shared Ecker2015 discharge or a CSV of the shared data."""
 
-    data: str = Field("Ecker2015_1C", description="'Ecker2015_1C' (the shared measured discharge) or a CSV in the "
+    file: str = Field("Ecker2015_1C", description="'Ecker2015_1C' (the shared measured discharge) or a CSV in the "
                       "shared data folder with columns time [s], voltage [V]")
     current_A: float | None = Field(None, description="test current for a CSV, positive = discharge [A]")
     temperature_K: float = Field(298.15, gt=0, description="test temperature for a CSV [K]")
+
+    def load(self, where: str) -> Any:
+        """The test as a :class:`fmutwin.reduction.calibrate.MeasuredDischarge`."""
+        from fmutwin.reduction import calibrate as cal
+
+        if self.file == "Ecker2015_1C":
+            return cal.ecker2015_1c_discharge()
+        if self.current_A is None:
+            raise ValueError(f"{where}.current_A: required for a CSV test (positive = discharge)")
+        return cal.load_measured_discharge(self.file, self.current_A, self.temperature_K)
+
+
+class CalibrationConfig(StrictModel):
+    """Optional step 1: fit named PyBaMM parameters to a measured constant-current test."""
+
+    data: MeasuredTest = Field(default_factory=MeasuredTest, description="the test fitted")
+    validation: list[MeasuredTest] = Field(default_factory=list, description="further measured tests, not fitted")
     parameters: dict[str, tuple[float, float, float]] = Field(
         description="{PyBaMM name or '<name> scale factor': (initial, lower, upper)}")
     fit_fraction: float = Field(0.7, gt=0, le=1, description="first fraction of the test (by time) that is "
@@ -147,16 +164,12 @@ def calibrate_source(config: ReductionConfig) -> tuple[dict[str, Any], dict[str,
 
     cfg = config.calibration
     assert cfg is not None
-    if cfg.data == "Ecker2015_1C":
-        measured = cal.ecker2015_1c_discharge()
-    elif cfg.current_A is None:
-        raise ValueError("calibration.current_A: required for a CSV test (positive = discharge)")
-    else:
-        measured = cal.load_measured_discharge(cfg.data, cfg.current_A, cfg.temperature_K)
+    measured = cfg.data.load("calibration.data")
     end = measured.time_s[0] + cfg.fit_fraction * (measured.time_s[-1] - measured.time_s[0])
     fit = measured.window(measured.time_s[0], end, f"{measured.name} (fitted part)") if cfg.fit_fraction < 1 else measured
     held_out = ([measured.window(end, measured.time_s[-1], f"{measured.name} (held-out part)")]
                 if cfg.fit_fraction < 1 else [])
+    held_out += [test.load(f"calibration.validation.{i}") for i, test in enumerate(cfg.validation)]
     result = cal.calibrate(model=config.model, parameter_set=config.parameter_set, data=fit,
                            parameters=dict(cfg.parameters), validation=held_out, max_nfev=cfg.max_nfev,
                            parameter_overrides=config.parameter_overrides)
@@ -289,7 +302,7 @@ def reduce(config: ReductionConfig, out_dir: str | Path | None = None, command: 
     if config.calibration is not None:
         if config.bpx_file:
             raise ValueError("calibration: calibrates a named parameter set; with bpx_file, calibrate separately")
-        log.info("calibrating %s to %s ...", ", ".join(config.calibration.parameters), config.calibration.data)
+        log.info("calibrating %s to %s ...", ", ".join(config.calibration.parameters), config.calibration.data.file)
         with ProcessPoolExecutor(max_workers=1, mp_context=get_context("fork")) as pool:
             # in a child: this process forks the simulation workers next and stays free of solver state
             overrides, options, calibration_record = pool.submit(calibrate_source, config).result()

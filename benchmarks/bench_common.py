@@ -63,6 +63,19 @@ class FmpyInstances:
             self.close(fmu)
 
 
+def us06_steps(scale: float, dt_s: float = 1.0) -> list[float]:
+    """US06 currents (positive = discharge) times ``scale``, one per step of ``dt_s``:
+    ``current[k]`` is held from ``time_s[k]`` to ``time_s[k+1]``."""
+    import numpy as np
+
+    from fmutwin.data import drive_cycle
+
+    time_s, current = drive_cycle("US06", scale=scale)
+    if not np.all(np.diff(time_s) == dt_s):
+        raise ValueError(f"US06 is not tabulated at {dt_s} s steps")
+    return [float(i) for i in current[:-1]]
+
+
 def cpu_ticks() -> tuple[int, int] | None:
     """(busy, steal) clock ticks of the whole machine so far, from /proc/stat (None elsewhere)."""
     try:

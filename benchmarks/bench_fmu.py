@@ -35,10 +35,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_cell_twin import _version, machine_info, update_results_section  # noqa: E402  (adds src/ if needed)
-from bench_common import FmpyInstances, cpu_ticks, run_then_exit  # noqa: E402
+from bench_common import FmpyInstances, cpu_ticks, run_then_exit, us06_steps  # noqa: E402
 
 
-from fmutwin.data import drive_cycle  # noqa: E402
 from fmutwin.fmi.build import build_python_fmu  # noqa: E402
 from fmutwin.params import default_cell_parameters  # noqa: E402
 from fmutwin.twins import CellECMTwin  # noqa: E402
@@ -167,10 +166,8 @@ def sanity_check(labels: list[str], traces: list[np.ndarray]) -> float:
 def main() -> None:
     t_start = time.perf_counter()
     cpu_start, ticks_start = time.process_time(), cpu_ticks()
-    time_s, current = drive_cycle("US06", scale=10)
-    currents = [float(i) for i in current[:-1]]  # current[k] held from time_s[k] to time_s[k+1]
+    currents = us06_steps(10, DT)
     n_steps = len(currents)
-    assert np.all(np.diff(time_s) == DT)
 
     with tempfile.TemporaryDirectory(prefix="fmutwin_bench_fmu_") as tmp:
         tmp_dir = Path(tmp)

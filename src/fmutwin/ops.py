@@ -56,6 +56,7 @@ class Ops:
     exp: Callable[[Any], Any]
     expm1: Callable[[Any], Any]
     log: Callable[[Any], Any]
+    log1p: Callable[[Any], Any]
     sqrt: Callable[[Any], Any]
     where: Callable[[Any, Any, Any], Any]
     fmin: Callable[[Any, Any], Any]
@@ -439,7 +440,7 @@ class Derived:
 
 def _make_numpy() -> Ops:
     return Ops(
-        name="numpy", exp=np.exp, expm1=np.expm1, log=np.log, sqrt=np.sqrt, where=np.where,
+        name="numpy", exp=np.exp, expm1=np.expm1, log=np.log, log1p=np.log1p, sqrt=np.sqrt, where=np.where,
         fmin=np.fmin, fmax=np.fmax, sign=np.sign, fabs=np.fabs, power=np.power,
         _interp1=_numpy_interp1, _interp2=_numpy_interp2,
         _kink_sum=_numpy_kink_sum,
@@ -450,7 +451,7 @@ def _make_casadi() -> Ops:
     import casadi as ca
 
     return Ops(
-        name="casadi", exp=ca.exp, expm1=ca.expm1, log=ca.log, sqrt=ca.sqrt,
+        name="casadi", exp=ca.exp, expm1=ca.expm1, log=ca.log, log1p=ca.log1p, sqrt=ca.sqrt,
         where=lambda c, a, b: ca.if_else(c, a, b), fmin=ca.fmin, fmax=ca.fmax, sign=ca.sign,
         fabs=ca.fabs, power=lambda a, b: a ** b, _interp1=_casadi_interp1, _interp2=_casadi_interp2,
         _kink_sum=_casadi_kink_sum,

@@ -37,13 +37,21 @@ def reaction_rate_constant(ops: Ops, temperature_K: Any, onset_temperature_K: An
 
 
 def reaction_step(ops: Ops, xi: Any, rate_1_per_s: Any, order: Any, dt_s: Any) -> Any:
-    """Extent after the step: exact solution of dy/dt = -k y^n, y = 1 - xi, for constant k."""
+    """Extent after the step: exact solution of dy/dt = -k y^n, y = 1 - xi, for constant k.
+
+    Written as the increment y (1 - exp(L)) with L = -k dt (n = 1) or
+    L = log(1 - (1-n) k dt y^(n-1)) / (1-n) (n != 1; for n < 1 the reactant is used up in finite
+    time, when the log's argument reaches 0), through expm1/log1p: the extent and the heat
+    released in a step (reaction heat x increment) keep full relative precision while the extent
+    is small, where 1 - y_new would round to the spacing of floats near 1.
+    """
     y = ops.fmax(1.0 - xi, 1e-15)
     kdt = rate_1_per_s * dt_s
     first = ops.fabs(order - 1.0) < 1e-12
     one_minus_n = ops.where(first, 1.0, 1.0 - order)
-    # n != 1: y^(1-n) - (1-n) k dt, which for n < 1 reaches zero in finite time.
-    base = ops.fmax(ops.power(y, one_minus_n) - one_minus_n * kdt, 0.0)
-    y_other = ops.power(base, 1.0 / one_minus_n)
-    y_new = ops.where(first, y * ops.exp(-kdt), y_other)
-    return ops.clip(1.0 - y_new, xi, 1.0)
+    z = -one_minus_n * kdt * ops.power(y, -one_minus_n)  # y_new^(1-n) = y^(1-n) (1 + z)
+    past = z <= -1.0
+    used_up = ops.where(first, 0.0, past)
+    log_ratio = ops.where(first, -kdt, ops.log1p(ops.where(past, 0.0, z)) / one_minus_n)
+    consumed = ops.where(used_up, y, -y * ops.expm1(log_ratio))
+    return ops.clip(xi + consumed, xi, 1.0)

@@ -16,15 +16,22 @@ import fmutwin
 from fmutwin.fmi.python_slave import VERSION_ENV, VERSION_FILE
 from fmutwin.twins.registry import TWINS, twin_entry
 
-SOURCES = Path(__file__).resolve().parents[3] / "fmu_sources"
 GUARD_FILE = "_fmutwin_guard.py"  # imported first by every slave source
+SOURCES_PACKAGE = "fmutwin.fmu_sources"  # the project's fmu_sources/, installed inside the package
 
 
 def fmu_sources_dir() -> Path:
-    """``fmu_sources/`` of the project (FMUTWIN_FMU_SOURCES overrides it)."""
-    folder = Path(os.environ.get("FMUTWIN_FMU_SOURCES", SOURCES))
+    """The thin slave sources: the project's ``fmu_sources/``, which the package carries as
+    ``fmutwin.fmu_sources`` (editable or wheel install); FMUTWIN_FMU_SOURCES overrides it."""
+    if os.environ.get("FMUTWIN_FMU_SOURCES"):
+        folder = Path(os.environ["FMUTWIN_FMU_SOURCES"])
+    else:
+        from importlib import resources
+
+        folder = Path(str(resources.files(SOURCES_PACKAGE)))
     if not folder.is_dir():
-        raise FileNotFoundError(f"fmu_sources not found at {folder}; set FMUTWIN_FMU_SOURCES")
+        raise FileNotFoundError(f"FMU slave sources not found at {folder}; reinstall fmutwin or set "
+                                "FMUTWIN_FMU_SOURCES")
     return folder
 
 
@@ -44,7 +51,8 @@ def build_python_fmu(twin: str, version: int, out_dir: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="fmutwin_build_") as tmp:
         stage = Path(tmp)
         package = stage / "fmutwin"
-        shutil.copytree(Path(fmutwin.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(Path(fmutwin.__file__).parent, package,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "fmu_sources"))
         guard = fmu_sources_dir() / GUARD_FILE
         marker = stage / VERSION_FILE
         marker.write_text(str(version))

@@ -20,6 +20,7 @@ from fmutwin.params import default_cell_parameters
 from fmutwin.report import plot_run, write_csv
 from fmutwin.twins import CellECMTwin
 
+AMBIENT_K = 298.15
 OUTPUTS = {"batteryCurrent": "current_A", "batteryVoltage": "voltage_V", "ocv": "ocv_V", "stateOfCharge": "soc",
            "batteryTemperature": "temperature_K", "heatGenerationRate": "heat_generation_W"}
 
@@ -34,7 +35,9 @@ def main() -> None:
         raise SystemExit(f"{args.fmu} not found: run `python build_fmus.py` first")
 
     time_s, current = drive_cycle(args.cycle, scale=10.0)
-    signal = np.array(list(zip(time_s, current)), dtype=[("time", float), ("current", float)])
+    # every input of the FMU is given (ambient 25 degC, no external heat), so fmpy has nothing to warn about
+    signal = np.array([(t, i, AMBIENT_K, 0.0) for t, i in zip(time_s, current)],
+                      dtype=[("time", float), ("current", float), ("ambientTemperature", float), ("heatFlow", float)])
     result = fmpy.simulate_fmu(str(args.fmu), stop_time=float(time_s[-1]), step_size=1.0, output_interval=1.0,
                                input=signal, start_values={"initialSoc": 0.9}, output=list(OUTPUTS))
     run = {"time_s": result["time"], **{key: result[name] for name, key in OUTPUTS.items()}}

@@ -1,4 +1,4 @@
-"""The README's main job runs and writes its CSV and PNG."""
+"""The cell twin example runs and writes its CSV and PNG, and the CSV holds the run."""
 
 from __future__ import annotations
 
@@ -7,13 +7,29 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from fmutwin.data import drive_cycle
+from fmutwin.params import default_cell_parameters
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_cell_drive_cycle_example_writes_csv_and_png(tmp_path):
+    from matplotlib.image import imread
+
     subprocess.run([sys.executable, str(ROOT / "cosim_examples" / "cell_drive_cycle.py"), "--out", str(tmp_path),
                     "--repeat", "1"], check=True, capture_output=True, text=True)
     rows = list(csv.DictReader((tmp_path / "cell_us06.csv").open()))
-    assert len(rows) == 600 and {"time_s", "voltage_V", "soc", "current_A"} <= set(rows[0])
-    png = (tmp_path / "cell_us06.png").read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    run = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    time_s, current = drive_cycle("US06", scale=10.0)
+    np.testing.assert_array_equal(run["time_s"], time_s[1:])
+    np.testing.assert_array_equal(run["current_A"], current[:-1])
+    # SOC by coulomb counting (no self-discharge in the default set)
+    charge_As = np.cumsum(current[:-1] * np.diff(time_s))
+    np.testing.assert_allclose(run["soc"], 0.9 - charge_As / default_cell_parameters().nominal_capacity_As,
+                               rtol=0, atol=1e-13)
+    # a lumped cell heats up over a discharge-heavy cycle, from 25 degC
+    assert run["temperature_K"][-1] > 298.15 + 0.01
+    image = imread(tmp_path / "cell_us06.png")
+    assert image.shape[0] > 800 and np.ptp(image[..., :3]) > 0.5

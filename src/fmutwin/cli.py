@@ -27,7 +27,13 @@ def main() -> None:
 def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...], native: bool,
           parameter_file: Path | None) -> None:
     """Build the FMUs of every twin into one folder (Python FMI 2.0 and 3.0, native), then check them."""
-    _report(build_fmus(out, list(twins), [int(v) for v in versions] or [2, 3], native, parameter_file))
+    from fmutwin.params.cell import ParameterError
+
+    try:
+        paths = build_fmus(out, list(twins), [int(v) for v in versions] or [2, 3], native, parameter_file)
+    except (ParameterError, KeyError, RuntimeError, OSError) as exc:  # bad file, unknown twin, gcc failure
+        raise click.ClickException(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
+    _report(paths)
 
 
 def build_fmus(out: Path, twins: list[str], versions: list[int], native: bool,

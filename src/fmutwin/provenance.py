@@ -320,14 +320,22 @@ def describe(params: CellParameters) -> list[str]:
     for v in rec.get("validation") or []:
         lines.append(f"  validation {v['experiment']} at {v['temperature_K']} K: RMS {1e3 * v['rms_V']:.2f} mV, "
                      f"max {1e3 * v['max_V']:.1f} mV")
+    origin = rec.get("origin")
+    if origin:
+        lines.append(f"  <- {origin.get('kind')}: {origin.get('name')} ({origin.get('url')}), licence "
+                     f"{origin.get('licence')}, by {origin.get('converter')}")
+        for entry in origin.get("data_files") or []:
+            lines.append(f"     data file {entry['file']} (sha256 {entry['sha256'][:16]}...)")
     gen = rec.get("generated_by") or {}
-    git = gen.get("git") or {}
+    if gen:
+        git = gen.get("git") or {}
+        lines.append(f"  made by fmutwin {gen.get('version')} (git {git.get('commit')}"
+                     f"{', with local changes' if git.get('dirty') else ''}) on {gen.get('created_utc')}: "
+                     f"{gen.get('command')}")
     env = rec.get("environment") or {}
-    lines.append(f"  made by fmutwin {gen.get('version')} (git {git.get('commit')}"
-                 f"{', with local changes' if git.get('dirty') else ''}) on {gen.get('created_utc')}: "
-                 f"{gen.get('command')}")
-    lines.append("  with " + ", ".join(f"{k} {v}" for k, v in (env.get("packages") or {}).items() if v)
-                 + f", Python {env.get('python')}")
+    if env:
+        lines.append("  with " + ", ".join(f"{k} {v}" for k, v in (env.get("packages") or {}).items() if v)
+                     + f", Python {env.get('python')}")
     return lines
 
 

@@ -18,22 +18,57 @@ def test_check_passes_built_fmus_and_fails_a_broken_file(cell_fmu, tmp_path):
 
 
 def test_build_writes_both_versions_into_one_folder(tmp_path):
-    result = CliRunner().invoke(main, ["build", "--out", str(tmp_path), "--fmi", "2"])
+    import fmpy
+
+    result = CliRunner().invoke(main, ["build", "--out", str(tmp_path), "--twin", "cell_ecm", "--no-native"])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "CellECM_fmi2.fmu").is_file() and "OK" in result.output
+    for version in (2, 3):
+        fmu = tmp_path / f"CellECM_fmi{version}.fmu"
+        assert fmpy.read_model_description(str(fmu)).fmiVersion == f"{version}.0"
+        assert f"{fmu}: OK" in result.output
+
+
+def test_build_with_a_broken_parameter_file_prints_one_error_line(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"name": "x", "nominal_capacity_As": ')
+    result = CliRunner().invoke(main, ["build", "--out", str(tmp_path / "out"), "--parameters", str(broken)])
+    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.output.startswith("Error: ") and "not valid JSON" in result.output, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
 
 
 def test_main_job_cosimulation_example_runs_the_built_fmu(cell_fmu, tmp_path):
-    """The README's main job: the FMU co-simulation example writes its CSV and PNG and agrees
-    with the twin."""
+    """The README's main job: the FMU co-simulation example writes its CSV and PNG, and the CSV
+    holds the FMU's run: SOC by coulomb counting, the twin's voltage, a discharge below the OCV."""
+    import csv
     import subprocess
     import sys
     from pathlib import Path
+
+    import numpy as np
+    from matplotlib.image import imread
+
+    from fmutwin.data import drive_cycle
+    from fmutwin.params import default_cell_parameters
+    from fmutwin.twins import CellECMTwin
 
     example = Path(__file__).resolve().parents[2] / "cosim_examples" / "cell_fmu_drive_cycle.py"
     proc = subprocess.run([sys.executable, str(example), "--fmu", str(cell_fmu(2)), "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert (tmp_path / "cell_fmu_us06.csv").is_file() and (tmp_path / "cell_fmu_us06.png").stat().st_size > 10_000
-    deviation = float(proc.stdout.rsplit("=", 1)[1].split()[0])
-    assert deviation < 1e-9
+    assert "warning" not in (proc.stdout + proc.stderr).lower(), proc.stdout + proc.stderr  # a new user sees none
+    rows = list(csv.DictReader((tmp_path / "cell_fmu_us06.csv").open()))
+    run = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    time_s, current = drive_cycle("US06", scale=10.0)
+    np.testing.assert_array_equal(run["time_s"], time_s)
+    np.testing.assert_allclose(run["current_A"][1:], current[:-1], rtol=0, atol=0)
+    params = default_cell_parameters()
+    coulombs = np.concatenate([[0.0], np.cumsum(current[:-1] * np.diff(time_s))])
+    np.testing.assert_allclose(run["soc"], 0.9 - coulombs / params.nominal_capacity_As, rtol=0, atol=1e-13)
+    twin = CellECMTwin(params.with_changes(initial={"soc": 0.9, "temperature_K": 298.15})).run(time_s, current)
+    np.testing.assert_allclose(run["voltage_V"][1:], twin["voltage_V"], rtol=0, atol=1e-12)
+    discharging = run["current_A"] > 1.0
+    drop = run["ocv_V"] - run["voltage_V"]  # overpotential: positive on average while discharging
+    assert discharging.sum() > 100 and np.mean(drop[discharging]) > 5e-3 and np.mean(drop[run["current_A"] < -1]) < 0
+    image = imread(tmp_path / "cell_fmu_us06.png")
+    assert image.shape[0] > 800 and image.shape[1] > 900 and np.ptp(image[..., :3]) > 0.5  # a drawn figure

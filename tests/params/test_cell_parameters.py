@@ -28,6 +28,23 @@ def test_default_set_is_pybamm_ecm_example_converted():
     assert params.nominal_capacity_As == 100 * 3600
 
 
+def test_shipped_set_says_where_it_came_from():
+    """The shipped set carries a sealed provenance record: source, licence, data-file hashes."""
+    from fmutwin.params.pybamm_ecm import DATA_FILES, pybamm_ecm_data_dir
+    from fmutwin.provenance import check, content_sha256, file_sha256, is_stale
+
+    params = default_cell_parameters()
+    origin = params.provenance["origin"]
+    assert "BSD-3-Clause" in origin["licence"] and origin["url"].startswith("https://github.com/pybamm-team/")
+    assert params.provenance["content_sha256"] == content_sha256(params)
+    assert {f["file"]: f["sha256"] for f in origin["data_files"]} == {
+        name: file_sha256(pybamm_ecm_data_dir() / name) for name in DATA_FILES}
+    findings = check(params)
+    assert not is_stale(findings) and {f.status for f in findings} == {"ok"}
+    edited = params.model_copy(update={"nominal_capacity_As": 50 * 3600.0})
+    assert is_stale(check(edited))
+
+
 def _error(tmp_path, data) -> str:
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data) if not isinstance(data, str) else data)

@@ -57,8 +57,27 @@ def _table_t_i_soc(data: np.ndarray, current_A: float) -> tuple[list[float], lis
     return socs.tolist(), (temps + KELVIN).tolist(), grid
 
 
+SOURCE_URL = "https://github.com/pybamm-team/PyBaMM/tree/develop/src/pybamm/input/parameters/ecm/data"
+DATA_FILES = ("ecm_example_ocv.csv", "ecm_example_r0.csv", "ecm_example_r1.csv", "ecm_example_c1.csv",
+              "ecm_example_dudt.csv")
+
+
+def _origin(d: Path) -> dict:
+    """The provenance of the converted set: where the data is from, its licence, and the hash of
+    each data file (so a changed PyBaMM data file is seen as a different source)."""
+    from fmutwin.provenance import file_sha256
+
+    return {"origin": {"kind": "converted from published data", "name": "PyBaMM ECM example parameter set",
+                       "url": SOURCE_URL, "licence": "BSD-3-Clause (PyBaMM; text in LICENSE-PyBaMM-BSD3.txt)",
+                       "converter": f"{__name__}.pybamm_ecm_example",
+                       "data_files": [{"file": name, "sha256": file_sha256(d / name)} for name in DATA_FILES]}}
+
+
 def pybamm_ecm_example(data_dir: Path | None = None) -> CellParameters:
-    """fmutwin's default cell: PyBaMM's ECM example, 100 Ah, one RC pair, lumped thermal mass."""
+    """fmutwin's default cell: PyBaMM's ECM example, 100 Ah, one RC pair, lumped thermal mass,
+    with a provenance record naming the source, its licence and the data files' hashes."""
+    from fmutwin.provenance import attach
+
     d = data_dir or pybamm_ecm_data_dir()
     ocv = _read(d / "ecm_example_ocv.csv")
     r0 = _read(d / "ecm_example_r0.csv")
@@ -86,7 +105,7 @@ def pybamm_ecm_example(data_dir: Path | None = None) -> CellParameters:
     ocv_at = np.interp(soc_grid, ocv_soc, ocv_v)
     entropic = np.array([[np.interp(v, du_ocv, du_vals[:, j]) for j in range(len(du_t))] for v in ocv_at])
 
-    return CellParameters.from_dict({
+    return attach(CellParameters.from_dict({
         "name": "pybamm_ecm_example",
         "source": ("PyBaMM ECM example parameter set (pybamm/input/parameters/ecm, BSD-3-Clause, "
                    "see LICENSE-PyBaMM-BSD3.txt): demonstration values, not a particular cell. "
@@ -107,4 +126,4 @@ def pybamm_ecm_example(data_dir: Path | None = None) -> CellParameters:
         }],
         "thermal": {"model": "lumped", "mass_J_per_K": 1000.0, "heat_transfer_W_per_K": 10.0},
         "initial": {"soc": 0.5, "temperature_K": 298.15},
-    }, origin="PyBaMM ECM example")
+    }, origin="PyBaMM ECM example"), _origin(d))

@@ -1,7 +1,10 @@
 """fmutwin's 1-, 2- and 3-RC cell against PyBaMM's Thevenin equivalent-circuit model.
 
 Acceptance point: with the same parameters and current, the cell twin matches
-``pybamm.equivalent_circuit.Thevenin`` within 1 mV over a US06 cycle.
+``pybamm.equivalent_circuit.Thevenin`` within 1 mV over a US06 cycle. Measured (pybamm 26.10):
+max |dV| 0.049 uV (1 RC), 1.05 uV (2 RC), 1.09 uV (3 RC) -- fmutwin holds a table's value over a
+step, PyBaMM follows the SOC-dependent R2 continuously -- and |dSoC| < 1e-14; the tolerances
+below are 3-4x that, so that a time constant off by 5 % or R0 off by 1 % (0.8 mV) fails.
 
 Both models are built from one :class:`CellParameters`: PyBaMM's interpolants are made from the
 very grids and values of fmutwin's tables, so the two codes share numbers but no evaluation code.
@@ -43,8 +46,8 @@ from fmutwin.twins.cell_ecm import CellECMTwin
 KELVIN = 273.15
 T_AMBIENT_K = 298.15
 INITIAL_SOC = 0.5
-VOLTAGE_TOL_V = 1e-3
-SOC_TOL = 1e-6
+VOLTAGE_TOL_V = {1: 0.2e-6, 2: 4e-6, 3: 4e-6}  # max |dV| by number of RC pairs (see the module docstring)
+SOC_TOL = 5e-14
 
 
 # -- one parameter set for both models ------------------------------------------------------------
@@ -192,4 +195,4 @@ def test_matches_pybamm_thevenin_over_us06(n_rc: int) -> None:
     v_range = np.ptp(ref["voltage_V"])
     assert v_range > 0.02 and np.ptp(ours["voltage_V"]) > 0.02, f"voltage barely moves ({v_range * 1e3:.1f} mV)"
     assert soc_err < SOC_TOL, summary
-    assert max_err < VOLTAGE_TOL_V, summary
+    assert max_err < VOLTAGE_TOL_V[n_rc], summary

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import time
 
 import numpy as np
 import pybamm
@@ -53,23 +52,28 @@ def _pybamm_reference(model_name: str, time_s: np.ndarray, current_A: np.ndarray
     return {"voltage_V": sol["Voltage [V]"](left), "current_A": sol["Current [A]"](left)}
 
 
+#: measured agreement of the stepped twin with one PyBaMM solve over US06 (RMS, max) [mV], both
+#: solved by IDAKLU at rtol 1e-6, atol 1e-8: SPMe 2.7e-5 / 3.1e-4, DFN 1.24e-4 / 6.8e-4 (pybamm 26.10);
+#: the tolerances are about 4x that
+US06_TOLERANCE_MV = {"SPMe": (1e-4, 1.5e-3), "DFN": (5e-4, 3e-3)}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("model_name", ["SPMe", "DFN"])
 def test_us06_equals_one_pybamm_solve(model_name: str) -> None:
     t, i = drive_cycle("US06", scale=1.0)  # peaks 8.1 A: 1.6C for the 5 Ah Chen2020 cell
     twin = CellEchemTwin(model=model_name, parameter_set="Chen2020", initial_soc=US06_SOC)
-    wall = time.perf_counter()
     out = twin.run(t, i)
-    ms_per_step = (time.perf_counter() - wall) / (len(t) - 1) * 1e3
     ref = _pybamm_reference(model_name, t, i, US06_SOC)
     np.testing.assert_allclose(out["current_A"], i[:-1], atol=1e-12)
     np.testing.assert_allclose(ref["current_A"], i[:-1], atol=1e-9)
     np.testing.assert_allclose(out["time_s"], t[1:], atol=1e-9)
     err = out["voltage_V"] - ref["voltage_V"]
     rms_mV = float(np.sqrt(np.mean(err ** 2)) * 1e3)
-    print(f"{model_name} US06 twin vs one PyBaMM solve: RMS {rms_mV:.3g} mV, max {np.max(np.abs(err)) * 1e3:.3g} mV, "
-          f"{ms_per_step:.2f} ms/step")
-    assert rms_mV < 0.1
+    max_mV = float(np.max(np.abs(err)) * 1e3)
+    print(f"{model_name} US06 twin vs one PyBaMM solve: RMS {rms_mV:.3g} mV, max {max_mV:.3g} mV")
+    rms_tol, max_tol = US06_TOLERANCE_MV[model_name]
+    assert rms_mV < rms_tol and max_mV < max_tol
     assert np.all(np.diff(out["soc"]) * np.sign(i[:-1][1:]) <= 1e-12)  # discharge lowers SOC
 
 
@@ -113,7 +117,6 @@ def test_unknown_thermal_model() -> None:
 
 
 def test_bpx_file_failing_validation_names_the_field(tmp_path) -> None:
-    pytest.importorskip("bpx")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"Header": {"BPX": "1.0.0", "Model": "DFN", "Title": "incomplete"},
                                "Parameterisation": {"Cell": {"Nominal cell capacity [A.h]": 5.0}}}))
@@ -133,14 +136,13 @@ def spm() -> CellEchemTwin:
                                     {"dt_s": float("nan")}, {"dt_s": 0.0},
                                     {"ambient_temperature_K": float("nan")}, {"ambient_temperature_K": -1.0},
                                     {"heat_flow_W": float("-inf")}])
-def test_bad_input_raises_input_error_quickly(spm: CellEchemTwin, kwargs: dict) -> None:
+def test_bad_input_raises_input_error_and_keeps_the_state(spm: CellEchemTwin, kwargs: dict) -> None:
     before = spm.get_state()
     args = {"current_A": 1.0, "dt_s": 1.0, **kwargs}
-    wall = time.perf_counter()
     with pytest.raises(InputError):
         spm.step(**args)
-    assert time.perf_counter() - wall < 0.05
-    assert spm.time_s == before["time_s"]
+    after = spm.get_state()
+    assert after["time_s"] == before["time_s"] and np.array_equal(after["y"], before["y"])
 
 
 def test_outputs(spm: CellEchemTwin) -> None:

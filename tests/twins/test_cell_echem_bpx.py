@@ -6,9 +6,9 @@ Chen2020 parameter set by :mod:`bpx_cell` (OCPs and electrolyte properties tabul
 * The twin (SPMe, DFN) steps a 1C discharge from it: voltage within the file's cut-offs,
   discharge capacity = I t, ``parameter_set`` names the file.
 * Independent path: ``pybamm.ParameterValues.create_from_bpx`` and one ``pybamm.Simulation``
-  solve of the same current give the same voltage as the stepped twin (< 0.1 mV RMS).
+  solve of the same current give the same voltage as the stepped twin (< 4e-3 mV RMS).
 * Physical consistency with the source cell: the BPX cell's 1C discharge equals Chen2020 run
-  directly to 0.5 mV RMS / 2 mV max; the difference is the linear interpolation of the 100-point
+  directly to 0.15 mV RMS / 0.6 mV max; the difference is the linear interpolation of the 100-point
   OCP tables (a 1000-point table shrinks it ~25x, so it is not a convention mismatch).
 * Lumped thermal: the BPX cell heats like Chen2020 (lumped density and heat capacity).
 * Broken files: the error names the broken field (schema errors and out-of-range constants).
@@ -24,7 +24,7 @@ import numpy as np
 import pybamm
 import pytest
 
-bpx = pytest.importorskip("bpx")
+import bpx  # noqa: E402 - a test dependency: missing, these tests must fail, not skip
 
 from bpx_cell import broken, chen2020_bpx, write_bpx  # noqa: E402
 
@@ -133,9 +133,9 @@ def test_twin_steps_a_1c_discharge_from_the_bpx_file(bpx_path, model_name: str) 
     max_chen = float(np.max(np.abs(out["voltage_V"] - chen["voltage_V"])) * 1e3)
     print(f"{model_name} BPX twin: {out['voltage_V'][0]:.4f} -> {out['voltage_V'][-1]:.4f} V; vs create_from_bpx "
           f"solve RMS {rms:.2g} mV; vs Chen2020 RMS {rms_chen:.3g} mV, max {max_chen:.3g} mV")
-    assert rms < 0.1
-    # tolerance: 100-point linear OCP tables; measured 0.08-0.1 mV RMS, 0.3-0.4 mV max
-    assert rms_chen < 0.5 and max_chen < 2.0
+    assert rms < 4e-3  # measured 3e-4 (SPMe) and 1.1e-3 mV (DFN): the two solvers' adaptive steps differ
+    # the 100-point linear OCP tables: measured 0.078-0.098 mV RMS, 0.34-0.41 mV max
+    assert rms_chen < 0.15 and max_chen < 0.6
 
 
 def test_bpx_chen2020_difference_is_the_ocp_tabulation(tmp_path) -> None:

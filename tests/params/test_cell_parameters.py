@@ -112,3 +112,55 @@ def test_fields_carry_units_in_descriptions():
 
 def test_default_file_is_packaged():
     assert default_cell_file().is_file()
+
+
+def _numeric_leaves(node, path=()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _numeric_leaves(value, path + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _numeric_leaves(value, path + (i,))
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        yield path
+
+
+@pytest.mark.parametrize("bad", [True, 1e308, -1e308], ids=["bool", "1e308", "-1e308"])
+def test_no_number_of_a_cell_file_accepts_what_no_cell_can_be(bad):
+    """Every number of a file with every feature on (capacity, each table value and breakpoint,
+    thermal, aging, fault and initial values), set to a boolean or to +-1e308, is refused, and the
+    message names the field. (Before physical ranges, 76 of 2000 random mutations were accepted.)"""
+    import copy
+
+    data = all_features().model_dump(exclude_none=True, exclude={"provenance"})
+    paths = list(_numeric_leaves(data))
+    assert len(paths) > 500
+    accepted = []
+    for path in paths:
+        mutated = copy.deepcopy(data)
+        node = mutated
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = bad
+        try:
+            CellParameters.from_dict(mutated)
+        except ParameterError as exc:
+            top = str(path[0])
+            assert top in str(exc), (path, str(exc))
+        else:
+            accepted.append(path)
+    assert not accepted, accepted[:10]
+
+
+@pytest.mark.parametrize("field, value, expect", [
+    ("nominal_capacity_As", True, "boolean where a number is expected"),
+    ("nominal_capacity_As", 1e12, "less than or equal to 100000000"),
+    ("r0_ohm", 1e308, "every value must be in (0, 1000] Ohm"),
+    ("soc_limits", [1, 2], "0 <= lower < upper <= 1"),
+    ("initial", {"soc": 0.5, "temperature_K": 1e308}, "initial.temperature_K"),
+    ("ocv_V", {"soc": [0.0, 1.0], "values": [3.0, 40.0]}, "every value must be in [0, 10] V"),
+    ("entropic_coefficient_V_per_K", 0.5, "every value must be in [-0.01, 0.01] V/K"),
+])
+def test_physical_range_errors_name_field_and_range(tmp_path, field, value, expect):
+    msg = _error(tmp_path, cell_dict(**{field: value}))
+    assert field in msg and expect in msg, msg

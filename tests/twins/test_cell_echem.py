@@ -147,15 +147,65 @@ def test_bad_input_raises_input_error_and_keeps_the_state(spm: CellEchemTwin, kw
 
 def test_outputs(spm: CellEchemTwin) -> None:
     t0 = spm.time_s
-    soc0 = spm.step(0.0, 1.0)["soc"][0]
+    first = spm.step(0.0, 1.0)
     out = spm.step(5.0, 36.0)
     assert set(out) == set(OUTPUT_NAMES)
     assert out["time_s"][0] == pytest.approx(t0 + 37.0)
-    assert out["soc"][0] == pytest.approx(soc0 - 5.0 * 36.0 / 3600 / spm.nominal_capacity_Ah, abs=1e-9)
+    # two states of charge of one remaining charge: over the electrode-SOH window and over the nominal capacity
+    assert out["soc"][0] == pytest.approx(first["soc"][0] - 5.0 * 36.0 / 3600 / spm.window_capacity_Ah, abs=1e-12)
+    assert out["soc_nominal"][0] == pytest.approx(out["soc"][0] * spm.window_capacity_Ah / spm.nominal_capacity_Ah,
+                                                  abs=1e-12)
     assert 0 < out["negative_surface_stoichiometry"][0] < 1 and 0 < out["positive_surface_stoichiometry"][0] < 1
     assert out["heat_generation_W"][0] > 0  # reported also by the isothermal cell
     assert out["temperature_K"][0] == pytest.approx(298.15)
     assert out["negative_electrode_potential_vs_li_V"][0] > 0  # discharge: no plating
+
+
+def test_soc_counts_the_window_pybamm_initial_soc_counts() -> None:
+    """Discharging 10 % of the electrode-SOH window from SOC 0.8 and resting gives the cell PyBaMM
+    builds at initial_soc 0.7 (same rested voltage), and soc says 0.7; counting against the
+    nominal 5 Ah instead would be 3 mV off (measured: 4e-13 V vs 3.06 mV)."""
+    twin = CellEchemTwin(model="SPM", initial_soc=0.8)
+    assert twin.window_capacity_Ah == pytest.approx(5.1532, abs=1e-4) and twin.nominal_capacity_Ah == 5.0
+    duration_s = 0.1 * twin.window_capacity_Ah / 0.5 * 3600  # 0.5 A (0.1C)
+    for _ in range(int(duration_s // 60)):
+        twin.step(0.5, 60.0)
+    out = twin.step(0.5, duration_s % 60)
+    assert out["soc"][0] == pytest.approx(0.7, abs=1e-12)
+    for _ in range(12):
+        rested = twin.step(0.0, 600.0)
+    built = CellEchemTwin(model="SPM", initial_soc=0.7).step(0.0, 1.0)
+    assert abs(rested["voltage_V"][0] - built["voltage_V"][0]) < 1e-9
+
+
+def test_initial_soc_none_is_the_soc_of_the_parameter_sets_concentrations() -> None:
+    """initial_soc=None keeps Chen2020's own initial concentrations; the SOC the twin reports for
+    them, given back to PyBaMM as initial_soc, builds the same cell (same voltage)."""
+    own = CellEchemTwin(model="SPM", initial_soc=None)
+    assert 0.9 < own.initial_soc < 1.0
+    again = CellEchemTwin(model="SPM", initial_soc=own.initial_soc)
+    a, b = own.step(1.0, 10.0), again.step(1.0, 10.0)
+    assert abs(a["voltage_V"][0] - b["voltage_V"][0]) < 1e-9 and a["soc"][0] == pytest.approx(b["soc"][0], abs=1e-12)
+
+
+def test_initial_soc_none_that_cannot_be_computed_raises() -> None:
+    with pytest.raises(ValueError, match="electrode SOH"):
+        CellEchemTwin(model="SPM", initial_soc=None,
+                      parameter_overrides={"Initial concentration in negative electrode [mol.m-3]": 1e9})
+
+
+def test_contact_resistance_given_is_used() -> None:
+    """A contact resistance in the overrides switches PyBaMM's option on: at the same current the
+    voltage is lower by exactly I R (the electrochemistry is unchanged at a given current)."""
+    plain = CellEchemTwin(model="SPMe", initial_soc=0.5)
+    with_r = CellEchemTwin(model="SPMe", initial_soc=0.5, parameter_overrides={"Contact resistance [Ohm]": 0.05})
+    assert with_r.model_options["contact resistance"] == "true"
+    for _ in range(3):
+        a, b = plain.step(10.0, 10.0), with_r.step(10.0, 10.0)
+        assert a["voltage_V"][0] - b["voltage_V"][0] == pytest.approx(10.0 * 0.05, abs=1e-12)  # measured: exact
+    with pytest.raises(ValueError, match="contact resistance"):
+        CellEchemTwin(model="SPMe", initial_soc=0.5, parameter_overrides={"Contact resistance [Ohm]": 0.05},
+                      model_options={"contact resistance": "false"})
 
 
 def test_lumped_heat_flow_and_ambient() -> None:

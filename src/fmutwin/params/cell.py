@@ -11,10 +11,27 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PositiveFloat, ValidationError, model_validator
+from typing import Annotated
+
+from pydantic import Field, ValidationError, model_validator
 
 from fmutwin.params.base import StrictModel
-from fmutwin.params.tables import PositiveTable, Table
+from fmutwin.params.tables import TEMPERATURE_RANGE_K, Table, bounded
+
+# Physical ranges: what no cell can be is refused, naming the field and the range (docs/cell_ecm.md).
+T_MIN_K, T_MAX_K = TEMPERATURE_RANGE_K
+#: a cell temperature [K]
+Temperature = Annotated[float, Field(ge=T_MIN_K, le=T_MAX_K)]
+#: series and branch resistances [Ohm]
+ResistanceTable = Annotated[Table, bounded(0.0, 1e3, "Ohm", lo_open=True)]
+#: RC time constants [s]
+TimeConstantTable = Annotated[Table, bounded(0.0, 1e7, "s", lo_open=True)]
+OcvTable = Annotated[Table, bounded(0.0, 10.0, "V")]
+EntropicTable = Annotated[Table | float, bounded(-1e-2, 1e-2, "V/K")]
+HysteresisVoltageTable = Annotated[Table, bounded(-1.0, 1.0, "V")]
+HysteresisInstantaneousTable = Annotated[Table | float, bounded(-1.0, 1.0, "V")]
+SelfDischargeTable = Annotated[Table, bounded(0.0, 1e15, "Ohm", lo_open=True)]
+YEAR_S = 3.15576e7
 
 class ParameterError(ValueError):
     """A parameter file or value is invalid; the message names every offending field."""
@@ -23,11 +40,11 @@ class ParameterError(ValueError):
 class RCBranch(StrictModel):
     """One RC pair: resistance and time constant, optionally different while charging."""
 
-    resistance_ohm: PositiveTable = Field(description="branch resistance R_i [Ohm] (discharge, or both directions)")
-    time_constant_s: PositiveTable = Field(description="branch time constant tau_i = R_i C_i [s] (discharge, or both)")
-    resistance_charge_ohm: PositiveTable | None = Field(
+    resistance_ohm: ResistanceTable = Field(description="branch resistance R_i [Ohm] (discharge, or both directions)")
+    time_constant_s: TimeConstantTable = Field(description="branch time constant tau_i = R_i C_i [s] (discharge, or both)")
+    resistance_charge_ohm: ResistanceTable | None = Field(
         None, description="branch resistance while charging (current < 0) [Ohm]; default: same as discharge")
-    time_constant_charge_s: PositiveTable | None = Field(
+    time_constant_charge_s: TimeConstantTable | None = Field(
         None, description="branch time constant while charging (current < 0) [s]; default: same as discharge")
 
 
@@ -39,9 +56,10 @@ class Hysteresis(StrictModel):
     while charging.
     """
 
-    rate: float = Field(ge=0, description="hysteresis rate gamma [1]: H converges within ~1/gamma of charge throughput in capacities")
-    max_voltage_V: Table = Field(description="maximum hysteresis voltage M(SOC, T) [V]")
-    instantaneous_voltage_V: Table | float = Field(0.0, description="instantaneous hysteresis voltage M0(SOC, T) [V]")
+    rate: float = Field(ge=0, le=1e6, description="hysteresis rate gamma [1]: H converges within ~1/gamma of charge throughput in capacities")
+    max_voltage_V: HysteresisVoltageTable = Field(description="maximum hysteresis voltage M(SOC, T) [V]")
+    instantaneous_voltage_V: HysteresisInstantaneousTable = Field(
+        0.0, description="instantaneous hysteresis voltage M0(SOC, T) [V]")
     initial_state: float = Field(0.0, ge=-1, le=1, description="initial hysteresis state H0 [1]")
 
 
@@ -55,11 +73,11 @@ class Thermal(StrictModel):
     """
 
     model: Literal["constant", "lumped", "distributed"] = Field("lumped", description="thermal model")
-    mass_J_per_K: PositiveFloat = Field(description="cell heat capacity m c_p [J/K]")
-    heat_transfer_W_per_K: float = Field(ge=0, description="convective conductance to ambient h A [W/K]")
+    mass_J_per_K: float = Field(gt=0, le=1e9, description="cell heat capacity m c_p [J/K]")
+    heat_transfer_W_per_K: float = Field(ge=0, le=1e6, description="convective conductance to ambient h A [W/K]")
     nodes: int = Field(1, ge=1, le=50, description="number of height nodes (distributed model) [1]")
     node_conductance_W_per_K: float = Field(
-        0.0, ge=0, description="conductance between neighbouring height nodes [W/K]")
+        0.0, ge=0, le=1e6, description="conductance between neighbouring height nodes [W/K]")
 
     @model_validator(mode="after")
     def _nodes(self) -> "Thermal":
@@ -77,11 +95,11 @@ class CyclingAging(StrictModel):
     OCV scales by (1 + change/100 * N / reference_cycles).
     """
 
-    reference_cycles: PositiveFloat = Field(description="NumDisCycles: cycles at which the changes below are reached [1]")
-    capacity_change_percent: float = Field(ge=-100, description="capacity change after reference_cycles [%] (negative = fade)")
-    resistance_change_percent: float = Field(ge=-100, description="change of R0 and every R_i after reference_cycles [%]")
-    ocv_change_percent: float = Field(0.0, ge=-100, description="OCV change after reference_cycles [%]")
-    initial_cycles: float = Field(0.0, ge=0, description="equivalent full discharges already done at start [1]")
+    reference_cycles: float = Field(gt=0, le=1e7, description="NumDisCycles: cycles at which the changes below are reached [1]")
+    capacity_change_percent: float = Field(ge=-100, le=100, description="capacity change after reference_cycles [%] (negative = fade)")
+    resistance_change_percent: float = Field(ge=-100, le=1e4, description="change of R0 and every R_i after reference_cycles [%]")
+    ocv_change_percent: float = Field(0.0, ge=-100, le=100, description="OCV change after reference_cycles [%]")
+    initial_cycles: float = Field(0.0, ge=0, le=1e7, description="equivalent full discharges already done at start [1]")
 
 
 class CalendarAging(StrictModel):
@@ -92,40 +110,42 @@ class CalendarAging(StrictModel):
     multiplied by (1 - capacity loss), R0 by (1 + resistance increase).
     """
 
-    storage_time_s: float = Field(ge=0, description="time in storage before the simulation [s]")
-    storage_temperature_K: PositiveFloat = Field(description="storage temperature [K]")
+    storage_time_s: float = Field(ge=0, le=100 * YEAR_S, description="time in storage before the simulation [s]")
+    storage_temperature_K: Temperature = Field(description="storage temperature [K]")
     storage_soc: float = Field(ge=0, le=1, description="storage state of charge [1]")
     storage_variable: Literal["soc", "ocv"] = Field("soc", description="stress variable x: SOC or normalised OCV")
-    reference_time_s: PositiveFloat = Field(description="t_ref: storage time at which the reference changes hold [s]")
-    reference_temperature_K: PositiveFloat = Field(298.15, description="T_ref [K]")
+    reference_time_s: float = Field(gt=0, le=100 * YEAR_S,
+                                    description="t_ref: storage time at which the reference changes hold [s]")
+    reference_temperature_K: Temperature = Field(298.15, description="T_ref [K]")
     reference_stress: float = Field(0.5, ge=0, le=1, description="x_ref: reference storage SOC or normalised OCV [1]")
     capacity_loss_percent: float = Field(ge=0, lt=100, description="capacity loss at t_ref, T_ref, x_ref [%]")
-    resistance_increase_percent: float = Field(ge=0, description="R0 increase at t_ref, T_ref, x_ref [%]")
+    resistance_increase_percent: float = Field(ge=0, le=1e4, description="R0 increase at t_ref, T_ref, x_ref [%]")
     time_exponent: float = Field(0.5, gt=0, le=2, description="z, exponent of storage time [1]")
-    activation_energy_J_per_mol: float = Field(50e3, ge=0, description="Ea [J/mol]")
-    stress_coefficient: float = Field(1.0, description="beta, sensitivity to the storage variable [1]")
+    activation_energy_J_per_mol: float = Field(50e3, ge=0, le=1e6, description="Ea [J/mol]")
+    stress_coefficient: float = Field(1.0, ge=-100, le=100, description="beta, sensitivity to the storage variable [1]")
 
 
 class Trigger(StrictModel):
     """When a fault becomes active (and stays active): at a time, or above a temperature."""
 
     kind: Literal["time", "temperature"] = Field(description="trigger on simulation time or on cell temperature")
-    time_s: float = Field(0.0, ge=0, description="activation time for kind 'time' [s]")
-    temperature_K: float = Field(1e4, gt=0, description="activation temperature for kind 'temperature' [K]")
+    time_s: float = Field(0.0, ge=0, le=1e10, description="activation time for kind 'time' [s]")
+    temperature_K: float = Field(1e4, ge=T_MIN_K, le=1e4, description="activation temperature for kind 'temperature' "
+                                 "[K] (1e4 K: never)")
 
 
 class InternalShort(StrictModel):
     """Internal short: a resistance in parallel with the OCV source, drawing OCV/R and heating the cell."""
 
     trigger: Trigger
-    resistance_ohm: PositiveFloat = Field(description="short resistance [Ohm]")
+    resistance_ohm: float = Field(gt=0, le=1e9, description="short resistance [Ohm]")
 
 
 class SeriesResistanceFault(StrictModel):
     """Added series resistance (a degraded weld or tab); ``open_circuit`` interrupts the current."""
 
     trigger: Trigger
-    resistance_ohm: float = Field(0.0, ge=0, description="added series resistance [Ohm]")
+    resistance_ohm: float = Field(0.0, ge=0, le=1e6, description="added series resistance [Ohm]")
     open_circuit: bool = Field(False, description="the connection is open once active: the cell current is zero")
 
 
@@ -139,10 +159,10 @@ class ExothermicReaction(StrictModel):
     """
 
     trigger: Trigger
-    onset_temperature_K: PositiveFloat = Field(description="exotherm onset temperature in an ARC test [K]")
-    activation_energy_J_per_mol: PositiveFloat = Field(description="Ea of the lumped reaction [J/mol]")
+    onset_temperature_K: Temperature = Field(description="exotherm onset temperature in an ARC test [K]")
+    activation_energy_J_per_mol: float = Field(gt=0, le=1e7, description="Ea of the lumped reaction [J/mol]")
     reaction_order: float = Field(1.0, gt=0, le=4, description="n, order of reaction [1]")
-    reaction_heat_J: PositiveFloat = Field(description="heat released by the complete reaction [J]")
+    reaction_heat_J: float = Field(gt=0, le=1e10, description="heat released by the complete reaction [J]")
     vented_mass_fraction: float = Field(0.0, ge=0, lt=1, description="fraction of the thermal mass vented at xi = 1 [1]")
     burnt_extent: float = Field(0.99, gt=0, le=1, description="reaction extent above which the cell is electrically open [1]")
 
@@ -150,7 +170,7 @@ class ExothermicReaction(StrictModel):
 class CurrentInterruption(StrictModel):
     """Current interrupt device: opens (for good) once the cell temperature exceeds a limit."""
 
-    temperature_K: PositiveFloat = Field(description="interruption temperature [K]")
+    temperature_K: Temperature = Field(description="interruption temperature [K]")
 
 
 class Faults(StrictModel):
@@ -166,8 +186,9 @@ class Initial(StrictModel):
     """Initial conditions."""
 
     soc: float = Field(1.0, ge=0, le=1, description="initial state of charge [1]")
-    temperature_K: PositiveFloat = Field(298.15, description="initial cell temperature [K]")
-    rc_voltages_V: list[float] = Field(default_factory=list, description="initial RC branch voltages [V]; default 0")
+    temperature_K: Temperature = Field(298.15, description="initial cell temperature [K]")
+    rc_voltages_V: list[Annotated[float, Field(ge=-10, le=10)]] = Field(
+        default_factory=list, description="initial RC branch voltages [V]; default 0")
 
 
 class CellParameters(StrictModel):
@@ -178,15 +199,20 @@ class CellParameters(StrictModel):
 
     name: str = Field(description="short name of the parameter set")
     source: str = Field(description="where the numbers come from (reference, licence, provenance)")
-    nominal_capacity_As: PositiveFloat = Field(description="nominal capacity [As] (1 Ah = 3600 As)")
-    ocv_V: Table = Field(description="open-circuit voltage OCV(SOC[, T]) [V]")
-    entropic_coefficient_V_per_K: Table | float = Field(
+    nominal_capacity_As: float = Field(gt=0, le=1e8, description="nominal capacity [As] (1 Ah = 3600 As): the "
+                                       "capacity SOC counts, see capacity_basis")
+    capacity_basis: Literal["rated", "electrode window"] = Field(
+        "rated", description="what nominal_capacity_As (so the SOC) counts: the cell's rated capacity, or the "
+        "capacity between the electrode stoichiometries at 0 % and 100 % SOC of PyBaMM's electrode SOH (an ECM "
+        "reduced from an electrochemical model: the SOC of PyBaMM's initial_soc)")
+    ocv_V: OcvTable = Field(description="open-circuit voltage OCV(SOC[, T]) [V]")
+    entropic_coefficient_V_per_K: EntropicTable = Field(
         0.0, description="dOCV/dT (SOC[, T]) [V/K]; reversible heat = -I T dOCV/dT (positive I = discharge)")
-    r0_ohm: PositiveTable = Field(description="series resistance R0 (discharge, or both directions) [Ohm]")
-    r0_charge_ohm: PositiveTable | None = Field(None, description="series resistance while charging [Ohm]; default: same as discharge")
+    r0_ohm: ResistanceTable = Field(description="series resistance R0 (discharge, or both directions) [Ohm]")
+    r0_charge_ohm: ResistanceTable | None = Field(None, description="series resistance while charging [Ohm]; default: same as discharge")
     rc_branches: list[RCBranch] = Field(default_factory=list, max_length=3, description="0 to 3 RC pairs")
     hysteresis: Hysteresis | None = None
-    self_discharge_resistance_ohm: PositiveTable | None = Field(
+    self_discharge_resistance_ohm: SelfDischargeTable | None = Field(
         None, description="self-discharge resistance R_SD(T) [Ohm] across the OCV source; None: no self-discharge")
     thermal: Thermal
     cycling_aging: CyclingAging | None = None
@@ -202,6 +228,9 @@ class CellParameters(StrictModel):
     def _check(self) -> "CellParameters":
         if self.self_discharge_resistance_ohm is not None and self.self_discharge_resistance_ohm.soc is not None:
             raise ValueError("self_discharge_resistance_ohm: a table over temperature_K only (R_SD(T))")
+        lo, hi = self.soc_limits
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ValueError(f"soc_limits: ({lo}, {hi}) must satisfy 0 <= lower < upper <= 1")
         if self.initial.rc_voltages_V and len(self.initial.rc_voltages_V) != len(self.rc_branches):
             raise ValueError(f"initial.rc_voltages_V: {len(self.initial.rc_voltages_V)} values for "
                              f"{len(self.rc_branches)} RC branches")

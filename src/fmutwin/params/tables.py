@@ -6,13 +6,19 @@ A table is a validated value object; evaluating it is the job of the equations (
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 from pydantic import AfterValidator, Field, model_validator
 
 from fmutwin.ops import Extrapolation
 from fmutwin.params.base import StrictModel
+
+
+#: the ranges a table's breakpoints may span: SOC a little beyond [0, 1] (for extrapolation), and
+#: the temperatures a cell can have (the same range as every temperature of a cell parameter file)
+SOC_GRID_RANGE = (-0.5, 1.5)
+TEMPERATURE_RANGE_K = (100.0, 2000.0)
 
 
 class Table(StrictModel):
@@ -49,8 +55,11 @@ class Table(StrictModel):
                 raise ValueError(f"{axis}: grid is empty")
             if np.any(np.diff(grid) <= 0):
                 raise ValueError(f"{axis}: grid must be strictly increasing, got {grid}")
-        if self.temperature_K is not None and min(self.temperature_K) <= 0:
-            raise ValueError("temperature_K: breakpoints must be above 0 K")
+        for axis, (lo, hi), unit in (("soc", SOC_GRID_RANGE, ""), ("temperature_K", TEMPERATURE_RANGE_K, " K")):
+            grid = getattr(self, axis)
+            if grid is not None and (min(grid) < lo or max(grid) > hi):
+                raise ValueError(f"{axis}: breakpoints must lie in [{lo:g}, {hi:g}]{unit}, got {min(grid):g} .. "
+                                 f"{max(grid):g}")
         expected = tuple(len(g) for g in (self.soc, self.temperature_K) if g is not None)
         shape = np.shape(self.values)
         if shape != expected:
@@ -72,11 +81,17 @@ class Table(StrictModel):
         return float(np.min(self.array))
 
 
-def _all_positive(table: Table) -> Table:
-    if table.min() <= 0:
-        raise ValueError(f"every value must be > 0, smallest is {table.min()}")
-    return table
+def bounded(lo: float, hi: float, unit: str, lo_open: bool = False) -> Any:
+    """A validator for a table (or a constant) whose every value must lie in [lo, hi] (or (lo, hi]
+    with ``lo_open``): the physical range of the quantity it holds, e.g. a resistance in
+    (0, 1000] Ohm. The message names the range and the offending value."""
+    def check(value: Any) -> Any:
+        array = value.array if isinstance(value, Table) else np.asarray(value, dtype=float)
+        low, high = float(np.min(array)), float(np.max(array))
+        if (low <= lo if lo_open else low < lo) or high > hi:
+            bad = low if (low <= lo if lo_open else low < lo) else high
+            raise ValueError(f"every value must be in {'(' if lo_open else '['}{lo:g}, {hi:g}] {unit}, got {bad!r}")
+        return value
 
+    return AfterValidator(check)
 
-PositiveTable = Annotated[Table, AfterValidator(_all_positive)]
-"""A table whose every value must be positive (resistances, time constants)."""

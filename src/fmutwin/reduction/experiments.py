@@ -270,15 +270,11 @@ def simulate(source: EchemSource, profile: Profile, temperature_K: float) -> Tra
 
 
 def electrode_soh(source: EchemSource) -> dict[str, float]:
-    """PyBaMM's electrode SOH: stoichiometries at 0 % and 100 % SOC and the capacity Q [Ah] between them."""
-    import pybamm
+    """PyBaMM's electrode SOH of the source's parameters (:func:`fmutwin.twins.cell_echem.electrode_soh`):
+    stoichiometries at 0 % and 100 % SOC and the capacity Q [Ah] between them."""
+    from fmutwin.twins.cell_echem import electrode_soh as soh_of
 
-    values = source.parameter_values()
-    param = pybamm.LithiumIonParameters()
-    x_0, x_100, y_100, y_0 = pybamm.lithium_ion.get_min_max_stoichiometries(values, param=param)
-    q_n = float(values.evaluate(param.n.Q_init))
-    return {"x_0": float(x_0), "x_100": float(x_100), "y_0": float(y_0), "y_100": float(y_100),
-            "capacity_Ah": q_n * float(x_100 - x_0)}
+    return soh_of(source.parameter_values())
 
 
 def equilibrium_ocv(source: EchemSource, soc: np.ndarray, temperatures_K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

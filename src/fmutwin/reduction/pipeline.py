@@ -247,7 +247,8 @@ def assemble(name: str, source_text: str, capacity_As: float, ocv_soc: np.ndarra
                 for i in range(fits[0].resistance_ohm.shape[0])]
     entropic_value: Table | float = 0.0 if np.all(entropic == 0) else _table(ocv_soc.tolist(), temps, entropic)
     return CellParameters(
-        name=name, source=source_text, nominal_capacity_As=capacity_As, ocv_V=ocv_table,
+        name=name, source=source_text, nominal_capacity_As=capacity_As, capacity_basis="electrode window",
+        ocv_V=ocv_table,
         entropic_coefficient_V_per_K=entropic_value,
         r0_ohm=_table(soc, temps, np.stack([f.r0_ohm for f in fits], axis=1)), rc_branches=branches,
         thermal=Thermal(model="lumped", **thermal), initial=Initial(soc=1.0, temperature_K=temps[len(temps) // 2]))

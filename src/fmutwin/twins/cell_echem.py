@@ -47,6 +47,7 @@ MODELS: tuple[str, ...] = ("SPM", "SPMe", "DFN")
 THERMAL_MODELS: tuple[str, ...] = ("isothermal", "lumped")
 
 CURRENT_INPUT = "Current function [A]"
+CONTACT_RESISTANCE = "Contact resistance [Ohm]"
 AMBIENT_INPUT = "Ambient temperature [K]"
 HEAT_FLOW_INPUT = "External heat flow [W]"
 
@@ -67,7 +68,7 @@ PYBAMM_OUTPUTS: dict[str, str] = {
 }
 
 #: every key of the dict returned by :meth:`CellEchemTwin.step`
-OUTPUT_NAMES: tuple[str, ...] = (*PYBAMM_OUTPUTS, "soc", "time_s")
+OUTPUT_NAMES: tuple[str, ...] = (*PYBAMM_OUTPUTS, "soc", "soc_nominal", "time_s")
 
 
 class LimitReached(StateError):
@@ -197,6 +198,32 @@ def _load_bpx(path: str | Path) -> Any:
     return values
 
 
+def electrode_soh(values: Any, param: Any = None, options: Any = None,
+                  inputs: Mapping[str, float] | None = None) -> dict[str, float]:
+    """PyBaMM's electrode SOH of a parameter set: the stoichiometries at 0 % and 100 % SOC (the
+    OCV at the lower and upper voltage cut-off) and the capacity between them [Ah].
+
+    This window defines the state of charge that PyBaMM's ``initial_soc``, the twin's ``soc``
+    output and ECMs reduced from the model (``fmutwin reduce``) all count; it is not the nominal
+    capacity (Chen2020: 5.1532 Ah vs 5 Ah nominal). Raises ValueError if PyBaMM cannot compute it.
+    """
+    pybamm = _pybamm()
+    param = param or pybamm.LithiumIonParameters()
+    try:
+        kwargs = {"param": param, **({"options": options} if options is not None else {}),
+                  **({"inputs": dict(inputs)} if inputs is not None else {})}
+        x_0, x_100, y_100, y_0 = pybamm.lithium_ion.get_min_max_stoichiometries(values, **kwargs)
+        q_n = float(values.evaluate(param.n.Q_init))
+    except Exception as exc:  # noqa: BLE001 - PyBaMM raises several types; each means "not computable"
+        raise ValueError(f"PyBaMM could not compute the electrode SOH (stoichiometries at the voltage cut-offs) "
+                         f"of this parameter set: {type(exc).__name__}: {exc}") from exc
+    soh = {"x_0": float(x_0), "x_100": float(x_100), "y_0": float(y_0), "y_100": float(y_100),
+           "capacity_Ah": q_n * float(x_100 - x_0)}
+    if not all(np.isfinite(v) for v in soh.values()) or not soh["capacity_Ah"] > 0:
+        raise ValueError(f"PyBaMM's electrode SOH of this parameter set is not usable: {soh}")
+    return soh
+
+
 class CellEchemTwin:
     """One cell of a PyBaMM lithium-ion model, stepped with piecewise-constant inputs.
 
@@ -263,11 +290,17 @@ class CellEchemTwin:
         if clash:
             raise ValueError(f"model_options: {clash} are set by the twin (thermal={thermal!r})")
         options.update(dict(model_options or {}))
+        if CONTACT_RESISTANCE in (parameter_overrides or {}):  # PyBaMM ignores the value without its option
+            if str(options.get("contact resistance", "true")).lower() != "true":
+                raise ValueError(f"parameter_overrides: {CONTACT_RESISTANCE!r} is given but model_options sets "
+                                 f"'contact resistance' to {options['contact resistance']!r}: PyBaMM would ignore it")
+            options["contact resistance"] = "true"
         try:
             self.model = getattr(pybamm.lithium_ion, model)(options=options)
         except pybamm.OptionError as exc:
             raise ValueError(f"model_options: {exc}") from None
-        self.model_options = dict(model_options or {})
+        self.model_options = {k: v for k, v in options.items() if k not in ("thermal",
+                                                                           "calculate heat source for isothermal models")}
         if thermal == "lumped":
             self._add_heat_flow_input(self.model)
         values.update(dict(parameter_overrides or {}))
@@ -281,6 +314,9 @@ class CellEchemTwin:
                                             var_pts=dict(var_pts) if var_pts else None)
         self.simulation.build(initial_soc=initial_soc, inputs=self._inputs(0.0, self.ambient_temperature_K, 0.0))
         self.built_model = self.simulation.built_model
+        self.electrode_soh = electrode_soh(values, self.model.param, self.model.options,
+                                           self._inputs(0.0, self.ambient_temperature_K, 0.0))
+        self.window_capacity_Ah = self.electrode_soh["capacity_Ah"]
         self.initial_soc = float(initial_soc) if initial_soc is not None else self._parameter_set_soc()
         self._set_state(0.0, None, None, None)  # the initial state
         self.outputs: dict[str, np.ndarray] = {}
@@ -290,20 +326,16 @@ class CellEchemTwin:
         self._direct_verified: bool | None = None
 
     def _parameter_set_soc(self) -> float:
-        """SOC of the parameter set's own initial concentrations (negative electrode stoichiometry
-        between the 0 % and 100 % SOC stoichiometries of PyBaMM's electrode-SOH calculation)."""
-        pybamm = _pybamm()
-        values = self.parameter_values
+        """SOC of the parameter set's own initial concentrations: the negative electrode's
+        stoichiometry between its 0 % and 100 % SOC values of the electrode SOH."""
         param = self.model.param
         try:
-            x_0, x_100, _, _ = pybamm.lithium_ion.get_min_max_stoichiometries(
-                values, param=param, options=self.model.options,
-                inputs=self._inputs(0.0, self.ambient_temperature_K, 0.0))
-            x_init = float(values.evaluate(param.n.prim.c_init_av / param.n.prim.c_max))
-        except Exception as exc:  # noqa: BLE001 - SOC is informative only; never block a build
-            log.warning("initial SOC of the parameter set not computed (%s); soc output starts at 1", exc)
-            return 1.0
-        return float((x_init - x_0) / (x_100 - x_0))
+            x_init = float(self.parameter_values.evaluate(param.n.prim.c_init_av / param.n.prim.c_max))
+        except Exception as exc:  # noqa: BLE001 - PyBaMM raises several types; all mean "not computable"
+            raise ValueError(f"initial_soc=None: the SOC of the parameter set's initial concentrations could not "
+                             f"be computed ({type(exc).__name__}: {exc}); give initial_soc") from exc
+        soh = self.electrode_soh
+        return float((x_init - soh["x_0"]) / (soh["x_100"] - soh["x_0"]))
 
     # -- construction helpers ------------------------------------------------------------------
 
@@ -470,16 +502,22 @@ class CellEchemTwin:
     def _outputs(self, solution: Any) -> dict[str, np.ndarray]:
         """The outputs at the last time point of ``solution``."""
         out = {name: np.array([float(np.ravel(solution[var].data)[-1])]) for name, var in PYBAMM_OUTPUTS.items()}
-        out["soc"] = np.array([self.initial_soc - out["discharge_capacity_Ah"][0] / self.nominal_capacity_Ah])
-        out["time_s"] = np.array([float(solution.t[-1])])
+        return self._with_soc(out, float(solution.t[-1]))
+
+    def _with_soc(self, out: dict[str, np.ndarray], t_end: float) -> dict[str, np.ndarray]:
+        """Add the two states of charge and the time to PyBaMM's outputs: ``soc`` over the
+        electrode-SOH window (the definition of ``initial_soc`` and of reduced ECMs) and
+        ``soc_nominal``, the remaining charge over the nominal capacity (may exceed 1)."""
+        remaining_Ah = self.initial_soc * self.window_capacity_Ah - out["discharge_capacity_Ah"][0]
+        out["soc"] = np.array([remaining_Ah / self.window_capacity_Ah])
+        out["soc_nominal"] = np.array([remaining_Ah / self.nominal_capacity_Ah])
+        out["time_s"] = np.array([t_end])
         return out
 
     def _row_outputs(self, row: np.ndarray, t_end: float) -> dict[str, np.ndarray]:
         """The outputs from one row of IDAKLU's output-variable values (in :data:`PYBAMM_OUTPUTS` order)."""
         out = {name: np.array([value]) for name, value in zip(PYBAMM_OUTPUTS, row.tolist())}
-        out["soc"] = np.array([self.initial_soc - out["discharge_capacity_Ah"][0] / self.nominal_capacity_Ah])
-        out["time_s"] = np.array([t_end])
-        return out
+        return self._with_soc(out, t_end)
 
     # -- state -------------------------------------------------------------------------------
 

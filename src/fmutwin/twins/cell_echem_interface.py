@@ -38,8 +38,11 @@ INPUTS: tuple[tuple[Variable, str], ...] = (
 OUTPUTS: tuple[tuple[Variable, str], ...] = (
     (Variable("batteryVoltage", "output", "terminal voltage", unit="V"), "voltage_V"),
     (Variable("batteryCurrent", "output", "cell current, positive = discharge", unit="A"), "current_A"),
-    (Variable("stateOfCharge", "output", "state of charge (initial SOC minus discharged capacity / nominal)",
+    (Variable("stateOfCharge", "output", "state of charge over the electrode-SOH window (PyBaMM's initial_soc "
+              "definition, and that of an ECM reduced from this model): remaining charge / window capacity",
               unit="1"), "soc"),
+    (Variable("stateOfChargeNominal", "output", "remaining charge / the parameter set's nominal capacity "
+              "(may exceed 1)", unit="1"), "soc_nominal"),
     (Variable("batteryTemperature", "output", "volume-averaged cell temperature", unit="K"), "temperature_K"),
     (Variable("heatGenerationRate", "output", "total heat generated in the cell", unit="W"), "heat_generation_W"),
     (Variable("negativeSurfaceStoichiometry", "output", "x-averaged negative particle surface stoichiometry",

@@ -255,11 +255,12 @@ def main(argv: list[str] | None = None) -> None:
     n_steps = len(currents)
 
     from fmutwin.fmi.build import build_python_fmu
+    from fmutwin.registry import twin
 
     with tempfile.TemporaryDirectory(prefix="fmutwin_bench_echem_") as tmp:
         tmp_dir = Path(tmp)
         t0 = time.perf_counter()
-        fmu_path = build_python_fmu("cell_echem", 2, tmp_dir / "fmus")
+        fmu_path = build_python_fmu(twin("cell_echem"), 2, tmp_dir / "fmus")
         fmu_build_s = time.perf_counter() - t0
         print(f"built {fmu_path.name} in {fmu_build_s:.1f} s", flush=True)
 

@@ -39,6 +39,7 @@ from bench_common import FmpyInstances, cpu_ticks, run_then_exit, us06_steps  # 
 
 
 from fmutwin.fmi.build import build_python_fmu  # noqa: E402
+from fmutwin.registry import twin  # noqa: E402
 from fmutwin.params import default_cell_parameters  # noqa: E402
 from fmutwin.twins import CellECMTwin  # noqa: E402
 from fmutwin.twins.cell_ecm_interface import CellECMModel  # noqa: E402
@@ -172,7 +173,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fmutwin_bench_fmu_") as tmp:
         tmp_dir = Path(tmp)
         t0 = time.perf_counter()
-        fmus = {v: build_python_fmu("cell_ecm", v, tmp_dir / "fmus") for v in (2, 3)}
+        fmus = {v: build_python_fmu(twin("cell_ecm"), v, tmp_dir / "fmus") for v in (2, 3)}
         build_s = time.perf_counter() - t0
         print(f"built {', '.join(p.name for p in fmus.values())} in {build_s:.1f} s", flush=True)
         fmu_cases = {v: FmuCase(p, tmp_dir / f"unzip{v}") for v, p in fmus.items()}

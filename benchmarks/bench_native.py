@@ -50,6 +50,7 @@ from bench_common import FmpyInstances, cpu_ticks, run_then_exit, us06_steps  # 
 import fmpy  # noqa: E402
 
 from fmutwin.fmi.build import build_python_fmu  # noqa: E402
+from fmutwin.registry import twin  # noqa: E402
 from fmutwin.fmi.native.build import build_native  # noqa: E402
 from fmutwin.params import default_cell_parameters  # noqa: E402
 from fmutwin.twins import CellECMTwin  # noqa: E402
@@ -246,10 +247,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fmutwin_bench_native_") as tmp:
         tmp_dir = Path(tmp)
         t0 = time.perf_counter()
-        native = {v: build_native("cell_ecm", tmp_dir / "fmus", v) for v in (2, 3)}
+        native = {v: build_native(twin("cell_ecm"), tmp_dir / "fmus", v) for v in (2, 3)}
         native_build_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        python_fmu = build_python_fmu("cell_ecm", 2, tmp_dir / "fmus")
+        python_fmu = build_python_fmu(twin("cell_ecm"), 2, tmp_dir / "fmus")
         python_build_s = time.perf_counter() - t0
         print(f"built {', '.join(p.name for p in native.values())} in {native_build_s:.1f} s, "
               f"{python_fmu.name} in {python_build_s:.1f} s", flush=True)

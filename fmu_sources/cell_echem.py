@@ -11,8 +11,9 @@ from _fmutwin_guard import forget_stale_fmutwin
 forget_stale_fmutwin()
 
 from fmutwin.fmi.python_slave import fmi_version, twin_slave_base  # noqa: E402 (after the guard)
+from fmutwin.registry import twin  # noqa: E402
 
-Fmi3Slave = twin_slave_base("cell_echem", fmi_version(__file__))
+Fmi3Slave = twin_slave_base(twin("cell_echem"), fmi_version(__file__))
 
 
 class CellEchem(Fmi3Slave):

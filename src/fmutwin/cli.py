@@ -42,35 +42,28 @@ def build_fmus(out: Path, twins: list[str], versions: list[int], native: bool,
     (``FMUTWIN_CELL_PARAMETERS`` names it while they are built, then is restored)."""
     import os
 
+    from fmutwin.fmi.build import build_python_fmu
+    from fmutwin.fmi.native.build import build_native
     from fmutwin.params.cell import CellParameters
     from fmutwin.params.defaults import CELL_FILE_ENV
+    from fmutwin.registry import TWINS, twin
 
+    entries = [twin(name) for name in twins] if twins else [TWINS[name] for name in sorted(TWINS)]
     previous = os.environ.get(CELL_FILE_ENV)
     if parameter_file is not None:
         CellParameters.load(parameter_file)  # a bad file stops here, naming the field
         os.environ[CELL_FILE_ENV] = str(Path(parameter_file).resolve())
-        twins = twins or ["cell_ecm"]
+        entries = [twin(name) for name in twins] if twins else [twin("cell_ecm")]
     try:
-        from fmutwin.fmi.build import build_all
-        from fmutwin.twins.registry import TWINS
-
-        paths = build_all(out, twins or None, tuple(versions))
+        paths = [build_python_fmu(entry, v, out) for entry in entries for v in versions]
         if native:
-            from fmutwin.fmi.native.build import build_native
-
-            paths += [build_native(t, out, v) for t in (twins or sorted(TWINS)) if TWINS[t].native_spec is not None
+            paths += [build_native(entry, out, v) for entry in entries if entry.native_spec is not None
                       for v in versions]
     finally:
         if previous is None:
             os.environ.pop(CELL_FILE_ENV, None)
         else:
             os.environ[CELL_FILE_ENV] = previous
-    if parameter_file is not None:
-        from fmutwin.provenance import embed
-
-        for path in paths:
-            if path.name.startswith(TWINS["cell_ecm"].model_name):
-                embed(path, parameter_file)
     return paths
 
 
@@ -156,9 +149,10 @@ def provenance_cmd(path: Path) -> None:
     """
     from fmutwin.params.cell import ParameterError
     from fmutwin.provenance import main_text
+    from fmutwin.registry import load_parameter_file
 
     try:
-        lines, stale = main_text(path)
+        lines, stale = main_text(path, load_parameter_file)
     except (ValueError, ParameterError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("\n".join(lines))

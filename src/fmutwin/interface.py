@@ -54,6 +54,14 @@ class ModelError(ValueError):
     """A model refused an input or a parameter; the message names the variable and value."""
 
 
+class InputError(ValueError):
+    """A twin's input is NaN, infinite or outside its physical range (the twin keeps its state)."""
+
+
+class StateError(RuntimeError):
+    """A twin's step produced a non-finite value or failed (a model or parameter problem, never silent)."""
+
+
 class SteppableModel(Protocol):
     """What the FMI layer drives. Values are keyed by :attr:`Variable.name`."""
 
@@ -77,6 +85,28 @@ class SteppableModel(Protocol):
 
     def warnings(self) -> list[str]:
         """Warnings raised by the last call (e.g. SOC outside its range), then cleared."""
+
+
+@dataclass(frozen=True)
+class TwinExport:
+    """What FMI export needs of a twin, and nothing of its physics: an entry of the composition
+    root's registry (:mod:`fmutwin.registry`), which the FMI layer receives and never looks up.
+
+    ``name`` is the registry key and the thin slave source ``fmu_sources/<name>.py``;
+    ``model_factory(resources)`` builds the :class:`SteppableModel` inside a Python FMU (``resources``:
+    the FMU's resources folder, or None while building); ``native_spec()`` gives the generated-C
+    export, if the twin has one; ``parameter_file()`` is the parameter file the FMUs are built
+    from, shipped as ``resources/<parameter_file_name>`` with its provenance annotated in the
+    modelDescription.
+    """
+
+    name: str
+    model_name: str
+    description: str
+    model_factory: Callable[[Any], SteppableModel]
+    native_spec: Callable[[], "NativeSpec"] | None = None
+    parameter_file: Callable[[], Any] | None = None
+    parameter_file_name: str = "parameters.json"
 
 
 @dataclass(frozen=True)

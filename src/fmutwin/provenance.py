@@ -1,9 +1,10 @@
 """Provenance of parameter files and FMUs: what produced them, and whether that still holds.
 
-A provenance record is a JSON object stored in a cell parameter file (its ``provenance``
-field) and, for FMUs built from such a file, in the FMU as ``resources/cell_parameters.json``
-with a summary in the modelDescription (FMI 2.0 ``VendorAnnotations``, FMI 3.0 ``Annotations``,
-tool/type ``org.fmutwin.provenance``). It names:
+A provenance record is a JSON object stored in a parameter file (its ``provenance`` field: a
+cell parameter file, and any other parameter file that has one) and, for FMUs built from such a
+file, in the FMU as ``resources/<file name>`` with a summary in the modelDescription (FMI 2.0
+``VendorAnnotations``, FMI 3.0 ``Annotations``, tool/type ``org.fmutwin.provenance``, whose
+``parameterFile`` attribute names the file). A record made by fmutwin names:
 
 * ``generated_by``: fmutwin version, git commit (and whether the tree had local changes), the
   command, the time;
@@ -12,6 +13,8 @@ tool/type ``org.fmutwin.provenance``). It names:
   of its content) or BPX file (path and sha256), overrides;
 * ``calibration`` (optional), ``experiments``, ``fit`` (method, settings, residuals) and
   ``validation`` (errors per held-out experiment and temperature);
+* or, for a set converted from published data, ``origin`` (source, URL, licence, converter,
+  data-file hashes);
 * ``content_sha256``: the hash of the parameter file's content without its provenance, and
   ``record_sha256``: the hash of the record itself, so an edit of either after generation is
   detected.
@@ -31,15 +34,13 @@ import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+import inspect
+from typing import Any, Callable, Iterator, Protocol
 
 from lxml import etree
 
-from fmutwin.params.cell import CellParameters
-
 FORMAT = "fmutwin.provenance/1"
 ANNOTATION_TYPE = "org.fmutwin.provenance"
-FMU_PARAMETER_FILE = "resources/cell_parameters.json"
 PACKAGES = ("fmutwin", "pybamm", "numpy", "scipy", "casadi", "pydantic", "fmpy")
 
 
@@ -58,7 +59,41 @@ def file_record(path: str | Path, role: str) -> dict[str, str]:
     return {"role": role, "path": str(path), "sha256": file_sha256(path)}
 
 
-def content_sha256(params: CellParameters) -> str:
+class ParameterFile(Protocol):
+    """A validated parameter file (a pydantic model) with a name, a source and a provenance field."""
+
+    name: str
+    source: str
+    provenance: dict[str, Any] | None
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def model_copy(self, **kwargs: Any) -> Any: ...
+
+
+#: turns a parameter file's JSON data into its validated model (raises ValueError naming the field)
+Loader = Callable[[Any, str], ParameterFile]
+
+
+def parameter_values_sha256(values: Any) -> str:
+    """A hash of a PyBaMM parameter set's content (a mapping of names to numbers or functions):
+    numbers by value, functions by their source. Recomputed later to tell whether the installed
+    parameter set still is the one a parameter file was fitted to."""
+    items = []
+    for key in sorted(values.keys()):
+        value = values[key]
+        if callable(value):
+            try:
+                text = inspect.getsource(value)
+            except (OSError, TypeError):
+                text = repr(value)
+        else:
+            text = repr(value)
+        items.append([key, text])
+    return hashlib.sha256(json.dumps(items).encode()).hexdigest()
+
+
+def content_sha256(params: ParameterFile) -> str:
     """Hash of a parameter set's content, its provenance excluded (canonical JSON)."""
     data = params.model_dump(mode="json", exclude_none=True, exclude={"provenance"})
     return hashlib.sha256(_canonical(data).encode()).hexdigest()
@@ -108,7 +143,7 @@ def record_sha256(record: dict[str, Any]) -> str:
     return hashlib.sha256(_canonical({k: v for k, v in record.items() if k != "record_sha256"}).encode()).hexdigest()
 
 
-def attach(params: CellParameters, record: dict[str, Any]) -> CellParameters:
+def attach(params: Any, record: dict[str, Any]) -> Any:
     """``params`` with ``record`` as its provenance, sealed with the hash of the content and the
     hash of the record itself (so an edit of either is detected)."""
     plain = json.loads(json.dumps(record, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
@@ -143,7 +178,7 @@ def _file_entries(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, A
             yield from _file_entries(value, f"{where}[{i}]")
 
 
-def check(params: CellParameters) -> list[Finding]:
+def check(params: ParameterFile) -> list[Finding]:
     """Re-verify a parameter set's provenance: its own content, every recorded input file and
     the named PyBaMM parameter set. Raises ValueError if it has no provenance record."""
     record = params.provenance
@@ -182,8 +217,6 @@ def _check_parameter_set(source: dict[str, Any]) -> Finding:
     try:
         import pybamm
 
-        from fmutwin.reduction.experiments import parameter_values_sha256
-
         now = parameter_values_sha256(pybamm.ParameterValues(name))  # recorded before overrides
     except Exception as exc:  # noqa: BLE001 - any failure means it cannot be verified here
         return Finding("unverified", label, f"cannot be evaluated here ({type(exc).__name__}: {exc})")
@@ -199,13 +232,13 @@ def is_stale(findings: list[Finding]) -> bool:
 
 # -- FMUs ---------------------------------------------------------------------------------------
 
-def summary(params: CellParameters, parameter_file_sha256: str) -> dict[str, str]:
+def summary(params: ParameterFile, parameter_file_sha256: str, file_name: str) -> dict[str, str]:
     """The few facts put into an FMU's modelDescription (the full record is in its resources)."""
     rec = params.provenance or {}
     source = rec.get("source_model") or {}
     git = (rec.get("generated_by") or {}).get("git") or {}
     worst = max((v.get("rms_V", 0.0) for v in rec.get("validation") or []), default=None)
-    out = {"parameterSet": params.name, "parameterFile": FMU_PARAMETER_FILE,
+    out = {"parameterSet": params.name, "parameterFile": f"resources/{file_name}",
            "parameterFileSha256": parameter_file_sha256, "contentSha256": str(rec.get("content_sha256", "")),
            "sourceModel": " ".join(str(x) for x in (source.get("framework"), source.get("model"),
                                                      source.get("parameter_set") or
@@ -217,22 +250,33 @@ def summary(params: CellParameters, parameter_file_sha256: str) -> dict[str, str
     return out
 
 
-def embed(fmu: str | Path, parameter_file: str | Path) -> None:
+def embed(fmu: str | Path, parameter_file: str | Path, file_name: str) -> None:
     """Put a parameter file (with its provenance) into a built FMU: the file as
-    ``resources/cell_parameters.json`` and a summary annotation in the modelDescription."""
+    ``resources/<file_name>`` and a summary annotation in the modelDescription (the file is
+    read as JSON only; what it holds is the twin's business)."""
     fmu, parameter_file = Path(fmu), Path(parameter_file)
-    params = CellParameters.load(parameter_file)
     raw = parameter_file.read_bytes()
+    data = json.loads(raw)
+    target = f"resources/{file_name}"
     with zipfile.ZipFile(fmu) as zin:
-        items = [(info, zin.read(info.filename)) for info in zin.infolist() if info.filename != FMU_PARAMETER_FILE]
+        items = [(info, zin.read(info.filename)) for info in zin.infolist() if info.filename != target]
     xml = next(data for info, data in items if info.filename == "modelDescription.xml")
-    xml = _annotate(xml, summary(params, hashlib.sha256(raw).hexdigest()))
+    xml = _annotate(xml, summary(_Record(data), hashlib.sha256(raw).hexdigest(), file_name))
     tmp = fmu.with_suffix(".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info, data in items:
-            zout.writestr(info, xml if info.filename == "modelDescription.xml" else data)
-        zout.writestr(FMU_PARAMETER_FILE, raw)
+        for info, item in items:
+            zout.writestr(info, xml if info.filename == "modelDescription.xml" else item)
+        zout.writestr(target, raw)
     tmp.replace(fmu)
+
+
+class _Record:
+    """The fields :func:`summary` reads, from a parameter file's raw JSON."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.name = str(data.get("name", ""))
+        self.source = str(data.get("source", ""))
+        self.provenance = data.get("provenance")
 
 
 def _annotate(xml: bytes, facts: dict[str, str]) -> bytes:
@@ -256,31 +300,30 @@ def _annotate(xml: bytes, facts: dict[str, str]) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def read_fmu(fmu: str | Path) -> tuple[CellParameters, dict[str, str], list[Finding]]:
-    """The parameter file inside an FMU, its modelDescription summary, and the FMU-level checks
-    (the file's hash against the summary)."""
+def read_fmu(fmu: str | Path, load: Loader) -> tuple[ParameterFile, dict[str, str], list[Finding]]:
+    """The parameter file inside an FMU (the one its provenance annotation names), the
+    annotation's summary, and the FMU-level check (the file's hash against the summary)."""
     fmu = Path(fmu)
     try:
         with zipfile.ZipFile(fmu) as z:
-            names = set(z.namelist())
-            if FMU_PARAMETER_FILE not in names:
-                raise ValueError(f"{fmu}: no {FMU_PARAMETER_FILE} (built without a parameter file: "
-                                 "use `fmutwin build --parameters FILE`)")
-            raw = z.read(FMU_PARAMETER_FILE)
             root = etree.fromstring(z.read("modelDescription.xml"))
+            element = root.find(f".//*[@name='{ANNOTATION_TYPE}']/Provenance")
+            if element is None:
+                element = root.find(f".//*[@type='{ANNOTATION_TYPE}']/Provenance")
+            if element is None or element.get("parameterFile") not in set(z.namelist()):
+                raise ValueError(f"{fmu}: no provenance annotation naming a parameter file in resources/ (an FMU "
+                                 "of a twin without a parameter file, or not built by fmutwin)")
+            facts = dict(element.attrib)
+            raw = z.read(facts["parameterFile"])
     except zipfile.BadZipFile as exc:
         raise ValueError(f"{fmu}: not an FMU (zip) file: {exc}") from None
+    except KeyError as exc:
+        raise ValueError(f"{fmu}: no {exc.args[0]} in the archive") from None
     except etree.XMLSyntaxError as exc:
         raise ValueError(f"{fmu}: modelDescription.xml is malformed: {exc}") from None
-    params = CellParameters.from_dict(json.loads(raw), origin=f"{fmu}:{FMU_PARAMETER_FILE}")
-    element = root.find(f".//*[@name='{ANNOTATION_TYPE}']/Provenance")
-    if element is None:
-        element = root.find(f".//*[@type='{ANNOTATION_TYPE}']/Provenance")
-    facts = dict(element.attrib) if element is not None else {}
+    params = load(json.loads(raw), f"{fmu}:{facts['parameterFile']}")
     digest = hashlib.sha256(raw).hexdigest()
-    if not facts:
-        finding = Finding("stale", "FMU modelDescription", "no provenance annotation")
-    elif facts.get("parameterFileSha256") == digest:
+    if facts.get("parameterFileSha256") == digest:
         finding = Finding("ok", "FMU parameter file", f"sha256 {digest[:16]}... matches the modelDescription")
     else:
         finding = Finding("stale", "FMU parameter file", f"sha256 {digest[:16]}... != modelDescription "
@@ -288,7 +331,7 @@ def read_fmu(fmu: str | Path) -> tuple[CellParameters, dict[str, str], list[Find
     return params, facts, [finding]
 
 
-def describe(params: CellParameters) -> list[str]:
+def describe(params: ParameterFile) -> list[str]:
     """The provenance chain of a parameter set as readable lines, from the ECM back to its sources."""
     rec = params.provenance or {}
     lines = [f"parameter set {params.name!r}: {params.source}"]
@@ -339,17 +382,22 @@ def describe(params: CellParameters) -> list[str]:
     return lines
 
 
-def main_text(path: str | Path) -> tuple[list[str], bool]:
-    """What ``fmutwin provenance PATH`` prints, and whether the file is stale."""
+def main_text(path: str | Path, load: Loader) -> tuple[list[str], bool]:
+    """What ``fmutwin provenance PATH`` prints, and whether the file is stale; ``load`` validates
+    a parameter file's JSON (the composition root knows the kinds of parameter file)."""
     path = Path(path)
     lines: list[str] = []
     fmu_findings: list[Finding] = []
     if path.suffix.lower() == ".fmu":
-        params, facts, fmu_findings = read_fmu(path)
-        lines.append(f"FMU {path.name}: built from {facts.get('parameterFile', FMU_PARAMETER_FILE)} "
+        params, facts, fmu_findings = read_fmu(path, load)
+        lines.append(f"FMU {path.name}: built from {facts['parameterFile']} "
                      f"(sha256 {facts.get('parameterFileSha256', '?')[:16]}...)")
     else:
-        params = CellParameters.load(path)
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON: {exc}") from None
+        params = load(data, str(path))
         lines.append(f"parameter file {path}")
     lines += describe(params)
     findings = fmu_findings + check(params)

@@ -11,13 +11,14 @@ import pytest
 
 from fmutwin.data import drive_cycle
 from fmutwin.fmi.build import build_python_fmu
+from fmutwin.registry import twin
 
 
 @pytest.fixture(scope="session")
 def fmu_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("fmus")
     for version in (2, 3):
-        build_python_fmu("cell_ecm", version, out)
+        build_python_fmu(twin("cell_ecm"), version, out)
     return out
 
 

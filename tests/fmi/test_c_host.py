@@ -13,7 +13,6 @@ Needs gcc (Debian: ``gcc``, which brings libc6-dev) and a Python built with a sh
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET

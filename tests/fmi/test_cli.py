@@ -72,3 +72,15 @@ def test_main_job_cosimulation_example_runs_the_built_fmu(cell_fmu, tmp_path):
     assert discharging.sum() > 100 and np.mean(drop[discharging]) > 5e-3 and np.mean(drop[run["current_A"] < -1]) < 0
     image = imread(tmp_path / "cell_fmu_us06.png")
     assert image.shape[0] > 800 and image.shape[1] > 900 and np.ptp(image[..., :3]) > 0.5  # a drawn figure
+
+
+def test_provenance_of_the_default_fmus_names_the_shipped_source(tmp_path):
+    """Every cell FMU, Python or native, carries its parameter file and says where it came from."""
+    runner = CliRunner()
+    built = runner.invoke(main, ["build", "--out", str(tmp_path), "--twin", "cell_ecm", "--fmi", "3"])
+    assert built.exit_code == 0, built.output
+    for name in ("CellECM_fmi3.fmu", "CellECMNative_fmi3.fmu"):
+        result = runner.invoke(main, ["provenance", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        assert "PyBaMM ECM example" in result.output and "BSD-3-Clause" in result.output
+        assert "status: up to date" in result.output and "[stale]" not in result.output

@@ -8,6 +8,7 @@ from fmpy.fmi1 import FMICallException
 
 from fmutwin.data import drive_cycle
 from fmutwin.fmi.build import build_python_fmu
+from fmutwin.registry import twin
 from fmutwin.fmi.check import check_fmu
 from fmutwin.twins.cell_echem import CellEchemTwin
 
@@ -17,7 +18,7 @@ VERSIONS = [2, 3]
 @pytest.fixture(scope="module")
 def echem_fmu(tmp_path_factory):
     out = tmp_path_factory.mktemp("echem")
-    return {v: build_python_fmu("cell_echem", v, out) for v in VERSIONS}
+    return {v: build_python_fmu(twin("cell_echem"), v, out) for v in VERSIONS}
 
 
 @pytest.mark.parametrize("version", VERSIONS)

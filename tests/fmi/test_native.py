@@ -20,7 +20,7 @@ from fmutwin.fmi.native.build import build_native, build_native_fmu
 from fmutwin.params import default_cell_parameters
 from fmutwin.twins import CellECMTwin
 from fmutwin.twins.cell_ecm_interface import native_spec
-from fmutwin.twins.registry import twin_entry
+from fmutwin.registry import twin
 from test_c_host import clean_environment, run_host, unzip_fmu, write_profile
 from test_third_party_importers import _compare, _run_ecos, _run_libcosim
 
@@ -32,7 +32,7 @@ BINARY = {2: "binaries/linux64/CellECMNative.so", 3: "binaries/x86_64-linux/Cell
 def native_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("native")
     for version in VERSIONS:
-        build_native("cell_ecm", out, version)
+        build_native(twin("cell_ecm"), out, version)
     return out
 
 
@@ -53,7 +53,7 @@ def native_all_features(tmp_path_factory):
     cycling and calendar aging, all faults (short and series resistance trigger early)."""
     out = tmp_path_factory.mktemp("native_all")
     spec = native_spec(all_features())
-    return {v: build_native_fmu(spec, "CellECMAll", twin_entry("cell_ecm").description, out / f"all_fmi{v}.fmu", v)
+    return {v: build_native_fmu(spec, "CellECMAll", twin("cell_ecm").description, out / f"all_fmi{v}.fmu", v)
             for v in VERSIONS}
 
 

@@ -21,7 +21,7 @@ from _fmpy_host import FmpyHost
 
 from fmutwin import provenance
 from fmutwin.params.cell import CellParameters
-from fmutwin.reduction.experiments import parameter_values_sha256
+from fmutwin.registry import CELL_PARAMETER_FILE, load_parameter_file
 from fmutwin.twins.cell_ecm import CellECMTwin
 
 
@@ -43,7 +43,7 @@ def record_with(data_file: Path) -> dict:
     values = pybamm.ParameterValues("Chen2020")
     return {"generated_by": provenance.generated_by("test"), "environment": provenance.environment(),
             "source_model": {"framework": "pybamm", "model": "DFN", "parameter_set": "Chen2020",
-                             "parameter_values_sha256": parameter_values_sha256(values),
+                             "parameter_values_sha256": provenance.parameter_values_sha256(values),
                              "pybamm_version": pybamm.__version__},
             "experiments": [{"name": "pulses", "role": "fit", "data": provenance.file_record(data_file, "data")}],
             "validation": [{"experiment": "US06@0.8", "temperature_K": 298.15, "rms_V": 0.005, "max_V": 0.02}]}
@@ -71,7 +71,7 @@ def test_round_trip_recomputes_every_hash(sealed) -> None:
     found = statuses(path)
     assert set(found.values()) == {"ok"}, found
     assert "PyBaMM parameter set Chen2020" in found
-    lines, stale = provenance.main_text(path)
+    lines, stale = provenance.main_text(path, load_parameter_file)
     assert not stale and lines[-1].startswith("status: up to date")
     assert any("DFN" in line and "Chen2020" in line for line in lines)
 
@@ -80,10 +80,10 @@ def test_changed_input_file_is_stale_and_missing_is_unverified(sealed) -> None:
     path, data = sealed
     data.write_text("0,3.7\n1,3.5\n")
     assert statuses(path)["data measured.csv"] == "stale"
-    assert provenance.main_text(path)[1]
+    assert provenance.main_text(path, load_parameter_file)[1]
     data.unlink()
     assert statuses(path)["data measured.csv"] == "unverified"
-    assert not provenance.main_text(path)[1]
+    assert not provenance.main_text(path, load_parameter_file)[1]
 
 
 def test_edited_parameter_file_is_stale(sealed) -> None:
@@ -106,7 +106,7 @@ def test_file_without_provenance_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "plain.json"
     small_cell().save(path)
     with pytest.raises(ValueError, match="no provenance record"):
-        provenance.main_text(path)
+        provenance.main_text(path, load_parameter_file)
     cli = subprocess.run([sys.executable, "-m", "fmutwin.cli", "provenance", str(path)], capture_output=True, text=True)
     assert cli.returncode == 1 and "no provenance record" in cli.stderr
 
@@ -144,11 +144,12 @@ def test_default_fmu_ships_its_parameter_file_and_ignores_the_build_variable_at_
     FMU, even where FMUTWIN_CELL_PARAMETERS names another file (it only matters while building)."""
     from fmutwin.fmi.build import build_python_fmu
     from fmutwin.params.defaults import CELL_FILE_ENV, default_cell_file
+    from fmutwin.registry import twin
 
     monkeypatch.delenv(CELL_FILE_ENV, raising=False)
-    fmu = build_python_fmu("cell_ecm", 3, tmp_path)
+    fmu = build_python_fmu(twin("cell_ecm"), 3, tmp_path)
     with zipfile.ZipFile(fmu) as z:
-        assert z.read(provenance.FMU_PARAMETER_FILE) == default_cell_file().read_bytes()
+        assert z.read(f"resources/{CELL_PARAMETER_FILE}") == default_cell_file().read_bytes()
     default = CellParameters.load(default_cell_file())
     other = tmp_path / "other.json"
     small_cell().save(other)  # fewer tables: other value references if it were declared from
@@ -174,7 +175,7 @@ def test_fmus_built_from_a_parameter_file_carry_and_use_it(sealed, tmp_path: Pat
     currents = [2.0] * 30 + [-1.0] * 30
     reference = CellECMTwin(params).run(np.arange(61.0), np.array(currents + [0.0]))["voltage_V"]
     for fmu in fmus:
-        inside, facts, findings = provenance.read_fmu(fmu)
+        inside, facts, findings = provenance.read_fmu(fmu, load_parameter_file)
         assert inside == params and facts["parameterFileSha256"] == provenance.file_sha256(path)
         assert [f.status for f in findings] == ["ok"]
         cli = subprocess.run([sys.executable, "-m", "fmutwin.cli", "provenance", str(fmu)], capture_output=True,
@@ -187,9 +188,9 @@ def test_fmus_built_from_a_parameter_file_carry_and_use_it(sealed, tmp_path: Pat
     fmu = out / "CellECM_fmi2.fmu"
     with zipfile.ZipFile(fmu) as z:
         items = {n: z.read(n) for n in z.namelist()}
-    raw = json.loads(items[provenance.FMU_PARAMETER_FILE])
+    raw = json.loads(items[f"resources/{CELL_PARAMETER_FILE}"])
     raw["nominal_capacity_As"] = 7300.0
-    items[provenance.FMU_PARAMETER_FILE] = json.dumps(raw).encode()
+    items[f"resources/{CELL_PARAMETER_FILE}"] = json.dumps(raw).encode()
     with zipfile.ZipFile(fmu, "w") as z:
         for name, data in items.items():
             z.writestr(name, data)

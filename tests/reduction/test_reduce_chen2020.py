@@ -20,7 +20,8 @@ from _fmpy_host import FmpyHost
 from fmutwin import provenance
 from fmutwin.data import data_dir
 from fmutwin.params.cell import CellParameters
-from fmutwin.reduction.experiments import EchemSource, drive_cycle_profile, parameter_values_sha256
+from fmutwin.reduction.experiments import EchemSource, drive_cycle_profile
+from fmutwin.registry import load_parameter_file
 from fmutwin.twins.cell_echem import CellEchemTwin
 
 pytestmark = pytest.mark.slow
@@ -57,7 +58,7 @@ def test_provenance_names_every_input_and_checks_clean(reduced: Path) -> None:
     record = params.provenance
     assert record["source_model"]["model"] == "DFN" and record["source_model"]["parameter_set"] == "Chen2020"
     source = EchemSource("DFN", "Chen2020")
-    assert record["source_model"]["parameter_values_sha256"] == parameter_values_sha256(source.parameter_values())
+    assert record["source_model"]["parameter_values_sha256"] == provenance.parameter_values_sha256(source.parameter_values())
     files = {e["data"]["path"]: e["data"]["sha256"] for e in record["experiments"] if "data" in e}
     for name in ("US06", "UDDS", "WLTC"):
         path = str((data_dir() / "drive_cycles" / f"{name}.csv").resolve())
@@ -76,7 +77,7 @@ def test_provenance_names_every_input_and_checks_clean(reduced: Path) -> None:
 
 def test_built_fmu_tracks_the_dfn_on_us06(reduced: Path) -> None:
     fmu = reduced / "CellECM_fmi2.fmu"
-    inside, facts, findings = provenance.read_fmu(fmu)
+    inside, facts, findings = provenance.read_fmu(fmu, load_parameter_file)
     assert [f.status for f in findings] == ["ok"] and facts["sourceModel"] == "pybamm DFN Chen2020"
     profile = drive_cycle_profile("US06", 5.0, 0.8)
     dfn = CellEchemTwin("DFN", "Chen2020", initial_soc=0.8, ambient_temperature_K=298.15)

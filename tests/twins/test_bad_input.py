@@ -10,7 +10,7 @@ import pytest
 from cells import make_cell, simple_cell
 from fmutwin.ops import TableRangeError
 from fmutwin.twins import CellECMTwin
-from fmutwin.twins.cell_ecm import InputError, StateError
+from fmutwin.interface import InputError, StateError
 
 
 @pytest.mark.parametrize("kwargs, name", [

@@ -20,7 +20,7 @@ import pybamm
 import pytest
 
 from fmutwin.data import data_dir, drive_cycle
-from fmutwin.twins.cell_ecm import InputError, StateError
+from fmutwin.interface import InputError, StateError
 from fmutwin.twins.cell_echem import OUTPUT_NAMES, CellEchemTwin, LimitReached
 
 US06_SOC = 0.7  # Chen2020 from 100 % SOC meets the 4.2 V cut-off in the US06 regen pulses

@@ -221,9 +221,10 @@ def test_unreadable_bpx_file(tmp_path) -> None:
 @pytest.fixture(scope="module")
 def echem_fmus(tmp_path_factory):
     from fmutwin.fmi.build import build_python_fmu
+    from fmutwin.registry import twin
 
     out = tmp_path_factory.mktemp("echem_bpx_fmu")
-    return {v: build_python_fmu("cell_echem", v, out) for v in (2, 3)}
+    return {v: build_python_fmu(twin("cell_echem"), v, out) for v in (2, 3)}
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
-"""Building Python FMUs (pythonfmu for FMI 2.0, pythonfmu3 for FMI 3.0) of registered twins.
+"""Building Python FMUs (pythonfmu for FMI 2.0, pythonfmu3 for FMI 3.0) of a twin.
 
 Each FMU carries a copy of the fmutwin package in ``resources/`` (so it runs where fmutwin is
-not installed; numpy, scipy and pydantic must be importable by the host's Python) and a marker
-telling the shared slave source which FMI version it is.
+not installed; numpy, scipy and pydantic must be importable by the host's Python), a marker
+telling the shared slave source which FMI version it is, and the twin's parameter file with its
+provenance (:func:`finish`). The twin comes as a :class:`fmutwin.interface.TwinExport` from the
+composition root; this module looks up none.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import fmutwin
 from fmutwin.fmi.python_slave import VERSION_ENV, VERSION_FILE
-from fmutwin.twins.registry import TWINS, twin_entry
+from fmutwin.interface import TwinExport
 
 GUARD_FILE = "_fmutwin_guard.py"  # imported first by every slave source
 SOURCES_PACKAGE = "fmutwin.fmu_sources"  # the project's fmu_sources/, installed inside the package
@@ -35,17 +37,26 @@ def fmu_sources_dir() -> Path:
     return folder
 
 
-def fmu_file_name(twin: str, version: int) -> str:
+def fmu_file_name(twin: TwinExport, version: int) -> str:
     """``CellECM_fmi2.fmu`` style names: model identifier plus FMI version."""
-    return f"{twin_entry(twin).model_name}_fmi{version}.fmu"
+    return f"{twin.model_name}_fmi{version}.fmu"
 
 
-def build_python_fmu(twin: str, version: int, out_dir: Path) -> Path:
+def finish(fmu: Path, twin: TwinExport) -> Path:
+    """Ship the twin's parameter file in the FMU's resources and annotate its provenance
+    (every FMU of a twin that has a parameter file, Python or native)."""
+    if twin.parameter_file is not None:
+        from fmutwin.provenance import embed
+
+        embed(fmu, twin.parameter_file(), twin.parameter_file_name)
+    return fmu
+
+
+def build_python_fmu(twin: TwinExport, version: int, out_dir: Path) -> Path:
     """Build one Python FMU of ``twin`` for FMI ``version`` (2 or 3) into ``out_dir``."""
     if version not in (2, 3):
         raise ValueError(f"FMI version {version}: only 2 and 3 are supported")
-    entry = twin_entry(twin)
-    script = fmu_sources_dir() / f"{twin}.py"
+    script = fmu_sources_dir() / f"{twin.name}.py"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fmutwin_build_") as tmp:
@@ -56,10 +67,7 @@ def build_python_fmu(twin: str, version: int, out_dir: Path) -> Path:
         guard = fmu_sources_dir() / GUARD_FILE
         marker = stage / VERSION_FILE
         marker.write_text(str(version))
-        extras = []
-        for name, source in (entry.resource_files() if entry.resource_files else {}).items():
-            extras.append(stage / name)
-            shutil.copyfile(source, extras[-1])
+        project_files = [package, marker, guard]
         previous = os.environ.get(VERSION_ENV)
         os.environ[VERSION_ENV] = str(version)
         try:
@@ -67,13 +75,11 @@ def build_python_fmu(twin: str, version: int, out_dir: Path) -> Path:
                 from pythonfmu import FmuBuilder
 
                 from fmutwin.fmi.fmi2 import OPTIONS
-                built = FmuBuilder.build_FMU(script, dest=stage / "out", project_files=[package, marker, guard, *extras], **OPTIONS)
             else:
-                from pythonfmu3 import FmuBuilder as Fmu3Builder
+                from pythonfmu3 import FmuBuilder  # type: ignore[no-redef]
 
-                from fmutwin.fmi.fmi3 import OPTIONS
-                built = Fmu3Builder.build_FMU(script, dest=stage / "out", project_files=[package, marker, guard, *extras],
-                                              **OPTIONS)
+                from fmutwin.fmi.fmi3 import OPTIONS  # type: ignore[no-redef]
+            built = FmuBuilder.build_FMU(script, dest=stage / "out", project_files=project_files, **OPTIONS)
         finally:
             if previous is None:
                 os.environ.pop(VERSION_ENV, None)
@@ -81,10 +87,4 @@ def build_python_fmu(twin: str, version: int, out_dir: Path) -> Path:
                 os.environ[VERSION_ENV] = previous
         target = out_dir / fmu_file_name(twin, version)
         shutil.move(str(built), target)
-    assert entry.model_name in target.name
-    return target
-
-
-def build_all(out_dir: Path, twins: list[str] | None = None, versions: tuple[int, ...] = (2, 3)) -> list[Path]:
-    """Every registered twin (or the named ones) for every FMI version."""
-    return [build_python_fmu(t, v, out_dir) for t in (twins or sorted(TWINS)) for v in versions]
+    return finish(target, twin)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fmutwin.twins.registry import twin_entry
+from fmutwin.interface import TwinExport
 
 VERSION_FILE = "fmutwin_fmi_version.txt"
 VERSION_ENV = "FMUTWIN_FMI_VERSION"
@@ -26,12 +26,11 @@ def fmi_version(source_file: str) -> int:
     return int(text)
 
 
-def twin_slave_base(twin: str, version: int) -> type:
-    """A slave class bound to the registered twin ``twin`` for FMI ``version``."""
-    entry = twin_entry(twin)
+def twin_slave_base(twin: TwinExport, version: int) -> type:
+    """A slave class bound to ``twin`` for FMI ``version``."""
     if version == 2:
         from fmutwin.fmi.fmi2 import Fmi2TwinSlave as base
     else:
         from fmutwin.fmi.fmi3 import Fmi3TwinSlave as base  # type: ignore[assignment]
-    return type(f"{entry.model_name}Base", (base,), {
-        "model_factory": staticmethod(entry.factory), "model_description": entry.description})
+    return type(f"{twin.model_name}Base", (base,), {
+        "model_factory": staticmethod(twin.model_factory), "model_description": twin.description})

@@ -19,16 +19,13 @@ overrides) and :func:`simulate` runs a profile on it with
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 
 from fmutwin import data as shared_data
-from fmutwin.provenance import file_record
+from fmutwin.provenance import file_record, parameter_values_sha256
 
 #: capacity of the cell the shared drive cycles were scaled to (the LG M50 of PyBaMM's examples) [Ah]
 DRIVE_CYCLE_REFERENCE_CAPACITY_AH = 5.0
@@ -217,26 +214,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (int, float, str, bool)) or value is None:
         return value
     return repr(value)
-
-
-def parameter_values_sha256(values: Any) -> str:
-    """A hash of a PyBaMM parameter set's content: numbers by value, functions by their source.
-
-    Recomputed later to tell whether the installed parameter set still is the one a parameter
-    file was fitted to.
-    """
-    items = []
-    for key in sorted(values.keys()):
-        value = values[key]
-        if callable(value):
-            try:
-                text = inspect.getsource(value)
-            except (OSError, TypeError):
-                text = repr(value)
-        else:
-            text = repr(value)
-        items.append([key, text])
-    return hashlib.sha256(json.dumps(items).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

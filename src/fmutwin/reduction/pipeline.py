@@ -278,9 +278,7 @@ def validate(params: CellParameters, traces: list[Trace]) -> list[ValidationResu
         current = np.zeros((steps, n))
         for j, tr in enumerate(shared):
             current[:tr.profile.current_A.size, j] = tr.profile.current_A
-        out = np.empty((steps, n))
-        for k in range(steps):
-            out[k] = twin.step(current[k], float(longest[k + 1] - longest[k]), ambient)["voltage_V"]
+        out = twin.run(longest[:steps + 1], current, ambient_temperature_K=ambient)["voltage_V"].reshape(steps, n)
         voltages = {id(tr): out[:tr.profile.current_A.size, j] for j, tr in enumerate(shared)}
     results = []
     for trace in traces:

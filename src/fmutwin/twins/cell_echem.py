@@ -39,7 +39,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from fmutwin.twins.cell_ecm import InputError, StateError
+from fmutwin.interface import InputError, StateError
+from fmutwin.twins.profile import run_profile
 
 log = logging.getLogger(__name__)
 
@@ -575,18 +576,12 @@ class CellEchemTwin:
             heat_flow_W: float = 0.0) -> dict[str, np.ndarray]:
         """Step through a profile: ``current_A[k]`` is held from ``time_s[k]`` to ``time_s[k+1]``.
 
-        Returns the outputs at ``time_s[1:]``, each an array over the profile. A failure part-way
-        raises with the results so far in ``exc.partial``.
+        Returns the outputs at ``time_s[1:]``, each an array over the profile
+        (:func:`fmutwin.twins.profile.run_profile`). A failure part-way raises with the results
+        so far in ``exc.partial``.
         """
-        time_s = np.asarray(time_s, dtype=float)
-        rows: list[dict[str, np.ndarray]] = []
-        try:
-            for k in range(len(time_s) - 1):
-                rows.append(self.step(current_A[k], time_s[k + 1] - time_s[k], ambient_temperature_K, heat_flow_W))
-        except (InputError, StateError) as exc:
-            exc.partial = _stack(rows)  # type: ignore[attr-defined]
-            raise
-        return _stack(rows)
+        return run_profile(self.step, time_s, {"current_A": current_A},
+                           {"ambient_temperature_K": ambient_temperature_K, "heat_flow_W": heat_flow_W})
 
 
 def _event_name(text: str) -> str:
@@ -595,12 +590,6 @@ def _event_name(text: str) -> str:
 
     m = re.search(r"\[\s*'([^']+)'", text)
     return m.group(1) if m else "termination event"
-
-
-def _stack(rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    if not rows:
-        return {k: np.array([]) for k in OUTPUT_NAMES}
-    return {k: np.array([r[k][0] for r in rows]) for k in rows[0]}
 
 
 def _scalar_input(name: str, value: Any) -> float:

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from fmutwin.interface import ModelError, Variable
-from fmutwin.twins.cell_ecm import InputError, StateError
+from fmutwin.interface import InputError, StateError
 
 PARAMETERS: tuple[Variable, ...] = (
     Variable("model", "parameter", "PyBaMM model: SPM, SPMe or DFN", type="String", start="SPMe"),

@@ -16,19 +16,13 @@ from fmutwin.equations import cell
 from fmutwin.equations.cell import CellStructure
 from fmutwin.equations.faults import TEMPERATURE_TRIGGER, TIME_TRIGGER
 from fmutwin.equations.tables import TableShape
+from fmutwin.interface import InputError, StateError
 from fmutwin.ops import NUMPY
 from fmutwin.params.cell import CellParameters, Trigger
 from fmutwin.params.tables import Table
+from fmutwin.twins.profile import run_profile
 
 log = logging.getLogger(__name__)
-
-
-class InputError(ValueError):
-    """An input of a step is NaN, infinite or outside its physical range."""
-
-
-class StateError(RuntimeError):
-    """A step produced a non-finite value (a model or parameter problem, never silent)."""
 
 
 def _table_data(table: Table) -> dict[str, Any]:
@@ -232,26 +226,15 @@ class CellECMTwin:
             raise KeyError(f"state lacks {sorted(missing)}")
         self.state = {k: np.array(state[k], dtype=float) for k in self.state}
 
-    def run(self, time_s: np.ndarray, current_A: np.ndarray, ambient_temperature_K: float = 298.15,
-            heat_flow_W: float = 0.0) -> dict[str, np.ndarray]:
-        """Step through a profile: ``current_A[k]`` is held from ``time_s[k]`` to ``time_s[k+1]``.
+    def run(self, time_s: np.ndarray, current_A: np.ndarray, ambient_temperature_K: float | np.ndarray = 298.15,
+            heat_flow_W: float | np.ndarray = 0.0) -> dict[str, np.ndarray]:
+        """Step through a profile: ``current_A[k]`` (one value, or one per cell) is held from
+        ``time_s[k]`` to ``time_s[k+1]``; the ambient temperature and heat flow are held throughout.
 
-        Returns outputs of cell 0 at ``time_s[1:]``, each an array over the profile, plus
-        ``time_s``. A failure part-way raises with the results so far in ``exc.partial``.
+        Returns the outputs at ``time_s[1:]`` plus ``time_s``: arrays over the profile, with a
+        second axis over the cells when the twin has more than one
+        (:func:`fmutwin.twins.profile.run_profile`). A failure part-way raises with the results
+        so far in ``exc.partial``.
         """
-        time_s = np.asarray(time_s, dtype=float)
-        rows: list[dict[str, np.ndarray]] = []
-        try:
-            for k in range(len(time_s) - 1):
-                rows.append(self.step(current_A[k], time_s[k + 1] - time_s[k], ambient_temperature_K, heat_flow_W))
-        except (InputError, StateError) as exc:
-            exc.partial = _stack(time_s[1:len(rows) + 1], rows)  # type: ignore[attr-defined]
-            raise
-        return _stack(time_s[1:], rows)
-
-
-def _stack(time_s: np.ndarray, rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    out = {"time_s": np.asarray(time_s)}
-    if rows:
-        out.update({k: np.array([r[k][0] for r in rows]) for k in rows[0]})
-    return out
+        return run_profile(self.step, time_s, {"current_A": current_A},
+                           {"ambient_temperature_K": ambient_temperature_K, "heat_flow_W": heat_flow_W})

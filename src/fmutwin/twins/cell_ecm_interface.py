@@ -13,11 +13,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from fmutwin.interface import ModelError, NativeSpec, Variable
+from fmutwin.interface import InputError, ModelError, NativeSpec, StateError, Variable
 from fmutwin.ops import TableRangeError
 from fmutwin.params.cell import CellParameters, ParameterError
 from fmutwin.params.defaults import default_cell_parameters
-from fmutwin.twins.cell_ecm import CellECMTwin, InputError, StateError
+from fmutwin.twins.cell_ecm import CellECMTwin
 
 MAX_RC = 3
 
@@ -30,16 +30,12 @@ class _Param:
     path: str  # dotted path in CellParameters, or "" for twin options
 
 
-#: a parameter file built into an FMU, in its resources folder (``fmutwin build --parameters``)
-BUILT_IN_FILE = "cell_parameters.json"
-
-
-def built_in_parameters(resources: str | Path | None = None) -> CellParameters:
-    """The parameter set an FMU's variables start from: ``resources/cell_parameters.json`` when
-    the FMU was built from a parameter file, else :func:`default_cell_parameters` (which honours
+def built_in_parameters(parameter_file: str | Path | None = None) -> CellParameters:
+    """The parameter set an FMU's variables start from: the file shipped in its resources (given
+    by the registry) when it exists, else :func:`default_cell_parameters` (which honours
     ``FMUTWIN_CELL_PARAMETERS`` while building)."""
-    if resources is not None and (Path(resources) / BUILT_IN_FILE).is_file():
-        return CellParameters.load(Path(resources) / BUILT_IN_FILE)
+    if parameter_file is not None and Path(parameter_file).is_file():
+        return CellParameters.load(parameter_file)
     return default_cell_parameters()
 
 
@@ -230,10 +226,9 @@ def _apply_tables(data: dict[str, Any], values: Mapping[str, Any], overridden: s
 class CellECMModel:
     """Drives one :class:`CellECMTwin` from FMI-named values."""
 
-    def __init__(self, resources: str | Path | None = None) -> None:
-        self.resources = Path(resources) if resources else None
+    def __init__(self, parameter_file: str | Path | None = None) -> None:
         try:
-            self.declaration = declare(built_in_parameters(self.resources))
+            self.declaration = declare(built_in_parameters(parameter_file))
         except ParameterError as exc:
             raise ModelError(f"the FMU's built-in parameter file: {exc}") from None
         self.variables = self.declaration.variables

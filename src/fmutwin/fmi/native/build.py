@@ -20,7 +20,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 import numpy as np
 
 from fmutwin.fmi.model_description import complete
-from fmutwin.interface import NativeSpec, Variable
+from fmutwin.interface import NativeSpec, TwinExport, Variable
 from fmutwin.symbolic import symbolic_step
 
 HERE = Path(__file__).resolve().parent
@@ -292,13 +292,14 @@ def build_native_fmu(spec: NativeSpec, model: str, description: str, out_file: P
     return out_file
 
 
-def build_native(twin: str, out_dir: Path, version: int = 2) -> Path:
-    """The native FMU of a registered twin: ``<Model>Native_fmi<version>.fmu`` in ``out_dir``."""
-    from fmutwin.twins.registry import twin_entry
+def build_native(twin: TwinExport, out_dir: Path, version: int = 2) -> Path:
+    """The native FMU of ``twin``: ``<Model>Native_fmi<version>.fmu`` in ``out_dir``, with the
+    twin's parameter file and provenance (:func:`fmutwin.fmi.build.finish`)."""
+    from fmutwin.fmi.build import finish
 
-    entry = twin_entry(twin)
-    if entry.native_spec is None:
-        raise ValueError(f"twin {twin!r} has no native export")
-    model = f"{entry.model_name}Native"
-    return build_native_fmu(entry.native_spec(), model, entry.description,
-                            Path(out_dir) / f"{model}_fmi{version}.fmu", version)
+    if twin.native_spec is None:
+        raise ValueError(f"twin {twin.name!r} has no native export")
+    model = f"{twin.model_name}Native"
+    fmu = build_native_fmu(twin.native_spec(), model, twin.description, Path(out_dir) / f"{model}_fmi{version}.fmu",
+                           version)
+    return finish(fmu, twin)

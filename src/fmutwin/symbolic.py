@@ -152,3 +152,33 @@ def symbolic_step(step: StepFunction, structure: Any, p: dict[str, Any], state_n
     fn = ca.Function(name, [xs, us, ps, ds], [x_vec, y_vec], ["x", "u", "p", "d"], ["x_next", "y"])
     derive = ca.Function(f"{name}_derive", [ps], [d_exprs], ["p"], ["d"])
     return SymbolicStep(fn, tuple(state_names), tuple(input_names), output_names, layout, derive)
+
+
+def symbolic_initial_state(initial_state: Callable[..., dict[str, Any]], structure: Any, p: dict[str, Any],
+                           state_names: list[str], name: str = "initial_state", kind: str = "SX") -> Any:
+    """The CasADi ``Function(p) -> x0`` of an initial-state function ``initial_state(ops,
+    structure, p) -> x0`` over ``ops`` (the same text the numpy twin runs)."""
+    import casadi as ca
+
+    sym_type = getattr(ca, kind)
+    layout = ParameterLayout.of(p)
+    ps = sym_type.sym("p", layout.size)
+    x0 = initial_state(casadi_ops(), structure, layout.symbolic(ps))
+    x_vec = ca.densify(ca.vertcat(*[sym_type(x0[n]) for n in state_names]))
+    return ca.Function(name, [ps], [x_vec], ["p"], ["x0"])
+
+
+def input_dependencies(spec: Any) -> dict[str, tuple[str, ...]]:
+    """For each declared output of a :class:`fmutwin.interface.NativeSpec`, the declared inputs it
+    depends on directly: the structural sparsity of the step's outputs in its inputs (what may
+    change an output at a given state when an input changes)."""
+    import casadi as ca
+
+    sym = symbolic_step(spec.step, spec.structure, spec.p, list(spec.state_names), spec.input_names)
+    x = ca.SX.sym("x", len(sym.state_names))
+    u = ca.SX.sym("u", len(sym.input_names))
+    p = ca.SX.sym("p", sym.layout.size)
+    rows, cols = ca.jacobian(sym.function(x, u, p)[1], u).sparsity().get_triplet()
+    depends = {(sym.output_names[r], sym.input_names[c]) for r, c in zip(rows, cols)}
+    return {var.name: tuple(v.name for v, key_in in spec.inputs if (key, key_in) in depends)
+            for var, key in spec.outputs}

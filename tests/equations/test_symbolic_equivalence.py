@@ -88,9 +88,7 @@ def test_jacobian_of_the_step_exists_and_is_finite():
     sym = symbolic_step(cell.step, structure, p, structure.state_names(), cell.INPUTS)
     x = ca.SX.sym("x", len(sym.state_names))
     jac = ca.Function("J", [x], [ca.jacobian(sym.function(x, [10.0, 298.15, 0.0, 1.0], sym.layout.pack(p))[0], x)])
-    from fmutwin.twins.cell_ecm import initial_state
-
-    x0 = initial_state(structure, params, 1)
+    x0 = {k: np.atleast_1d(v) for k, v in cell.initial_state(NUMPY, structure, p).items()}
     x0["num_cycles"][:] = 100.0
     J = np.array(jac([x0[k][0] for k in sym.state_names]))
     assert np.all(np.isfinite(J))

@@ -23,6 +23,17 @@ def fmu_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def native_dir(tmp_path_factory) -> Path:
+    """The native cell ECM FMUs (FMI 2.0 and 3.0), built once per test session."""
+    from fmutwin.fmi.native.build import build_native
+
+    out = tmp_path_factory.mktemp("native")
+    for version in (2, 3):
+        build_native(twin("cell_ecm"), out, version)
+    return out
+
+
+@pytest.fixture(scope="session")
 def cell_fmu(fmu_dir):
     """Path of the cell ECM FMU for FMI version 2 or 3."""
     return lambda version: fmu_dir / f"CellECM_fmi{version}.fmu"

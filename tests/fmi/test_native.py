@@ -16,7 +16,7 @@ from fmpy.fmi1 import FMICallException
 from cells import all_features
 from fmutwin.data import drive_cycle
 from fmutwin.fmi.check import check_fmu
-from fmutwin.fmi.native.build import build_native, build_native_fmu
+from fmutwin.fmi.native.build import build_native_fmu
 from fmutwin.params import default_cell_parameters
 from fmutwin.twins import CellECMTwin
 from fmutwin.twins.cell_ecm_interface import native_spec
@@ -26,14 +26,6 @@ from test_third_party_importers import _compare, _run_ecos, _run_libcosim
 
 VERSIONS = [2, 3]
 BINARY = {2: "binaries/linux64/CellECMNative.so", 3: "binaries/x86_64-linux/CellECMNative.so"}
-
-
-@pytest.fixture(scope="module")
-def native_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("native")
-    for version in VERSIONS:
-        build_native(twin("cell_ecm"), out, version)
-    return out
 
 
 @pytest.fixture(scope="module", params=VERSIONS, ids=lambda v: f"fmi{v}")
@@ -234,7 +226,8 @@ def test_generated_state_jacobian_matches_finite_differences_of_the_twin(native_
     lib = ctypes.CDLL(str(lib_path))
     spec = native_spec()
     names = spec.state_names
-    x0 = dict(spec.x0, rc_voltage_1_V=0.01, soc=0.434)  # away from table breakpoints (kinks)
+    initial = cell.initial_state(NUMPY, spec.structure, spec.p)
+    x0 = dict({k: float(v) for k, v in initial.items()}, rc_voltage_1_V=0.01, soc=0.434)  # away from kinks
     u = {"current_A": 60.0, "ambient_temperature_K": 300.0, "heat_flow_W": 2.0, "dt_s": 1.0}
     p_vec = ParameterLayout.of(spec.p).pack(spec.p)
 
@@ -294,17 +287,35 @@ def test_native_fmi3_takes_tables_as_arrays(open_fmu, native_dir):
     ref = CellECMTwin(expected).run(time_s[:61], current[:60])
     np.testing.assert_allclose(volts, ref["voltage_V"], rtol=1e-12)
     np.testing.assert_allclose(energy, ref["terminal_energy_J"], rtol=1e-12)
-    md = fmpy.read_model_description(str(native_dir / "CellECMNative_fmi2.fmu"))
-    assert not any(v.name.startswith("table.") for v in md.modelVariables)
 
 
-def test_native_refuses_a_grid_that_is_not_increasing(open_fmu, native_dir):
-    host = open_fmu(native_dir / "CellECMNative_fmi3.fmu")
+def test_native_fmi2_takes_tables_as_indexed_scalars(open_fmu, native_dir):
+    """FMI 2.0 has no arrays: the same tables are the scalars table.ocv.values[1] .. [n]."""
+    fmu = native_dir / "CellECMNative_fmi2.fmu"
+    default = default_cell_parameters()
+    md = fmpy.read_model_description(str(fmu))
+    names = [v.name for v in md.modelVariables if v.name.startswith("table.ocv.values[")]
+    assert names == [f"table.ocv.values[{k}]" for k in range(1, len(default.ocv_V.values) + 1)]
+    host = open_fmu(fmu)
+    host.initialize(**{f"table.ocv.values[{k + 1}]": v + 0.1 for k, v in enumerate(default.ocv_V.values)})
+    host.set(current=30.0)
+    host.step(1.0)
+    expected = default.with_changes(ocv_V={**default.ocv_V.model_dump(),
+                                           "values": (np.asarray(default.ocv_V.values) + 0.1).tolist()})
+    assert host.get("batteryVoltage")[0] == pytest.approx(CellECMTwin(expected).step(30.0, 1.0)["voltage_V"][0],
+                                                         rel=1e-12)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_native_refuses_a_grid_that_is_not_increasing(open_fmu, native_dir, version):
+    host = open_fmu(native_dir / f"CellECMNative_fmi{version}.fmu")
     grid = list(default_cell_parameters().ocv_V.soc)
     grid[5], grid[6] = grid[6], grid[5]
+    values = ({"table.ocv.soc": grid} if version == 3 else
+              {f"table.ocv.soc[{k + 1}]": g for k, g in enumerate(grid)})
     with pytest.raises(FMICallException):
-        host.set(**{"table.ocv.soc": grid})
-    assert "table.ocv.soc: element 6" in host.errors()[0] and "strictly increasing" in host.errors()[0]
+        host.initialize(**values)
+    assert "table.ocv.soc" in host.errors()[0] and "strictly increasing" in host.errors()[0], host.errors()
 
 
 def test_native_spec_sizes_and_starts_come_from_the_built_parameters():
@@ -317,10 +328,10 @@ def test_native_spec_sizes_and_starts_come_from_the_built_parameters():
         initial={"soc": 0.3, "temperature_K": 280.0})
     spec = native_spec(params)
     shapes = dict(zip(ParameterLayout.of(spec.p).paths, ParameterLayout.of(spec.p).shapes))
-    for var, kind, target in spec.parameters:
+    for var, target in spec.parameters:
         if var.dimensions:
             assert tuple(var.dimensions) == shapes[target], var.name
-    starts = {var.name: var.start for var, _, _ in spec.parameters}
+    starts = {var.name: var.start for var, _ in spec.parameters}
     assert starts["table.ocv.values"] == [3.0, 3.6, 4.1]
     assert starts["nominalCapacity"] == 7200.0 and starts["initialSoc"] == 0.3
     assert starts["initialTemperature"] == 280.0

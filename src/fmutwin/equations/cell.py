@@ -57,6 +57,26 @@ class CellStructure:
         return names
 
 
+def initial_state(ops: Ops, s: CellStructure, p: dict[str, Any]) -> dict[str, Any]:
+    """The state at the start, from the initial-condition parameters of ``p`` (``initial_soc``,
+    ``initial_temperature_K``, ``initial_rc_voltage_<i>_V``, ``initial_hysteresis_state``,
+    ``initial_cycles``): all thermal nodes at the initial temperature, no fault active, no energy
+    counted yet. Per cell when the parameters are arrays over cells."""
+    zero = 0.0 * p["initial_soc"]
+    x = {name: zero for name in s.state_names()}
+    x["soc"] = p["initial_soc"] + zero
+    for i in range(s.n_rc):
+        x[f"rc_voltage_{i + 1}_V"] = p[f"initial_rc_voltage_{i + 1}_V"] + zero
+    if s.hysteresis:
+        x["hysteresis_state"] = p["initial_hysteresis_state"] + zero
+        x["hysteresis_sign"] = ops.sign(p["initial_hysteresis_state"]) + zero
+    for k in range(s.n_nodes):
+        x[f"node_temperature_{k + 1}_K"] = p["initial_temperature_K"] + zero
+    if s.cycling_aging:
+        x["num_cycles"] = p["initial_cycles"] + zero
+    return x
+
+
 def _table(ops: Ops, s: CellStructure, p: dict[str, Any], name: str, soc: Any, t_K: Any) -> Any:
     return lookup(ops, s.tables[name], p[name], soc, t_K, name)
 

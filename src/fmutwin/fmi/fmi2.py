@@ -1,4 +1,5 @@
-"""FMI 2.0 binding of the twin slave (pythonfmu)."""
+"""FMI 2.0 binding of the twin slave (pythonfmu). FMI 2.0 has no arrays: an array variable is
+exposed as indexed scalars ``name[1]``, ``name[2]``, ... (``name[i,j]`` for 2-D), row-major."""
 
 from __future__ import annotations
 
@@ -25,12 +26,13 @@ class Fmi2TwinSlave(TwinSlaveCore, Fmi2Slave):
         self._setup()
         self.description = self.model_description
         for var in self.model.variables:
-            if var.dimensions:  # FMI 2.0 has no arrays: tables come from the parameter file only
-                continue
-            self.register_variable(_TYPES[var.type](
-                var.name, causality=Fmi2Causality[var.causality], variability=Fmi2Variability[var.variability],
-                description=var.description, getter=self._getter(var.name),
-                setter=None if var.causality in ("output", "calculatedParameter") else self._setter(var.name)))
+            writable = var.causality not in ("output", "calculatedParameter")
+            for k, name in enumerate(var.element_names()):
+                getter, setter = ((self._element_getter(var.name, k), self._element_setter(var.name, k))
+                                  if var.dimensions else (self._getter(var.name), self._setter(var.name)))
+                self.register_variable(_TYPES[var.type](
+                    name, causality=Fmi2Causality[var.causality], variability=Fmi2Variability[var.variability],
+                    description=var.description, getter=getter, setter=setter if writable else None))
 
     def _log(self, message: str, level: str) -> None:
         self.log(message, _STATUS[level])
@@ -39,5 +41,5 @@ class Fmi2TwinSlave(TwinSlaveCore, Fmi2Slave):
         return self._step(current_time, step_size)
 
     def to_xml(self, model_options: dict[str, str] = dict()) -> Element:  # noqa: B006 (pythonfmu's signature)
-        scalars = [v for v in self.model.variables if not v.dimensions]
-        return complete(super().to_xml(model_options), scalars, 2, self.model_description)
+        return complete(super().to_xml(model_options), self.model.variables, 2, self.model_description,
+                        self.model.output_dependencies())

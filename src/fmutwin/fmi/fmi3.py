@@ -44,4 +44,5 @@ class Fmi3TwinSlave(TwinSlaveCore, Fmi3Slave):
         return Fmi3StepResult(status=Fmi3Status.ok if ok else Fmi3Status.error)
 
     def to_xml(self, model_options: dict[str, str] = dict()) -> Element:  # noqa: B006 (pythonfmu3's signature)
-        return complete(super().to_xml(model_options), self.model.variables, 3, self.model_description)
+        return complete(super().to_xml(model_options), self.model.variables, 3, self.model_description,
+                        self.model.output_dependencies())

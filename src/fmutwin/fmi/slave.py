@@ -13,7 +13,9 @@ import math
 import sys
 from typing import Any, Callable
 
-from fmutwin.interface import ModelError, SteppableModel, Variable
+import numpy as np
+
+from fmutwin.interface import ModelError, SteppableModel, Variable, flat, value_problem
 
 ModelFactory = Callable[[Any], SteppableModel]
 
@@ -56,14 +58,25 @@ def _describe(exc: Exception) -> str:
     return str(exc) if isinstance(exc, ModelError) else f"{type(exc).__name__}: {exc}"
 
 
+_CONVERT: dict[str, Callable[[Any], Any]] = {"Real": float, "Integer": int, "Boolean": bool, "String": str}
+
+
 def _default_value(var: Variable) -> Any:
     if var.start is not None:
-        return list(var.start) if var.dimensions else var.start
-    return {"Real": 0.0, "Integer": 0, "Boolean": False, "String": ""}[var.type]
+        return [_CONVERT[var.type](x) for x in flat(var.start)] if var.dimensions else var.start
+    zero = _CONVERT[var.type]("" if var.type == "String" else 0)
+    return [zero] * var.size if var.dimensions else zero
 
 
 class TwinSlaveCore:
-    """Version-neutral part of a twin slave; the version class supplies ``_log``."""
+    """Version-neutral part of a twin slave; the version class supplies ``_log``.
+
+    Values of the declared variables live in ``values`` by name (arrays as flat lists, row-major).
+    Every value is checked against its declaration (:func:`fmutwin.interface.value_problem`):
+    parameters at the end of initialisation, inputs before every step. After a failed step the
+    instance only answers getters: further steps are refused (reset or free it), as the FMI state
+    machine has it.
+    """
 
     model_factory: ModelFactory
     model_description: str = ""
@@ -76,51 +89,89 @@ class TwinSlaveCore:
         self.values: dict[str, Any] = {v.name: _default_value(v) for v in self.model.variables}
         self.overridden: set[str] = set()
         self.initialized = False
+        self.failed = False
 
     # -- variable access (bound as getter/setter by the version classes) -----------------------
     def _getter(self, name: str) -> Callable[[], Any]:
         return lambda: self.values[name]
 
+    def _element_getter(self, name: str, k: int) -> Callable[[], Any]:
+        """Element ``k`` of an array (FMI 2.0 exposes arrays as indexed scalars)."""
+        return lambda: self.values[name][k]
+
     def _setter(self, name: str) -> Callable[[Any], None]:
         var = self.declared[name]
+        convert = _CONVERT[var.type]
 
         def set_value(value: Any) -> None:
-            if var.dimensions:
-                value = [float(x) for x in value]
-            if var.causality == "parameter":  # a value set by the importer wins over the parameter file
-                self.overridden.add(name)
-            self.values[name] = value
+            self._touch(var)
+            self.values[name] = [convert(x) for x in flat(value)] if var.dimensions else convert(value)
 
         return set_value
+
+    def _element_setter(self, name: str, k: int) -> Callable[[Any], None]:
+        var = self.declared[name]
+        convert = _CONVERT[var.type]
+
+        def set_element(value: Any) -> None:
+            self._touch(var)
+            self.values[name][k] = convert(value)
+
+        return set_element
+
+    def _touch(self, var: Variable) -> None:
+        if var.causality == "parameter":  # a value set by the importer wins over the parameter file
+            self.overridden.add(var.name)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def _log(self, message: str, level: str) -> None:  # overridden per FMI version
         raise NotImplementedError
 
+    def _model_values(self, causality: str) -> dict[str, Any]:
+        """The current values of one causality, arrays shaped by their dimensions."""
+        return {n: np.reshape(self.values[n], v.dimensions) if v.dimensions else self.values[n]
+                for n, v in self.declared.items() if v.causality == causality}
+
+    def _problem(self, causality: str) -> str | None:
+        """The first declared variable of ``causality`` whose value is invalid, named with its value."""
+        for name, var in self.declared.items():
+            if var.causality == causality:
+                problem = value_problem(var, self.values[name], self.values)
+                if problem:
+                    return f"{causality} {problem}"
+        return None
+
     def exit_initialization_mode(self) -> None:
-        """Build the model from the parameters; a bad parameter fails with a named log line."""
-        params = {n: self.values[n] for n, v in self.declared.items() if v.causality == "parameter"}
+        """Build the model from the parameters; a bad parameter fails with a named log line. The
+        outputs are those at the initial state with the inputs set during initialisation."""
         try:
-            outputs = self.model.initialize(params, self.overridden)
+            problem = self._problem("parameter") or self._problem("input")
+            if problem:
+                raise ModelError(problem)
+            outputs = self.model.initialize(self._model_values("parameter"), self.overridden,
+                                            self._model_values("input"))
         except Exception as exc:  # any failure: one named log line, then fail initialisation
             self._log(_describe(exc), "error")
             _survive_exception_cleanup(self)
             raise
-        self.values.update(outputs)
+        self._take_outputs(outputs, 0.0)
         self.initialized = True
 
     def _step(self, current_time: float, step_size: float) -> bool:
         """One communication step; False (with a log line) when an input or result is bad."""
-        inputs = {n: self.values[n] for n, v in self.declared.items() if v.causality == "input"}
-        problem = self._input_problem(inputs)
+        if self.failed:
+            self._log(f"t = {current_time}: a previous step failed; reset or free the instance", "error")
+            return False
+        problem = self._problem("input")
         if problem is None:
             saved = self.model.get_state()
             try:
-                outputs = self.model.step(inputs, current_time, step_size)
+                outputs = self.model.step(self._model_values("input"), current_time, step_size)
             except Exception as exc:  # never let an exception cross into the FMI run time
                 problem = _describe(exc)
             else:
-                bad = [n for n, v in outputs.items() if isinstance(v, float) and not math.isfinite(v)]
+                bad = [n for n, v in outputs.items() if self.declared[n].type == "Real"
+                       and not all(math.isfinite(float(x)) for x in flat(v))]
                 if bad:  # the step is refused: back to where it started
                     self.model.set_state(saved)
                     problem = f"output {bad[0]} = {outputs[bad[0]]} at t = {current_time + step_size}"
@@ -128,29 +179,33 @@ class TwinSlaveCore:
             self._log(warning, "warning")
         if problem is not None:
             self._log(f"t = {current_time}: {problem}", "error")
+            self.failed = True
             return False
-        self.values.update(outputs)
+        self._take_outputs(outputs, current_time + step_size)
         return True
 
-    def _input_problem(self, inputs: dict[str, Any]) -> str | None:
-        for name, value in inputs.items():
+    def _take_outputs(self, outputs: dict[str, Any], time_s: float) -> None:
+        """Store the outputs (arrays flattened) and log those outside their declared warn range."""
+        for name, value in outputs.items():
             var = self.declared[name]
-            if var.type != "Real":
-                continue
-            if not math.isfinite(value):
-                return f"input {name} = {value} is not finite"
-            if (var.min is not None and value < var.min) or (var.max is not None and value > var.max):
-                return f"input {name} = {value} {var.unit} is outside its range [{var.min}, {var.max}]"
-        return None
+            self.values[name] = [_CONVERT[var.type](x) for x in flat(value)] if var.dimensions else value
+            if var.warn_range is not None:
+                lo, hi = var.warn_range
+                for x in flat(value):
+                    if not lo <= float(x) <= hi:
+                        self._log(f"t = {time_s}: {name} = {float(x):.6g} outside [{lo:g}, {hi:g}]", "warning")
+                        break
 
     # -- FMU state: variable values plus the model's own state -------------------------------------
     def _get_fmu_state(self) -> dict[str, Any]:
-        return {"values": dict(self.values), "overridden": sorted(self.overridden),
-                "initialized": self.initialized, "model": self.model.get_state() if self.initialized else None}
+        return {"values": {k: list(v) if isinstance(v, list) else v for k, v in self.values.items()},
+                "overridden": sorted(self.overridden), "initialized": self.initialized, "failed": self.failed,
+                "model": self.model.get_state() if self.initialized else None}
 
     def _set_fmu_state(self, state: dict[str, Any]) -> None:
-        self.values = dict(state["values"])
+        self.values = {k: list(v) if isinstance(v, list) else v for k, v in state["values"].items()}
         self.overridden = set(state["overridden"])
+        self.failed = bool(state.get("failed", False))
         if state["initialized"] and not self.initialized:
             self.exit_initialization_mode()
         if state["model"] is not None:

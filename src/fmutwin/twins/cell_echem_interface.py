@@ -24,12 +24,13 @@ PARAMETERS: tuple[Variable, ...] = (
              start="isothermal"),
     Variable("initialSoc", "parameter", "initial state of charge (PyBaMM stops a model that starts on a voltage "
              "cut-off, e.g. Chen2020 at 1.0)", unit="1", start=0.9, min=0.0, max=1.0),
-    Variable("initialTemperature", "parameter", "initial cell temperature", unit="K", start=298.15, min=1e-9),
+    Variable("initialTemperature", "parameter", "initial cell temperature", unit="K", start=298.15, min=100.0,
+             max=2000.0),
 )
 
 INPUTS: tuple[tuple[Variable, str], ...] = (
     (Variable("current", "input", "cell current, positive = discharge", unit="A", start=0.0), "current_A"),
-    (Variable("ambientTemperature", "input", "ambient temperature", unit="K", start=298.15, min=0.0),
+    (Variable("ambientTemperature", "input", "ambient temperature", unit="K", start=298.15, min=100.0, max=2000.0),
      "ambient_temperature_K"),
     (Variable("heatFlow", "input", "external heat flow into the cell (lumped thermal model)", unit="W", start=0.0),
      "heat_flow_W"),
@@ -67,7 +68,8 @@ class CellEchemModel:
     def __init__(self, resources: Any = None) -> None:
         self.twin: Any = None
 
-    def initialize(self, parameters: Mapping[str, Any], overridden: set[str]) -> dict[str, Any]:
+    def initialize(self, parameters: Mapping[str, Any], overridden: set[str],
+                   inputs: Mapping[str, Any]) -> dict[str, Any]:
         from fmutwin.twins.cell_echem import CellEchemTwin
 
         try:
@@ -80,15 +82,19 @@ class CellEchemModel:
             raise ModelError(str(exc)) from None
         except Exception as exc:  # PyBaMM's own errors (model build, solver set-up)
             raise ModelError(f"PyBaMM could not build the model: {type(exc).__name__}: {exc}") from None
-        return self._initial_outputs()
+        return self._initial_outputs(inputs)
 
-    def _initial_outputs(self) -> dict[str, Any]:
-        """Outputs at the initial state (a zero-current step of 1 ms on a saved state, undone)."""
+    def _initial_outputs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """Outputs at the initial state with the importer's inputs (a step of 1 ms on a saved
+        state, undone: PyBaMM evaluates its outputs on a solution)."""
         saved = self.twin.get_state()
         try:
-            y = self.twin.step(0.0, 1e-3)
+            y = self.twin.step(dt_s=1e-3, **{_INPUT_KEYS[name]: float(value) for name, value in inputs.items()})
         except StateError as exc:
-            raise ModelError(f"the initial state is already at a limit (choose another initialSoc): {exc}") from None
+            raise ModelError(f"the initial state is already at a limit (choose another initialSoc or "
+                             f"current): {exc}") from None
+        except InputError as exc:
+            raise ModelError(self._fmi_names(str(exc))) from None
         self.twin.set_state(saved)
         return self._outputs(y)
 
@@ -97,10 +103,14 @@ class CellEchemModel:
         try:
             return self._outputs(self.twin.step(dt_s=dt_s, **args))
         except (InputError, StateError) as exc:
-            message = str(exc)
-            for var, key in INPUTS:
-                message = message.replace(f"input {key}", f"input {var.name}")
-            raise ModelError(message) from None
+            raise ModelError(self._fmi_names(str(exc))) from None
+
+    @staticmethod
+    def _fmi_names(message: str) -> str:
+        """Rename the twin's input names in a message to the declared variable names."""
+        for var, key in INPUTS:
+            message = message.replace(f"input {key}", f"input {var.name}")
+        return message
 
     @staticmethod
     def _outputs(y: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -117,3 +127,7 @@ class CellEchemModel:
 
     def warnings(self) -> list[str]:
         return []
+
+    def output_dependencies(self) -> None:
+        """Unknown (PyBaMM's model has no symbolic form here): every output may depend on every input."""
+        return None

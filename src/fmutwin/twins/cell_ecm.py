@@ -43,10 +43,11 @@ def _as_table(value: Table | float) -> Table:
 
 
 def _trigger(prefix: str, trigger: Trigger | None) -> dict[str, float]:
-    kind = TEMPERATURE_TRIGGER if trigger is not None and trigger.kind == "temperature" else TIME_TRIGGER
-    return {f"{prefix}_trigger_kind": kind,
-            f"{prefix}_trigger_time_s": trigger.time_s if trigger else 0.0,
-            f"{prefix}_trigger_temperature_K": trigger.temperature_K if trigger else 0.0}
+    """A fault's trigger as numbers; an absent fault has the trigger's defaults (time 0 s,
+    temperature 1e4 K: never), which its equations never read."""
+    trigger = trigger or Trigger(kind="time")
+    return {f"{prefix}_trigger_kind": TEMPERATURE_TRIGGER if trigger.kind == "temperature" else TIME_TRIGGER,
+            f"{prefix}_trigger_time_s": trigger.time_s, f"{prefix}_trigger_temperature_K": trigger.temperature_K}
 
 
 def equation_parameters(params: CellParameters) -> tuple[CellStructure, dict[str, Any]]:
@@ -111,6 +112,12 @@ def equation_parameters(params: CellParameters) -> tuple[CellStructure, dict[str
               "vented_mass_fraction": exo.vented_mass_fraction if exo else 0.0,
               "burnt_extent": exo.burnt_extent if exo else 1.0})
     p["interruption_temperature_K"] = f.current_interruption.temperature_K if f.current_interruption else 1e9
+    ini = params.initial
+    p.update({"initial_soc": ini.soc, "initial_temperature_K": ini.temperature_K,
+              "initial_cycles": ca.initial_cycles if ca else 0.0,
+              "initial_hysteresis_state": hyst.initial_state if hyst else 0.0})
+    for i in range(len(params.rc_branches)):
+        p[f"initial_rc_voltage_{i + 1}_V"] = ini.rc_voltages_V[i] if ini.rc_voltages_V else 0.0
 
     structure = CellStructure(
         n_rc=len(params.rc_branches), thermal_model=th.model, n_nodes=th.nodes,
@@ -125,29 +132,12 @@ def equation_parameters(params: CellParameters) -> tuple[CellStructure, dict[str
     return structure, p
 
 
-def initial_state(structure: CellStructure, params: CellParameters, n_cells: int) -> dict[str, np.ndarray]:
-    """Start state of ``n_cells`` identical cells from the parameter set's ``initial`` block."""
-    ini = params.initial
-    x = {name: np.zeros(n_cells) for name in structure.state_names()}
-    x["soc"][:] = ini.soc
-    for i, v in enumerate(ini.rc_voltages_V, start=1):
-        x[f"rc_voltage_{i}_V"][:] = v
-    if structure.hysteresis:
-        h0 = params.hysteresis.initial_state  # type: ignore[union-attr]
-        x["hysteresis_state"][:] = h0
-        x["hysteresis_sign"][:] = np.sign(h0)
-    for k in range(structure.n_nodes):
-        x[f"node_temperature_{k + 1}_K"][:] = ini.temperature_K
-    if params.cycling_aging is not None:
-        x["num_cycles"][:] = params.cycling_aging.initial_cycles
-    return x
-
-
 class CellECMTwin:
     """Cell (or many cells) of an equivalent-circuit model, stepped with numpy.
 
     ``overrides`` replaces scalar equation parameters, optionally per cell (arrays of length
-    ``n_cells``), e.g. ``{"nominal_capacity_As": caps}`` for cell-to-cell variation.
+    ``n_cells``), e.g. ``{"nominal_capacity_As": caps, "initial_soc": socs}`` for cell-to-cell
+    variation (the initial state follows the ``initial_*`` parameters).
     """
 
     def __init__(self, params: CellParameters, n_cells: int = 1,
@@ -164,7 +154,7 @@ class CellECMTwin:
             cap_factor, r0_factor = cell.calendar_factors(NUMPY, self.structure, self.p)
             self.p["capacity_calendar_factor"], self.p["r0_calendar_factor"] = cap_factor, r0_factor
         self.soc_limit_is_error = soc_limit_is_error
-        self.state = initial_state(self.structure, params, n_cells)
+        self.state = self._per_cell(cell.initial_state(NUMPY, self.structure, self.p))
         self.outputs: dict[str, np.ndarray] = {}
 
     @property

@@ -1,14 +1,24 @@
 /* fmutwin native FMU shell: the part written once for every twin and FMI version.
  *
- * A model is described by model_config.h (generated from the twin's variable declaration):
- * sizes, default parameters and initial state, the generated CasADi functions, and a table
- * of variables (value reference -> parameter / initial state / input / output slot).
- * Two generated functions: DERIVE_FUNCTION p -> d computes what depends on the parameters alone
- * (e.g. a table's cumulative integral); it runs whenever the parameters may have changed (at
- * instantiation/reset and at exit of initialisation, the only times parameters can be set), and
- * d is part of the FMU state. STEP_FUNCTION (x, u, p, d) -> (x_next, y) is the step.
- * Generic: one input may be limited in magnitude by a parameter (KIND_LIMIT), and one output may
- * warn when it leaves a range; the model config names them.
+ * A model is described by model_config.h and model_vars.h, generated from the twin's variable
+ * declaration: sizes, the default parameter vector, the generated CasADi functions, and a table
+ * of variables (value reference -> slot in the parameter vector, the inputs or the outputs, with
+ * type, range and warn range). Nothing here knows what the model is.
+ *
+ * Three generated functions:
+ *   INIT_FUNCTION   p -> x0               the initial state (at the end of initialisation)
+ *   DERIVE_FUNCTION p -> d                what depends on the parameters alone (e.g. a table's
+ *                                         cumulative integral); part of the FMU state
+ *   STEP_FUNCTION   (x, u, p, d) -> (x_next, y)   one step of length u[U_DT]
+ * Parameters can change only before the end of initialisation, so INIT and DERIVE run there.
+ *
+ * Checks, from the declaration: a parameter is finite and inside its range when it is set (a
+ * bound may be another parameter's value, e.g. |current| <= currentLimit), grids are strictly
+ * increasing at the end of initialisation, inputs are finite and in range before every step,
+ * outputs and states are finite after it (else the step is refused and nothing changes), and an
+ * output outside its warn range logs a warning. The FMI state machine is kept here too: calls in
+ * the wrong state are refused with a log line, and after a failed step only getters, reset,
+ * terminate, FMU-state restore and free are accepted (as in the Modelica Reference-FMUs).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -18,25 +28,32 @@
 
 #include "model_config.h"
 
-typedef enum { KIND_PARAM = 'p', KIND_INIT = 'x', KIND_INPUT = 'u', KIND_OUTPUT = 'y', KIND_LIMIT = 'l',
+typedef enum { KIND_PARAM = 'p', KIND_INPUT = 'u', KIND_OUTPUT = 'y',
                KIND_ZERO = 'z' /* an output the model structure does not have */, KIND_TIME = 't' } VarKind;
 
 typedef struct {
     unsigned int vr;
-    char kind;      /* VarKind */
-    char type;      /* 'R' real, 'B' boolean */
-    int index;      /* first slot */
-    int count;      /* number of slots (initial state of several nodes, arrays) */
-    double min, max;
-    int increasing; /* an array (a table grid) that must stay strictly increasing */
+    char kind;        /* VarKind */
+    char type;        /* 'R' real, 'I' integer, 'B' boolean */
+    int index;        /* first slot */
+    int count;        /* number of slots (elements of an array) */
+    int element;      /* the variable's element this row starts at (FMI 2.0 rows of an array) */
+    double min, max;  /* the range; a bound given by a parameter is min_p / max_p below */
+    int min_p, max_p; /* parameter-vector slot of a bound set by a parameter, or -1 */
+    double min_sign, max_sign;
+    int increasing;   /* an array (a table grid) that must be strictly increasing */
+    int warn;         /* an output that warns outside [warn_min, warn_max] */
+    double warn_min, warn_max;
     const char *name;
 } VarInfo;
 
 #include "model_vars.h"
 
-typedef enum { PHASE_INSTANTIATED, PHASE_INIT, PHASE_STEPPING, PHASE_TERMINATED, PHASE_ERROR } Phase;
+typedef enum { PHASE_INSTANTIATED = 1, PHASE_INIT = 2, PHASE_STEPPING = 4, PHASE_TERMINATED = 8,
+               PHASE_ERROR = 16 } Phase;
+#define PHASE_ANY (PHASE_INSTANTIATED | PHASE_INIT | PHASE_STEPPING | PHASE_TERMINATED | PHASE_ERROR)
 
-/* Everything an instance owns; the FMU state is a plain copy of the "state" part. */
+/* Everything an instance owns that an FMU state holds: a plain copy of it is the FMU state. */
 typedef struct {
     double time;
     double x[NX];
@@ -44,24 +61,32 @@ typedef struct {
     double y[NY];
     double p[NP];
     double d[ND > 0 ? ND : 1]; /* derived from p by DERIVE_FUNCTION */
-    double x0[NX];
-    double input_limit;
+    Phase phase;
 } ModelState;
 
 typedef struct {
     ModelState s;
-    Phase phase;
     char *instance_name;
     int logging_on;
     void (*log)(void *env, const char *instance, int status, const char *category, const char *message);
     void *log_env;
     /* CasADi work buffers, sized from the generated *_work functions (one set per instance,
-       large enough for both the step and derive) */
+       large enough for every generated function) */
     const double **arg;
     double **res;
     casadi_int *iw;
     double *w;
 } Instance;
+
+static const char *phase_name(Phase phase) {
+    switch (phase) {
+    case PHASE_INSTANTIATED: return "instantiated";
+    case PHASE_INIT: return "initialisation mode";
+    case PHASE_STEPPING: return "step mode";
+    case PHASE_TERMINATED: return "terminated";
+    default: return "error (after a failed call: reset or free the instance)";
+    }
+}
 
 static void model_log(Instance *m, int status, const char *category, const char *fmt, ...) {
     char buffer[1024];
@@ -73,6 +98,13 @@ static void model_log(Instance *m, int status, const char *category, const char 
     m->log(m->log_env, m->instance_name, status, category, buffer);
 }
 
+/* 1 if the instance may take `what` in its present state (a mask of phases), else a log line. */
+static int model_allowed(Instance *m, int phases, const char *what) {
+    if (m->s.phase & phases) return 1;
+    model_log(m, 3, "logStatusError", "%s is not allowed in state %s", what, phase_name(m->s.phase));
+    return 0;
+}
+
 static const VarInfo *find_var(unsigned int vr) {
     if (vr < NVARS && VARS[vr].vr == vr) return &VARS[vr]; /* the builder numbers them in order */
     for (int i = 0; i < NVARS; i++)
@@ -80,29 +112,29 @@ static const VarInfo *find_var(unsigned int vr) {
     return NULL;
 }
 
+static void work_size(void (*work)(casadi_int *, casadi_int *, casadi_int *, casadi_int *), casadi_int size[4]) {
+    casadi_int s[4];
+    work(&s[0], &s[1], &s[2], &s[3]);
+    for (int i = 0; i < 4; i++)
+        if (s[i] > size[i]) size[i] = s[i];
+}
+
 static int model_reset(Instance *m);
 static void model_free(Instance *m);
 
 static Instance *model_new(const char *name) {
     Instance *m = calloc(1, sizeof(Instance));
-    casadi_int sz_arg, sz_res, sz_iw, sz_w, d_arg, d_res, d_iw, d_w;
+    casadi_int size[4] = {0, 0, 0, 0}; /* arg, res, iw, w */
     if (!m) return NULL;
     m->instance_name = strdup(name ? name : "");
-    STEP_WORK(&sz_arg, &sz_res, &sz_iw, &sz_w);
-    DERIVE_WORK(&d_arg, &d_res, &d_iw, &d_w);
-    if (d_arg > sz_arg) sz_arg = d_arg;
-    if (d_res > sz_res) sz_res = d_res;
-    if (d_iw > sz_iw) sz_iw = d_iw;
-    if (d_w > sz_w) sz_w = d_w;
-    m->arg = calloc((size_t)sz_arg + 1, sizeof(double *));
-    m->res = calloc((size_t)sz_res + 1, sizeof(double *));
-    m->iw = calloc((size_t)sz_iw + 1, sizeof(casadi_int));
-    m->w = calloc((size_t)sz_w + 1, sizeof(double));
-    if (!m->instance_name || !m->arg || !m->res || !m->iw || !m->w) {
-        model_free(m);
-        return NULL;
-    }
-    if (!model_reset(m)) {
+    work_size(STEP_WORK, size);
+    work_size(DERIVE_WORK, size);
+    work_size(INIT_WORK, size);
+    m->arg = calloc((size_t)size[0] + 1, sizeof(double *));
+    m->res = calloc((size_t)size[1] + 1, sizeof(double *));
+    m->iw = calloc((size_t)size[2] + 1, sizeof(casadi_int));
+    m->w = calloc((size_t)size[3] + 1, sizeof(double));
+    if (!m->instance_name || !m->arg || !m->res || !m->iw || !m->w || !model_reset(m)) {
         model_free(m);
         return NULL;
     }
@@ -119,44 +151,104 @@ static void model_free(Instance *m) {
     free(m);
 }
 
-/* d = derive(p): after any change of the parameters, before the next step. Returns 1 on success. */
-static int model_derive(Instance *m) {
+/* x0 = INIT(p) and d = DERIVE(p). Returns 1 on success. */
+static int model_initial_state(Instance *m) {
+    m->arg[0] = m->s.p;
+    m->res[0] = m->s.x;
+    if (INIT_FUNCTION(m->arg, m->res, m->iw, m->w, 0) != 0) return 0;
     m->arg[0] = m->s.p;
     m->res[0] = m->s.d;
     return DERIVE_FUNCTION(m->arg, m->res, m->iw, m->w, 0) == 0;
 }
 
-/* Back to the state right after instantiation (parameters and initial state at their defaults). */
+/* Back to the state right after instantiation (parameters and inputs at their starts). */
 static int model_reset(Instance *m) {
     memcpy(m->s.p, P_DEFAULT, sizeof m->s.p);
-    memcpy(m->s.x0, X0_DEFAULT, sizeof m->s.x0);
-    memcpy(m->s.x, X0_DEFAULT, sizeof m->s.x);
     memcpy(m->s.u, U_START, sizeof m->s.u);
     memset(m->s.y, 0, sizeof m->s.y);
     m->s.time = 0.0;
-    m->s.input_limit = LIMIT_DEFAULT;
-    m->phase = PHASE_INSTANTIATED;
-    return model_derive(m);
+    m->s.phase = PHASE_INSTANTIATED;
+    return model_initial_state(m);
 }
 
-/* Outputs at the initial state: a zero-current step of negligible length on a copy. */
-static int model_initial_outputs(Instance *m) {
-    double x_next[NX], u[NU];
+/* The range of element values of `v` now (a bound set by a parameter is read from p). */
+static double var_min(const Instance *m, const VarInfo *v) {
+    return v->min_p >= 0 ? v->min_sign * m->s.p[v->min_p] : v->min;
+}
+
+static double var_max(const Instance *m, const VarInfo *v) {
+    return v->max_p >= 0 ? v->max_sign * m->s.p[v->max_p] : v->max;
+}
+
+/* y = the outputs at state x with inputs u, over a step of length dt (the state is not kept). */
+static int model_outputs(Instance *m, double dt, double *x_next, double *y) {
+    double u[NU];
     memcpy(u, m->s.u, sizeof u);
-    u[U_LIMITED] = 0.0; /* outputs at rest */
-    u[U_DT] = 1e-12;
+    u[U_DT] = dt;
     m->arg[0] = m->s.x; m->arg[1] = u; m->arg[2] = m->s.p; m->arg[3] = m->s.d;
-    m->res[0] = x_next; m->res[1] = m->s.y;
-    return STEP_FUNCTION(m->arg, m->res, m->iw, m->w, 0);
+    m->res[0] = x_next; m->res[1] = y;
+    return STEP_FUNCTION(m->arg, m->res, m->iw, m->w, 0) == 0;
 }
 
+/* An output outside its warn range: one warning line per variable. */
+static void model_warn(Instance *m) {
+    for (int i = 0; i < NVARS; i++) {
+        const VarInfo *v = &VARS[i];
+        if (!v->warn || v->kind != KIND_OUTPUT) continue;
+        for (int e = 0; e < v->count; e++) {
+            double value = m->s.y[v->index + e];
+            if (value < v->warn_min || value > v->warn_max) {
+                model_log(m, 1, "logStatusWarning", "t = %.17g: %s = %g outside [%g, %g]", m->s.time, v->name,
+                          value, v->warn_min, v->warn_max);
+                break;
+            }
+        }
+    }
+}
+
+/* The first non-finite entry of y (outputs) or x (states) as a log line; 1 if all are finite. */
+static int model_finite(Instance *m, const double *x, const double *y, const char *when) {
+    for (int i = 0; i < NY; i++) {
+        if (!isfinite(y[i])) {
+            model_log(m, 3, "logStatusError", "%s: output %s became %g (a table with extrapolation 'error' left "
+                      "its grid, or a parameter is invalid)", when, Y_NAMES[i], y[i]);
+            return 0;
+        }
+    }
+    for (int i = 0; i < NX; i++) {
+        if (!isfinite(x[i])) {
+            model_log(m, 3, "logStatusError", "%s: state %d became %g", when, i, x[i]);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* End of initialisation: grids, initial state, derived quantities, outputs with the inputs set. */
 static int model_exit_init(Instance *m) {
-    memcpy(m->s.x, m->s.x0, sizeof m->s.x);
-    m->s.x[X_TIME] = m->s.time;
-    if (!model_derive(m)) { /* the parameters are final now */
-        model_log(m, 3, "logStatusError", "quantities derived from the parameters could not be evaluated");
+    double x_look[NX];
+    for (int i = 0; i < NVARS; i++) {
+        const VarInfo *v = &VARS[i];
+        if (!v->increasing) continue;
+        for (int e = 1; e < v->count; e++) {
+            if (!(m->s.p[v->index + e] > m->s.p[v->index + e - 1])) {
+                model_log(m, 3, "logStatusError", "parameter %s: element %d = %g is not above element %d = %g (a "
+                          "grid must be strictly increasing)", v->name, e + 1, m->s.p[v->index + e], e,
+                          m->s.p[v->index + e - 1]);
+                return 0;
+            }
+        }
+        if (v->count == 1 && v->element > 0 && !(m->s.p[v->index] > m->s.p[v->index - 1])) { /* FMI 2.0 rows */
+            model_log(m, 3, "logStatusError", "parameter %s = %g is not above the element before, %g (a grid must "
+                      "be strictly increasing)", v->name, m->s.p[v->index], m->s.p[v->index - 1]);
+            return 0;
+        }
+    }
+    if (!model_initial_state(m)) {
+        model_log(m, 3, "logStatusError", "the initial state could not be evaluated from the parameters");
         return 0;
     }
+    if (X_TIME >= 0) m->s.x[X_TIME] = m->s.time;
     for (int i = 0; i < ND; i++) {
         if (!isfinite(m->s.d[i])) {
             model_log(m, 3, "logStatusError", "a quantity derived from the parameters is %g: check the parameters",
@@ -164,72 +256,49 @@ static int model_exit_init(Instance *m) {
             return 0;
         }
     }
-    if (model_initial_outputs(m) != 0) {
-        model_log(m, 3, "logStatusError", "initial outputs could not be evaluated");
+    if (!model_outputs(m, LOOK_STEP, x_look, m->s.y)) {
+        model_log(m, 3, "logStatusError", "the outputs at the initial state could not be evaluated");
         return 0;
     }
-    for (int i = 0; i < NY; i++) {
-        if (!isfinite(m->s.y[i])) {
-            model_log(m, 3, "logStatusError", "output %s is %g after initialisation: check the parameters",
-                      Y_NAMES[i], m->s.y[i]);
-            return 0;
-        }
-    }
+    if (!model_finite(m, m->s.x, m->s.y, "after initialisation")) return 0;
+    model_warn(m);
     return 1;
 }
 
 /* One communication step. Returns 1 on success; on failure nothing changes and one line is logged. */
 static int model_step(Instance *m, double t, double dt) {
     double x_next[NX], y_next[NY];
-    for (int i = 0; i < NINPUTS; i++) {
-        const VarInfo *v = &VARS[INPUT_VARS[i]];
-        double value = m->s.u[v->index];
-        if (!isfinite(value)) {
-            model_log(m, 3, "logStatusError", "t = %.17g: input %s = %g is not finite", t, v->name, value);
-            return 0;
+    char when[64];
+    for (int i = 0; i < NVARS; i++) {
+        const VarInfo *v = &VARS[i];
+        if (v->kind != KIND_INPUT) continue;
+        for (int e = 0; e < v->count; e++) {
+            double value = m->s.u[v->index + e], lo = var_min(m, v), hi = var_max(m, v);
+            if (!isfinite(value)) {
+                model_log(m, 3, "logStatusError", "t = %.17g: input %s = %g is not finite", t, v->name, value);
+                return 0;
+            }
+            if (value < lo || value > hi) {
+                model_log(m, 3, "logStatusError", "t = %.17g: input %s = %.17g is outside its range [%g, %g]", t,
+                          v->name, value, lo, hi);
+                return 0;
+            }
         }
-        if (value < v->min || value > v->max) {
-            model_log(m, 3, "logStatusError", "t = %.17g: input %s = %.17g is outside its range [%g, %g]", t,
-                      v->name, value, v->min, v->max);
-            return 0;
-        }
-    }
-    if (fabs(m->s.u[U_LIMITED]) > m->s.input_limit) {
-        model_log(m, 3, "logStatusError", "t = %.17g: input %s = %.17g is beyond %s = %g", t, LIMITED_NAME,
-                  m->s.u[U_LIMITED], LIMIT_NAME, m->s.input_limit);
-        return 0;
     }
     if (!(dt > 0)) {
         model_log(m, 3, "logStatusError", "t = %.17g: communication step size %g must be > 0", t, dt);
         return 0;
     }
-    m->s.u[U_DT] = dt;
-    m->arg[0] = m->s.x; m->arg[1] = m->s.u; m->arg[2] = m->s.p; m->arg[3] = m->s.d;
-    m->res[0] = x_next; m->res[1] = y_next;
-    if (STEP_FUNCTION(m->arg, m->res, m->iw, m->w, 0) != 0) {
+    if (!model_outputs(m, dt, x_next, y_next)) {
         model_log(m, 3, "logStatusError", "t = %.17g: the step function failed", t);
         return 0;
     }
-    /* generated code returns 0 even when a result is NaN: check every value */
-    for (int i = 0; i < NY; i++) {
-        if (!isfinite(y_next[i])) {
-            model_log(m, 3, "logStatusError", "t = %.17g: output %s became %g (a table with extrapolation "
-                      "'error' left its grid, or a parameter is invalid)", t, Y_NAMES[i], y_next[i]);
-            return 0;
-        }
-    }
-    for (int i = 0; i < NX; i++) {
-        if (!isfinite(x_next[i])) {
-            model_log(m, 3, "logStatusError", "t = %.17g: state %d became %g", t, i, x_next[i]);
-            return 0;
-        }
-    }
+    snprintf(when, sizeof when, "t = %.17g", t);
+    if (!model_finite(m, x_next, y_next, when)) return 0; /* generated code returns 0 even on NaN */
     memcpy(m->s.x, x_next, sizeof x_next);
     memcpy(m->s.y, y_next, sizeof y_next);
     m->s.time = t + dt;
-    if (y_next[Y_WARNED] < WARN_MIN || y_next[Y_WARNED] > WARN_MAX)
-        model_log(m, 1, "logStatusWarning", "t = %.17g: %s = %g outside [%g, %g]", m->s.time, Y_NAMES[Y_WARNED],
-                  y_next[Y_WARNED], WARN_MIN, WARN_MAX);
+    model_warn(m);
     return 1;
 }
 
@@ -237,47 +306,82 @@ static int model_step(Instance *m, double t, double dt) {
 static double model_get(const Instance *m, const VarInfo *v, int k) {
     switch (v->kind) {
     case KIND_PARAM: return m->s.p[v->index + k];
-    case KIND_INIT: return m->s.x0[v->index + k];
     case KIND_INPUT: return m->s.u[v->index + k];
     case KIND_OUTPUT: return m->s.y[v->index + k];
-    case KIND_ZERO: return 0.0;
     case KIND_TIME: return m->s.time;
-    default: return m->s.input_limit;
+    default: return 0.0;
     }
 }
 
 static int model_set(Instance *m, const VarInfo *v, int k, double value) {
+    double lo, hi;
     if (v->kind == KIND_OUTPUT || v->kind == KIND_ZERO || v->kind == KIND_TIME) {
         model_log(m, 3, "logStatusError", "variable %s is an output and cannot be set", v->name);
         return 0;
     }
-    if (v->kind != KIND_INPUT && m->phase == PHASE_STEPPING) {
-        model_log(m, 3, "logStatusError", "parameter %s cannot be changed after initialisation", v->name);
-        return 0;
+    if (v->kind == KIND_PARAM) {
+        if (!model_allowed(m, PHASE_INSTANTIATED | PHASE_INIT, "setting a parameter")) return 0;
+        lo = var_min(m, v);
+        hi = var_max(m, v);
+        if (!isfinite(value) || value < lo || value > hi) {
+            model_log(m, 3, "logStatusError", "parameter %s = %.17g is outside its range [%g, %g]%s", v->name, value,
+                      lo, hi, lo == hi ? " (fixed when the FMU was built)" : "");
+            return 0;
+        }
+        m->s.p[v->index + k] = value;
+        return 1;
     }
-    if (v->kind != KIND_INPUT && (!isfinite(value) || value < v->min || value > v->max)) {
-        model_log(m, 3, "logStatusError", "parameter %s = %g is outside its range [%g, %g]", v->name, value, v->min,
-                  v->max);
-        return 0;
-    }
-    /* a grid is written left to right in one call: each element must exceed the one before */
-    if (v->increasing && k > 0 && value <= m->s.p[v->index + k - 1]) {
-        model_log(m, 3, "logStatusError", "parameter %s: element %d = %g is not above element %d = %g (a grid "
-                  "must be strictly increasing)", v->name, k, value, k - 1, m->s.p[v->index + k - 1]);
-        return 0;
-    }
-    switch (v->kind) {
-    case KIND_PARAM: m->s.p[v->index + k] = value; break;
-    case KIND_INIT:
-        for (int i = 0; i < v->count; i++) m->s.x0[v->index + i] = value; /* all nodes alike */
-        break;
-    case KIND_INPUT: m->s.u[v->index + k] = value; break;
-    default: m->s.input_limit = value; break;
+    if (!model_allowed(m, PHASE_INSTANTIATED | PHASE_INIT | PHASE_STEPPING, "setting an input")) return 0;
+    m->s.u[v->index + k] = value; /* checked before the next step: it may depend on parameters set later */
+    return 1;
+}
+
+/* Get or set `n` values of the variables `vrs` of type `type`; arrays take `count` values each
+   (`values_size` is FMI 3.0's nValues, or n for FMI 2.0 scalars). Returns 1 on success. */
+static int model_get_values(Instance *m, char type, const unsigned int vrs[], size_t n, double out[],
+                            size_t values_size, const char *what) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const VarInfo *v = find_var(vrs[i]);
+        if (!v || v->type != type) {
+            model_log(m, 3, "logStatusError", "%s: no such variable with value reference %u", what, vrs[i]);
+            return 0;
+        }
+        for (int e = 0; e < v->count; e++) {
+            if (k >= values_size) {
+                model_log(m, 3, "logStatusError", "%s: more values needed than the %zu given", what, values_size);
+                return 0;
+            }
+            out[k++] = model_get(m, v, e);
+        }
     }
     return 1;
 }
 
-/* FMU state: a copy of the model state. Serialized form: the build's GUID, then the copy. */
+static int model_set_values(Instance *m, char type, const unsigned int vrs[], size_t n, const double in[],
+                            size_t values_size, const char *what) {
+    size_t k = 0;
+    if (!model_allowed(m, PHASE_INSTANTIATED | PHASE_INIT | PHASE_STEPPING, what)) return 0;
+    for (size_t i = 0; i < n; i++) {
+        const VarInfo *v = find_var(vrs[i]);
+        if (!v || v->type != type) {
+            model_log(m, 3, "logStatusError", "%s: no such variable with value reference %u", what, vrs[i]);
+            return 0;
+        }
+        for (int e = 0; e < v->count; e++) {
+            if (k >= values_size) {
+                model_log(m, 3, "logStatusError", "%s: %s needs more values than the %zu given", what, v->name,
+                          values_size);
+                return 0;
+            }
+            if (!model_set(m, v, e, in[k++])) return 0;
+        }
+    }
+    return 1;
+}
+
+/* FMU state: a copy of the model state (phase included, so a restore undoes a failed step).
+   Serialized form: the build's GUID, then the copy. */
 #define STATE_BYTES (sizeof(ModelState) + sizeof(MODEL_GUID))
 
 static int state_get(const Instance *m, void **state) {

@@ -35,7 +35,6 @@ fmi2Component fmi2Instantiate(fmi2String instanceName, fmi2Type fmuType, fmi2Str
         m->log = fmi2_log_adapter;
         m->log_env = copy;
     }
-    m->phase = PHASE_INSTANTIATED;
     return m;
 }
 
@@ -56,74 +55,68 @@ fmi2Status fmi2SetupExperiment(fmi2Component c, fmi2Boolean toleranceDefined, fm
                                fmi2Real startTime, fmi2Boolean stopTimeDefined, fmi2Real stopTime) {
     (void)toleranceDefined; (void)tolerance; (void)stopTimeDefined; (void)stopTime;
     CHECK_INST;
+    if (!model_allowed(INST, PHASE_INSTANTIATED, "fmi2SetupExperiment")) return fmi2Error;
     INST->s.time = startTime;
     return fmi2OK;
 }
 
-fmi2Status fmi2EnterInitializationMode(fmi2Component c) { CHECK_INST; INST->phase = PHASE_INIT; return fmi2OK; }
+fmi2Status fmi2EnterInitializationMode(fmi2Component c) {
+    CHECK_INST;
+    if (!model_allowed(INST, PHASE_INSTANTIATED, "fmi2EnterInitializationMode")) return fmi2Error;
+    INST->s.phase = PHASE_INIT;
+    return fmi2OK;
+}
 
 fmi2Status fmi2ExitInitializationMode(fmi2Component c) {
     CHECK_INST;
-    if (!model_exit_init(INST)) { INST->phase = PHASE_ERROR; return fmi2Error; }
-    INST->phase = PHASE_STEPPING;
+    if (!model_allowed(INST, PHASE_INIT, "fmi2ExitInitializationMode")) return fmi2Error;
+    if (!model_exit_init(INST)) { INST->s.phase = PHASE_ERROR; return fmi2Error; }
+    INST->s.phase = PHASE_STEPPING;
     return fmi2OK;
 }
 
-fmi2Status fmi2Terminate(fmi2Component c) { CHECK_INST; INST->phase = PHASE_TERMINATED; return fmi2OK; }
+fmi2Status fmi2Terminate(fmi2Component c) {
+    CHECK_INST;
+    if (!model_allowed(INST, PHASE_STEPPING | PHASE_ERROR, "fmi2Terminate")) return fmi2Error;
+    INST->s.phase = PHASE_TERMINATED;
+    return fmi2OK;
+}
 
 fmi2Status fmi2Reset(fmi2Component c) {
     CHECK_INST;
-    model_reset(INST);
-    return fmi2OK;
+    return model_reset(INST) ? fmi2OK : fmi2Error;
 }
 
-fmi2Status fmi2GetReal(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, fmi2Real value[]) {
-    CHECK_INST;
-    for (size_t i = 0; i < nvr; i++) {
-        const VarInfo *v = find_var(vr[i]);
-        if (!v || v->type != 'R') { model_log(INST, 3, "logStatusError", "no Real variable with value reference %u", vr[i]); return fmi2Error; }
-        value[i] = model_get(INST, v, 0);
+/* Real, Integer and Boolean values all live as doubles in the model state. */
+#define GET_SET(NAME, TYPE, CODE, TO_C, FROM_C) \
+    fmi2Status fmi2Get##NAME(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, TYPE value[]) { \
+        double buffer[64]; \
+        CHECK_INST; \
+        for (size_t i = 0; i < nvr; i += 64) { \
+            size_t n = nvr - i < 64 ? nvr - i : 64; \
+            if (!model_get_values(INST, CODE, vr + i, n, buffer, n, "fmi2Get" #NAME)) return fmi2Error; \
+            for (size_t k = 0; k < n; k++) value[i + k] = TO_C(buffer[k]); \
+        } \
+        return fmi2OK; \
+    } \
+    fmi2Status fmi2Set##NAME(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, const TYPE value[]) { \
+        double buffer[64]; \
+        CHECK_INST; \
+        for (size_t i = 0; i < nvr; i += 64) { \
+            size_t n = nvr - i < 64 ? nvr - i : 64; \
+            for (size_t k = 0; k < n; k++) buffer[k] = FROM_C(value[i + k]); \
+            if (!model_set_values(INST, CODE, vr + i, n, buffer, n, "fmi2Set" #NAME)) return fmi2Error; \
+        } \
+        return fmi2OK; \
     }
-    return fmi2OK;
-}
-
-fmi2Status fmi2SetReal(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, const fmi2Real value[]) {
-    CHECK_INST;
-    for (size_t i = 0; i < nvr; i++) {
-        const VarInfo *v = find_var(vr[i]);
-        if (!v || v->type != 'R') { model_log(INST, 3, "logStatusError", "no Real variable with value reference %u", vr[i]); return fmi2Error; }
-        if (!model_set(INST, v, 0, value[i])) return fmi2Error;
-    }
-    return fmi2OK;
-}
-
-fmi2Status fmi2GetBoolean(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, fmi2Boolean value[]) {
-    CHECK_INST;
-    for (size_t i = 0; i < nvr; i++) {
-        const VarInfo *v = find_var(vr[i]);
-        if (!v || v->type != 'B') { model_log(INST, 3, "logStatusError", "no Boolean variable with value reference %u", vr[i]); return fmi2Error; }
-        value[i] = model_get(INST, v, 0) > 0.5;
-    }
-    return fmi2OK;
-}
-
-fmi2Status fmi2SetBoolean(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, const fmi2Boolean value[]) {
-    (void)vr; (void)value;
-    CHECK_INST;
-    if (nvr) { model_log(INST, 3, "logStatusError", "this FMU has no Boolean inputs or parameters"); return fmi2Error; }
-    return fmi2OK;
-}
-
-fmi2Status fmi2GetInteger(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, fmi2Integer value[]) {
-    (void)vr; (void)value;
-    CHECK_INST;
-    if (nvr) { model_log(INST, 3, "logStatusError", "this FMU has no Integer variables"); return fmi2Error; }
-    return fmi2OK;
-}
-
-fmi2Status fmi2SetInteger(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, const fmi2Integer value[]) {
-    return fmi2GetInteger(c, vr, nvr, (fmi2Integer *)value);
-}
+#define AS_REAL(x) (x)
+#define AS_INTEGER(x) ((fmi2Integer)lround(x))
+#define AS_BOOLEAN(x) ((x) > 0.5 ? fmi2True : fmi2False)
+#define FROM_VALUE(x) ((double)(x))
+#define FROM_BOOLEAN(x) ((x) ? 1.0 : 0.0)
+GET_SET(Real, fmi2Real, 'R', AS_REAL, FROM_VALUE)
+GET_SET(Integer, fmi2Integer, 'I', AS_INTEGER, FROM_VALUE)
+GET_SET(Boolean, fmi2Boolean, 'B', AS_BOOLEAN, FROM_BOOLEAN)
 
 fmi2Status fmi2GetString(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, fmi2String value[]) {
     (void)vr; (void)value;
@@ -195,11 +188,12 @@ fmi2Status fmi2DoStep(fmi2Component c, fmi2Real currentCommunicationPoint, fmi2R
                       fmi2Boolean noSetFMUStatePriorToCurrentPoint) {
     (void)noSetFMUStatePriorToCurrentPoint;
     CHECK_INST;
-    if (INST->phase != PHASE_STEPPING) {
-        model_log(INST, 3, "logStatusError", "doStep called before exitInitializationMode or after an error");
+    if (!model_allowed(INST, PHASE_STEPPING, "fmi2DoStep")) return fmi2Error;
+    if (!model_step(INST, currentCommunicationPoint, communicationStepSize)) {
+        INST->s.phase = PHASE_ERROR;
         return fmi2Error;
     }
-    return model_step(INST, currentCommunicationPoint, communicationStepSize) ? fmi2OK : fmi2Error;
+    return fmi2OK;
 }
 
 fmi2Status fmi2CancelStep(fmi2Component c) { (void)c; return fmi2Error; }

@@ -59,7 +59,6 @@ fmi3Instance fmi3InstantiateCoSimulation(fmi3String instanceName, fmi3String ins
         m->log = fmi3_log_adapter;
         m->log_env = cb;
     }
-    m->phase = PHASE_INSTANTIATED;
     return m;
 }
 
@@ -87,76 +86,68 @@ fmi3Status fmi3EnterInitializationMode(fmi3Instance instance, fmi3Boolean tolera
                                        fmi3Float64 startTime, fmi3Boolean stopTimeDefined, fmi3Float64 stopTime) {
     (void)toleranceDefined; (void)tolerance; (void)stopTimeDefined; (void)stopTime;
     CHECK_INST;
+    if (!model_allowed(INST, PHASE_INSTANTIATED, "fmi3EnterInitializationMode")) return fmi3Error;
     INST->s.time = startTime;
-    INST->phase = PHASE_INIT;
+    INST->s.phase = PHASE_INIT;
     return fmi3OK;
 }
 
 fmi3Status fmi3ExitInitializationMode(fmi3Instance instance) {
     CHECK_INST;
-    if (!model_exit_init(INST)) { INST->phase = PHASE_ERROR; return fmi3Error; }
-    INST->phase = PHASE_STEPPING;
+    if (!model_allowed(INST, PHASE_INIT, "fmi3ExitInitializationMode")) return fmi3Error;
+    if (!model_exit_init(INST)) { INST->s.phase = PHASE_ERROR; return fmi3Error; }
+    INST->s.phase = PHASE_STEPPING;
     return fmi3OK;
 }
 
 fmi3Status fmi3EnterEventMode(fmi3Instance instance) { return unsupported(instance, "event mode"); }
-fmi3Status fmi3Terminate(fmi3Instance instance) { CHECK_INST; INST->phase = PHASE_TERMINATED; return fmi3OK; }
+fmi3Status fmi3Terminate(fmi3Instance instance) {
+    CHECK_INST;
+    if (!model_allowed(INST, PHASE_STEPPING | PHASE_ERROR, "fmi3Terminate")) return fmi3Error;
+    INST->s.phase = PHASE_TERMINATED;
+    return fmi3OK;
+}
 
 fmi3Status fmi3Reset(fmi3Instance instance) {
     CHECK_INST;
-    model_reset(INST);
-    return fmi3OK;
+    return model_reset(INST) ? fmi3OK : fmi3Error;
 }
 
-/* Float64 and Boolean carry every variable; arrays count their elements in nValues. */
-fmi3Status fmi3GetFloat64(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, fmi3Float64 values[],
-                          size_t nValues) {
-    size_t k = 0;
-    CHECK_INST;
-    for (size_t i = 0; i < nvr; i++) {
-        const VarInfo *v = find_var(vr[i]);
-        if (!v || v->type != 'R') { model_log(INST, 3, "logStatusError", "no Float64 variable with value reference %u", vr[i]); return fmi3Error; }
-        for (int e = 0; e < (v->kind == KIND_INIT ? 1 : v->count); e++) {
-            if (k >= nValues) return fmi3Error;
-            values[k++] = model_get(INST, v, e);
-        }
+/* Float64, Int32 and Boolean values all live as doubles in the model state; arrays count their
+   elements in nValues. */
+#define GET_SET(NAME, TYPE, CODE, TO_C, FROM_C) \
+    fmi3Status fmi3Get##NAME(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, TYPE values[], \
+                             size_t nValues) { \
+        double *buffer; \
+        int ok; \
+        CHECK_INST; \
+        buffer = malloc((nValues ? nValues : 1) * sizeof *buffer); \
+        if (!buffer) return fmi3Error; \
+        ok = model_get_values(INST, CODE, vr, nvr, buffer, nValues, "fmi3Get" #NAME); \
+        for (size_t k = 0; ok && k < nValues; k++) values[k] = TO_C(buffer[k]); \
+        free(buffer); \
+        return ok ? fmi3OK : fmi3Error; \
+    } \
+    fmi3Status fmi3Set##NAME(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, const TYPE values[], \
+                             size_t nValues) { \
+        double *buffer; \
+        int ok; \
+        CHECK_INST; \
+        buffer = malloc((nValues ? nValues : 1) * sizeof *buffer); \
+        if (!buffer) return fmi3Error; \
+        for (size_t k = 0; k < nValues; k++) buffer[k] = FROM_C(values[k]); \
+        ok = model_set_values(INST, CODE, vr, nvr, buffer, nValues, "fmi3Set" #NAME); \
+        free(buffer); \
+        return ok ? fmi3OK : fmi3Error; \
     }
-    return fmi3OK;
-}
-
-fmi3Status fmi3SetFloat64(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, const fmi3Float64 values[],
-                          size_t nValues) {
-    size_t k = 0;
-    CHECK_INST;
-    for (size_t i = 0; i < nvr; i++) {
-        const VarInfo *v = find_var(vr[i]);
-        if (!v || v->type != 'R') { model_log(INST, 3, "logStatusError", "no Float64 variable with value reference %u", vr[i]); return fmi3Error; }
-        for (int e = 0; e < (v->kind == KIND_INIT ? 1 : v->count); e++) {
-            if (k >= nValues) return fmi3Error;
-            if (!model_set(INST, v, e, values[k++])) return fmi3Error;
-        }
-    }
-    return fmi3OK;
-}
-
-fmi3Status fmi3GetBoolean(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, fmi3Boolean values[],
-                          size_t nValues) {
-    CHECK_INST;
-    if (nValues < nvr) return fmi3Error;
-    for (size_t i = 0; i < nvr; i++) {
-        const VarInfo *v = find_var(vr[i]);
-        if (!v || v->type != 'B') { model_log(INST, 3, "logStatusError", "no Boolean variable with value reference %u", vr[i]); return fmi3Error; }
-        values[i] = model_get(INST, v, 0) > 0.5;
-    }
-    return fmi3OK;
-}
-
-fmi3Status fmi3SetBoolean(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, const fmi3Boolean values[],
-                          size_t nValues) {
-    (void)vr; (void)values; (void)nValues;
-    if (nvr) return unsupported(instance, "setting a Boolean");
-    return fmi3OK;
-}
+#define AS_FLOAT64(x) (x)
+#define AS_INT32(x) ((fmi3Int32)lround(x))
+#define AS_BOOLEAN(x) ((x) > 0.5 ? fmi3True : fmi3False)
+#define FROM_VALUE(x) ((double)(x))
+#define FROM_BOOLEAN(x) ((x) ? 1.0 : 0.0)
+GET_SET(Float64, fmi3Float64, 'R', AS_FLOAT64, FROM_VALUE)
+GET_SET(Int32, fmi3Int32, 'I', AS_INT32, FROM_VALUE)
+GET_SET(Boolean, fmi3Boolean, 'B', AS_BOOLEAN, FROM_BOOLEAN)
 
 /* Value types this FMU has no variables of. */
 #define NO_SUCH_TYPE(NAME, TYPE) \
@@ -175,7 +166,6 @@ NO_SUCH_TYPE(Int8, fmi3Int8)
 NO_SUCH_TYPE(UInt8, fmi3UInt8)
 NO_SUCH_TYPE(Int16, fmi3Int16)
 NO_SUCH_TYPE(UInt16, fmi3UInt16)
-NO_SUCH_TYPE(Int32, fmi3Int32)
 NO_SUCH_TYPE(UInt32, fmi3UInt32)
 NO_SUCH_TYPE(Int64, fmi3Int64)
 NO_SUCH_TYPE(UInt64, fmi3UInt64)
@@ -358,13 +348,10 @@ fmi3Status fmi3DoStep(fmi3Instance instance, fmi3Float64 currentCommunicationPoi
     *eventHandlingNeeded = fmi3False;
     *terminateSimulation = fmi3False;
     *earlyReturn = fmi3False;
-    if (INST->phase != PHASE_STEPPING) {
-        model_log(INST, 3, "logStatusError", "doStep called before exitInitializationMode or after an error");
-        *lastSuccessfulTime = INST->s.time;
-        return fmi3Error;
-    }
+    *lastSuccessfulTime = INST->s.time;
+    if (!model_allowed(INST, PHASE_STEPPING, "fmi3DoStep")) return fmi3Error;
     if (!model_step(INST, currentCommunicationPoint, communicationStepSize)) {
-        *lastSuccessfulTime = INST->s.time;
+        INST->s.phase = PHASE_ERROR;
         return fmi3Error;
     }
     *lastSuccessfulTime = INST->s.time;

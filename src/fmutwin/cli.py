@@ -57,7 +57,7 @@ def build_fmus(out: Path, twins: list[str], versions: list[int], native: bool,
     try:
         paths = [build_python_fmu(entry, v, out) for entry in entries for v in versions]
         if native:
-            paths += [build_native(entry, out, v) for entry in entries if entry.native_spec is not None
+            paths += [build_native(entry, out, v) for entry in entries if entry.equations is not None
                       for v in versions]
     finally:
         if previous is None:

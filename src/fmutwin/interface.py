@@ -199,27 +199,32 @@ class TwinExport:
     """What FMI export needs of a twin, and nothing of its physics: an entry of the composition
     root's registry (:mod:`fmutwin.registry`), which the FMI layer receives and never looks up.
 
-    ``name`` is the registry key and the thin slave source ``fmu_sources/<name>.py``;
-    ``model_factory(resources)`` builds the :class:`SteppableModel` inside a Python FMU (``resources``:
-    the FMU's resources folder, or None while building); ``native_spec()`` gives the generated-C
-    export, if the twin has one; ``parameter_file()`` is the parameter file the FMUs are built
-    from, shipped as ``resources/<parameter_file_name>`` with its provenance annotated in the
-    modelDescription.
+    ``name`` is the registry key; ``model_factory(resources)`` builds the :class:`SteppableModel`
+    inside a Python FMU (``resources``: the FMU's resources folder, or None while building);
+    ``equations()`` gives the twin's :class:`EquationSpec` if it has one (native FMUs: generated
+    C); ``parameter_file()`` is the parameter file the FMUs are built from, shipped as
+    ``resources/<parameter_file_name>`` with its provenance annotated in the modelDescription.
+    The Python FMU's thin slave source is ``fmu_sources/<name>.py``, or ``slave_source`` for a twin
+    that lives outside fmutwin, whose own ``modules`` are shipped beside it in the resources.
     """
 
     name: str
     model_name: str
     description: str
     model_factory: Callable[[Any], SteppableModel]
-    native_spec: Callable[[], "NativeSpec"] | None = None
+    equations: Callable[[], "EquationSpec"] | None = None
     parameter_file: Callable[[], Any] | None = None
     parameter_file_name: str = "parameters.json"
+    slave_source: Any = None
+    modules: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
-class NativeSpec:
-    """For generated-code export: a twin's equations over ``ops`` and where each declared variable
-    lives; everything a twin needs of the C shell is here, none of it in the shell.
+class EquationSpec:
+    """A twin's equations over ``ops`` and where each declared variable lives: what the native
+    export generates C from (everything a twin needs of the C shell is here, none of it in the
+    shell), and what :class:`fmutwin.twins.equation_model.EquationModel` runs with numpy for a
+    Python FMU, so a twin written this way is a declaration and a step function, nothing more.
 
     ``step(ops, structure, p, x, u) -> (x_next, y)`` and ``initial_state(ops, structure, p) -> x0``
     (run at the end of initialisation, once the importer has set the parameters) become generated

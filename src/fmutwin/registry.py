@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fmutwin.interface import NativeSpec, SteppableModel, TwinExport
+from fmutwin.interface import EquationSpec, SteppableModel, TwinExport
 
 
 #: the name of the cell parameter file in a cell FMU's resources folder
@@ -24,10 +24,10 @@ def _cell_ecm(resources: Any) -> SteppableModel:
     return CellECMModel(Path(resources) / CELL_PARAMETER_FILE if resources else None)
 
 
-def _cell_ecm_native() -> NativeSpec:
-    from fmutwin.twins.cell_ecm_interface import native_spec
+def _cell_ecm_equations() -> EquationSpec:
+    from fmutwin.twins.cell_ecm_interface import equation_spec
 
-    return native_spec()
+    return equation_spec()
 
 
 def _cell_ecm_file() -> Path:
@@ -48,7 +48,7 @@ def _cell_echem(resources: Any) -> SteppableModel:
 TWINS: dict[str, TwinExport] = {
     "cell_ecm": TwinExport(
         "cell_ecm", "CellECM", "fmutwin cell equivalent-circuit twin (0-3 RC, hysteresis, thermal, aging, faults; "
-        "positive current discharges the cell).", _cell_ecm, _cell_ecm_native, _cell_ecm_file, CELL_PARAMETER_FILE),
+        "positive current discharges the cell).", _cell_ecm, _cell_ecm_equations, _cell_ecm_file, CELL_PARAMETER_FILE),
     "cell_echem": TwinExport(
         "cell_echem", "CellEchem", "fmutwin electrochemical cell twin (PyBaMM SPM/SPMe/DFN; needs PyBaMM in the "
         "importing Python; positive current discharges the cell).", _cell_echem),

@@ -169,7 +169,7 @@ def symbolic_initial_state(initial_state: Callable[..., dict[str, Any]], structu
 
 
 def input_dependencies(spec: Any) -> dict[str, tuple[str, ...]]:
-    """For each declared output of a :class:`fmutwin.interface.NativeSpec`, the declared inputs it
+    """For each declared output of a :class:`fmutwin.interface.EquationSpec`, the declared inputs it
     depends on directly: the structural sparsity of the step's outputs in its inputs (what may
     change an output at a given state when an input changes)."""
     import casadi as ca
@@ -180,5 +180,10 @@ def input_dependencies(spec: Any) -> dict[str, tuple[str, ...]]:
     p = ca.SX.sym("p", sym.layout.size)
     rows, cols = ca.jacobian(sym.function(x, u, p)[1], u).sparsity().get_triplet()
     depends = {(sym.output_names[r], sym.input_names[c]) for r, c in zip(rows, cols)}
-    return {var.name: tuple(v.name for v, key_in in spec.inputs if (key, key_in) in depends)
+
+    def entries(var: Any, key: str) -> list[str]:  # an array's step entries are key[0], key[1], ...
+        return [f"{key}[{k}]" for k in range(var.size)] if var.dimensions else [key]
+
+    return {var.name: tuple(v.name for v, key_in in spec.inputs
+                            if any((o, i) in depends for o in entries(var, key) for i in entries(v, key_in)))
             for var, key in spec.outputs}

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import fmpy
+import numpy as np
 from fmpy.fmi2 import FMU2Slave, fmi2CallbackFunctions, fmi2CallbackLoggerTYPE
 from fmpy.fmi3 import FMU3Slave
 
@@ -62,9 +63,12 @@ class FmpyHost:
                 self.fmu.setString(vr, [str(value)])
 
     def get(self, *names: str) -> list[float]:
+        """Real values; an FMI 3.0 array gives all its elements."""
         vrs = [self.vars[n].valueReference for n in names]
-        getter = self.fmu.getReal if self.version == 2 else self.fmu.getFloat64
-        return list(getter(vrs))
+        if self.version == 2:
+            return list(self.fmu.getReal(vrs))
+        sizes = [int(np.prod([int(d.start) for d in self.vars[n].dimensions])) for n in names]
+        return list(self.fmu.getFloat64(vrs, nValues=sum(sizes)))
 
     def initialize(self, **parameters: Any) -> None:
         if self.version == 2:

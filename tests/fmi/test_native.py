@@ -19,7 +19,7 @@ from fmutwin.fmi.check import check_fmu
 from fmutwin.fmi.native.build import build_native_fmu
 from fmutwin.params import default_cell_parameters
 from fmutwin.twins import CellECMTwin
-from fmutwin.twins.cell_ecm_interface import native_spec
+from fmutwin.twins.cell_ecm_interface import equation_spec
 from fmutwin.registry import twin
 from test_c_host import clean_environment, run_host, unzip_fmu, write_profile
 from test_third_party_importers import _compare, _run_ecos, _run_libcosim
@@ -44,7 +44,7 @@ def native_all_features(tmp_path_factory):
     """Every feature on: 3 RC (directional), hysteresis, self-discharge, distributed thermal,
     cycling and calendar aging, all faults (short and series resistance trigger early)."""
     out = tmp_path_factory.mktemp("native_all")
-    spec = native_spec(all_features())
+    spec = equation_spec(all_features())
     return {v: build_native_fmu(spec, "CellECMAll", twin("cell_ecm").description, out / f"all_fmi{v}.fmu", v)
             for v in VERSIONS}
 
@@ -224,7 +224,7 @@ def test_generated_state_jacobian_matches_finite_differences_of_the_twin(native_
     subprocess.run(["gcc", "-shared", "-fPIC", "-O0", "-o", str(lib_path), str(work / "sources" / "model_derivatives.c"),
                     "-lm"], check=True, capture_output=True)
     lib = ctypes.CDLL(str(lib_path))
-    spec = native_spec()
+    spec = equation_spec()
     names = spec.state_names
     initial = cell.initial_state(NUMPY, spec.structure, spec.p)
     x0 = dict({k: float(v) for k, v in initial.items()}, rc_voltage_1_V=0.01, soc=0.434)  # away from kinks
@@ -326,7 +326,7 @@ def test_native_spec_sizes_and_starts_come_from_the_built_parameters():
     params = default_cell_parameters().with_changes(
         ocv_V={"soc": [0.0, 0.5, 1.0], "values": [3.0, 3.6, 4.1]}, nominal_capacity_As=7200.0,
         initial={"soc": 0.3, "temperature_K": 280.0})
-    spec = native_spec(params)
+    spec = equation_spec(params)
     shapes = dict(zip(ParameterLayout.of(spec.p).paths, ParameterLayout.of(spec.p).shapes))
     for var, target in spec.parameters:
         if var.dimensions:

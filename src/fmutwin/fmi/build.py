@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def build_python_fmu(twin: TwinExport, version: int, out_dir: Path) -> Path:
     """Build one Python FMU of ``twin`` for FMI ``version`` (2 or 3) into ``out_dir``."""
     if version not in (2, 3):
         raise ValueError(f"FMI version {version}: only 2 and 3 are supported")
-    script = fmu_sources_dir() / f"{twin.name}.py"
+    script = Path(twin.slave_source) if twin.slave_source else fmu_sources_dir() / f"{twin.name}.py"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fmutwin_build_") as tmp:
@@ -67,9 +68,10 @@ def build_python_fmu(twin: TwinExport, version: int, out_dir: Path) -> Path:
         guard = fmu_sources_dir() / GUARD_FILE
         marker = stage / VERSION_FILE
         marker.write_text(str(version))
-        project_files = [package, marker, guard]
+        project_files = [package, marker, guard, *(Path(m) for m in twin.modules)]
         previous = os.environ.get(VERSION_ENV)
         os.environ[VERSION_ENV] = str(version)
+        sys.path.insert(0, str(fmu_sources_dir()))  # the builder imports the source, which imports the guard
         try:
             if version == 2:
                 from pythonfmu import FmuBuilder
@@ -81,6 +83,7 @@ def build_python_fmu(twin: TwinExport, version: int, out_dir: Path) -> Path:
                 from fmutwin.fmi.fmi3 import OPTIONS  # type: ignore[no-redef]
             built = FmuBuilder.build_FMU(script, dest=stage / "out", project_files=project_files, **OPTIONS)
         finally:
+            sys.path.remove(str(fmu_sources_dir()))
             if previous is None:
                 os.environ.pop(VERSION_ENV, None)
             else:

@@ -2,7 +2,7 @@
 
 Nothing here knows FMI: :func:`declare` lists :class:`fmutwin.interface.Variable` objects, started
 from one parameter file; :class:`CellECMModel` implements :class:`fmutwin.interface.SteppableModel`
-(Python FMUs) and :func:`native_spec` binds the same variables to the equations' parameter vector,
+(Python FMUs) and :func:`equation_spec` binds the same variables to the equations' parameter vector,
 inputs and outputs (native FMUs). Sign convention: positive current discharges the cell.
 
 Every declared start is the value the parameter file gives (or the neutral value of a feature the
@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from fmutwin.interface import InputError, ModelError, NativeSpec, StateError, Variable
+from fmutwin.interface import InputError, ModelError, EquationSpec, StateError, Variable
 from fmutwin.ops import TableRangeError
 from fmutwin.params.cell import T_MAX_K, T_MIN_K, CellParameters, ParameterError, Trigger
 from fmutwin.params.defaults import default_cell_parameters
@@ -359,7 +359,7 @@ class CellECMModel:
         of the CasADi step's outputs in its inputs), for the built-in parameter set."""
         from fmutwin.symbolic import input_dependencies
 
-        return input_dependencies(native_spec(self.declaration.params))
+        return input_dependencies(equation_spec(self.declaration.params))
 
 
 # -- native (generated C) export --------------------------------------------------------------
@@ -369,7 +369,7 @@ class CellECMModel:
 # file it was built from) included. A parameter of a feature the built file does not have (a
 # fault it lacks, cycling aging) is fixed at its neutral start: the structure has no place for it.
 
-def native_spec(params: CellParameters | None = None) -> NativeSpec:
+def equation_spec(params: CellParameters | None = None) -> EquationSpec:
     """What the native exporter needs: the equations' step and initial state, their numbers, and
     where each declared variable lives. Starts and table sizes come from ``params``."""
     from fmutwin.equations import cell
@@ -391,7 +391,7 @@ def native_spec(params: CellParameters | None = None) -> NativeSpec:
     scalars = tuple((fixed_if_absent(par), par.leaf) for par in decl.parameters if par.leaf)
     tables = tuple((t.variable, f"{TABLE_KEYS[t.stem]}.{t.field}") for t in decl.tables
                    if TABLE_KEYS[t.stem] in p and t.field in p[TABLE_KEYS[t.stem]])
-    return NativeSpec(
+    return EquationSpec(
         step=cell.step, initial_state=cell.initial_state, structure=structure, p=p,
         state_names=tuple(structure.state_names()), input_names=cell.INPUTS, parameters=scalars + tables,
         inputs=decl.inputs, outputs=decl.outputs, dt_input="dt_s", time_state="time_s")

@@ -21,7 +21,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 import numpy as np
 
 from fmutwin.fmi.model_description import complete
-from fmutwin.interface import NativeSpec, TwinExport, Variable, flat
+from fmutwin.interface import EquationSpec, TwinExport, Variable, flat
 from fmutwin.symbolic import input_dependencies, symbolic_initial_state, symbolic_step
 
 #: the step used to evaluate the outputs at a state with the current inputs (the end of
@@ -66,7 +66,7 @@ class _Bound:
         self.name, self.element = name, element
 
 
-def _bind(spec: NativeSpec, sym_inputs: tuple[str, ...], sym_outputs: tuple[str, ...],
+def _bind(spec: EquationSpec, sym_inputs: tuple[str, ...], sym_outputs: tuple[str, ...],
           leaf_offsets: dict[str, tuple[int, int]], version: int) -> list[_Bound]:
     """Every declared variable bound to its slot, in declaration order (the value references);
     FMI 2.0 gets one row per array element, named ``name[i]``."""
@@ -111,7 +111,7 @@ def _c_double(x: float) -> str:
     return repr(float(x))
 
 
-def _model_config(model: str, guid: str, spec: NativeSpec, fast: Any, init: Any, bound: list[_Bound],
+def _model_config(model: str, guid: str, spec: EquationSpec, fast: Any, init: Any, bound: list[_Bound],
                   p_vec: np.ndarray) -> str:
     """model_config.h: sizes, defaults and the generated functions the shell calls."""
     u_start = [0.0] * len(fast.input_names)
@@ -173,12 +173,18 @@ def _model_vars(bound: list[_Bound], time_vr: int | None) -> str:
         warn_lo, warn_hi = var.warn_range or (-np.inf, np.inf)
         rows.append(f"    {{{b.vr}u, '{b.kind}', '{_TYPE_CODE[var.type]}', {b.index}, {b.count}, {b.element}, "
                     f"{_c_double(lo)}, {_c_double(hi)}, {lo_p}, {hi_p}, {lo_s!r}, {hi_s!r}, {int(var.increasing)}, "
-                    f"{int(var.warn_range is not None)}, {_c_double(warn_lo)}, {_c_double(warn_hi)}, "
+                    f"{_c_double(warn_lo)}, {_c_double(warn_hi)}, "
                     f"{_c_string(b.name)}}},")
     if time_vr is not None:
-        rows.append(f'    {{{time_vr}u, \'t\', \'R\', 0, 1, 0, -HUGE_VAL, HUGE_VAL, -1, -1, 1.0, 1.0, 0, 0, '
+        rows.append(f"    {{{time_vr}u, 't', 'R', 0, 1, 0, -HUGE_VAL, HUGE_VAL, -1, -1, 1.0, 1.0, 0, "
                     '-HUGE_VAL, HUGE_VAL, "time"},')
-    return f"#define NVARS {len(rows)}\nstatic const VarInfo VARS[NVARS] = {{\n" + "\n".join(rows) + "\n};\n"
+    inputs = [str(i) for i, b in enumerate(bound) if b.kind == "u"]  # checked before every step
+    warned = [str(i) for i, b in enumerate(bound) if b.kind == "y" and b.var.warn_range is not None]
+    return (f"#define NVARS {len(rows)}\nstatic const VarInfo VARS[NVARS] = {{\n" + "\n".join(rows) + "\n};\n"
+            f"#define NINPUTS {len(inputs)}\nstatic const int INPUT_ROWS[NINPUTS > 0 ? NINPUTS : 1] = "
+            f"{{{', '.join(inputs) or '0'}}};\n"
+            f"#define NWARNED {len(warned)}\nstatic const int WARNED_ROWS[NWARNED > 0 ? NWARNED : 1] = "
+            f"{{{', '.join(warned) or '0'}}};\n")
 
 
 def _start_text(var: Variable, element: int) -> str:
@@ -278,7 +284,7 @@ def compile_binary(sources: Path, output: Path, version: int) -> None:
         raise RuntimeError(f"gcc failed ({' '.join(cmd)}):\n{proc.stderr}")
 
 
-def build_native_fmu(spec: NativeSpec, model: str, description: str, out_file: Path, version: int = 2) -> Path:
+def build_native_fmu(spec: EquationSpec, model: str, description: str, out_file: Path, version: int = 2) -> Path:
     """Write ``out_file``: an FMI ``version`` co-simulation FMU with binary and sources."""
     import casadi as ca
 
@@ -333,9 +339,9 @@ def build_native(twin: TwinExport, out_dir: Path, version: int = 2) -> Path:
     twin's parameter file and provenance (:func:`fmutwin.fmi.build.finish`)."""
     from fmutwin.fmi.build import finish
 
-    if twin.native_spec is None:
+    if twin.equations is None:
         raise ValueError(f"twin {twin.name!r} has no native export")
     model = f"{twin.model_name}Native"
-    fmu = build_native_fmu(twin.native_spec(), model, twin.description, Path(out_dir) / f"{model}_fmi{version}.fmu",
+    fmu = build_native_fmu(twin.equations(), model, twin.description, Path(out_dir) / f"{model}_fmi{version}.fmu",
                            version)
     return finish(fmu, twin)

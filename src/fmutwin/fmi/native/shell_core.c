@@ -42,12 +42,11 @@ typedef struct {
     int min_p, max_p; /* parameter-vector slot of a bound set by a parameter, or -1 */
     double min_sign, max_sign;
     int increasing;   /* an array (a table grid) that must be strictly increasing */
-    int warn;         /* an output that warns outside [warn_min, warn_max] */
-    double warn_min, warn_max;
+    double warn_min, warn_max; /* an output outside logs a warning (rows listed in WARNED_ROWS) */
     const char *name;
 } VarInfo;
 
-#include "model_vars.h"
+#include "model_vars.h" /* VARS, and the rows of the inputs (INPUT_ROWS) and warned outputs (WARNED_ROWS) */
 
 typedef enum { PHASE_INSTANTIATED = 1, PHASE_INIT = 2, PHASE_STEPPING = 4, PHASE_TERMINATED = 8,
                PHASE_ERROR = 16 } Phase;
@@ -192,9 +191,8 @@ static int model_outputs(Instance *m, double dt, double *x_next, double *y) {
 
 /* An output outside its warn range: one warning line per variable. */
 static void model_warn(Instance *m) {
-    for (int i = 0; i < NVARS; i++) {
-        const VarInfo *v = &VARS[i];
-        if (!v->warn || v->kind != KIND_OUTPUT) continue;
+    for (int i = 0; i < NWARNED; i++) {
+        const VarInfo *v = &VARS[WARNED_ROWS[i]];
         for (int e = 0; e < v->count; e++) {
             double value = m->s.y[v->index + e];
             if (value < v->warn_min || value > v->warn_max) {
@@ -269,9 +267,8 @@ static int model_exit_init(Instance *m) {
 static int model_step(Instance *m, double t, double dt) {
     double x_next[NX], y_next[NY];
     char when[64];
-    for (int i = 0; i < NVARS; i++) {
-        const VarInfo *v = &VARS[i];
-        if (v->kind != KIND_INPUT) continue;
+    for (int i = 0; i < NINPUTS; i++) {
+        const VarInfo *v = &VARS[INPUT_ROWS[i]];
         for (int e = 0; e < v->count; e++) {
             double value = m->s.u[v->index + e], lo = var_min(m, v), hi = var_max(m, v);
             if (!isfinite(value)) {

@@ -136,9 +136,22 @@ def test_ecker2015_dfn_calibrated_on_70_percent_of_the_measured_discharge() -> N
     assert result.validation["last 30 %"]["rms_V"] == pytest.approx(rms["calibrated held-out"], abs=1e-4)
     assert result.validation["last 30 %"]["max_V"] == pytest.approx(np.max(np.abs(calibrated[~in_fit])), abs=1e-4)
     assert result.initial_rms_V == pytest.approx(rms["uncalibrated fit"], abs=1e-4)  # initial = parameter set
-    # calibration does not make the model worse, on the fit window or on the held-out window
-    assert rms["calibrated fit"] <= rms["uncalibrated fit"]
-    assert rms["calibrated held-out"] <= rms["uncalibrated held-out"]
+    # calibration improves the model (measured: fit 11.0 -> 10.0 mV, held-out 61.9 -> 54.6 mV) and
+    # moves the diffusivity factor beyond its own uncertainty (0.815 +- 0.077): a calibration that
+    # returned its starting values would fail here
+    assert rms["calibrated fit"] < 0.95 * rms["uncalibrated fit"]
+    assert rms["calibrated held-out"] < 0.95 * rms["uncalibrated held-out"]
+    factor = result.values["Negative particle diffusivity scale factor"]
+    assert abs(factor - 1.0) > 2 * result.standard_errors["Negative particle diffusivity scale factor"]
+    # and it is a minimum: the factor 10 % either side fits the window worse (plain PyBaMM solves)
+    diffusivity = pybamm.ParameterValues("Ecker2015")["Negative particle diffusivity [m2.s-1]"]
+    overrides = result.parameter_overrides()
+    for step in (0.9, 1.1):
+        def scaled(sto, T, f=factor * step):  # noqa: ANN001 - PyBaMM's function signature
+            return f * diffusivity(sto, T)
+
+        moved = pybamm_error_V(result.model_options, {**overrides, "Negative particle diffusivity [m2.s-1]": scaled})
+        assert np.sqrt(np.mean(moved[in_fit] ** 2)) > rms["calibrated fit"], step
     record = json.loads(json.dumps(result.to_record(), allow_nan=False))
     assert record["data"]["file"] == {"path": str(path), "sha256": measured.source_sha256,
                                       "role": "measured data first 70 %"}

@@ -217,6 +217,23 @@ def test_lumped_heat_flow_and_ambient() -> None:
     assert warm["temperature_K"][0] > a["temperature_K"][0] + 1.0
 
 
+def test_heat_flow_input_equals_pybamms_lumped_model_with_a_warmer_ambient() -> None:
+    """A heat flow q into the lumped cell is PyBaMM's own lumped energy balance with the ambient
+    raised by q / (h A) (its cooling term is h A (T_amb - T), from the parameter set): same
+    temperature and voltage at every step, under load (measured: identical)."""
+    heated = CellEchemTwin(model="SPMe", thermal="lumped", initial_soc=0.7)
+    shifted = CellEchemTwin(model="SPMe", thermal="lumped", initial_soc=0.7)
+    values = heated.parameter_values
+    h_a = float(values["Total heat transfer coefficient [W.m-2.K-1]"]) * float(values["Cell cooling surface area [m2]"])
+    q = 2.0
+    for _ in range(60):
+        a = heated.step(5.0, 10.0, 298.15, q)
+        b = shifted.step(5.0, 10.0, 298.15 + q / h_a, 0.0)
+        assert abs(a["temperature_K"][0] - b["temperature_K"][0]) < 1e-9
+        assert abs(a["voltage_V"][0] - b["voltage_V"][0]) < 1e-9
+    assert a["temperature_K"][0] > 298.15 + 20.0  # the heat flow matters: 2 W warms the cell ~25 K in 10 min
+
+
 def test_plating_indicator_negative_when_fast_charging_cold() -> None:
     twin = CellEchemTwin(model="SPMe", initial_soc=0.2, ambient_temperature_K=268.15)
     out = twin.step(-10.0, 20.0)  # 2C charge at -5 degC

@@ -271,7 +271,10 @@ def main() -> None:
         host_compile_s = compile_c([f"-I{HOST_INCLUDE}", str(HOST_SOURCE), "-ldl"], host)
         sources = Path(cases_py["native2"].instances.unzip_dir) / "sources"
         step_exe = tmp_dir / "step_bench"
-        step_compile_s = compile_c(["-DBENCH_STEP_FUNCTION", "-DCASADI_SYMBOL_EXPORT=", f"-I{sources}",
+        from fmutwin.equations.cell import INPUTS
+
+        step_compile_s = compile_c(["-DBENCH_STEP_FUNCTION", f"-DBENCH_U_CURRENT={INPUTS.index('current_A')}",
+                                    "-DCASADI_SYMBOL_EXPORT=", f"-I{sources}",
                                     f"-I{HOST_INCLUDE}", str(HOST_SOURCE), str(sources / "model.c"), "-lm"], step_exe)
         print(f"compiled the C host in {host_compile_s:.1f} s, the step-function loop in {step_compile_s:.1f} s",
               flush=True)
@@ -372,10 +375,13 @@ def main() -> None:
         f"({stats['parameters']:,} values), read through a pointer ({stats['copies']} `casadi_copy` of an input "
         f"vector: the 4 inputs), and the exact OCV mean over a step's SOC interval is O(1) from the OCV table's "
         f"cumulative integral, which `derive(p)` computes once per parameter set into the derived vector "
-        f"({stats['derived']} values). Before this (commit 120f974, 2026-11-23 22:17 UTC, same machine): "
-        "378,974 steps/s (FMI 2.0) / 348,525 (FMI 3.0) medians, the step alone 2.57 µs, when every lookup copied "
-        "its table's grid and values (about 1,360 scalar copies of parameters per step) into a parametric `ca.interpolant` "
-        "call and the OCV mean summed a correction over all 110 OCV knots")
+        f"({stats['derived']} values). Earlier runs (another machine, an AMD EPYC with 2 logical cores): commit "
+        "120f974 (2026-11-23) 378,974 / 348,525 steps/s (FMI 2.0 / 3.0 medians), the step alone 2.57 µs, when "
+        "every lookup copied its table's grid and values (about 1,360 scalar copies of parameters per step) into a "
+        "parametric `ca.interpolant` call and the OCV mean summed a correction over all 110 OCV knots; commit "
+        "7b5fec0 (2026-11-23, the MX step) 2,393,955 / 2,384,465 steps/s, the step alone 0.37 µs and the shell "
+        "+0.04 µs. The twin-neutral shell (#11: the FMI state machine, parameter-bounded input ranges, warn "
+        "ranges, typed access) is measured here on the present machine, whose medians spread widely between runs")
     if c_best >= 1e6:
         target = (f"**reached**: the best C median is {c_best:,.0f} steps/s (FMI 2.0 "
                   f"{1e6 / med_us['c2']:,.0f}, FMI 3.0 {1e6 / med_us['c3']:,.0f}; fastest single repeat "

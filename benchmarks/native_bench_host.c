@@ -47,14 +47,16 @@
  * Diagnostic mode, the generated step function alone (no FMI, no shell checks): compiled with
  * the FMU's own sources,
  *
- *     gcc -std=c99 -O2 -DBENCH_STEP_FUNCTION -DCASADI_SYMBOL_EXPORT= -I FMU_DIR/sources \
- *         -I ../tests/fmi/c_host \
+ *     gcc -std=c99 -O2 -DBENCH_STEP_FUNCTION -DBENCH_U_CURRENT=0 -DCASADI_SYMBOL_EXPORT= \
+ *         -I FMU_DIR/sources -I ../tests/fmi/c_host \
  *         -o step_bench native_bench_host.c FMU_DIR/sources/model.c -lm
  *     step_bench PROFILE PASSES REPEATS [VOLTAGE_OUT]
  *
- * it calls the CasADi step (x, u, p, d) -> (x_next, y) of model.c with the default parameters
- * (d = derive(p) computed once before timing) and initial state of model_config.h, input current set and output voltage_V read per step, the
- * state reset to the initial one between passes (untimed), as in the FMI mode.
+ * it calls the CasADi step (x, u, p, d) -> (x_next, y) of model.c with the default parameters of
+ * model_config.h (the initial state and d = derive(p) computed once before timing, as the shell
+ * does at exit of initialisation), the input current (step input BENCH_U_CURRENT) set and the
+ * output voltage_V read per step, the state reset to the initial one between passes (untimed),
+ * as in the FMI mode.
  *
  * The FMI types (declared as in the FMI 2.0.x / 3.0.x standard headers), the loading of the
  * binary and its functions, instantiation, initialisation and the status checks are in
@@ -307,7 +309,7 @@ static double step_pass(void *ctx, const Run *r, FILE *out)
     s->arg[0] = s->x; s->arg[1] = s->u; s->arg[2] = s->p; s->arg[3] = s->d;
     s->res[0] = x_next; s->res[1] = s->y;
     for (size_t k = 0; k < r->n; k++) {
-        s->u[U_LIMITED] = r->cur[k];
+        s->u[BENCH_U_CURRENT] = r->cur[k];
         if (STEP_FUNCTION(s->arg, s->res, s->iw, s->w, 0) != 0) {
             fprintf(stderr, "step_bench: the step function failed at step %zu\n", k);
             exit(3);
@@ -323,13 +325,18 @@ static double step_pass(void *ctx, const Run *r, FILE *out)
 static void run_step_function(Run *r)
 {
     static Step s;
-    casadi_int sz_arg, sz_res, sz_iw, sz_w, d_arg, d_res, d_iw, d_w;
+    casadi_int sz_arg, sz_res, sz_iw, sz_w, d_arg, d_res, d_iw, d_w, i_arg, i_res, i_iw, i_w;
     STEP_WORK(&sz_arg, &sz_res, &sz_iw, &sz_w); /* buffer sizes, allocated as the shell does */
     DERIVE_WORK(&d_arg, &d_res, &d_iw, &d_w);
+    INIT_WORK(&i_arg, &i_res, &i_iw, &i_w);
     if (d_arg > sz_arg) sz_arg = d_arg;
     if (d_res > sz_res) sz_res = d_res;
     if (d_iw > sz_iw) sz_iw = d_iw;
     if (d_w > sz_w) sz_w = d_w;
+    if (i_arg > sz_arg) sz_arg = i_arg;
+    if (i_res > sz_res) sz_res = i_res;
+    if (i_iw > sz_iw) sz_iw = i_iw;
+    if (i_w > sz_w) sz_w = i_w;
     s.arg = calloc((size_t)sz_arg + 1, sizeof(casadi_real *));
     s.res = calloc((size_t)sz_res + 1, sizeof(casadi_real *));
     s.iw = calloc((size_t)sz_iw + 1, sizeof(casadi_int));
@@ -341,7 +348,12 @@ static void run_step_function(Run *r)
         fprintf(stderr, "step_bench: derive failed\n");
         exit(3);
     }
-    memcpy(s.x0, X0_DEFAULT, sizeof s.x0); /* time state 0, as after initialisation at t = 0 */
+    s.arg[0] = s.p; /* x0 = initial_state(p), as the shell does at exit of initialisation (time 0) */
+    s.res[0] = s.x0;
+    if (INIT_FUNCTION(s.arg, s.res, s.iw, s.w, 0) != 0) {
+        fprintf(stderr, "step_bench: initial state failed\n");
+        exit(3);
+    }
     memcpy(s.u, U_START, sizeof s.u);      /* ambient temperature at its start value */
     s.u[U_DT] = DT;
     s.y_voltage = -1;

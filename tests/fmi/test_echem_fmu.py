@@ -92,3 +92,25 @@ def test_echem_fmu_state_restore(open_fmu, echem_fmu, version):
     host.time = t
     second = run(20)
     np.testing.assert_allclose(second, first, rtol=1e-12)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_echem_fmu_takes_every_start_value_and_inputs_set_during_initialisation(open_fmu, echem_fmu, version):
+    """An importer that writes every start value (read from the modelDescription) runs the same
+    model; a current set during initialisation is in the outputs at once (voltage below the
+    rest voltage, batteryCurrent the current)."""
+    from test_importer_contract import declared_starts
+
+    starts = declared_starts(echem_fmu[version])
+    assert set(starts) == {"model", "parameterSet", "bpxFile", "thermalModel", "initialSoc", "initialTemperature"}
+    runs = []
+    for i, (values, current) in enumerate((({}, 0.0), (starts, 0.0), ({}, 5.0))):
+        host = open_fmu(echem_fmu[version], instance=f"e{i}")
+        host.initialize(**values, current=current)
+        first = host.get("batteryCurrent", "batteryVoltage")
+        host.set(current=2.0)
+        host.step(5.0)
+        runs.append((first, host.get("batteryVoltage", "stateOfCharge")))
+    assert runs[1] == runs[0]
+    (i_rest, v_rest), (i_load, v_load) = runs[0][0], runs[2][0]
+    assert i_rest == 0.0 and i_load == 5.0 and v_rest - 0.2 < v_load < v_rest - 0.005

@@ -204,18 +204,21 @@ static void model_warn(Instance *m) {
     }
 }
 
-/* The first non-finite entry of y (outputs) or x (states) as a log line; 1 if all are finite. */
-static int model_finite(Instance *m, const double *x, const double *y, const char *when) {
+/* The first non-finite entry of y (outputs) or x (states) as a log line naming the time t (or
+   the end of initialisation when `initialising`); 1 if all are finite. */
+static int model_finite(Instance *m, const double *x, const double *y, double t, int initialising) {
+    const char *when = initialising ? "after initialisation" : "at t =";
+    double at = initialising ? 0.0 : t;
     for (int i = 0; i < NY; i++) {
         if (!isfinite(y[i])) {
-            model_log(m, 3, "logStatusError", "%s: output %s became %g (a table with extrapolation 'error' left "
-                      "its grid, or a parameter is invalid)", when, Y_NAMES[i], y[i]);
+            model_log(m, 3, "logStatusError", "%s %.17g: output %s became %g (a table with extrapolation 'error' "
+                      "left its grid, or a parameter is invalid)", when, at, Y_NAMES[i], y[i]);
             return 0;
         }
     }
     for (int i = 0; i < NX; i++) {
         if (!isfinite(x[i])) {
-            model_log(m, 3, "logStatusError", "%s: state %d became %g", when, i, x[i]);
+            model_log(m, 3, "logStatusError", "%s %.17g: state %d became %g", when, at, i, x[i]);
             return 0;
         }
     }
@@ -258,7 +261,7 @@ static int model_exit_init(Instance *m) {
         model_log(m, 3, "logStatusError", "the outputs at the initial state could not be evaluated");
         return 0;
     }
-    if (!model_finite(m, m->s.x, m->s.y, "after initialisation")) return 0;
+    if (!model_finite(m, m->s.x, m->s.y, m->s.time, 1)) return 0;
     model_warn(m);
     return 1;
 }
@@ -266,7 +269,6 @@ static int model_exit_init(Instance *m) {
 /* One communication step. Returns 1 on success; on failure nothing changes and one line is logged. */
 static int model_step(Instance *m, double t, double dt) {
     double x_next[NX], y_next[NY];
-    char when[64];
     for (int i = 0; i < NINPUTS; i++) {
         const VarInfo *v = &VARS[INPUT_ROWS[i]];
         for (int e = 0; e < v->count; e++) {
@@ -290,8 +292,7 @@ static int model_step(Instance *m, double t, double dt) {
         model_log(m, 3, "logStatusError", "t = %.17g: the step function failed", t);
         return 0;
     }
-    snprintf(when, sizeof when, "t = %.17g", t);
-    if (!model_finite(m, x_next, y_next, when)) return 0; /* generated code returns 0 even on NaN */
+    if (!model_finite(m, x_next, y_next, t, 0)) return 0; /* generated code returns 0 even on NaN */
     memcpy(m->s.x, x_next, sizeof x_next);
     memcpy(m->s.y, y_next, sizeof y_next);
     m->s.time = t + dt;

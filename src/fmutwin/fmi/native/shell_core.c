@@ -334,45 +334,27 @@ static int model_set(Instance *m, const VarInfo *v, int k, double value) {
     return 1;
 }
 
-/* Get or set `n` values of the variables `vrs` of type `type`; arrays take `count` values each
-   (`values_size` is FMI 3.0's nValues, or n for FMI 2.0 scalars). Returns 1 on success. */
-static int model_get_values(Instance *m, char type, const unsigned int vrs[], size_t n, double out[],
-                            size_t values_size, const char *what) {
+/* Get (`set` 0) or set (`set` 1) the values of the `n` variables `vrs` of type `type` (arrays
+   take `count` values each; `values_size` is FMI 3.0's nValues, or n for FMI 2.0 scalars).
+   Returns 1 on success, else 0 with a log line. */
+static int model_values(Instance *m, char type, const unsigned int vrs[], size_t n, double values[],
+                        size_t values_size, const char *what, int set) {
     size_t k = 0;
+    if (set && !model_allowed(m, PHASE_INSTANTIATED | PHASE_INIT | PHASE_STEPPING, what)) return 0;
     for (size_t i = 0; i < n; i++) {
         const VarInfo *v = find_var(vrs[i]);
         if (!v || v->type != type) {
             model_log(m, 3, "logStatusError", "%s: no such variable with value reference %u", what, vrs[i]);
             return 0;
         }
-        for (int e = 0; e < v->count; e++) {
-            if (k >= values_size) {
-                model_log(m, 3, "logStatusError", "%s: more values needed than the %zu given", what, values_size);
-                return 0;
-            }
-            out[k++] = model_get(m, v, e);
-        }
-    }
-    return 1;
-}
-
-static int model_set_values(Instance *m, char type, const unsigned int vrs[], size_t n, const double in[],
-                            size_t values_size, const char *what) {
-    size_t k = 0;
-    if (!model_allowed(m, PHASE_INSTANTIATED | PHASE_INIT | PHASE_STEPPING, what)) return 0;
-    for (size_t i = 0; i < n; i++) {
-        const VarInfo *v = find_var(vrs[i]);
-        if (!v || v->type != type) {
-            model_log(m, 3, "logStatusError", "%s: no such variable with value reference %u", what, vrs[i]);
-            return 0;
-        }
-        for (int e = 0; e < v->count; e++) {
+        for (int e = 0; e < v->count; e++, k++) {
             if (k >= values_size) {
                 model_log(m, 3, "logStatusError", "%s: %s needs more values than the %zu given", what, v->name,
                           values_size);
                 return 0;
             }
-            if (!model_set(m, v, e, in[k++])) return 0;
+            if (!set) values[k] = model_get(m, v, e);
+            else if (!model_set(m, v, e, values[k])) return 0;
         }
     }
     return 1;

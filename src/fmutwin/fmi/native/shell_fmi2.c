@@ -94,7 +94,7 @@ fmi2Status fmi2Reset(fmi2Component c) {
         CHECK_INST; \
         for (size_t i = 0; i < nvr; i += 64) { \
             size_t n = nvr - i < 64 ? nvr - i : 64; \
-            if (!model_get_values(INST, CODE, vr + i, n, buffer, n, "fmi2Get" #NAME)) return fmi2Error; \
+            if (!model_values(INST, CODE, vr + i, n, buffer, n, "fmi2Get" #NAME, 0)) return fmi2Error; \
             for (size_t k = 0; k < n; k++) value[i + k] = TO_C(buffer[k]); \
         } \
         return fmi2OK; \
@@ -105,7 +105,7 @@ fmi2Status fmi2Reset(fmi2Component c) {
         for (size_t i = 0; i < nvr; i += 64) { \
             size_t n = nvr - i < 64 ? nvr - i : 64; \
             for (size_t k = 0; k < n; k++) buffer[k] = FROM_C(value[i + k]); \
-            if (!model_set_values(INST, CODE, vr + i, n, buffer, n, "fmi2Set" #NAME)) return fmi2Error; \
+            if (!model_values(INST, CODE, vr + i, n, buffer, n, "fmi2Set" #NAME, 1)) return fmi2Error; \
         } \
         return fmi2OK; \
     }

@@ -123,7 +123,7 @@ fmi3Status fmi3Reset(fmi3Instance instance) {
         CHECK_INST; \
         buffer = malloc((nValues ? nValues : 1) * sizeof *buffer); \
         if (!buffer) return fmi3Error; \
-        ok = model_get_values(INST, CODE, vr, nvr, buffer, nValues, "fmi3Get" #NAME); \
+        ok = model_values(INST, CODE, vr, nvr, buffer, nValues, "fmi3Get" #NAME, 0); \
         for (size_t k = 0; ok && k < nValues; k++) values[k] = TO_C(buffer[k]); \
         free(buffer); \
         return ok ? fmi3OK : fmi3Error; \
@@ -136,7 +136,7 @@ fmi3Status fmi3Reset(fmi3Instance instance) {
         buffer = malloc((nValues ? nValues : 1) * sizeof *buffer); \
         if (!buffer) return fmi3Error; \
         for (size_t k = 0; k < nValues; k++) buffer[k] = FROM_C(values[k]); \
-        ok = model_set_values(INST, CODE, vr, nvr, buffer, nValues, "fmi3Set" #NAME); \
+        ok = model_values(INST, CODE, vr, nvr, buffer, nValues, "fmi3Set" #NAME, 1); \
         free(buffer); \
         return ok ? fmi3OK : fmi3Error; \
     }

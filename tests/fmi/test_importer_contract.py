@@ -194,3 +194,24 @@ def test_restoring_a_state_after_a_failed_step_continues(open_fmu, fmu):
     host.set(current=10.0)
     host.step(1.0)
     assert np.isfinite(host.get("batteryVoltage")[0])
+
+
+def test_current_limit_widens_and_narrows_the_current_range(open_fmu, fmu):
+    """currentLimit is the current's range both ways (the default 20C = 2000 A is no ceiling of its
+    own), and a limit that is no limit (NaN, negative) is refused when set."""
+    wide = open_fmu(fmu, instance="wide")
+    wide.initialize(currentLimit=5000.0)
+    wide.set(current=2001.0)
+    wide.step(1.0)
+    assert wide.errors() == [] and wide.get("batteryCurrent")[0] == 2001.0
+    narrow = open_fmu(fmu, instance="narrow")
+    narrow.initialize(currentLimit=50.0)
+    narrow.set(current=-60.0)
+    with pytest.raises(FMICallException):
+        narrow.step(1.0)
+    assert "input current = -60 A is outside its range [-currentLimit = -50, currentLimit = 50]" in narrow.errors()[-1]
+    for i, bad in enumerate((float("nan"), -1.0)):
+        host = open_fmu(fmu, instance=f"bad{i}")
+        with pytest.raises(FMICallException):
+            host.initialize(currentLimit=bad)
+        assert any("parameter currentLimit" in e for e in host.errors()), host.errors()

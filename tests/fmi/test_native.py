@@ -143,8 +143,8 @@ def test_native_in_ecos(native):
 
 @pytest.mark.parametrize("name, value, expect", [
     ("current", float("nan"), "input current = nan is not finite"),
-    ("current", 1e5, "input current = 100000 is outside its range"),
-    ("ambientTemperature", -3.0, "input ambientTemperature = -3 is outside its range"),
+    ("current", 1e5, "input current = 100000 A is outside its range [-currentLimit = -2000, currentLimit = 2000]"),
+    ("ambientTemperature", -3.0, "input ambientTemperature = -3 K is outside its range [100, 2000]"),
 ])
 def test_native_bad_input_is_an_error_with_one_log_line(open_fmu, native_fmu, name, value, expect):
     host = open_fmu(native_fmu)
@@ -163,7 +163,7 @@ def test_native_bad_parameter_value_is_refused_with_a_log_line(open_fmu, native_
     host = open_fmu(native_fmu)
     with pytest.raises(FMICallException):
         host.set(thermalMass=-1.0)
-    assert "parameter thermalMass = -1 is outside its range" in host.errors()[0]
+    assert "parameter thermalMass = -1 J/K is outside its range [1e-09, 1e+09]" in host.errors()[0]
 
 
 def test_native_state_save_restore_is_bit_identical(open_fmu, native_fmu):

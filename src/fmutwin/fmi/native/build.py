@@ -173,11 +173,13 @@ def _model_vars(bound: list[_Bound], time_vr: int | None) -> str:
         warn_lo, warn_hi = var.warn_range or (-np.inf, np.inf)
         rows.append(f"    {{{b.vr}u, '{b.kind}', '{_TYPE_CODE[var.type]}', {b.index}, {b.count}, {b.element}, "
                     f"{_c_double(lo)}, {_c_double(hi)}, {lo_p}, {hi_p}, {lo_s!r}, {hi_s!r}, {int(var.increasing)}, "
-                    f"{_c_double(warn_lo)}, {_c_double(warn_hi)}, "
-                    f"{_c_string(b.name)}}},")
+                    f"{_c_double(warn_lo)}, {_c_double(warn_hi)}, {_c_string(b.name)}, "
+                    f"{_c_string(f' {var.unit}' if var.unit and var.unit != '1' else '')}, "
+                    f"{_c_string(var.min if isinstance(var.min, str) else '')}, "
+                    f"{_c_string(var.max if isinstance(var.max, str) else '')}}},")
     if time_vr is not None:
         rows.append(f"    {{{time_vr}u, 't', 'R', 0, 1, 0, -HUGE_VAL, HUGE_VAL, -1, -1, 1.0, 1.0, 0, "
-                    '-HUGE_VAL, HUGE_VAL, "time"},')
+                    '-HUGE_VAL, HUGE_VAL, "time", " s", "", ""},')
     inputs = [str(i) for i, b in enumerate(bound) if b.kind == "u"]  # checked before every step
     warned = [str(i) for i, b in enumerate(bound) if b.kind == "y" and b.var.warn_range is not None]
     return (f"#define NVARS {len(rows)}\nstatic const VarInfo VARS[NVARS] = {{\n" + "\n".join(rows) + "\n};\n"

@@ -44,6 +44,8 @@ typedef struct {
     int increasing;   /* an array (a table grid) that must be strictly increasing */
     double warn_min, warn_max; /* an output outside logs a warning (rows listed in WARNED_ROWS) */
     const char *name;
+    const char *unit;             /* " A", or "" for a dimensionless or untyped variable (for messages) */
+    const char *min_name, *max_name; /* the bounds as declared, e.g. "-currentLimit", or "" (for messages) */
 } VarInfo;
 
 #include "model_vars.h" /* VARS, and the rows of the inputs (INPUT_ROWS) and warned outputs (WARNED_ROWS) */
@@ -179,6 +181,19 @@ static double var_max(const Instance *m, const VarInfo *v) {
     return v->max_p >= 0 ? v->max_sign * m->s.p[v->max_p] : v->max;
 }
 
+/* "variable = value unit is outside its range [lo, hi]" with parameter-named bounds named, as the
+   Python FMUs write it. */
+static void log_range(Instance *m, const char *prefix, const VarInfo *v, double value, double lo, double hi,
+                      const char *note) {
+    char lo_text[96], hi_text[96];
+    if (v->min_name[0]) snprintf(lo_text, sizeof lo_text, "%s = %g", v->min_name, lo);
+    else snprintf(lo_text, sizeof lo_text, "%g", lo);
+    if (v->max_name[0]) snprintf(hi_text, sizeof hi_text, "%s = %g", v->max_name, hi);
+    else snprintf(hi_text, sizeof hi_text, "%g", hi);
+    model_log(m, 3, "logStatusError", "%s%s = %.17g%s is outside its range [%s, %s]%s", prefix, v->name, value,
+              v->unit, lo_text, hi_text, note);
+}
+
 /* y = the outputs at state x with inputs u, over a step of length dt (the state is not kept). */
 static int model_outputs(Instance *m, double dt, double *x_next, double *y) {
     double u[NU];
@@ -278,8 +293,9 @@ static int model_step(Instance *m, double t, double dt) {
                 return 0;
             }
             if (value < lo || value > hi) {
-                model_log(m, 3, "logStatusError", "t = %.17g: input %s = %.17g is outside its range [%g, %g]", t,
-                          v->name, value, lo, hi);
+                char prefix[64];
+                snprintf(prefix, sizeof prefix, "t = %.17g: input ", t);
+                log_range(m, prefix, v, value, lo, hi, "");
                 return 0;
             }
         }
@@ -321,9 +337,12 @@ static int model_set(Instance *m, const VarInfo *v, int k, double value) {
         if (!model_allowed(m, PHASE_INSTANTIATED | PHASE_INIT, "setting a parameter")) return 0;
         lo = var_min(m, v);
         hi = var_max(m, v);
-        if (!isfinite(value) || value < lo || value > hi) {
-            model_log(m, 3, "logStatusError", "parameter %s = %.17g is outside its range [%g, %g]%s", v->name, value,
-                      lo, hi, lo == hi ? " (fixed when the FMU was built)" : "");
+        if (!isfinite(value)) {
+            model_log(m, 3, "logStatusError", "parameter %s = %g is not finite", v->name, value);
+            return 0;
+        }
+        if (value < lo || value > hi) {
+            log_range(m, "parameter ", v, value, lo, hi, lo == hi ? " (fixed when the FMU was built)" : "");
             return 0;
         }
         m->s.p[v->index + k] = value;

@@ -113,8 +113,8 @@ def model_layer_case() -> Prepare:
         params = {v.name: v.start if v.start is not None else {"Real": 0.0, "Integer": 0, "Boolean": False,
                                                                 "String": ""}[v.type]
                   for v in model.variables if v.causality == "parameter"}
-        model.initialize(params, set())
         inputs = {"current": 0.0, "ambientTemperature": AMBIENT_K, "heatFlow": 0.0}
+        model.initialize(params, set(), inputs)
         clock = [0.0]
 
         def step(i: float) -> tuple[float, float]:

@@ -137,6 +137,30 @@ class Ops:
         kinks = self._kink_sum(a, b, knots, jumps)
         return ends - self.safe_div(kinks, 2.0 * self.fabs(b - a))
 
+    def slope1(self, x: Any, grid: Sequence[Any], values: Sequence[Any], mode: Extrapolation = "nearest",
+               name: str = "table") -> Any:
+        """d/dx of the extrapolated piecewise-linear table at ``x``: the slope of the segment that
+        holds ``x`` (the right-hand one at a breakpoint); outside the grid the edge segment's
+        (``linear``, ``error``) or 0 (``nearest``, where the table is held)."""
+        if len(grid) == 1:
+            return 0.0 * x
+        if self.name == "numpy":
+            i, _ = _segment(x, grid)
+            g, v = np.asarray(grid, dtype=float), np.asarray(values, dtype=float)
+            slope = (v[i + 1] - v[i]) / (g[i + 1] - g[i])
+        elif _is_mx(x):
+            i, gv, go, _ = _mx_point(x, grid, len(grid))
+            vv, vo = _mx_vector(values)
+            slope = (vv[(vo + 1) + i] - vv[vo + i]) / (gv[(go + 1) + i] - gv[go + i])
+        else:  # CasADi SX has no segment search: select the segment with a chain of comparisons
+            slope = (values[1] - values[0]) / (grid[1] - grid[0]) + 0.0 * x
+            for k in range(1, len(grid) - 1):
+                slope = self.where(x >= grid[k], (values[k + 1] - values[k]) / (grid[k + 1] - grid[k]), slope)
+        if mode == "nearest":
+            slope = self.where((x < grid[0]) + (x > grid[-1]) if self.name == "casadi" else
+                               (np.asarray(x) < grid[0]) | (np.asarray(x) > grid[-1]), 0.0 * slope, slope)
+        return slope
+
     def _kinks(self, grid: Sequence[Any], values: Sequence[Any], held_edges: bool) -> tuple[Any, Any]:
         """Breakpoints where the slope changes, and the slope change there."""
         if self.name == "numpy":

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fmutwin.equations import aging, circuit, faults, hysteresis, thermal
-from fmutwin.equations.tables import TableShape, lookup, mean_over_soc
+from fmutwin.equations.tables import TableShape, lookup, mean_over_soc, slope_over_soc
 from fmutwin.ops import Ops
 
 INPUTS: tuple[str, ...] = ("current_A", "ambient_temperature_K", "heat_flow_W", "dt_s")
@@ -156,20 +156,13 @@ def _node_temperatures(s: CellStructure, x: dict[str, Any]) -> list[Any]:
     return [x[f"node_temperature_{k + 1}_K"] for k in range(s.n_nodes)]
 
 
-def step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any],
-         u: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Advance the cell by ``u["dt_s"]``; return (new state, outputs at the end of the step).
-
-    Inputs: ``current_A`` requested cell current (positive = discharge), ``ambient_temperature_K``,
-    ``heat_flow_W`` external heat into the cell, ``dt_s`` step length.
-    """
-    dt = u["dt_s"]
+def start_of_step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], dt: Any) -> dict[str, Any]:
+    """What a step holds from its start whatever the current: fault latches (on the start time and
+    temperature), whether the cell is open, the aged capacity, the cell temperature."""
     time = x["time_s"]
     nodes = _node_temperatures(s, x)
     t_cell = thermal.mean(nodes)
     xn: dict[str, Any] = {"time_s": time + dt}
-
-    # -- faults: latch triggers on the start-of-step time and temperature ---------------------
     for fault in ("internal_short", "series_resistance", "exotherm"):
         key = f"{fault}_active"
         enabled = getattr(s, "exothermic_reaction" if fault == "exotherm" else fault)
@@ -186,18 +179,39 @@ def step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any],
         is_open = ops.fmax(is_open, x_eff["series_resistance_active"] * p["series_open_circuit"])
     if s.exothermic_reaction:
         is_open = ops.fmax(is_open, ops.where(x["reaction_extent"] >= p["burnt_extent"], 1.0, 0.0))
-    current = ops.where(is_open > 0.5, 0.0 * u["current_A"], u["current_A"])
-
-    # -- circuit at the start of the step (values held over the step) -------------------------
-    q_factor, _, _ = aging_factors(ops, s, p, x["num_cycles"])
+    q_factor, _, ocv_factor = aging_factors(ops, s, p, x["num_cycles"])
     capacity = p["nominal_capacity_As"] * p["capacity_calendar_factor"] * q_factor
+    return {"xn": xn, "x_eff": x_eff, "is_open": is_open, "nodes": nodes, "t_cell": t_cell, "capacity": capacity,
+            "ocv_factor": ocv_factor, "dt": dt}
+
+
+def actual_current(ops: Ops, start: dict[str, Any], requested_A: Any) -> Any:
+    """The cell current: the requested one, or 0 while the cell is open."""
+    return ops.where(start["is_open"] > 0.5, 0.0 * requested_A, requested_A)
+
+
+def circuit_over_step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], start: dict[str, Any],
+                      current: Any, with_slope: bool = False) -> dict[str, Any]:
+    """The circuit over a step with a given (actual) cell current: RC branches, hysteresis,
+    internal currents, SOC and the OCV source's mean voltage, with every table held at the start.
+
+    Returns the new circuit states, the electrical energies of the step and ``mean_voltage``, the
+    terminal voltage averaged over the step (its integral times the current is the terminal
+    energy), and with ``with_slope`` also ``mean_voltage_slope``, its derivative in the current
+    where the tables are smooth (the OCV segment at the start SOC): what a parallel group's
+    current split solves on.
+    """
+    dt, t_cell, capacity = start["dt"], start["t_cell"], start["capacity"]
+    x_eff = dict(start["x_eff"])
+    xn: dict[str, Any] = {}
     if s.hysteresis:  # over the step the instantaneous hysteresis follows this step's current
         x_eff["hysteresis_sign"] = ops.where(current != 0, -ops.sign(current), x["hysteresis_sign"])
     c0 = _terminal(ops, s, p, x_eff, current, t_cell)
     ocv0 = c0["ocv"]
     charging = current < 0
     e_loss = current * current * c0["r0"] * dt  # ohmic
-    e_rc_current = 0.0 * ocv0  # I * integral of the RC voltages
+    rc_integral = 0.0 * ocv0  # sum of the integrals of the RC voltages over the step
+    slope = -c0["r0"]  # d mean_voltage / d current, term by term
     for i in range(s.n_rc):
         name = f"rc{i + 1}"
         r = _directional(ops, s, p, f"{name}_resistance_ohm", charging, x["soc"], t_cell) * c0["r_factor"]
@@ -205,7 +219,9 @@ def step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any],
         v = x[f"rc_voltage_{i + 1}_V"]
         xn[f"rc_voltage_{i + 1}_V"] = circuit.rc_step(ops, v, current, r, tau, dt)
         e_loss = e_loss + circuit.rc_loss_energy(ops, v, current, r, tau, dt)
-        e_rc_current = e_rc_current + current * circuit.rc_voltage_integral(ops, v, current, r, tau, dt)
+        rc_integral = rc_integral + circuit.rc_voltage_integral(ops, v, current, r, tau, dt)
+        if with_slope:
+            slope = slope - r * (1.0 - tau * -ops.expm1(-dt / tau) / dt)
     e_loss = e_loss - current * c0["v_hyst"] * dt  # hysteresis opposes the current: dissipated
     if s.hysteresis:
         xn["hysteresis_state"], xn["hysteresis_sign"] = hysteresis.hysteresis_step(
@@ -220,49 +236,59 @@ def step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any],
 
     # -- charge, and the energy the OCV source gives up (exact for SOC linear in time) ---------
     xn["soc"] = x["soc"] - (current + internal) * dt / capacity
-    _, _, ocv_factor = aging_factors(ops, s, p, x["num_cycles"])
+    ocv_factor = start["ocv_factor"]
     ocv_mean = mean_over_soc(ops, s.tables["ocv_V"], p["ocv_V"], x["soc"], xn["soc"], t_cell, "ocv_V") * ocv_factor
     e_loss = e_loss + ocv_mean * internal * dt
     xn["num_cycles"] = x["num_cycles"] + ops.fmax(current, 0.0) * dt / p["nominal_capacity_As"]
+    if with_slope:
+        ocv_slope = slope_over_soc(ops, s.tables["ocv_V"], p["ocv_V"], x["soc"], t_cell, "ocv_V")
+        slope = slope - 0.5 * dt / capacity * ocv_factor * ocv_slope
 
-    # -- heat -----------------------------------------------------------------------------------
+    # -- terminal energy: OCV energy minus what R0, the RC branches and hysteresis take -------
+    mean_voltage = ocv_mean + c0["v_hyst"] - current * c0["r0"] - rc_integral / dt
+    out = {"xn": xn, "x_eff": x_eff, "ocv0": ocv0, "e_loss": e_loss, "e_terminal": current * dt * mean_voltage,
+           "mean_voltage": mean_voltage}
+    if with_slope:
+        out["mean_voltage_slope"] = slope
+    return out
+
+
+def heat_over_step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], start: dict[str, Any],
+                   current: Any, c: dict[str, Any]) -> dict[str, Any]:
+    """The step's heat (electrical losses, entropic heat, exothermic reaction) and the cell's heat
+    capacity (which venting reduces); the reaction extent after the step."""
+    dt, t_cell = start["dt"], start["t_cell"]
+    x_eff = c["x_eff"]
     e_rev = -current * t_cell * _table(ops, s, p, "entropic_coefficient_V_per_K", x["soc"], t_cell) * dt
     heat_capacity = p["mass_J_per_K"]
-    e_reaction = 0.0 * ocv0
-    xn["reaction_extent"] = x["reaction_extent"]
+    e_reaction = 0.0 * c["ocv0"]
+    extent = x["reaction_extent"]
     if s.exothermic_reaction:
         heat_capacity = heat_capacity * (1.0 - p["vented_mass_fraction"] * x["reaction_extent"])
         k = faults.reaction_rate_constant(ops, t_cell, p["onset_temperature_K"], p["reaction_activation_energy_J_per_mol"],
                                           p["reaction_heat_J"], p["mass_J_per_K"])
         xi_new = faults.reaction_step(ops, x["reaction_extent"], k, p["reaction_order"], dt)
-        xn["reaction_extent"] = ops.where(x_eff["exotherm_active"] > 0.5, xi_new, x["reaction_extent"])
-        e_reaction = p["reaction_heat_J"] * (xn["reaction_extent"] - x["reaction_extent"])
-    heat_W = (e_loss + e_rev + e_reaction) / dt
+        extent = ops.where(x_eff["exotherm_active"] > 0.5, xi_new, x["reaction_extent"])
+        e_reaction = p["reaction_heat_J"] * (extent - x["reaction_extent"])
+    return {"e_rev": e_rev, "e_reaction": e_reaction, "heat_W": (c["e_loss"] + e_rev + e_reaction) / dt,
+            "heat_capacity": heat_capacity, "reaction_extent": extent}
 
-    # -- terminal energy: OCV energy minus what R0, the RC branches and hysteresis take -------
-    e_terminal = current * dt * (ocv_mean + c0["v_hyst"] - current * c0["r0"]) - e_rc_current
-    xn["terminal_energy_J"] = x["terminal_energy_J"] + e_terminal
-    xn["heat_generated_J"] = x["heat_generated_J"] + e_loss + e_rev + e_reaction
 
-    # -- thermal ----------------------------------------------------------------------------------
-    total_heat = heat_W + u["heat_flow_W"]
-    ambient = u["ambient_temperature_K"]
-    if s.thermal_model == "constant":
-        new_nodes = [ambient + 0.0 * t_cell]
-    elif s.thermal_model == "lumped":
-        new_nodes = [thermal.lumped_step(ops, nodes[0], total_heat, ambient, heat_capacity,
-                                         p["heat_transfer_W_per_K"], dt)]
-    else:
-        new_nodes = thermal.distributed_step(ops, nodes, total_heat, ambient, heat_capacity,
-                                             p["heat_transfer_W_per_K"], p["node_conductance_W_per_K"], dt)
+def end_of_step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], start: dict[str, Any],
+                current: Any, c: dict[str, Any], heat: dict[str, Any],
+                new_nodes: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The new state and the outputs at the end of the step, given the new node temperatures
+    (from the cell's own thermal model, or a module's thermal network)."""
+    dt = start["dt"]
+    xn = {**start["xn"], **c["xn"], "reaction_extent": heat["reaction_extent"]}
+    xn["terminal_energy_J"] = x["terminal_energy_J"] + c["e_terminal"]
+    xn["heat_generated_J"] = x["heat_generated_J"] + c["e_loss"] + heat["e_rev"] + heat["e_reaction"]
     for k, t_new in enumerate(new_nodes):
         xn[f"node_temperature_{k + 1}_K"] = t_new
     t_end = thermal.mean(new_nodes)
-
-    # -- outputs at the end of the step -----------------------------------------------------------
     q_end, _, _ = aging_factors(ops, s, p, xn["num_cycles"])
     capacity_end = p["nominal_capacity_As"] * p["capacity_calendar_factor"] * q_end
-    c1 = _terminal(ops, s, p, {**x_eff, **xn}, current, t_end)
+    c1 = _terminal(ops, s, p, {**c["x_eff"], **xn}, current, t_end)
     y = {
         "current_A": current,
         "voltage_V": c1["voltage"],
@@ -271,12 +297,12 @@ def step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any],
         "charge_As": xn["soc"] * capacity_end,
         "capacity_As": capacity_end,
         "temperature_K": t_end,
-        "heat_generation_W": heat_W,
-        "power_dissipated_W": e_loss / dt,
-        "reversible_heat_W": e_rev / dt,
-        "reaction_heat_W": e_reaction / dt,
+        "heat_generation_W": heat["heat_W"],
+        "power_dissipated_W": c["e_loss"] / dt,
+        "reversible_heat_W": heat["e_rev"] / dt,
+        "reaction_heat_W": heat["e_reaction"] / dt,
         "reaction_extent": xn["reaction_extent"],
-        "hysteresis_state": xn["hysteresis_state"] if s.hysteresis else 0.0 * ocv0,
+        "hysteresis_state": xn["hysteresis_state"] if s.hysteresis else 0.0 * c["ocv0"],
         "num_cycles": xn["num_cycles"],
         "is_current_interrupted": xn["current_interrupted"],
         "is_exotherm_faulted": xn["exotherm_active"],
@@ -288,3 +314,28 @@ def step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any],
     for k in range(s.n_nodes):
         y[f"node_temperature_{k + 1}_K"] = new_nodes[k]
     return xn, y
+
+
+def step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any],
+         u: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Advance the cell by ``u["dt_s"]``; return (new state, outputs at the end of the step).
+
+    Inputs: ``current_A`` requested cell current (positive = discharge), ``ambient_temperature_K``,
+    ``heat_flow_W`` external heat into the cell, ``dt_s`` step length.
+    """
+    dt = u["dt_s"]
+    start = start_of_step(ops, s, p, x, dt)
+    current = actual_current(ops, start, u["current_A"])
+    c = circuit_over_step(ops, s, p, x, start, current)
+    heat = heat_over_step(ops, s, p, x, start, current, c)
+    total_heat = heat["heat_W"] + u["heat_flow_W"]
+    ambient, nodes = u["ambient_temperature_K"], start["nodes"]
+    if s.thermal_model == "constant":
+        new_nodes = [ambient + 0.0 * start["t_cell"]]
+    elif s.thermal_model == "lumped":
+        new_nodes = [thermal.lumped_step(ops, nodes[0], total_heat, ambient, heat["heat_capacity"],
+                                         p["heat_transfer_W_per_K"], dt)]
+    else:
+        new_nodes = thermal.distributed_step(ops, nodes, total_heat, ambient, heat["heat_capacity"],
+                                             p["heat_transfer_W_per_K"], p["node_conductance_W_per_K"], dt)
+    return end_of_step(ops, s, p, x, start, current, c, heat, new_nodes)

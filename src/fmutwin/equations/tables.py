@@ -51,3 +51,17 @@ def mean_over_soc(ops: Ops, shape: TableShape, data: dict[str, Any], soc_a: Any,
                    for j in range(shape.n_temperature)]
         return ops.interp1(temperature_K, data["temperature_K"], columns, mode, name)
     return ops.mean1(soc_a, soc_b, data["soc"], values, mode, name)
+
+
+def slope_over_soc(ops: Ops, shape: TableShape, data: dict[str, Any], soc: Any, temperature_K: Any, name: str) -> Any:
+    """d/dSOC of the table at (soc, temperature_K) (temperature held): the slope of the SOC segment
+    that holds ``soc``, interpolated over temperature in a 2-D table (the table is bilinear)."""
+    if not shape.n_soc:
+        return 0.0 * soc
+    mode = shape.extrapolation
+    values = data["values"]
+    if shape.n_temperature:
+        columns = [ops.slope1(soc, data["soc"], [values[i][j] for i in range(shape.n_soc)], mode, name)
+                   for j in range(shape.n_temperature)]
+        return ops.interp1(temperature_K, data["temperature_K"], columns, mode, name)
+    return ops.slope1(soc, data["soc"], values, mode, name)

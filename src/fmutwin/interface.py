@@ -234,7 +234,9 @@ class EquationSpec:
     the same); ``inputs`` / ``outputs`` bind declared variables to the step's input and output
     names (an output the structure does not produce reads 0). ``dt_input`` receives the
     communication step size; ``time_state`` (if not None) is set to the start time at the end of
-    initialisation. Ranges, warn ranges, types and array sizes come from the variables.
+    initialisation. Ranges, warn ranges, types and array sizes come from the variables. State,
+    input and output entries named ``base[0]``, ``base[1]``, ... are one array ``base`` to the
+    equations (a module's cell arrays).
     """
 
     step: Callable[..., Any]
@@ -248,3 +250,6 @@ class EquationSpec:
     outputs: tuple[tuple[Variable, str], ...]
     dt_input: str
     time_state: str | None
+    #: also ship the output function and the dense state Jacobian as C source (for an EKF of a
+    #: cell; a module's thousands of states would make it hundreds of MB)
+    derivatives: bool = False

@@ -161,6 +161,123 @@ class Ops:
                                (np.asarray(x) < grid[0]) | (np.asarray(x) > grid[-1]), 0.0 * slope, slope)
         return slope
 
+    # ---- cell arrays: one value per cell (numpy: a 1-D array; CasADi: a column vector) ----------
+    def cell_array(self, values: Sequence[Any]) -> Any:
+        """A cell array from one value per cell."""
+        if self.name == "numpy":
+            return np.array(values, dtype=float)
+        import casadi as ca
+
+        return ca.vertcat(*values)
+
+    def as_cells(self, values: Any) -> Any:
+        """A per-cell parameter (a numpy array, or on CasADi symbols a list or in-place Block) as a
+        cell array."""
+        if self.name == "numpy":
+            return np.asarray(values, dtype=float)
+        if isinstance(values, (list, tuple, Block)):
+            return self.cell_array(list(values))
+        return values
+
+    def cell(self, values: Any, k: int) -> Any:
+        """Entry ``k`` of a cell array."""
+        return values[k]
+
+    def total(self, values: Any) -> Any:
+        """Sum over the cells."""
+        if self.name == "numpy":
+            return np.sum(values)
+        import casadi as ca
+
+        return ca.sum1(values)
+
+    def smallest(self, values: Any) -> Any:
+        if self.name == "numpy":
+            return np.min(values)
+        import casadi as ca
+
+        return ca.mmin(values)
+
+    def largest(self, values: Any) -> Any:
+        if self.name == "numpy":
+            return np.max(values)
+        import casadi as ca
+
+        return ca.mmax(values)
+
+    def group_sums(self, values: Any, n_groups: int, size: int) -> Any:
+        """Sums over consecutive groups of ``size`` cells (cell c = group * size + position)."""
+        if self.name == "numpy":
+            return np.reshape(values, (n_groups, size)).sum(axis=1)
+        return self.cell_array([self.total(values[g * size:(g + 1) * size]) for g in range(n_groups)])
+
+    def group_member(self, values: Any, n_groups: int, size: int, position: int) -> Any:
+        """The cell at ``position`` of every group, as an array over the groups."""
+        if self.name == "numpy":
+            return np.reshape(values, (n_groups, size))[:, position]
+        return self.cell_array([values[g * size + position] for g in range(n_groups)])
+
+    def repeat_groups(self, group_values: Any, n_groups: int, size: int) -> Any:
+        """An array over groups spread to their cells."""
+        if self.name == "numpy":
+            return np.repeat(np.asarray(group_values, dtype=float) + np.zeros(n_groups), size)
+        return self.cell_array([group_values[g] for g in range(n_groups) for _ in range(size)])
+
+    def from_members(self, members: Sequence[Any], n_groups: int) -> Any:
+        """The cell array whose group members are ``members[position]`` (arrays over the groups)."""
+        if self.name == "numpy":
+            return np.stack([np.asarray(m, dtype=float) + np.zeros(n_groups) for m in members], axis=1).ravel()
+        return self.cell_array([members[j][g] for g in range(n_groups) for j in range(len(members))])
+
+    def map_cells(self, fn: Callable[[dict[str, Any]], Any], n: int, cells: dict[str, Any]) -> Any:
+        """``fn`` of each cell: numpy calls it once on the arrays (vectorised); on CasADi symbols
+        ``fn`` is evaluated once, on scalar symbols, as a CasADi Function that is then mapped over
+        the cells (generated C: one function body in a loop), its results (nested dicts and lists)
+        stacked into cell arrays. ``cells`` holds cell arrays, or nested dicts and lists of them;
+        ``fn`` reads anything else (shared parameters, tables) from its closure."""
+        if self.name == "numpy":
+            return fn(cells)
+        return _casadi_map_cells(fn, n, cells)
+
+    def solve_spd_banded(self, diagonal: Any, bands: dict[int, Any], rhs: Any) -> Any:
+        """x with A x = rhs for a symmetric positive definite banded A over the cells: ``diagonal``
+        and ``bands[k]`` (k > 0; entry i is A[i, i + k], length n - k). numpy: LAPACK (scipy's
+        solveh_banded); CasADi: the same elimination written out on the band (no pivoting, which an
+        SPD matrix does not need)."""
+        width = max(bands) if bands else 0
+        if self.name == "numpy":
+            from scipy.linalg import solveh_banded
+
+            n = len(diagonal)
+            ab = np.zeros((width + 1, n))
+            ab[width] = diagonal
+            for k, band in bands.items():
+                ab[width - k, k:] = band
+            return solveh_banded(ab, rhs, check_finite=False) if width else np.asarray(rhs) / np.asarray(diagonal)
+        n = diagonal.size1()
+        a = {(i, i): diagonal[i] for i in range(n)}
+        for k, band in bands.items():
+            for i in range(n - k):
+                a[(i, i + k)] = a[(i + k, i)] = band[i]
+        b = [rhs[i] for i in range(n)]
+        for i in range(n):  # forward elimination inside the band
+            for r in range(i + 1, min(n, i + width + 1)):
+                if (r, i) not in a:
+                    continue
+                factor = a[(r, i)] / a[(i, i)]
+                for c in range(i + 1, min(n, i + width + 1)):
+                    if (i, c) in a:
+                        a[(r, c)] = a.get((r, c), 0.0) - factor * a[(i, c)]
+                b[r] = b[r] - factor * b[i]
+        x = [0.0] * n
+        for i in reversed(range(n)):
+            total = b[i]
+            for c in range(i + 1, min(n, i + width + 1)):
+                if (i, c) in a:
+                    total = total - a[(i, c)] * x[c]
+            x[i] = total / a[(i, i)]
+        return self.cell_array(x)
+
     def _kinks(self, grid: Sequence[Any], values: Sequence[Any], held_edges: bool) -> tuple[Any, Any]:
         """Breakpoints where the slope changes, and the slope change there."""
         if self.name == "numpy":
@@ -193,6 +310,67 @@ class Ops:
         if mode == "error" and self.name == "casadi":
             z = self.where(x_out + y_out, self.nan, z)
         return z
+
+
+def _leaves(tree: Any) -> list[Any]:
+    """The leaves of a tree of dicts and lists, in a fixed order."""
+    if isinstance(tree, dict):
+        return [leaf for key in tree for leaf in _leaves(tree[key])]
+    if isinstance(tree, (list, tuple)):
+        return [leaf for item in tree for leaf in _leaves(item)]
+    return [tree]
+
+
+def _rebuilt(tree: Any, leaves: Any) -> Any:
+    """``tree``'s shape with its leaves replaced, in :func:`_leaves` order, from the iterator ``leaves``."""
+    if isinstance(tree, dict):
+        return {key: _rebuilt(value, leaves) for key, value in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [_rebuilt(item, leaves) for item in tree]
+    return next(leaves)
+
+
+def _casadi_map_cells(fn: Callable[[Any], Any], n: int, cells: Any) -> Any:
+    """``fn`` as one CasADi Function of a cell's scalars (every symbol it also reads, from its
+    closure, passed as an input that is the same for every cell), mapped over the ``n`` cells."""
+    import casadi as ca
+
+    inputs = _leaves(cells)
+    kind = ca.MX if any(isinstance(v, ca.MX) for v in inputs) else ca.SX
+    key = (n, kind.__name__, len(inputs))
+    cached = getattr(fn, "_casadi_cell_function", None)  # the same closure called again (Newton iterations)
+    if cached is not None and cached[0] == key:
+        _, function, free, result = cached
+    else:
+        cell_symbols = [kind.sym(f"cell_entry_{i}") for i in range(len(inputs))]
+        result = fn(_rebuilt(cells, iter(cell_symbols)))
+        outputs = [kind(v) if not isinstance(v, kind) else v for v in _leaves(result)]
+        own = {s.name() for s in cell_symbols}
+        free = [v for v in ca.symvar(ca.vertcat(*outputs)) if v.name() not in own]
+        function = ca.Function("cell", cell_symbols + free, outputs).map(n)
+        fn._casadi_cell_function = (key, function, free, result)  # type: ignore[attr-defined]
+    rows = function(*[kind(v).T if kind(v).size1() == n else ca.repmat(kind(v), 1, n) for v in inputs], *free)
+    rows = rows if isinstance(rows, (list, tuple)) else [rows]
+    return _rebuilt(result, iter([row.T for row in rows]))
+
+
+def _entry(tree: Any, k: int) -> Any:
+    """Cell ``k`` of a tree (dicts, lists) of cell arrays."""
+    if isinstance(tree, dict):
+        return {key: _entry(value, k) for key, value in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [_entry(value, k) for value in tree]
+    return tree[k]
+
+
+def _stacked(ops: "Ops", results: list[Any]) -> Any:
+    """Per-cell results (trees of scalars) stacked into one tree of cell arrays."""
+    first = results[0]
+    if isinstance(first, dict):
+        return {key: _stacked(ops, [r[key] for r in results]) for key in first}
+    if isinstance(first, (list, tuple)):
+        return [_stacked(ops, [r[i] for r in results]) for i in range(len(first))]
+    return ops.cell_array(results)
 
 
 def _segment(x: Any, grid: Any) -> tuple[Any, Any]:

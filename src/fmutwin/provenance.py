@@ -208,6 +208,15 @@ def check(params: ParameterFile) -> list[Finding]:
     source = record.get("source_model") or {}
     if source.get("parameter_set") and source.get("parameter_values_sha256"):
         findings.append(_check_parameter_set(source))
+    part = (record.get("origin") or {}).get("cell")
+    inner = getattr(params, "cell", None)
+    if part and inner is not None:  # assembled from a cell set it holds: that set unchanged, and its own chain
+        now = content_sha256(inner)
+        findings.append(Finding("ok" if now == part.get("content_sha256") else "stale", "cell parameter set",
+                                f"sha256 {now[:16]}... " + ("matches the record" if now == part.get("content_sha256")
+                                                           else f"!= recorded {str(part.get('content_sha256'))[:16]}...")))
+        if inner.provenance:
+            findings += [Finding(f.status, f"cell {f.what}", f.detail) for f in check(inner)]
     return findings
 
 
@@ -364,7 +373,15 @@ def describe(params: ParameterFile) -> list[str]:
         lines.append(f"  validation {v['experiment']} at {v['temperature_K']} K: RMS {1e3 * v['rms_V']:.2f} mV, "
                      f"max {1e3 * v['max_V']:.1f} mV")
     origin = rec.get("origin")
-    if origin:
+    if origin and origin.get("cell"):  # a module: its cells' file, then that file's own chain
+        cell = origin["cell"]
+        lines.append(f"  <- {origin.get('kind')} by {origin.get('converter')} from the cell set {cell.get('name')!r} "
+                     f"(content sha256 {str(cell.get('content_sha256'))[:16]}...), variation "
+                     f"{json.dumps(origin.get('variation', {}))}")
+        inner = getattr(params, "cell", None)
+        if inner is not None:
+            lines += ["  " + line for line in describe(inner)]
+    elif origin:
         lines.append(f"  <- {origin.get('kind')}: {origin.get('name')} ({origin.get('url')}), licence "
                      f"{origin.get('licence')}, by {origin.get('converter')}")
         for entry in origin.get("data_files") or []:

@@ -8,6 +8,7 @@ thin ``fmu_sources/<name>.py``; see docs/adding_a_twin.md.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,20 @@ from fmutwin.interface import EquationSpec, SteppableModel, TwinExport
 CELL_PARAMETER_FILE = "cell_parameters.json"
 
 
+def _shipped_file(resources: Any, name: str) -> Path | None:
+    """The parameter file a Python FMU runs from: in its resources folder, or while it is being
+    built (its resources do not hold the file yet) the one the builder names."""
+    if resources and (Path(resources) / name).is_file():
+        return Path(resources) / name
+    from fmutwin.fmi.build import BUILD_FILE_ENV
+
+    return Path(os.environ[BUILD_FILE_ENV]) if os.environ.get(BUILD_FILE_ENV) else None
+
+
 def _cell_ecm(resources: Any) -> SteppableModel:
     from fmutwin.twins.cell_ecm_interface import CellECMModel
 
-    return CellECMModel(Path(resources) / CELL_PARAMETER_FILE if resources else None)
+    return CellECMModel(_shipped_file(resources, CELL_PARAMETER_FILE))
 
 
 def _cell_ecm_equations() -> EquationSpec:
@@ -39,6 +50,28 @@ def _cell_ecm_file() -> Path:
     return default_cell_file()
 
 
+#: the name of the module parameter file in a module FMU's resources folder
+MODULE_PARAMETER_FILE = "module_parameters.json"
+
+
+def _module_spec(resources: Any = None) -> EquationSpec:
+    from fmutwin.twins.module_interface import module_file_spec
+
+    return module_file_spec(_shipped_file(resources, MODULE_PARAMETER_FILE))
+
+
+def _module(resources: Any) -> SteppableModel:
+    from fmutwin.twins.equation_model import EquationModel
+
+    return EquationModel(_module_spec(resources))
+
+
+def _module_file() -> Path:
+    from fmutwin.params.defaults import default_module_file
+
+    return default_module_file()
+
+
 def _cell_echem(resources: Any) -> SteppableModel:
     from fmutwin.twins.cell_echem_interface import CellEchemModel
 
@@ -49,6 +82,10 @@ TWINS: dict[str, TwinExport] = {
     "cell_ecm": TwinExport(
         "cell_ecm", "CellECM", "fmutwin cell equivalent-circuit twin (0-3 RC, hysteresis, thermal, aging, faults; "
         "positive current discharges the cell).", _cell_ecm, _cell_ecm_equations, _cell_ecm_file, CELL_PARAMETER_FILE),
+    "module": TwinExport(
+        "module", "Module", "fmutwin module twin (Ns x Np cell ECMs, exact current split, interconnects, balancing "
+        "bleed resistors, thermal network with a cold plate; positive current discharges the module).", _module,
+        _module_spec, _module_file, MODULE_PARAMETER_FILE),
     "cell_echem": TwinExport(
         "cell_echem", "CellEchem", "fmutwin electrochemical cell twin (PyBaMM SPM/SPMe/DFN; needs PyBaMM in the "
         "importing Python; positive current discharges the cell).", _cell_echem),
@@ -64,8 +101,11 @@ def twin(name: str) -> TwinExport:
 
 
 def load_parameter_file(data: Any, origin: str) -> Any:
-    """Validate a parameter file's JSON data as the kind of file it is (today fmutwin has one
-    kind, the cell parameter file); a ValueError names every bad field."""
+    """Validate a parameter file's JSON data as the kind of file it is (a module file holds
+    ``n_series``; else a cell parameter file); a ValueError names every bad field."""
     from fmutwin.params.cell import CellParameters
+    from fmutwin.params.module import ModuleParameters
 
+    if isinstance(data, dict) and "n_series" in data:
+        return ModuleParameters.from_dict(data, origin=origin)
     return CellParameters.from_dict(data, origin=origin)

@@ -26,6 +26,48 @@ from fmutwin.ops import Block, Derived, casadi_ops
 StepFunction = Callable[..., tuple[dict[str, Any], dict[str, Any]]]
 
 
+def _split(name: str) -> tuple[str, int | None]:
+    """``soc[3]`` -> (``soc``, 3); ``soc`` -> (``soc``, None)."""
+    if name.endswith("]") and "[" in name:
+        base, index = name[:-1].split("[", 1)
+        if index.isdigit():
+            return base, int(index)
+    return name, None
+
+
+def grouped(names: Any, values: list[Any], stack: Callable[..., Any]) -> dict[str, Any]:
+    """Flat entries by name, with ``base[0]``, ``base[1]``, ... stacked into one array ``base``
+    (a module's cell arrays): how a flat state or input vector is presented to the equations."""
+    out: dict[str, Any] = {}
+    arrays: dict[str, list[Any]] = {}
+    for name, value in zip(names, values):
+        base, index = _split(name)
+        if index is None:
+            out[name] = value
+        else:
+            arrays.setdefault(base, []).append(value)
+    out.update({base: stack(*items) for base, items in arrays.items()})
+    return out
+
+
+def entry(tree: dict[str, Any], name: str) -> Any:
+    """The flat entry ``name`` (``base[k]``: element k of the array ``base``) of a grouped dict."""
+    base, index = _split(name)
+    return tree[name] if index is None else tree[base][index]
+
+
+def _flattened(y: dict[str, Any]) -> dict[str, Any]:
+    """Outputs with every array (more than one element) as entries ``key[0]``, ``key[1]``, ..."""
+    out: dict[str, Any] = {}
+    for key, value in y.items():
+        size = value.size1() if hasattr(value, "size1") else 1
+        if size > 1:
+            out.update({f"{key}[{k}]": value[k] for k in range(size)})
+        else:
+            out[key] = value
+    return out
+
+
 def _leaves(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, np.ndarray]]:
     """(path, array) of every numeric leaf of a parameter tree, in a fixed (sorted) order."""
     out: list[tuple[str, np.ndarray]] = []
@@ -132,12 +174,13 @@ def symbolic_step(step: StepFunction, structure: Any, p: dict[str, Any], state_n
     xs = sym_type.sym("x", len(state_names))
     us = sym_type.sym("u", len(input_names))
     ps = sym_type.sym("p", layout.size)
-    x = {n: xs[i] for i, n in enumerate(state_names)}
-    u = {n: us[i] for i, n in enumerate(input_names)}
+    x = grouped(state_names, [xs[i] for i in range(len(state_names))], ca.vertcat)
+    u = grouped(input_names, [us[i] for i in range(len(input_names))], ca.vertcat)
     x_new, y = step(ops, structure, layout.symbolic(ps), x, u)
-    output_names = tuple(y)
-    x_vec = ca.densify(ca.vertcat(*[sym_type(x_new[n]) for n in state_names]))
-    y_vec = ca.densify(ca.vertcat(*[sym_type(y[n]) for n in output_names]))
+    y_flat = _flattened(y)
+    output_names = tuple(y_flat)
+    x_vec = ca.densify(ca.vertcat(*[sym_type(entry(x_new, n)) for n in state_names]))
+    y_vec = ca.densify(ca.vertcat(*[sym_type(y_flat[n]) for n in output_names]))
     if derived is None:
         fn = ca.Function(name, [xs, us, ps], [x_vec, y_vec], ["x", "u", "p"], ["x_next", "y"])
         return SymbolicStep(fn, tuple(state_names), tuple(input_names), output_names, layout)
@@ -164,7 +207,7 @@ def symbolic_initial_state(initial_state: Callable[..., dict[str, Any]], structu
     layout = ParameterLayout.of(p)
     ps = sym_type.sym("p", layout.size)
     x0 = initial_state(casadi_ops(), structure, layout.symbolic(ps))
-    x_vec = ca.densify(ca.vertcat(*[sym_type(x0[n]) for n in state_names]))
+    x_vec = ca.densify(ca.vertcat(*[sym_type(entry(x0, n)) for n in state_names]))
     return ca.Function(name, [ps], [x_vec], ["p"], ["x0"])
 
 
@@ -172,18 +215,14 @@ def input_dependencies(spec: Any) -> dict[str, tuple[str, ...]]:
     """For each declared output of a :class:`fmutwin.interface.EquationSpec`, the declared inputs it
     depends on directly: the structural sparsity of the step's outputs in its inputs (what may
     change an output at a given state when an input changes)."""
-    import casadi as ca
-
-    sym = symbolic_step(spec.step, spec.structure, spec.p, list(spec.state_names), spec.input_names)
-    x = ca.SX.sym("x", len(sym.state_names))
-    u = ca.SX.sym("u", len(sym.input_names))
-    p = ca.SX.sym("p", sym.layout.size)
-    rows, cols = ca.jacobian(sym.function(x, u, p)[1], u).sparsity().get_triplet()
+    sym = symbolic_step(spec.step, spec.structure, spec.p, list(spec.state_names), spec.input_names, kind="MX")
+    rows, cols = sym.function.sparsity_jac(1, 1).get_triplet()  # d y / d u, structurally
     depends = {(sym.output_names[r], sym.input_names[c]) for r, c in zip(rows, cols)}
 
-    def entries(var: Any, key: str) -> list[str]:  # an array's step entries are key[0], key[1], ...
-        return [f"{key}[{k}]" for k in range(var.size)] if var.dimensions else [key]
+    def entries(var: Any, key: str, names: tuple[str, ...]) -> list[str]:  # an array's: key[0], key[1], ...
+        return [f"{key}[{k}]" for k in range(var.size)] if f"{key}[0]" in names else [key]
 
     return {var.name: tuple(v.name for v, key_in in spec.inputs
-                            if any((o, i) in depends for o in entries(var, key) for i in entries(v, key_in)))
+                            if any((o, i) in depends for o in entries(var, key, sym.output_names)
+                                   for i in entries(v, key_in, sym.input_names)))
             for var, key in spec.outputs}

@@ -30,24 +30,24 @@ def step(ops: Any, structure: Any, p: dict[str, Any], x: dict[str, Any], u: dict
     current = ops.where(u["connected"] > 0.5, u["current_A"], 0.0 * u["current_A"])
     xn = {"time_s": x["time_s"] + dt}
     y: dict[str, Any] = {}
-    total = 0.0
+    terminals = []
     highest, highest_value, below = 0.0 * dt + 1.0, x["v_0"] - 1e300, 0.0 * dt
     for k in range(N_CELLS):
-        c, g = p["capacitance_F"][k], u[f"leak_conductance_S[{k}]"]
+        c, g = p["capacitance_F"][k], u["leak_conductance_S"][k]  # an array input, grouped from its entries
         v = x[f"v_{k}"]
         v_new = v + (-current - g * v) * dt / c * ops.phi1(g * dt / c)
         xn[f"v_{k}"] = v_new
         terminal = v_new - current * p["resistance_ohm"][k]
-        y[f"cell_voltage_V[{k}]"] = terminal
-        total = total + terminal
+        terminals.append(terminal)
         higher = terminal > highest_value
         highest = ops.where(higher, k + 1.0, highest)
         highest_value = ops.where(higher, terminal, highest_value)
         below = ops.fmax(below, ops.where(terminal < p["low_voltage_V"], 1.0, 0.0))
-    y["string_voltage_V"] = total
+    y["cell_voltage_V"] = ops.cell_array(terminals)
+    y["string_voltage_V"] = ops.total(y["cell_voltage_V"])
     y["highest_cell"] = highest
     y["any_below"] = below
-    y["reported_voltage_V"] = sum(ops.where(p["report_cell"] == k + 1.0, y[f"cell_voltage_V[{k}]"], 0.0 * dt)
+    y["reported_voltage_V"] = sum(ops.where(p["report_cell"] == k + 1.0, terminals[k], 0.0 * dt)
                                   for k in range(N_CELLS))
     return xn, y
 

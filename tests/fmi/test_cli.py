@@ -84,3 +84,13 @@ def test_provenance_of_the_default_fmus_names_the_shipped_source(tmp_path):
         assert result.exit_code == 0, result.output
         assert "PyBaMM ECM example" in result.output and "BSD-3-Clause" in result.output
         assert "status: up to date" in result.output and "[stale]" not in result.output
+
+
+def test_provenance_of_a_module_fmu_traces_to_the_cell_source(tmp_path):
+    runner = CliRunner()
+    built = runner.invoke(main, ["build", "--out", str(tmp_path), "--twin", "module", "--fmi", "2", "--no-native"])
+    assert built.exit_code == 0, built.output
+    result = runner.invoke(main, ["provenance", str(tmp_path / "Module_fmi2.fmu")])
+    assert result.exit_code == 0, result.output
+    assert "module_example_12s4p" in result.output and "PyBaMM ECM example" in result.output
+    assert "[ok] cell provenance record" in result.output and "status: up to date" in result.output

@@ -125,7 +125,7 @@ def test_output_warn_range_logs_a_warning(open_fmu, case):
     host = open_fmu(path)
     host.initialize(**_array(host, "initialVoltage", [1.9, 3.0, 3.0]))
     host.step(1.0)
-    assert any("cellVoltage" in w for w in host.warnings()), host.logs
+    assert any("cellVoltage[1] = 1.9 outside [2, 4.5]" in w for w in host.warnings()), host.logs  # names the cell
 
 
 def test_dependencies_come_from_the_equations(string_fmus):

@@ -164,3 +164,16 @@ def test_no_number_of_a_cell_file_accepts_what_no_cell_can_be(bad):
 def test_physical_range_errors_name_field_and_range(tmp_path, field, value, expect):
     msg = _error(tmp_path, cell_dict(**{field: value}))
     assert field in msg and expect in msg, msg
+
+
+def test_shipped_module_is_made_from_the_shipped_cell_and_traces_to_it():
+    from fmutwin.params.defaults import default_module_parameters
+    from fmutwin.params.module_example import module_example
+    from fmutwin.provenance import check, is_stale
+
+    module = default_module_parameters()
+    assert module == module_example(default_cell_parameters())
+    findings = check(module)
+    assert {f.status for f in findings} == {"ok"} and any(f.what == "cell provenance record" for f in findings)
+    edited = module.model_copy(update={"cell": module.cell.model_copy(update={"nominal_capacity_As": 1.0})})
+    assert is_stale(check(edited))

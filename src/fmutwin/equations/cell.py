@@ -137,7 +137,7 @@ def _terminal(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], 
     _, r_factor, ocv_factor = aging_factors(ops, s, p, x["num_cycles"])
     ocv = _table(ops, s, p, "ocv_V", x["soc"], t_K) * ocv_factor
     charging = current_A < 0
-    r0 = _directional(ops, s, p, "r0_ohm", charging, x["soc"], t_K) * r_factor * p["r0_calendar_factor"]
+    r0 = _directional(ops, s, p, "r0_ohm", charging, x["soc"], t_K) * r_factor * p["r0_calendar_factor"] * p["r0_scale"]
     if s.series_resistance:
         r0 = r0 + x["series_resistance_active"] * p["series_resistance_ohm"]
     v_hyst = 0.0 * ocv
@@ -190,39 +190,78 @@ def actual_current(ops: Ops, start: dict[str, Any], requested_A: Any) -> Any:
     return ops.where(start["is_open"] > 0.5, 0.0 * requested_A, requested_A)
 
 
+def held_tables(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], start: dict[str, Any],
+                with_slope: bool = False) -> dict[str, Any]:
+    """Every table value the circuit holds over a step, at the start state, for both directions
+    of the current (``(discharge, charge)`` pairs; charge None without a charge table),
+    with the aging, calendar and per-cell scale factors applied; ``ocv_slope`` (dOCV/dSOC) with
+    ``with_slope``. A parallel group's split evaluates the circuit for several trial currents on
+    one set of these."""
+    soc, t_cell = x["soc"], start["t_cell"]
+    _, r_factor, ocv_factor = aging_factors(ops, s, p, x["num_cycles"])
+
+    def both(name: str, scale: Any = 1.0, added: Any = 0.0) -> tuple[Any, Any]:
+        charge = _charge_name(name)
+        values = [_table(ops, s, p, key, soc, t_cell) * scale + added if key in s.tables else None
+                  for key in (name, charge)]
+        return values[0], values[1]
+
+    added = start["x_eff"]["series_resistance_active"] * p["series_resistance_ohm"] if s.series_resistance else 0.0
+    r0 = both("r0_ohm", r_factor * p["r0_calendar_factor"] * p["r0_scale"], added)
+    held: dict[str, Any] = {"ocv": _table(ops, s, p, "ocv_V", soc, t_cell) * ocv_factor, "r0": r0,
+                            "entropic": _table(ops, s, p, "entropic_coefficient_V_per_K", soc, t_cell)}
+    for i in range(1, s.n_rc + 1):
+        held[f"rc{i}_r"] = both(f"rc{i}_resistance_ohm", r_factor * p["rc_resistance_scale"])
+        held[f"rc{i}_tau"] = both(f"rc{i}_time_constant_s")
+    if s.hysteresis:
+        held["hysteresis_max"] = _table(ops, s, p, "hysteresis_max_voltage_V", soc, t_cell)
+        held["hysteresis_instantaneous"] = _table(ops, s, p, "hysteresis_instantaneous_voltage_V", soc, t_cell)
+    if s.self_discharge:
+        held["self_discharge_r"] = _table(ops, s, p, "self_discharge_resistance_ohm", soc, t_cell)
+    if with_slope:
+        held["ocv_slope"] = slope_over_soc(ops, s.tables["ocv_V"], p["ocv_V"], soc, t_cell, "ocv_V")
+    return held
+
+
 def circuit_over_step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], start: dict[str, Any],
-                      current: Any, with_slope: bool = False) -> dict[str, Any]:
+                      current: Any, held: dict[str, Any] | None = None) -> dict[str, Any]:
     """The circuit over a step with a given (actual) cell current: RC branches, hysteresis,
-    internal currents, SOC and the OCV source's mean voltage, with every table held at the start.
+    internal currents, SOC and the OCV source's mean voltage, with every table held at the start
+    (``held``: :func:`held_tables`, computed here if not given).
 
     Returns the new circuit states, the electrical energies of the step and ``mean_voltage``, the
     terminal voltage averaged over the step (its integral times the current is the terminal
-    energy), and with ``with_slope`` also ``mean_voltage_slope``, its derivative in the current
-    where the tables are smooth (the OCV segment at the start SOC): what a parallel group's
-    current split solves on.
+    energy), and, when ``held`` has the OCV slope, ``mean_voltage_slope``, its derivative in the
+    current where the tables are smooth (the OCV segment at the start SOC): what a parallel
+    group's current split solves on.
     """
-    dt, t_cell, capacity = start["dt"], start["t_cell"], start["capacity"]
+    held = held if held is not None else held_tables(ops, s, p, x, start)
+    dt, capacity = start["dt"], start["capacity"]
     x_eff = dict(start["x_eff"])
     xn: dict[str, Any] = {}
+    charging = current < 0
+
+    def pick(pair: tuple[Any, Any]) -> Any:
+        return pair[0] if pair[1] is None else ops.where(charging, pair[1], pair[0])
+
+    ocv0 = held["ocv"]
+    r0 = pick(held["r0"])
+    v_hyst = 0.0 * ocv0
     if s.hysteresis:  # over the step the instantaneous hysteresis follows this step's current
         x_eff["hysteresis_sign"] = ops.where(current != 0, -ops.sign(current), x["hysteresis_sign"])
-    c0 = _terminal(ops, s, p, x_eff, current, t_cell)
-    ocv0 = c0["ocv"]
-    charging = current < 0
-    e_loss = current * current * c0["r0"] * dt  # ohmic
+        v_hyst = hysteresis.hysteresis_voltage(x_eff["hysteresis_state"], x_eff["hysteresis_sign"],
+                                               held["hysteresis_max"], held["hysteresis_instantaneous"])
+    e_loss = current * current * r0 * dt  # ohmic
     rc_integral = 0.0 * ocv0  # sum of the integrals of the RC voltages over the step
-    slope = -c0["r0"]  # d mean_voltage / d current, term by term
+    slope = -r0  # d mean_voltage / d current, term by term
     for i in range(s.n_rc):
-        name = f"rc{i + 1}"
-        r = _directional(ops, s, p, f"{name}_resistance_ohm", charging, x["soc"], t_cell) * c0["r_factor"]
-        tau = _directional(ops, s, p, f"{name}_time_constant_s", charging, x["soc"], t_cell)
+        r, tau = pick(held[f"rc{i + 1}_r"]), pick(held[f"rc{i + 1}_tau"])
         v = x[f"rc_voltage_{i + 1}_V"]
         xn[f"rc_voltage_{i + 1}_V"] = circuit.rc_step(ops, v, current, r, tau, dt)
         e_loss = e_loss + circuit.rc_loss_energy(ops, v, current, r, tau, dt)
         rc_integral = rc_integral + circuit.rc_voltage_integral(ops, v, current, r, tau, dt)
-        if with_slope:
-            slope = slope - r * (1.0 - tau * -ops.expm1(-dt / tau) / dt)
-    e_loss = e_loss - current * c0["v_hyst"] * dt  # hysteresis opposes the current: dissipated
+        slope = slope - r * (1.0 - tau * -ops.expm1(-dt / tau) / dt)
+    e_loss = e_loss - current * v_hyst * dt  # hysteresis opposes the current: dissipated
     if s.hysteresis:
         xn["hysteresis_state"], xn["hysteresis_sign"] = hysteresis.hysteresis_step(
             ops, x["hysteresis_state"], x["hysteresis_sign"], current, p["hysteresis_rate"], capacity, dt)
@@ -230,26 +269,24 @@ def circuit_over_step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str
     # -- internal currents: self-discharge and short, across the OCV source -------------------
     internal = 0.0 * ocv0
     if s.self_discharge:
-        internal = internal + ocv0 / _table(ops, s, p, "self_discharge_resistance_ohm", x["soc"], t_cell)
+        internal = internal + ocv0 / held["self_discharge_r"]
     if s.internal_short:
         internal = internal + x_eff["internal_short_active"] * ocv0 / p["internal_short_resistance_ohm"]
 
     # -- charge, and the energy the OCV source gives up (exact for SOC linear in time) ---------
     xn["soc"] = x["soc"] - (current + internal) * dt / capacity
     ocv_factor = start["ocv_factor"]
-    ocv_mean = mean_over_soc(ops, s.tables["ocv_V"], p["ocv_V"], x["soc"], xn["soc"], t_cell, "ocv_V") * ocv_factor
+    ocv_mean = mean_over_soc(ops, s.tables["ocv_V"], p["ocv_V"], x["soc"], xn["soc"], start["t_cell"],
+                             "ocv_V") * ocv_factor
     e_loss = e_loss + ocv_mean * internal * dt
     xn["num_cycles"] = x["num_cycles"] + ops.fmax(current, 0.0) * dt / p["nominal_capacity_As"]
-    if with_slope:
-        ocv_slope = slope_over_soc(ops, s.tables["ocv_V"], p["ocv_V"], x["soc"], t_cell, "ocv_V")
-        slope = slope - 0.5 * dt / capacity * ocv_factor * ocv_slope
 
     # -- terminal energy: OCV energy minus what R0, the RC branches and hysteresis take -------
-    mean_voltage = ocv_mean + c0["v_hyst"] - current * c0["r0"] - rc_integral / dt
+    mean_voltage = ocv_mean + v_hyst - current * r0 - rc_integral / dt
     out = {"xn": xn, "x_eff": x_eff, "ocv0": ocv0, "e_loss": e_loss, "e_terminal": current * dt * mean_voltage,
-           "mean_voltage": mean_voltage}
-    if with_slope:
-        out["mean_voltage_slope"] = slope
+           "mean_voltage": mean_voltage, "entropic": held["entropic"]}
+    if "ocv_slope" in held:
+        out["mean_voltage_slope"] = slope - 0.5 * dt / capacity * ocv_factor * held["ocv_slope"]
     return out
 
 
@@ -259,7 +296,7 @@ def heat_over_step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, A
     capacity (which venting reduces); the reaction extent after the step."""
     dt, t_cell = start["dt"], start["t_cell"]
     x_eff = c["x_eff"]
-    e_rev = -current * t_cell * _table(ops, s, p, "entropic_coefficient_V_per_K", x["soc"], t_cell) * dt
+    e_rev = -current * t_cell * c["entropic"] * dt
     heat_capacity = p["mass_J_per_K"]
     e_reaction = 0.0 * c["ocv0"]
     extent = x["reaction_extent"]
@@ -308,6 +345,7 @@ def end_of_step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any]
         "is_exotherm_faulted": xn["exotherm_active"],
         "terminal_energy_J": xn["terminal_energy_J"],
         "heat_generated_J": xn["heat_generated_J"],
+        "r0_ohm": c1["r0"],  # the series resistance at the end state, in the step's current direction
     }
     for i in range(s.n_rc):
         y[f"rc_voltage_{i + 1}_V"] = xn[f"rc_voltage_{i + 1}_V"]

@@ -20,6 +20,9 @@ from fmutwin.fmi.python_slave import VERSION_ENV, VERSION_FILE
 from fmutwin.interface import TwinExport
 
 GUARD_FILE = "_fmutwin_guard.py"  # imported first by every slave source
+#: names the twin's parameter file while its Python FMU is built (the slave is instantiated to
+#: write the modelDescription before the FMU, and so its resources folder, exists)
+BUILD_FILE_ENV = "FMUTWIN_BUILD_PARAMETER_FILE"
 SOURCES_PACKAGE = "fmutwin.fmu_sources"  # the project's fmu_sources/, installed inside the package
 
 
@@ -69,8 +72,10 @@ def build_python_fmu(twin: TwinExport, version: int, out_dir: Path) -> Path:
         marker = stage / VERSION_FILE
         marker.write_text(str(version))
         project_files = [package, marker, guard, *(Path(m) for m in twin.modules)]
-        previous = os.environ.get(VERSION_ENV)
+        previous = {name: os.environ.get(name) for name in (VERSION_ENV, BUILD_FILE_ENV)}
         os.environ[VERSION_ENV] = str(version)
+        if twin.parameter_file is not None:
+            os.environ[BUILD_FILE_ENV] = str(Path(twin.parameter_file()).resolve())
         sys.path.insert(0, str(fmu_sources_dir()))  # the builder imports the source, which imports the guard
         try:
             if version == 2:
@@ -84,10 +89,11 @@ def build_python_fmu(twin: TwinExport, version: int, out_dir: Path) -> Path:
             built = FmuBuilder.build_FMU(script, dest=stage / "out", project_files=project_files, **OPTIONS)
         finally:
             sys.path.remove(str(fmu_sources_dir()))
-            if previous is None:
-                os.environ.pop(VERSION_ENV, None)
-            else:
-                os.environ[VERSION_ENV] = previous
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         target = out_dir / fmu_file_name(twin, version)
         shutil.move(str(built), target)
     return finish(target, twin)

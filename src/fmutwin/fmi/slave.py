@@ -191,9 +191,10 @@ class TwinSlaveCore:
             self.values[name] = [_CONVERT[var.type](x) for x in flat(value)] if var.dimensions else value
             if var.warn_range is not None:
                 lo, hi = var.warn_range
-                for x in flat(value):
+                for k, x in enumerate(flat(value)):
                     if not lo <= float(x) <= hi:
-                        self._log(f"t = {time_s}: {name} = {float(x):.6g} outside [{lo:g}, {hi:g}]", "warning")
+                        where = f"{name}[{k + 1}]" if var.dimensions else name
+                        self._log(f"t = {time_s}: {where} = {float(x):.6g} outside [{lo:g}, {hi:g}]", "warning")
                         break
 
     # -- FMU state: variable values plus the model's own state -------------------------------------

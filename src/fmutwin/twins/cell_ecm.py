@@ -85,6 +85,8 @@ def equation_parameters(params: CellParameters) -> tuple[CellStructure, dict[str
         "hysteresis_rate": hyst.rate if hyst else 0.0,
         "capacity_calendar_factor": 1.0,
         "r0_calendar_factor": 1.0,
+        "r0_scale": 1.0,  # cell-to-cell variation (a module's cells): R0 and the RC resistances scaled
+        "rc_resistance_scale": 1.0,
     })
     ca = params.cycling_aging
     p.update({"reference_cycles": ca.reference_cycles if ca else 1.0,

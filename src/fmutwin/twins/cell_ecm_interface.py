@@ -394,4 +394,4 @@ def equation_spec(params: CellParameters | None = None) -> EquationSpec:
     return EquationSpec(
         step=cell.step, initial_state=cell.initial_state, structure=structure, p=p,
         state_names=tuple(structure.state_names()), input_names=cell.INPUTS, parameters=scalars + tables,
-        inputs=decl.inputs, outputs=decl.outputs, dt_input="dt_s", time_state="time_s")
+        inputs=decl.inputs, outputs=decl.outputs, dt_input="dt_s", time_state="time_s", derivatives=True)

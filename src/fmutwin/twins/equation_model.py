@@ -16,14 +16,19 @@ import numpy as np
 
 from fmutwin.interface import EquationSpec, ModelError, Variable
 from fmutwin.ops import NUMPY, TableRangeError
+from fmutwin.symbolic import entry, grouped
 
 #: the step used to evaluate the outputs at the initial state with the importer's inputs [s]
 LOOK_STEP_S = 1e-12
 
 
 def _entries(var: Variable, key: str) -> list[str]:
-    """The step entries of a declared variable: ``key``, or ``key[0]``.. for an array."""
+    """The flat step entries of a declared variable: ``key``, or ``key[0]``.. for an array."""
     return [f"{key}[{k}]" for k in range(var.size)] if var.dimensions else [key]
+
+
+def _stack(*values: Any) -> np.ndarray:
+    return np.array(values, dtype=float)
 
 
 class EquationModel:
@@ -50,28 +55,31 @@ class EquationModel:
                    inputs: Mapping[str, Any]) -> dict[str, Any]:
         self.p = self._parameters(parameters)
         x0 = self.spec.initial_state(NUMPY, self.spec.structure, self.p)
-        self.x = {name: float(x0[name]) for name in self.spec.state_names}
+        self.x = {name: float(entry(x0, name)) for name in self.spec.state_names}
         saved = dict(self.x)
         outputs = self.step(inputs, 0.0, LOOK_STEP_S)  # the outputs at the initial state, with the inputs
         self.x = saved
         return outputs
 
     def step(self, inputs: Mapping[str, Any], time_s: float, dt_s: float) -> dict[str, Any]:
-        u: dict[str, Any] = {self.spec.dt_input: dt_s}
+        flat_u: dict[str, float] = {self.spec.dt_input: dt_s}
         for var, key in self.spec.inputs:
-            for entry, value in zip(_entries(var, key), np.ravel(inputs[var.name])):
-                u[entry] = float(value)
+            for name, value in zip(_entries(var, key), np.ravel(inputs[var.name])):
+                flat_u[name] = float(value)
         x = dict(self.x)
         if self.spec.time_state:
             x[self.spec.time_state] = time_s
+        names = self.spec.state_names
         try:
-            x_next, y = self.spec.step(NUMPY, self.spec.structure, self.p, x, u)
+            x_next, y = self.spec.step(NUMPY, self.spec.structure, self.p, grouped(names, [x[n] for n in names], _stack),
+                                       grouped(self.spec.input_names, [flat_u[n] for n in self.spec.input_names],
+                                               _stack))
         except TableRangeError as exc:
             raise ModelError(str(exc)) from None
-        self.x = {name: float(x_next[name]) for name in self.spec.state_names}
+        self.x = {name: float(entry(x_next, name)) for name in names}
         out: dict[str, Any] = {}
         for var, key in self.spec.outputs:
-            values = [float(y[e]) if e in y else 0.0 for e in _entries(var, key)]
+            values = [float(v) for v in np.ravel(y[key])] if key in y else [0.0] * var.size
             converted = [bool(v > 0.5) if var.type == "Boolean" else int(round(v)) if var.type == "Integer" else v
                          for v in values]
             out[var.name] = converted if var.dimensions else converted[0]
@@ -87,6 +95,6 @@ class EquationModel:
         return []
 
     def output_dependencies(self) -> dict[str, tuple[str, ...]]:
-        from fmutwin.symbolic import input_dependencies
+        from fmutwin.symbolic import input_dependencies  # CasADi: only when a modelDescription is written
 
         return input_dependencies(self.spec)

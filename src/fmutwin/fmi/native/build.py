@@ -97,7 +97,7 @@ def _bind(spec: EquationSpec, sym_inputs: tuple[str, ...], sym_outputs: tuple[st
 def _slot(names: tuple[str, ...], key: str, var: Variable) -> int:
     """Where a variable's elements sit among the step's inputs or outputs: a scalar at ``key``, an
     array at ``key[0]``, ``key[1]``, ... (consecutive, row-major)."""
-    if not var.dimensions:
+    if not var.dimensions or (var.size == 1 and key in names):  # an array of one element may be a scalar entry
         return names.index(key)
     first = names.index(f"{key}[0]")
     if list(names[first:first + var.size]) != [f"{key}[{k}]" for k in range(var.size)]:
@@ -255,24 +255,30 @@ def _build_description(model: str) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root)
 
 
-def model_functions(sym: Any, fast: Any, init: Any) -> list:
+def model_functions(spec: EquationSpec, model: str, fast: Any, init: Any) -> list:
     """The generated functions: the step (x, u, p, d) -> (x_next, y) the shell calls, derive(p) -> d
     (the MX form ``fast``: tables read in place, parameter-only quantities computed once per
-    parameter set) and the initial state p -> x0, then the output function (x, u, p) -> y and the
-    dense state Jacobian d x_next / d x (for an EKF) from the SX form ``sym``. The last two go to
-    their own C file: shipped in sources/, not compiled into the FMU binary (their size would
-    multiply its build time and the shell does not call them)."""
+    parameter set) and the initial state p -> x0; with ``spec.derivatives`` also the output
+    function (x, u, p) -> y and the dense state Jacobian d x_next / d x (for an EKF) from the SX
+    form. Those two go to their own C file: shipped in sources/, not compiled into the FMU binary
+    (their size would multiply its build time and the shell does not call them)."""
     import casadi as ca
 
+    functions = [fast.function, fast.derive, init]
+    if not spec.derivatives:
+        return functions
+    sym = symbolic_step(spec.step, spec.structure, spec.p, list(spec.state_names), spec.input_names,
+                        name=f"{model.lower()}_step")
+    if fast.output_names != sym.output_names:
+        raise RuntimeError("the SX and MX forms of the step disagree on their outputs")
     name = sym.function.name()
     x = ca.SX.sym("x", sym.function.size1_in(0))
     u = ca.SX.sym("u", sym.function.size1_in(1))
     p = ca.SX.sym("p", sym.function.size1_in(2))
     x_next, y = sym.function(x, u, p)
-    return [fast.function, fast.derive, init,
-            ca.Function(f"{name}_outputs", [x, u, p], [y], ["x", "u", "p"], ["y"]),
-            ca.Function(f"{name}_jac_x", [x, u, p], [ca.densify(ca.jacobian(x_next, x))], ["x", "u", "p"],
-                        ["jac_x_next_x"])]
+    return functions + [ca.Function(f"{name}_outputs", [x, u, p], [y], ["x", "u", "p"], ["y"]),
+                        ca.Function(f"{name}_jac_x", [x, u, p], [ca.densify(ca.jacobian(x_next, x))],
+                                    ["x", "u", "p"], ["jac_x_next_x"])]
 
 
 def compile_binary(sources: Path, output: Path, version: int) -> None:
@@ -291,27 +297,26 @@ def build_native_fmu(spec: EquationSpec, model: str, description: str, out_file:
     import casadi as ca
 
     states = list(spec.state_names)
-    sym = symbolic_step(spec.step, spec.structure, spec.p, states, spec.input_names, name=f"{model.lower()}_step")
     fast = symbolic_step(spec.step, spec.structure, spec.p, states, spec.input_names, name=f"{model.lower()}_step",
                          kind="MX")
     init = symbolic_initial_state(spec.initial_state, spec.structure, spec.p, states,
-                                  name=f"{model.lower()}_initial_state")
-    if fast.output_names != sym.output_names:
-        raise RuntimeError("the SX and MX forms of the step disagree on their outputs")
-    p_vec = sym.layout.pack(spec.p)
+                                  name=f"{model.lower()}_initial_state", kind="MX")
+    p_vec = fast.layout.pack(spec.p)
     offsets, offset = {}, 0
-    for path, shape in zip(sym.layout.paths, sym.layout.shapes):
+    for path, shape in zip(fast.layout.paths, fast.layout.shapes):
         size = int(np.prod(shape))
         offsets[path] = (offset, size)
         offset += size
-    bound = _bind(spec, sym.input_names, sym.output_names, offsets, version)
+    bound = _bind(spec, fast.input_names, fast.output_names, offsets, version)
     guid = "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"fmutwin:{model}:{version}:{p_vec.tobytes().hex()}")) + "}"
     with tempfile.TemporaryDirectory(prefix="fmutwin_native_") as tmp:
         root = Path(tmp)
         sources = root / "sources"
         sources.mkdir()
-        step, derive, initial, *derivatives = model_functions(sym, fast, init)
+        step, derive, initial, *derivatives = model_functions(spec, model, fast, init)
         for file_name, functions in ((MODEL_C, [step, derive, initial]), (DERIVATIVES_C, derivatives)):
+            if not functions:
+                continue
             cg = ca.CodeGenerator(file_name, {"with_header": True})
             for function in functions:
                 cg.add(function)

@@ -211,8 +211,11 @@ static void model_warn(Instance *m) {
         for (int e = 0; e < v->count; e++) {
             double value = m->s.y[v->index + e];
             if (value < v->warn_min || value > v->warn_max) {
-                model_log(m, 1, "logStatusWarning", "t = %.17g: %s = %g outside [%g, %g]", m->s.time, v->name,
-                          value, v->warn_min, v->warn_max);
+                char where[160];
+                if (v->count > 1) snprintf(where, sizeof where, "%s[%d]", v->name, e + 1); /* FMI 3.0 arrays */
+                else snprintf(where, sizeof where, "%s", v->name);
+                model_log(m, 1, "logStatusWarning", "t = %.17g: %s = %g outside [%g, %g]", m->s.time, where, value,
+                          v->warn_min, v->warn_max);
                 break;
             }
         }

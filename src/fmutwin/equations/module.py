@@ -1,0 +1,283 @@
+"""The module step: Ns series elements of Np parallel cells of the cell equations, with
+interconnects, an exact current split, balancing bleed resistors and a thermal network.
+
+Cell arrays (one value per cell; cell c in element ``c // Np`` at position ``c % Np``) are numpy
+arrays or CasADi column vectors; the cell equations run on them through ``ops.map_cells``
+(vectorised in numpy, once per cell on CasADi symbols), so this text is the numpy module twin,
+its Python FMU and its generated C alike.
+
+Split. Within a step each cell's current is constant and its terminal voltage averaged over the
+step is a smooth function of that current (``cell.circuit_over_step``: exact RC integrals, the OCV
+mean over the step's SOC interval), so a parallel element solves, every step and with no lag,
+
+    Vbar_j(I_j) - r_tab I_j - sum_m D_jm I_m = V_e   (each closed cell j; D_jm = r_pb min(j, m),
+                                                       the busbar drops towards the tap at position 0)
+    sum_j I_j = I + b_e V_e / R_bleed                (the element current: module current plus bleed)
+
+by Newton's method on (I_1..I_Np, V_e) with the derivative of Vbar (exact where the tables are
+smooth); an open cell carries no current. From the equal split, ``SPLIT_ITERATIONS`` iterations
+reach machine precision (the residual is an output). Step-averaged voltages make the energy
+balance of the circuit exact: cell energy = terminal energy + tab, busbar and bleed losses.
+
+Thermal network. Every cell is a lumped mass (its heat capacity, convection hA to the ambient)
+conducting to its layout neighbours and to a cold plate. The step is backward Euler with each
+node's own effective step dt_i = dt (e^z_i - 1) / z_i, z_i = g_i dt / C_i (g_i: the node's total
+conductance), i.e. the matrix (C_i / dt_i + g_i) on the diagonal, -G on the neighbours: exact for
+an uncoupled node (a single cell equals the cell twin's exact lumped step), unconditionally stable
+for any mass, conductance and step, and first order in the coupling. Heat: the cell equations'
+heat plus its share of the interconnect losses (tab; half of each adjacent busbar segment; the
+series busbar shared by the cells of the two elements it joins) and of its element's bleed heat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fmutwin.equations import cell
+from fmutwin.equations.cell import CellStructure
+from fmutwin.ops import Ops
+
+INPUTS: tuple[str, ...] = ("current_A", "cold_plate_temperature_K", "ambient_temperature_K", "dt_s")
+#: cell quantities that vary from cell to cell (cell arrays in p)
+VARYING = ("capacity_scale", "r0_scale", "rc_resistance_scale", "initial_soc", "initial_temperature_K",
+           "initial_cycles")
+SPLIT_ITERATIONS = 4
+
+
+@dataclass(frozen=True)
+class ModuleStructure:
+    """The static shape of a module: its cell structure, Ns x Np, and the thermal network's bands
+    (offset k: cell i conducts to cell i + k where ``bands[k][i]`` is 1), with what follows from
+    them (:func:`module_structure` builds one)."""
+
+    cell: CellStructure
+    n_series: int
+    n_parallel: int
+    bands: dict[int, tuple[int, ...]] = field(hash=False)
+    touches: tuple[int, ...] = field(hash=False)  # how many neighbours each cell conducts to
+    series_shares: tuple[float, ...] = field(hash=False)  # each cell's share of the series busbar losses
+
+    @property
+    def n_cells(self) -> int:
+        return self.n_series * self.n_parallel
+
+    def cell_state_names(self) -> list[str]:
+        """The cell states a module holds per cell (time is the module's own)."""
+        return [n for n in self.cell.state_names() if n != "time_s"]
+
+    def state_names(self) -> list[str]:
+        """Flat state names: time, then each cell state as ``name[c]`` over the cells."""
+        return ["time_s"] + [f"{n}[{c}]" for n in self.cell_state_names() for c in range(self.n_cells)]
+
+    def input_names(self) -> tuple[str, ...]:
+        return INPUTS[:-1] + tuple(f"bleed[{e}]" for e in range(self.n_series)) + INPUTS[-1:]
+
+
+def module_structure(cell_structure: CellStructure, n_series: int, n_parallel: int, layout: str,
+                     columns: int | None) -> ModuleStructure:
+    """A module's structure: the cells touch in a row (each cell and the next) or a grid of rows of
+    ``columns``; a series busbar between two elements is shared by the 2 Np cells of both."""
+    n = n_series * n_parallel
+    bands: dict[int, tuple[int, ...]] = {}
+    if n > 1 and (layout == "row" or not columns):
+        bands[1] = (1,) * (n - 1)
+    elif n > 1:
+        bands[1] = tuple(int((i + 1) % columns != 0) for i in range(n - 1))
+        if n > columns:
+            bands[columns] = (1,) * (n - columns)
+    touches = [0] * n
+    for k, touching in bands.items():
+        for i, t in enumerate(touching):
+            touches[i] += t
+            touches[i + k] += t
+    shares = tuple(((e > 0) + (e < n_series - 1)) / (2.0 * n_parallel) for e in range(n_series)
+                   for _ in range(n_parallel))
+    return ModuleStructure(cell_structure, n_series, n_parallel, bands, tuple(touches), shares)
+
+
+def _cell_parameters(p: dict[str, Any], c: dict[str, Any]) -> dict[str, Any]:
+    """One cell's (or, in numpy, every cell's) equation parameters: the shared cell set with the
+    cell's variation applied."""
+    shared = p["cell"]
+    return {**shared, "nominal_capacity_As": shared["nominal_capacity_As"] * c["capacity_scale"],
+            "r0_scale": c["r0_scale"], "rc_resistance_scale": c["rc_resistance_scale"],
+            "initial_soc": c["initial_soc"], "initial_temperature_K": c["initial_temperature_K"],
+            "initial_cycles": c["initial_cycles"]}
+
+
+def initial_state(ops: Ops, s: ModuleStructure, p: dict[str, Any]) -> dict[str, Any]:
+    """Every cell at its own initial SOC, temperature and cycle count (its variation)."""
+    x0 = ops.map_cells(lambda c: cell.initial_state(ops, s.cell, _cell_parameters(p, c)), s.n_cells,
+                       {k: ops.as_cells(p[k]) for k in VARYING})
+    out = {n: x0[n] for n in s.cell_state_names()}
+    out["time_s"] = 0.0 * p["tab_resistance_ohm"]
+    return out
+
+
+def _solve(ops: Ops, a: list[list[Any]], b: list[Any]) -> list[Any]:
+    """Gaussian elimination without pivoting of a small system whose entries are arrays over the
+    elements (numpy) or symbols: the split's Newton step (its pivots are the cells' negative
+    voltage slopes, never zero)."""
+    n = len(b)
+    a = [row[:] for row in a]
+    b = b[:]
+    for i in range(n):
+        for r in range(i + 1, n):
+            factor = a[r][i] / a[i][i]
+            for c in range(i + 1, n):
+                a[r][c] = a[r][c] - factor * a[i][c]
+            b[r] = b[r] - factor * b[i]
+    x = [0.0] * n
+    for i in reversed(range(n)):
+        total = b[i]
+        for c in range(i + 1, n):
+            total = total - a[i][c] * x[c]
+        x[i] = total / a[i][i]
+    return x
+
+
+def step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, Any],
+         u: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Advance the module by ``u["dt_s"]``; return (new state, outputs at the end of the step).
+
+    Inputs: ``current_A`` module current (positive = discharge), ``cold_plate_temperature_K``,
+    ``ambient_temperature_K``, ``bleed`` (an array over the elements: 1 = the element's bleed
+    resistor is switched on), ``dt_s``.
+    """
+    ns, npar, n = s.n_series, s.n_parallel, s.n_cells
+    dt = u["dt_s"]
+    r_tab, r_pb, r_sb = p["tab_resistance_ohm"], p["parallel_busbar_resistance_ohm"], p["series_busbar_resistance_ohm"]
+    cells = {"x": {k: x[k] for k in s.cell_state_names()}, "v": {k: ops.as_cells(p[k]) for k in VARYING}}
+
+    def cell_x(c: dict[str, Any]) -> dict[str, Any]:
+        return {**c["x"], "time_s": x["time_s"]}
+
+    starts = ops.map_cells(lambda c: cell.start_of_step(ops, s.cell, _cell_parameters(p, c["v"]), cell_x(c), dt),
+                           n, cells)
+    cells["start"] = starts
+    open_cell = ops.where(starts["is_open"] > 0.5, 1.0, 0.0)
+    group_open = ops.group_sums(open_cell, ns, npar)  # npar: every cell of the element is open
+    module_open = ops.largest(ops.where(group_open > npar - 0.5, 1.0, 0.0))
+    current = ops.where(module_open > 0.5, 0.0 * u["current_A"], u["current_A"])
+    bleed = ops.where(u["bleed"] > 0.5, 1.0, 0.0) / p["bleed_resistance_ohm"]  # conductance per element
+
+    cells["held"] = ops.map_cells(lambda c: cell.held_tables(ops, s.cell, _cell_parameters(p, c["v"]), cell_x(c),
+                                                             c["start"], with_slope=True), n, cells)
+
+    def circuit(c: dict[str, Any]) -> dict[str, Any]:
+        return cell.circuit_over_step(ops, s.cell, _cell_parameters(p, c["v"]), cell_x(c), c["start"], c["i"],
+                                      c["held"])
+
+    # -- the split: Newton on (I_j, V_e) for all elements at once ------------------------------
+    members = [ops.group_member(open_cell, ns, npar, j) for j in range(npar)]
+    all_open = ops.where(group_open > npar - 0.5, 1.0, 0.0)  # an element with no closed cell: V_e = mean Vbar
+    currents = [current / npar + 0.0 * members[j] for j in range(npar)]
+    volts = None
+    for iteration in range(SPLIT_ITERATIONS + 1):
+        cells["i"] = ops.from_members(currents, ns)
+        c = ops.map_cells(circuit, n, cells)
+        v_bar = [ops.group_member(c["mean_voltage"], ns, npar, j) for j in range(npar)]
+        slope = [ops.group_member(c["mean_voltage_slope"], ns, npar, j) for j in range(npar)]
+        mean_v_bar = sum(v_bar[j] - r_tab * currents[j] for j in range(npar)) / npar
+        if volts is None:  # the element voltage the equal split implies, on average
+            volts = mean_v_bar
+        drops = [sum(r_pb * min(j, m) * currents[m] for m in range(npar)) for j in range(npar)]
+        residual = [ops.where(members[j] > 0.5, currents[j], v_bar[j] - r_tab * currents[j] - drops[j] - volts)
+                    for j in range(npar)]
+        last = ops.where(all_open > 0.5, volts - mean_v_bar, sum(currents) - current - bleed * volts)
+        if iteration == SPLIT_ITERATIONS:
+            break
+        zero = 0.0 * volts
+        a = [[ops.where(members[j] > 0.5, 1.0 * (j == m), (slope[j] - r_tab) * (j == m) - r_pb * min(j, m)) + zero
+              for m in range(npar)] + [ops.where(members[j] > 0.5, 0.0, -1.0) + zero] for j in range(npar)]
+        a.append([ops.where(all_open > 0.5, 0.0, 1.0) + zero for _ in range(npar)]
+                 + [ops.where(all_open > 0.5, 1.0, -bleed) + zero])
+        delta = _solve(ops, a, [-r for r in residual] + [-last])
+        currents = [currents[j] + delta[j] for j in range(npar)]
+        volts = volts + delta[npar]
+    split_residual = ops.largest(ops.cell_array([ops.largest(ops.fabs(r)) for r in residual]))
+    cells["c"] = c
+
+    # -- heat: the cells' own, plus interconnect and bleed shares -------------------------------
+    currents_cells = cells["i"]
+    heat = ops.map_cells(lambda cc: cell.heat_over_step(ops, s.cell, _cell_parameters(p, cc["v"]), cell_x(cc),
+                                                        cc["start"], cc["i"], cc["c"]), n, cells)
+    cells["heat"] = heat
+    busbar = [0.0 * volts for _ in range(npar)]
+    for k in range(1, npar):  # the segment between positions k-1 and k carries the cells from k on
+        flow_k = sum(currents[m] for m in range(k, npar))
+        loss = r_pb * flow_k * flow_k
+        busbar[k - 1] = busbar[k - 1] + 0.5 * loss
+        busbar[k] = busbar[k] + 0.5 * loss
+    bleed_loss = bleed * volts * volts  # per element
+    series = r_sb * current * current * ops.cell_array(s.series_shares)
+    interconnect = r_tab * currents_cells * currents_cells + ops.from_members(busbar, ns) + series
+    cell_heat = heat["heat_W"] + interconnect + ops.repeat_groups(bleed_loss / npar, ns, npar)
+
+    # -- thermal network ------------------------------------------------------------------------
+    temps = starts["t_cell"]
+    g_plate, g_n = p["cold_plate_conductance_W_per_K"], p["neighbour_conductance_W_per_K"]
+    h_a = p["cell"]["heat_transfer_W_per_K"]
+    conductance = g_plate + h_a + g_n * ops.cell_array(s.touches) + 0.0 * temps
+    z = conductance * dt / heat["heat_capacity"]
+    storage = heat["heat_capacity"] / dt * ops.exp(-z) / ops.phi1(z)  # C_i / dt_i
+    rhs = storage * temps + cell_heat + g_plate * u["cold_plate_temperature_K"] + h_a * u["ambient_temperature_K"]
+    bands = {k: -g_n * ops.cell_array(touching) for k, touching in s.bands.items()}
+    cells["t_new"] = ops.solve_spd_banded(storage + conductance, bands, rhs)
+
+    xn_cells, y_cells = ops.map_cells(
+        lambda cc: cell.end_of_step(ops, s.cell, _cell_parameters(p, cc["v"]), cell_x(cc), cc["start"], cc["i"],
+                                    cc["c"], cc["heat"], [cc["t_new"]]), n, cells)
+    xn = {k: xn_cells[k] for k in s.cell_state_names()}
+    xn["time_s"] = x["time_s"] + dt
+
+    # -- the split at the end of the step: the instantaneous currents and voltages there ---------
+    # At the end state a cell's terminal voltage is affine in its current (slope -R0), so one
+    # linear solve per element gives the currents the parallel cells carry at that instant, with
+    # equal node voltages (what a BMS samples); the step above used their step averages.
+    end_v = [ops.group_member(y_cells["voltage_V"], ns, npar, j) for j in range(npar)]
+    end_r0 = [ops.group_member(y_cells["r0_ohm"], ns, npar, j) for j in range(npar)]
+    held = currents
+    zero = 0.0 * volts
+    a = [[ops.where(members[j] > 0.5, 1.0 * (j == m), -(end_r0[j] + r_tab) * (j == m) - r_pb * min(j, m)) + zero
+          for m in range(npar)] + [ops.where(members[j] > 0.5, 0.0, -1.0) + zero] for j in range(npar)]
+    a.append([ops.where(all_open > 0.5, 0.0, 1.0) + zero for _ in range(npar)]
+             + [ops.where(all_open > 0.5, 1.0, -bleed) + zero])
+    # unknowns: the change from the held currents, and the node voltage itself
+    rhs = [ops.where(members[j] > 0.5, -held[j], -(end_v[j] - r_tab * held[j]
+                                                    - sum(r_pb * min(j, m) * held[m] for m in range(npar))))
+           for j in range(npar)]
+    rhs.append(ops.where(all_open > 0.5, sum(end_v[j] - r_tab * held[j] for j in range(npar)) / npar,
+                         current - sum(held)))
+    solved = _solve(ops, a, rhs)
+    end_currents = [held[j] + solved[j] for j in range(npar)]
+    node = solved[npar]
+    cell_current_end = ops.from_members(end_currents, ns)
+    cell_voltage = ops.from_members([end_v[j] - (end_currents[j] - held[j]) * end_r0[j] for j in range(npar)], ns)
+
+    # -- outputs ---------------------------------------------------------------------------------
+    soc, temperature = y_cells["soc"], y_cells["temperature_K"]
+    y = {
+        "module_voltage_V": ops.total(node) - (ns - 1) * r_sb * current,
+        "module_mean_voltage_V": ops.total(volts) - (ns - 1) * r_sb * current,
+        "module_current_A": current,
+        "cell_voltage_V": cell_voltage,
+        "cell_current_A": cell_current_end,
+        "cell_mean_current_A": currents_cells,
+        "cell_soc": soc,
+        "cell_temperature_K": temperature,
+        "cell_heat_W": cell_heat,
+        "element_voltage_V": node,
+        "min_cell_voltage_V": ops.smallest(cell_voltage), "max_cell_voltage_V": ops.largest(cell_voltage),
+        "min_cell_soc": ops.smallest(soc), "max_cell_soc": ops.largest(soc),
+        "min_cell_temperature_K": ops.smallest(temperature), "max_cell_temperature_K": ops.largest(temperature),
+        "heat_to_cold_plate_W": ops.total(g_plate * (cells["t_new"] - u["cold_plate_temperature_K"])),
+        "interconnect_loss_W": ops.total(interconnect),
+        "bleed_loss_W": ops.total(bleed_loss),
+        "split_residual_V": split_residual,
+    }
+    y["cell_voltage_spread_V"] = y["max_cell_voltage_V"] - y["min_cell_voltage_V"]
+    y["cell_soc_spread"] = y["max_cell_soc"] - y["min_cell_soc"]
+    y["cell_temperature_spread_K"] = y["max_cell_temperature_K"] - y["min_cell_temperature_K"]
+    return xn, y

@@ -1,0 +1,131 @@
+"""The module twin: Ns x Np cells of one cell parameter file, stepped with numpy.
+
+A :class:`ModuleTwin` turns :class:`fmutwin.params.module.ModuleParameters` into the module
+equations' structure and parameters (``equations.module``: exact current split, interconnects,
+bleed resistors, thermal network) and steps them, vectorised over the cells. Positive current
+discharges the module.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+import numpy as np
+
+from fmutwin.equations import module
+from fmutwin.equations.module import ModuleStructure, module_structure
+from fmutwin.interface import InputError, StateError
+from fmutwin.ops import NUMPY, TableRangeError
+from fmutwin.params.module import ModuleParameters
+from fmutwin.twins.cell_ecm import equation_parameters
+from fmutwin.twins.profile import run_profile
+
+log = logging.getLogger(__name__)
+
+#: the largest split residual a step accepts [V] (Newton reaches ~1e-15)
+SPLIT_TOLERANCE_V = 1e-9
+
+
+def module_equation_parameters(params: ModuleParameters) -> tuple[ModuleStructure, dict[str, Any]]:
+    """The module's static structure and numeric parameters (the cell's shared, the variation per
+    cell, realised from the file)."""
+    params = params.realise()
+    cell_structure, cell_p = equation_parameters(params.cell)
+    structure = module_structure(cell_structure, params.n_series, params.n_parallel, params.thermal.layout,
+                                 params.thermal.columns)
+    ic, th = params.interconnect, params.thermal
+    p: dict[str, Any] = {
+        "cell": cell_p,
+        **{k: np.asarray(params.realised[k], dtype=float) for k in module.VARYING},  # type: ignore[index]
+        "tab_resistance_ohm": ic.tab_resistance_ohm,
+        "parallel_busbar_resistance_ohm": ic.parallel_busbar_resistance_ohm,
+        "series_busbar_resistance_ohm": ic.series_busbar_resistance_ohm,
+        "neighbour_conductance_W_per_K": th.neighbour_conductance_W_per_K,
+        "cold_plate_conductance_W_per_K": th.cold_plate_conductance_W_per_K,
+        "bleed_resistance_ohm": params.bleed_resistance_ohm,
+    }
+    return structure, p
+
+
+def cell_label(structure: ModuleStructure, c: int) -> str:
+    """``cell 5 (element 2, position 1)``."""
+    return f"cell {c} (element {c // structure.n_parallel}, position {c % structure.n_parallel})"
+
+
+class ModuleTwin:
+    """A module of Ns series elements x Np parallel cells, stepped with numpy."""
+
+    def __init__(self, params: ModuleParameters) -> None:
+        self.params = params.realise()
+        self.structure, self.p = module_equation_parameters(self.params)
+        x0 = module.initial_state(NUMPY, self.structure, self.p)
+        self.state = {k: np.array(v, dtype=float) for k, v in x0.items()}
+        self.outputs: dict[str, Any] = {}
+
+    @property
+    def time_s(self) -> float:
+        return float(self.state["time_s"])
+
+    def step(self, current_A: float, dt_s: float, cold_plate_temperature_K: float = 298.15,
+             ambient_temperature_K: float = 298.15, bleed: Any = None) -> dict[str, Any]:
+        """Advance by ``dt_s`` with the module current (positive = discharge); ``bleed``: one 0/1
+        per series element (default all off). Returns the outputs at the end of the step.
+
+        Raises :class:`InputError` for NaN/inf or out-of-range inputs and :class:`StateError` for
+        a non-finite result or a split that did not converge; the state is then unchanged.
+        """
+        ns = self.structure.n_series
+        bleed_arr = np.zeros(ns) if bleed is None else np.asarray(bleed, dtype=float).reshape(-1)
+        u = {"current_A": current_A, "cold_plate_temperature_K": cold_plate_temperature_K,
+             "ambient_temperature_K": ambient_temperature_K, "dt_s": dt_s}
+        for name, value in u.items():
+            if not np.all(np.isfinite(np.asarray(value, dtype=float))) or np.ndim(value) != 0:
+                raise InputError(f"input {name} = {value!r} is not a finite number")
+        if not dt_s > 0:
+            raise InputError(f"input dt_s = {dt_s!r} must be > 0")
+        for name in ("cold_plate_temperature_K", "ambient_temperature_K"):
+            if not u[name] > 0:
+                raise InputError(f"input {name} = {u[name]!r} must be > 0 K")
+        if bleed_arr.shape != (ns,) or not np.all(np.isin(bleed_arr, (0.0, 1.0))):
+            raise InputError(f"input bleed = {bleed!r}: one 0 or 1 per series element ({ns})")
+        u = {k: float(v) for k, v in u.items()}
+        u["bleed"] = bleed_arr
+        try:
+            xn, y = module.step(NUMPY, self.structure, self.p, self.state, u)
+        except TableRangeError as exc:
+            raise StateError(f"at t = {self.time_s + dt_s} s: {exc}") from None
+        for key, value in {**xn, **y}.items():
+            arr = np.asarray(value, dtype=float)
+            if not np.all(np.isfinite(arr)):
+                where = f" ({cell_label(self.structure, int(np.flatnonzero(~np.isfinite(arr))[0]))})" \
+                    if arr.size == self.structure.n_cells else ""
+                raise StateError(f"{key} became non-finite{where} at t = {self.time_s + dt_s} s")
+        if float(y["split_residual_V"]) > SPLIT_TOLERANCE_V:
+            raise StateError(f"the current split did not converge at t = {self.time_s + dt_s} s (residual "
+                             f"{float(y['split_residual_V']):.3g} V)")
+        lo, hi = self.params.cell.soc_limits
+        outside = np.flatnonzero((y["cell_soc"] < lo) | (y["cell_soc"] > hi))
+        if outside.size:
+            log.warning("%s: SOC %.6g left [%s, %s] at t = %s s", cell_label(self.structure, int(outside[0])),
+                        float(y["cell_soc"][outside[0]]), lo, hi, self.time_s + dt_s)
+        self.state = {k: np.array(v, dtype=float) for k, v in xn.items()}
+        self.outputs = y
+        return y
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self.state.items()}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        missing = set(self.state) - set(state)
+        if missing:
+            raise KeyError(f"state lacks {sorted(missing)}")
+        self.state = {k: np.array(state[k], dtype=float) for k in self.state}
+
+    def run(self, time_s: Any, current_A: Any, cold_plate_temperature_K: float = 298.15,
+            ambient_temperature_K: float = 298.15, bleed: Any = None) -> dict[str, np.ndarray]:
+        """Step through a profile (``current_A[k]`` held over ``[t_k, t_k+1]``); arrays over the
+        profile, cell quantities with a second axis over the cells."""
+        return run_profile(self.step, time_s, {"current_A": current_A},
+                           {"cold_plate_temperature_K": cold_plate_temperature_K,
+                            "ambient_temperature_K": ambient_temperature_K, "bleed": bleed})

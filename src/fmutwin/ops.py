@@ -239,6 +239,28 @@ class Ops:
             return fn(cells)
         return _casadi_map_cells(fn, n, cells)
 
+    @staticmethod
+    def solve_small(a: list[list[Any]], b: list[Any]) -> list[Any]:
+        """x with a x = b for a small system given as lists, by Gaussian elimination without
+        pivoting (for systems whose pivots are never zero, e.g. diagonally dominant ones); the
+        entries may be numbers, numpy arrays (many systems at once, elementwise) or symbols."""
+        n = len(b)
+        a = [row[:] for row in a]
+        b = b[:]
+        for i in range(n):
+            for r in range(i + 1, n):
+                factor = a[r][i] / a[i][i]
+                for c in range(i + 1, n):
+                    a[r][c] = a[r][c] - factor * a[i][c]
+                b[r] = b[r] - factor * b[i]
+        x: list[Any] = [0.0] * n
+        for i in reversed(range(n)):
+            total = b[i]
+            for c in range(i + 1, n):
+                total = total - a[i][c] * x[c]
+            x[i] = total / a[i][i]
+        return x
+
     def solve_spd_banded(self, diagonal: Any, bands: dict[int, Any], rhs: Any) -> Any:
         """x with A x = rhs for a symmetric positive definite banded A over the cells: ``diagonal``
         and ``bands[k]`` (k > 0; entry i is A[i, i + k], length n - k). numpy: LAPACK (scipy's
@@ -352,25 +374,6 @@ def _casadi_map_cells(fn: Callable[[Any], Any], n: int, cells: Any) -> Any:
     rows = function(*[kind(v).T if kind(v).size1() == n else ca.repmat(kind(v), 1, n) for v in inputs], *free)
     rows = rows if isinstance(rows, (list, tuple)) else [rows]
     return _rebuilt(result, iter([row.T for row in rows]))
-
-
-def _entry(tree: Any, k: int) -> Any:
-    """Cell ``k`` of a tree (dicts, lists) of cell arrays."""
-    if isinstance(tree, dict):
-        return {key: _entry(value, k) for key, value in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return [_entry(value, k) for value in tree]
-    return tree[k]
-
-
-def _stacked(ops: "Ops", results: list[Any]) -> Any:
-    """Per-cell results (trees of scalars) stacked into one tree of cell arrays."""
-    first = results[0]
-    if isinstance(first, dict):
-        return {key: _stacked(ops, [r[key] for r in results]) for key in first}
-    if isinstance(first, (list, tuple)):
-        return [_stacked(ops, [r[i] for r in results]) for i in range(len(first))]
-    return ops.cell_array(results)
 
 
 def _segment(x: Any, grid: Any) -> tuple[Any, Any]:

@@ -72,6 +72,28 @@ def _module_file() -> Path:
     return default_module_file()
 
 
+#: the name of the pack-thermal parameter file in a PackThermal FMU's resources folder
+PACK_THERMAL_PARAMETER_FILE = "pack_thermal_parameters.json"
+
+
+def _pack_thermal_spec(resources: Any = None) -> EquationSpec:
+    from fmutwin.twins.pack_thermal_interface import pack_thermal_file_spec
+
+    return pack_thermal_file_spec(_shipped_file(resources, PACK_THERMAL_PARAMETER_FILE))
+
+
+def _pack_thermal(resources: Any) -> SteppableModel:
+    from fmutwin.twins.equation_model import EquationModel
+
+    return EquationModel(_pack_thermal_spec(resources))
+
+
+def _pack_thermal_file() -> Path:
+    from fmutwin.params.defaults import default_pack_thermal_file
+
+    return default_pack_thermal_file()
+
+
 def _cell_echem(resources: Any) -> SteppableModel:
     from fmutwin.twins.cell_echem_interface import CellEchemModel
 
@@ -86,6 +108,10 @@ TWINS: dict[str, TwinExport] = {
         "module", "Module", "fmutwin module twin (Ns x Np cell ECMs, exact current split, interconnects, balancing "
         "bleed resistors, thermal network with a cold plate; positive current discharges the module).", _module,
         _module_spec, _module_file, MODULE_PARAMETER_FILE),
+    "pack_thermal": TwinExport(
+        "pack_thermal", "PackThermal", "fmutwin pack thermal twin (module cold plates in one coolant loop, an "
+        "enclosure node; zero coolant flow is valid).", _pack_thermal, _pack_thermal_spec, _pack_thermal_file,
+        PACK_THERMAL_PARAMETER_FILE),
     "cell_echem": TwinExport(
         "cell_echem", "CellEchem", "fmutwin electrochemical cell twin (PyBaMM SPM/SPMe/DFN; needs PyBaMM in the "
         "importing Python; positive current discharges the cell).", _cell_echem),
@@ -102,10 +128,14 @@ def twin(name: str) -> TwinExport:
 
 def load_parameter_file(data: Any, origin: str) -> Any:
     """Validate a parameter file's JSON data as the kind of file it is (a module file holds
-    ``n_series``; else a cell parameter file); a ValueError names every bad field."""
+    ``n_series``, a pack-thermal file ``n_modules``; else a cell parameter file); a ValueError
+    names every bad field."""
     from fmutwin.params.cell import CellParameters
     from fmutwin.params.module import ModuleParameters
+    from fmutwin.params.pack import PackThermalParameters
 
     if isinstance(data, dict) and "n_series" in data:
         return ModuleParameters.from_dict(data, origin=origin)
+    if isinstance(data, dict) and "n_modules" in data:
+        return PackThermalParameters.from_dict(data, origin=origin)
     return CellParameters.from_dict(data, origin=origin)

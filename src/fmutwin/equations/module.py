@@ -115,28 +115,6 @@ def initial_state(ops: Ops, s: ModuleStructure, p: dict[str, Any]) -> dict[str, 
     return out
 
 
-def _solve(ops: Ops, a: list[list[Any]], b: list[Any]) -> list[Any]:
-    """Gaussian elimination without pivoting of a small system whose entries are arrays over the
-    elements (numpy) or symbols: the split's Newton step (its pivots are the cells' negative
-    voltage slopes, never zero)."""
-    n = len(b)
-    a = [row[:] for row in a]
-    b = b[:]
-    for i in range(n):
-        for r in range(i + 1, n):
-            factor = a[r][i] / a[i][i]
-            for c in range(i + 1, n):
-                a[r][c] = a[r][c] - factor * a[i][c]
-            b[r] = b[r] - factor * b[i]
-    x = [0.0] * n
-    for i in reversed(range(n)):
-        total = b[i]
-        for c in range(i + 1, n):
-            total = total - a[i][c] * x[c]
-        x[i] = total / a[i][i]
-    return x
-
-
 def step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, Any],
          u: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Advance the module by ``u["dt_s"]``; return (new state, outputs at the end of the step).
@@ -193,7 +171,7 @@ def step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, Any],
               for m in range(npar)] + [ops.where(members[j] > 0.5, 0.0, -1.0) + zero] for j in range(npar)]
         a.append([ops.where(all_open > 0.5, 0.0, 1.0) + zero for _ in range(npar)]
                  + [ops.where(all_open > 0.5, 1.0, -bleed) + zero])
-        delta = _solve(ops, a, [-r for r in residual] + [-last])
+        delta = ops.solve_small(a, [-r for r in residual] + [-last])
         currents = [currents[j] + delta[j] for j in range(npar)]
         volts = volts + delta[npar]
     split_residual = ops.largest(ops.cell_array([ops.largest(ops.fabs(r)) for r in residual]))
@@ -250,7 +228,7 @@ def step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, Any],
            for j in range(npar)]
     rhs.append(ops.where(all_open > 0.5, sum(end_v[j] - r_tab * held[j] for j in range(npar)) / npar,
                          current - sum(held)))
-    solved = _solve(ops, a, rhs)
+    solved = ops.solve_small(a, rhs)
     end_currents = [held[j] + solved[j] for j in range(npar)]
     node = solved[npar]
     cell_current_end = ops.from_members(end_currents, ns)
@@ -273,6 +251,7 @@ def step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, Any],
         "min_cell_soc": ops.smallest(soc), "max_cell_soc": ops.largest(soc),
         "min_cell_temperature_K": ops.smallest(temperature), "max_cell_temperature_K": ops.largest(temperature),
         "heat_to_cold_plate_W": ops.total(g_plate * (cells["t_new"] - u["cold_plate_temperature_K"])),
+        "heat_to_ambient_W": ops.total(h_a * (cells["t_new"] - u["ambient_temperature_K"])),
         "interconnect_loss_W": ops.total(interconnect),
         "bleed_loss_W": ops.total(bleed_loss),
         "split_residual_V": split_residual,

@@ -8,9 +8,11 @@ from pathlib import Path
 
 from fmutwin.params.cell import CellParameters
 from fmutwin.params.module import ModuleParameters
+from fmutwin.params.pack import PackThermalParameters
 
 DEFAULT_CELL_FILE = "pybamm_ecm_example.json"
 DEFAULT_MODULE_FILE = "module_example.json"
+DEFAULT_PACK_THERMAL_FILE = "pack_thermal_example.json"
 #: environment variable naming the parameter file to build FMUs from (read when the cell twin's
 #: variables are declared, so set it before that import: ``fmutwin build --parameters`` does)
 CELL_FILE_ENV = "FMUTWIN_CELL_PARAMETERS"
@@ -38,3 +40,12 @@ def default_module_file() -> Path:
 
 def default_module_parameters() -> ModuleParameters:
     return ModuleParameters.load(default_module_file())
+
+
+def default_pack_thermal_file() -> Path:
+    """The shipped example pack thermal system: 8 modules on cold plates in one water-glycol loop."""
+    return Path(str(resources.files("fmutwin.params") / "data" / DEFAULT_PACK_THERMAL_FILE))
+
+
+def default_pack_thermal_parameters() -> PackThermalParameters:
+    return PackThermalParameters.load(default_pack_thermal_file())

@@ -115,6 +115,7 @@ def _outputs(params: ModuleParameters) -> tuple[tuple[Variable, str], ...]:
             ("maxCellTemperature", "max_cell_temperature_K", "highest cell temperature", "K"),
             ("cellTemperatureSpread", "cell_temperature_spread_K", "highest - lowest cell temperature", "K"),
             ("heatToColdPlate", "heat_to_cold_plate_W", "heat flowing into the cold plate", "W"),
+            ("heatToAmbient", "heat_to_ambient_W", "heat the cells convect to the ambient (the enclosure)", "W"),
             ("interconnectLoss", "interconnect_loss_W", "tab and busbar losses, step average", "W"),
             ("bleedLoss", "bleed_loss_W", "balancing bleed losses, step average", "W"))),
         (Variable("splitResidual", "output", "largest voltage mismatch of the current split (a warning above 1e-9 V)",

@@ -27,7 +27,7 @@ def main() -> None:
 def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...], native: bool,
           parameter_file: Path | None) -> None:
     """Build the FMUs of every twin into one folder (Python FMI 2.0 and 3.0, native), then check them."""
-    from fmutwin.params.cell import ParameterError
+    from fmutwin.params.base import ParameterError
 
     try:
         paths = build_fmus(out, list(twins), [int(v) for v in versions] or [2, 3], native, parameter_file)
@@ -113,7 +113,7 @@ def reduce(config: Path | None, out: Path, fmus: bool, native: bool) -> None:
     import logging
     import subprocess
 
-    from fmutwin.params.cell import ParameterError
+    from fmutwin.params.base import ParameterError
     from fmutwin.reduction.pipeline import ReductionConfig, reduce as run
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # the pipeline's progress lines
@@ -147,7 +147,7 @@ def provenance_cmd(path: Path) -> None:
     Stale: the parameter content was edited after generation, or an input it was made from
     (data file, BPX file, PyBaMM parameter set) no longer has the recorded hash.
     """
-    from fmutwin.params.cell import ParameterError
+    from fmutwin.params.base import ParameterError
     from fmutwin.provenance import main_text
     from fmutwin.registry import load_parameter_file
 

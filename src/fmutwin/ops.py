@@ -261,11 +261,17 @@ class Ops:
             x[i] = total / a[i][i]
         return x
 
+    def converged(self, residuals: Sequence[Any], tolerance: float) -> bool:
+        """Whether an iteration may stop: numpy, once every residual is below ``tolerance``; on
+        symbols never (generated code runs its fixed number of iterations)."""
+        return self.name == "numpy" and all(float(np.max(np.abs(r))) < tolerance for r in residuals)
+
     def solve_spd_banded(self, diagonal: Any, bands: dict[int, Any], rhs: Any) -> Any:
         """x with A x = rhs for a symmetric positive definite banded A over the cells: ``diagonal``
         and ``bands[k]`` (k > 0; entry i is A[i, i + k], length n - k). numpy: LAPACK (scipy's
-        solveh_banded); CasADi: the same elimination written out on the band (no pivoting, which an
-        SPD matrix does not need)."""
+        solveh_banded), ``rhs`` a cell array or (cells, k) for k right-hand sides at once;
+        CasADi: the same elimination written out on the band (no pivoting, which an SPD matrix
+        does not need)."""
         width = max(bands) if bands else 0
         if self.name == "numpy":
             from scipy.linalg import solveh_banded
@@ -275,7 +281,10 @@ class Ops:
             ab[width] = diagonal
             for k, band in bands.items():
                 ab[width - k, k:] = band
-            return solveh_banded(ab, rhs, check_finite=False) if width else np.asarray(rhs) / np.asarray(diagonal)
+            if width:
+                return solveh_banded(ab, rhs, check_finite=False)
+            rhs = np.asarray(rhs)
+            return rhs / np.reshape(diagonal, (n,) + (1,) * (rhs.ndim - 1))
         n = diagonal.size1()
         a = {(i, i): diagonal[i] for i in range(n)}
         for k, band in bands.items():
@@ -303,11 +312,13 @@ class Ops:
     def _kinks(self, grid: Sequence[Any], values: Sequence[Any], held_edges: bool) -> tuple[Any, Any]:
         """Breakpoints where the slope changes, and the slope change there."""
         if self.name == "numpy":
-            g, v = np.asarray(grid, dtype=float), np.asarray(values, dtype=float)
-            slopes = np.diff(v) / np.diff(g)
-            if held_edges:
-                return g, np.diff(slopes, prepend=0.0, append=0.0)
-            return g[1:-1], np.diff(slopes)
+            key = (tuple(grid), tuple(np.ravel(values)), held_edges)
+            if key not in _NUMPY_KINKS:  # a parameter set's tables are few and fixed: compute each once
+                g, v = np.asarray(grid, dtype=float), np.asarray(values, dtype=float)
+                slopes = np.diff(v) / np.diff(g)
+                _NUMPY_KINKS[key] = (g, np.diff(slopes, prepend=0.0, append=0.0)) if held_edges else (
+                    g[1:-1], np.diff(slopes))
+            return _NUMPY_KINKS[key]
         n = len(grid)
         slopes = [(values[k + 1] - values[k]) / (grid[k + 1] - grid[k]) for k in range(n - 1)]
         knots = list(grid[1:-1])
@@ -378,11 +389,23 @@ def _casadi_map_cells(fn: Callable[[Any], Any], n: int, cells: Any) -> Any:
 
 def _segment(x: Any, grid: Any) -> tuple[Any, Any]:
     """Index of the grid segment holding ``x`` (end segments extend outward) and the local
-    coordinate t = (x - g_i) / (g_{i+1} - g_i), which lies outside [0, 1] when extrapolating."""
+    coordinate t = (x - g_i) / (g_{i+1} - g_i), which lies outside [0, 1] when extrapolating.
+
+    The last few results are kept, by content: a cell's tables are looked up at one (SOC,
+    temperature) many times a step, mostly on equal grids."""
     g = np.asarray(grid, dtype=float)
+    x = np.asarray(x, dtype=float)
+    key = (x.tobytes(), g.tobytes())
+    hit = _SEGMENTS.get(key)
+    if hit is not None:
+        return hit
     i = np.minimum(np.maximum(np.searchsorted(g, x, side="right") - 1, 0), len(g) - 2)
     g0 = g[i]
-    return i, (x - g0) / (g[i + 1] - g0)
+    t = (x - g0) / (g[i + 1] - g0)
+    if len(_SEGMENTS) >= 32:
+        _SEGMENTS.pop(next(iter(_SEGMENTS)))
+    _SEGMENTS[key] = (i, t)
+    return i, t
 
 
 def _numpy_interp1(x: Any, grid: Sequence[Any], values: Sequence[Any]) -> Any:
@@ -407,12 +430,19 @@ def _numpy_interp2(x: Any, y: Any, xgrid: Sequence[Any], ygrid: Sequence[Any], v
     i, tx = _segment(x, xgrid)
     j, ty = _segment(y, ygrid)
     v = np.asarray(values, dtype=float)
-    low = v[i, j] + tx * (v[i + 1, j] - v[i, j])
-    high = v[i, j + 1] + tx * (v[i + 1, j + 1] - v[i, j + 1])
+    columns = v.shape[1]
+    flat, k = v.ravel(), i * columns + j
+    v00, v10, v01, v11 = flat[k], flat[k + columns], flat[k + 1], flat[k + columns + 1]
+    low = v00 + tx * (v10 - v00)
+    high = v01 + tx * (v11 - v01)
     return low + ty * (high - low)
 
 
 _INTERPOLANTS: dict[tuple[int, ...], Any] = {}
+#: numpy: the last segment searches (see _segment)
+_SEGMENTS: dict[tuple[bytes, bytes], tuple[Any, Any]] = {}
+#: numpy: the kinks of each table seen, by its grid and values
+_NUMPY_KINKS: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
 
 def _casadi_interpolant(sizes: tuple[int, ...]) -> Any:

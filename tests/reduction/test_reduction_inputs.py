@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fmutwin import provenance
-from fmutwin.params.cell import ParameterError
+from fmutwin.params import ParameterError
 from fmutwin.reduction.experiments import EchemSource, drive_cycle_profile, hppc_profile
 from fmutwin.reduction.pipeline import ReductionConfig, assemble, reduce, run_experiments
 

@@ -43,6 +43,8 @@ INPUTS: tuple[str, ...] = ("current_A", "cold_plate_temperature_K", "ambient_tem
 VARYING = ("capacity_scale", "r0_scale", "rc_resistance_scale", "initial_soc", "initial_temperature_K",
            "initial_cycles")
 SPLIT_ITERATIONS = 4
+#: numpy stops iterating once every split residual is below this [V] (generated code runs all)
+SPLIT_EXIT_V = 1e-13
 
 
 @dataclass(frozen=True)
@@ -75,17 +77,23 @@ class ModuleStructure:
 
 
 def module_structure(cell_structure: CellStructure, n_series: int, n_parallel: int, layout: str,
-                     columns: int | None) -> ModuleStructure:
+                     columns: int | None, block: int | None = None) -> ModuleStructure:
     """A module's structure: the cells touch in a row (each cell and the next) or a grid of rows of
-    ``columns``; a series busbar between two elements is shared by the 2 Np cells of both."""
+    ``columns``, within blocks of ``block`` cells (a pack's modules, which do not touch; default:
+    one block); a series busbar between two elements is shared by the 2 Np cells of both."""
     n = n_series * n_parallel
+    block = block or n
     bands: dict[int, tuple[int, ...]] = {}
+
+    def same_block(i: int, k: int) -> int:
+        return int(i // block == (i + k) // block)
+
     if n > 1 and (layout == "row" or not columns):
-        bands[1] = (1,) * (n - 1)
+        bands[1] = tuple(same_block(i, 1) for i in range(n - 1))
     elif n > 1:
-        bands[1] = tuple(int((i + 1) % columns != 0) for i in range(n - 1))
-        if n > columns:
-            bands[columns] = (1,) * (n - columns)
+        bands[1] = tuple(int((i % block + 1) % columns != 0) * same_block(i, 1) for i in range(n - 1))
+        if min(n, block) > columns:
+            bands[columns] = tuple(same_block(i, columns) for i in range(n - columns))
     touches = [0] * n
     for k, touching in bands.items():
         for i, t in enumerate(touching):
@@ -123,6 +131,18 @@ def step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, Any],
     ``ambient_temperature_K``, ``bleed`` (an array over the elements: 1 = the element's bleed
     resistor is switched on), ``dt_s``.
     """
+    w = electrical_step(ops, s, p, x, u)
+    t_new = ops.solve_spd_banded(w["diagonal"], w["bands"], w["rhs"] + w["g_plate"] * u["cold_plate_temperature_K"]
+                                 + w["h_a"] * u["ambient_temperature_K"])
+    return finish_step(ops, s, p, x, u, w, t_new)
+
+
+def electrical_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, Any],
+                    u: dict[str, Any]) -> dict[str, Any]:
+    """The step up to the thermal network: the split, the cells' circuits and heat, and the
+    network's matrix (``diagonal``, ``bands``) and right-hand side without the cold-plate and
+    ambient terms (``rhs``; add ``g_plate`` x plate and ``h_a`` x ambient temperature, which a pack
+    solves together with its plates). Inputs as :func:`step` (the temperatures are not read)."""
     ns, npar, n = s.n_series, s.n_parallel, s.n_cells
     dt = u["dt_s"]
     r_tab, r_pb, r_sb = p["tab_resistance_ohm"], p["parallel_busbar_resistance_ohm"], p["series_busbar_resistance_ohm"]
@@ -164,7 +184,7 @@ def step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, Any],
         residual = [ops.where(members[j] > 0.5, currents[j], v_bar[j] - r_tab * currents[j] - drops[j] - volts)
                     for j in range(npar)]
         last = ops.where(all_open > 0.5, volts - mean_v_bar, sum(currents) - current - bleed * volts)
-        if iteration == SPLIT_ITERATIONS:
+        if iteration == SPLIT_ITERATIONS or ops.converged([*residual, last], SPLIT_EXIT_V):
             break
         zero = 0.0 * volts
         a = [[ops.where(members[j] > 0.5, 1.0 * (j == m), (slope[j] - r_tab) * (j == m) - r_pb * min(j, m)) + zero
@@ -200,9 +220,29 @@ def step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, Any],
     conductance = g_plate + h_a + g_n * ops.cell_array(s.touches) + 0.0 * temps
     z = conductance * dt / heat["heat_capacity"]
     storage = heat["heat_capacity"] / dt * ops.exp(-z) / ops.phi1(z)  # C_i / dt_i
-    rhs = storage * temps + cell_heat + g_plate * u["cold_plate_temperature_K"] + h_a * u["ambient_temperature_K"]
     bands = {k: -g_n * ops.cell_array(touching) for k, touching in s.bands.items()}
-    cells["t_new"] = ops.solve_spd_banded(storage + conductance, bands, rhs)
+    return {"cells": cells, "currents": currents, "volts": volts, "current": current, "members": members,
+            "all_open": all_open, "bleed": bleed, "split_residual": split_residual, "cell_heat": cell_heat,
+            "interconnect": interconnect, "bleed_loss": bleed_loss, "g_plate": g_plate + 0.0 * temps,
+            "h_a": h_a + 0.0 * temps, "diagonal": storage + conductance, "bands": bands,
+            "rhs": storage * temps + cell_heat}
+
+
+def finish_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, Any], u: dict[str, Any],
+                w: dict[str, Any], t_new: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The end of the step, given the cells' new temperatures: the cells' end of step, the
+    instantaneous split at the end, and the outputs."""
+    ns, npar, n = s.n_series, s.n_parallel, s.n_cells
+    r_tab, r_pb, r_sb = p["tab_resistance_ohm"], p["parallel_busbar_resistance_ohm"], p["series_busbar_resistance_ohm"]
+    cells, currents, volts, current = w["cells"], w["currents"], w["volts"], w["current"]
+    members, all_open, bleed = w["members"], w["all_open"], w["bleed"]
+    cell_heat, interconnect, bleed_loss = w["cell_heat"], w["interconnect"], w["bleed_loss"]
+    g_plate, h_a = w["g_plate"], w["h_a"]
+    cells["t_new"] = t_new
+    dt, currents_cells = u["dt_s"], cells["i"]
+
+    def cell_x(c: dict[str, Any]) -> dict[str, Any]:
+        return {**c["x"], "time_s": x["time_s"]}
 
     xn_cells, y_cells = ops.map_cells(
         lambda cc: cell.end_of_step(ops, s.cell, _cell_parameters(p, cc["v"]), cell_x(cc), cc["start"], cc["i"],
@@ -254,7 +294,7 @@ def step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, Any],
         "heat_to_ambient_W": ops.total(h_a * (cells["t_new"] - u["ambient_temperature_K"])),
         "interconnect_loss_W": ops.total(interconnect),
         "bleed_loss_W": ops.total(bleed_loss),
-        "split_residual_V": split_residual,
+        "split_residual_V": w["split_residual"],
     }
     y["cell_voltage_spread_V"] = y["max_cell_voltage_V"] - y["min_cell_voltage_V"]
     y["cell_soc_spread"] = y["max_cell_soc"] - y["min_cell_soc"]

@@ -53,6 +53,15 @@ def step(ops: Ops, s: PackThermalStructure, p: dict[str, Any], x: dict[str, Any]
          u: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Advance by ``u["dt_s"]``. Inputs: coolant mass flow [kg/s] (>= 0) and inlet temperature,
     ambient temperature, and per module the heat into its plate and into the enclosure [W]."""
+    linear = system(ops, s, p, x, u)
+    return finish(ops, s, p, x, u, linear, ops.solve_small(linear["a"], linear["b"]))
+
+
+def system(ops: Ops, s: PackThermalStructure, p: dict[str, Any], x: dict[str, Any],
+           u: dict[str, Any]) -> dict[str, Any]:
+    """The step's linear system ``a T = b`` in the new plate temperatures and (last) the new
+    enclosure temperature, with the coolant chain it implies (a pack adds its modules' heat as
+    terms linear in these temperatures before solving)."""
     m_count = s.n_modules
     dt = u["dt_s"]
     cp = p["coolant_heat_capacity_J_per_kg_K"]
@@ -91,7 +100,15 @@ def step(ops: Ops, s: PackThermalStructure, p: dict[str, Any], x: dict[str, Any]
         a[m_count][m] = -g[m]
     a[m_count][m_count] = c_e / dt + sum(g) + h_e
     b[m_count] = c_e / dt * x["enclosure_temperature_K"] + sum(air_in) + h_e * u["ambient_temperature_K"]
-    solved = ops.solve_small(a, b)
+    return {"a": a, "b": b, "alpha": alpha, "beta": beta, "k": k, "effectiveness": effectiveness}
+
+
+def finish(ops: Ops, s: PackThermalStructure, p: dict[str, Any], x: dict[str, Any], u: dict[str, Any],
+           linear: dict[str, Any], solved: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The new state and the outputs from the solved temperatures (plates, then the enclosure)."""
+    m_count = s.n_modules
+    alpha, beta, k, effectiveness = linear["alpha"], linear["beta"], linear["k"], linear["effectiveness"]
+    h_e = p["enclosure_to_ambient_W_per_K"]
     new_plates, enclosure = solved[:m_count], solved[m_count]
 
     coolant = [alpha[m] * u["coolant_inlet_temperature_K"] + sum(beta[m][j] * new_plates[j] for j in range(m_count))
@@ -99,7 +116,7 @@ def step(ops: Ops, s: PackThermalStructure, p: dict[str, Any], x: dict[str, Any]
     outlet = coolant[-1] + effectiveness[-1] * (new_plates[-1] - coolant[-1])
     to_coolant = [k[m] * (new_plates[m] - coolant[m]) for m in range(m_count)]
     to_ambient = h_e * (enclosure - u["ambient_temperature_K"])
-    xn = {"time_s": x["time_s"] + dt, "enclosure_temperature_K": enclosure,
+    xn = {"time_s": x["time_s"] + u["dt_s"], "enclosure_temperature_K": enclosure,
           "plate_temperature_K": ops.cell_array(new_plates)}
     y = {"plate_temperature_K": ops.cell_array(new_plates), "coolant_temperature_K": ops.cell_array(coolant),
          "outlet_temperature_K": outlet, "enclosure_temperature_K": enclosure,

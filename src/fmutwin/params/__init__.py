@@ -1,6 +1,7 @@
 """Typed, validated parameter sets (pydantic), saved and loaded as JSON."""
 
-from fmutwin.params.cell import CellParameters, ParameterError
+from fmutwin.params.base import ParameterError
+from fmutwin.params.cell import CellParameters
 from fmutwin.params.defaults import default_cell_parameters
 from fmutwin.params.tables import Table
 

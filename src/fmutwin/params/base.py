@@ -1,13 +1,16 @@
-"""Base class of every parameter model: strict, immutable, and helpful about typos."""
+"""Base classes of the parameter models: strict, immutable and helpful about typos; a parameter
+file reads, validates (naming every bad field) and writes itself as JSON."""
 
 from __future__ import annotations
 
 import difflib
+import json
 import types
 import typing
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 
 def _accepts_bool(annotation: Any) -> bool:
@@ -50,3 +53,48 @@ class StrictModel(BaseModel):
                 if _holds_bool(value) and not _accepts_bool(cls.model_fields[key].annotation):
                     raise ValueError(f"{key}: {value!r} is a boolean where a number is expected")
         return data
+
+
+class ParameterError(ValueError):
+    """A parameter file or value is invalid; the message names every offending field."""
+
+
+def format_validation_error(exc: ValidationError, origin: str) -> str:
+    """One line per problem: the dotted field path and pydantic's reason."""
+    lines = [f"{origin}: {exc.error_count()} invalid field(s)"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "union")))
+        msg = err["msg"].removeprefix("Value error, ")
+        got = f" (got {err['input']!r})" if err["type"] not in ("missing", "value_error") and not isinstance(
+            err.get("input"), (dict, list)) else ""
+        lines.append(f"  {loc or '<top level>'}: {msg}{got}")
+    return "\n".join(lines)
+
+
+class ParameterFile(StrictModel):
+    """A parameter set that is a file of its own: validated from a dict or a JSON file (raising
+    :class:`ParameterError` that names every bad field; nothing is returned unless the whole file
+    is valid) and written back as JSON."""
+
+    @classmethod
+    def from_dict(cls: type[P], data: object, origin: str = "parameters") -> P:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ParameterError(format_validation_error(exc, origin)) from None
+
+    @classmethod
+    def load(cls: type[P], path: str | Path) -> P:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ParameterError(f"{path}: not valid JSON: {exc}") from None
+        return cls.from_dict(data, origin=str(path))
+
+    def save(self, path: str | Path) -> None:
+        """Write the set as JSON (readable back with :meth:`load`)."""
+        Path(path).write_text(self.model_dump_json(indent=1, exclude_none=True) + "\n")
+
+
+P = TypeVar("P", bound=ParameterFile)

@@ -7,15 +7,13 @@ discharges the cell.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Literal
 
 from typing import Annotated
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from fmutwin.params.base import StrictModel
+from fmutwin.params.base import ParameterFile, StrictModel
 from fmutwin.params.tables import TEMPERATURE_RANGE_K, Table, bounded
 
 # Physical ranges: what no cell can be is refused, naming the field and the range (docs/cell_ecm.md).
@@ -32,10 +30,6 @@ HysteresisVoltageTable = Annotated[Table, bounded(-1.0, 1.0, "V")]
 HysteresisInstantaneousTable = Annotated[Table | float, bounded(-1.0, 1.0, "V")]
 SelfDischargeTable = Annotated[Table, bounded(0.0, 1e15, "Ohm", lo_open=True)]
 YEAR_S = 3.15576e7
-
-class ParameterError(ValueError):
-    """A parameter file or value is invalid; the message names every offending field."""
-
 
 class RCBranch(StrictModel):
     """One RC pair: resistance and time constant, optionally different while charging."""
@@ -191,7 +185,7 @@ class Initial(StrictModel):
         default_factory=list, description="initial RC branch voltages [V]; default 0")
 
 
-class CellParameters(StrictModel):
+class CellParameters(ParameterFile):
     """Everything that defines one cell equivalent-circuit model.
 
     Sign convention: positive current discharges the cell.
@@ -237,43 +231,9 @@ class CellParameters(StrictModel):
         return self
 
     # ---- JSON ----------------------------------------------------------------------------
-    @classmethod
-    def from_dict(cls, data: object, origin: str = "parameters") -> "CellParameters":
-        """Validate ``data``; on failure raise :class:`ParameterError` naming every bad field."""
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise ParameterError(format_validation_error(exc, origin)) from None
-
-    @classmethod
-    def load(cls, path: str | Path) -> "CellParameters":
-        """Read a JSON parameter file; nothing is returned unless the whole file is valid."""
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ParameterError(f"{path}: not valid JSON: {exc}") from None
-        return cls.from_dict(data, origin=str(path))
-
-    def save(self, path: str | Path) -> None:
-        """Write the parameter set as JSON (readable back with :meth:`load`)."""
-        Path(path).write_text(self.model_dump_json(indent=1, exclude_none=True) + "\n")
-
     def with_changes(self, **changes: object) -> "CellParameters":
         """A validated copy with top-level fields replaced (``thermal=...``, ``initial=...``)."""
         data = self.model_dump(exclude_none=True)
         for key, value in changes.items():
             data[key] = value.model_dump(exclude_none=True) if isinstance(value, StrictModel) else value
         return type(self).from_dict(data)
-
-
-def format_validation_error(exc: ValidationError, origin: str) -> str:
-    """One line per problem: the dotted field path and pydantic's reason."""
-    lines = [f"{origin}: {exc.error_count()} invalid field(s)"]
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "union")))
-        msg = err["msg"].removeprefix("Value error, ")
-        got = f" (got {err['input']!r})" if err["type"] not in ("missing", "value_error") and not isinstance(
-            err.get("input"), (dict, list)) else ""
-        lines.append(f"  {loc or '<top level>'}: {msg}{got}")
-    return "\n".join(lines)

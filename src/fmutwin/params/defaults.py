@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fmutwin.params.cell import CellParameters
 from fmutwin.params.module import ModuleParameters
-from fmutwin.params.pack import PackThermalParameters
+from fmutwin.params.pack import PackParameters, PackThermalParameters
 
 DEFAULT_CELL_FILE = "pybamm_ecm_example.json"
 DEFAULT_MODULE_FILE = "module_example.json"
@@ -49,3 +49,21 @@ def default_pack_thermal_file() -> Path:
 
 def default_pack_thermal_parameters() -> PackThermalParameters:
     return PackThermalParameters.load(default_pack_thermal_file())
+
+
+def default_pack_parameters() -> PackParameters:
+    """The example pack: 8 of the shipped 12s4p modules in series (96s4p, 384 cells) on the shipped
+    pack thermal system, the module's variation drawn over the whole pack, with a provenance
+    record naming both files' content hashes."""
+    from fmutwin.provenance import attach, content_sha256
+
+    module, thermal = default_module_parameters(), default_pack_thermal_parameters()
+    pack = PackParameters(
+        name=f"pack_example_{thermal.n_modules * module.n_series}s{module.n_parallel}",
+        source=(f"fmutwin example: {thermal.n_modules} modules {module.name!r} in series on the thermal system "
+                f"{thermal.name!r}; illustrative values, not a particular pack."),
+        module=module.model_copy(update={"realised": None}), n_modules=thermal.n_modules, thermal=thermal).realise()
+    return attach(pack, {"origin": {
+        "kind": "assembled by fmutwin", "converter": f"{__name__}.default_pack_parameters",
+        "module": {"name": module.name, "content_sha256": content_sha256(module)},
+        "thermal": {"name": thermal.name, "content_sha256": content_sha256(thermal)}}})

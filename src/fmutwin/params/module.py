@@ -10,15 +10,14 @@ discharges the module.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from fmutwin.params.base import StrictModel
-from fmutwin.params.cell import T_MAX_K, T_MIN_K, CellParameters, ParameterError, format_validation_error
+from fmutwin.params.base import ParameterError, ParameterFile, StrictModel
+from fmutwin.params.cell import T_MAX_K, T_MIN_K, CellParameters
 
 
 class Distribution(StrictModel):
@@ -87,7 +86,7 @@ class ModuleThermal(StrictModel):
         return self
 
 
-class ModuleParameters(StrictModel):
+class ModuleParameters(ParameterFile):
     """Everything that defines a module of Ns x Np cells. Positive current discharges the module."""
 
     name: str = Field(description="short name of the module")
@@ -122,7 +121,7 @@ class ModuleParameters(StrictModel):
         for key, values in (self.realised or {}).items():
             if key not in VARYING:
                 raise ValueError(f"realised.{key}: not a varying quantity ({', '.join(VARYING)})")
-            problem = _range_problem(f"realised.{key}", values, n, VARYING[key][1])
+            problem = range_problem(f"realised.{key}", values, n, VARYING[key][1])
             if problem:
                 raise ValueError(problem)
         return self
@@ -156,37 +155,19 @@ class ModuleParameters(StrictModel):
                     -given.spread, given.spread, n)
                 drawn = nominal * (1.0 + noise) if key.endswith("_scale") else nominal + noise
             values[key] = [float(v) for v in drawn]
-            problem = _range_problem(f"variation.{key} (realised)", values[key], n, limits)
+            problem = range_problem(f"variation.{key} (realised)", values[key], n, limits)
             if problem:
                 raise ParameterError(problem)
         if self.cell.cycling_aging is None and any(values["initial_cycles"]):
             raise ParameterError("variation.initial_cycles: the cell file has no cycling_aging block")
         return self.model_copy(update={"realised": values})
 
-    # ---- JSON ----------------------------------------------------------------------------
-    @classmethod
-    def from_dict(cls, data: object, origin: str = "module parameters") -> "ModuleParameters":
-        """Validate ``data``; on failure raise :class:`ParameterError` naming every bad field."""
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise ParameterError(format_validation_error(exc, origin)) from None
-
-    @classmethod
-    def load(cls, path: str | Path) -> "ModuleParameters":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ParameterError(f"{path}: not valid JSON: {exc}") from None
-        return cls.from_dict(data, origin=str(path))
-
     def save(self, path: str | Path) -> None:
         """Write the set with its realised variation (a run is reproducible from the file alone)."""
-        Path(path).write_text(self.realise().model_dump_json(indent=1, exclude_none=True) + "\n")
+        ParameterFile.save(self.realise(), path)
 
 
-def _range_problem(where: str, values: list[float], n: int, limits: tuple[float, float]) -> str | None:
+def range_problem(where: str, values: list[float], n: int, limits: tuple[float, float]) -> str | None:
     """Why per-cell values are not usable (wrong count, a value outside its physical range), or None."""
     lo, hi = limits
     if len(values) != n:

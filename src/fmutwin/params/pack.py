@@ -1,4 +1,5 @@
-"""The pack's thermal parameters: module cold plates in one coolant loop, and an enclosure.
+"""The pack's parameters: its modules in series, and its thermal system (module cold plates in one
+coolant loop, and an enclosure).
 
 Per-module quantities are one number (every module alike) or one value per module, in coolant
 order. Defaults describe a liquid-cooled pack of aluminium plates with water-glycol; illustrative
@@ -7,14 +8,14 @@ values, not a particular pack.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from fmutwin.params.base import StrictModel
-from fmutwin.params.cell import T_MAX_K, T_MIN_K, ParameterError, format_validation_error
+from fmutwin.params.base import ParameterFile
+from fmutwin.params.cell import T_MAX_K, T_MIN_K
+from fmutwin.params.module import VARYING, ModuleParameters, Variation, range_problem
 
 PerModule = float | list[float]
 #: the per-module quantities and the range of each value
@@ -23,7 +24,7 @@ PER_MODULE_RANGES: dict[str, tuple[float, float]] = {
     "plate_to_enclosure_W_per_K": (0.0, 1e6), "initial_plate_temperature_K": (T_MIN_K, T_MAX_K)}
 
 
-class PackThermalParameters(StrictModel):
+class PackThermalParameters(ParameterFile):
     """Everything that defines the pack's thermal system around its modules."""
 
     name: str = Field(description="short name")
@@ -57,21 +58,49 @@ class PackThermalParameters(StrictModel):
         value = getattr(self, key)
         return [float(v) for v in value] if isinstance(value, list) else [float(value)] * self.n_modules
 
-    @classmethod
-    def from_dict(cls, data: object, origin: str = "pack thermal parameters") -> "PackThermalParameters":
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise ParameterError(format_validation_error(exc, origin)) from None
 
-    @classmethod
-    def load(cls, path: str | Path) -> "PackThermalParameters":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ParameterError(f"{path}: not valid JSON: {exc}") from None
-        return cls.from_dict(data, origin=str(path))
+class PackParameters(ParameterFile):
+    """A pack: ``n_modules`` modules of one design in series, in the order of the coolant loop,
+    and the pack's thermal system. Cell c of the pack is cell ``c % n`` of module ``c // n``
+    (n cells per module); its variation is drawn over all the pack's cells from the module's
+    (explicit per-cell values repeat in every module), and written into ``realised``."""
+
+    name: str = Field(description="short name")
+    source: str = Field(description="where the numbers come from")
+    module: ModuleParameters = Field(description="the module design of every module")
+    n_modules: int = Field(ge=1, le=1000, description="modules in series")
+    thermal: PackThermalParameters = Field(description="cold plates, coolant loop and enclosure")
+    realised: dict[str, list[float]] | None = Field(None, description="per-cell variation over the whole pack")
+    provenance: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "PackParameters":
+        if self.thermal.n_modules != self.n_modules:
+            raise ValueError(f"thermal.n_modules: {self.thermal.n_modules} for {self.n_modules} modules")
+        n = self.n_modules * self.module.n_cells
+        for key, values in (self.realised or {}).items():
+            if key not in VARYING:
+                raise ValueError(f"realised.{key}: not a varying quantity ({', '.join(VARYING)})")
+            problem = range_problem(f"realised.{key}", values, n, VARYING[key][1])
+            if problem:
+                raise ValueError(problem)
+        return self
+
+    def as_string(self) -> ModuleParameters:
+        """The modules in series as one long module (n_modules x Ns elements of Np cells), with the
+        whole pack's realised variation (a module's thermal grid repeats in each module)."""
+        m = self.module
+        variation = {k: (v * self.n_modules if isinstance(v, list) else v)
+                     for k in VARYING if (v := getattr(m.variation, k)) is not None}
+        string = m.model_copy(update={"n_series": m.n_series * self.n_modules, "realised": self.realised,
+                                      "variation": Variation(**variation), "name": f"{self.name} cells",
+                                      "provenance": None})
+        return ModuleParameters.model_validate(string.model_dump()).realise()
+
+    def realise(self) -> "PackParameters":
+        """This set with the variation over the whole pack drawn into ``realised`` (kept if there)."""
+        return self.model_copy(update={"realised": self.as_string().realised})
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.model_dump_json(indent=1, exclude_none=True) + "\n")
+        """Write the set with its realised variation (a run is reproducible from the file alone)."""
+        ParameterFile.save(self.realise(), path)

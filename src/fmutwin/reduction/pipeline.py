@@ -138,7 +138,7 @@ class ReductionConfig(StrictModel):
     @classmethod
     def load(cls, path: str | Path) -> "ReductionConfig":
         """Read a JSON config; errors name the field."""
-        from fmutwin.params.cell import ParameterError, format_validation_error
+        from fmutwin.params.base import ParameterError, format_validation_error
         from pydantic import ValidationError
 
         try:

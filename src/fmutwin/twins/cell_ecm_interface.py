@@ -20,7 +20,8 @@ import numpy as np
 
 from fmutwin.interface import InputError, ModelError, EquationSpec, StateError, Variable
 from fmutwin.ops import TableRangeError
-from fmutwin.params.cell import T_MAX_K, T_MIN_K, CellParameters, ParameterError, Trigger
+from fmutwin.params.base import ParameterError
+from fmutwin.params.cell import T_MAX_K, T_MIN_K, CellParameters, Trigger
 from fmutwin.params.defaults import default_cell_parameters
 from fmutwin.twins.cell_ecm import CellECMTwin, equation_parameters
 

@@ -15,10 +15,11 @@ import numpy as np
 
 from fmutwin.equations import module
 from fmutwin.equations.module import ModuleStructure, module_structure
-from fmutwin.interface import InputError, StateError
+from fmutwin.interface import StateError
 from fmutwin.ops import NUMPY, TableRangeError
 from fmutwin.params.module import ModuleParameters
 from fmutwin.twins.cell_ecm import equation_parameters
+from fmutwin.twins.checks import finite_scalars, positive, switches
 from fmutwin.twins.profile import run_profile
 
 log = logging.getLogger(__name__)
@@ -27,13 +28,14 @@ log = logging.getLogger(__name__)
 SPLIT_TOLERANCE_V = 1e-9
 
 
-def module_equation_parameters(params: ModuleParameters) -> tuple[ModuleStructure, dict[str, Any]]:
+def module_equation_parameters(params: ModuleParameters,
+                               block: int | None = None) -> tuple[ModuleStructure, dict[str, Any]]:
     """The module's static structure and numeric parameters (the cell's shared, the variation per
-    cell, realised from the file)."""
+    cell, realised from the file); ``block``: cells per thermally separate block (a pack's modules)."""
     params = params.realise()
     cell_structure, cell_p = equation_parameters(params.cell)
     structure = module_structure(cell_structure, params.n_series, params.n_parallel, params.thermal.layout,
-                                 params.thermal.columns)
+                                 params.thermal.columns, block)
     ic, th = params.interconnect, params.thermal
     p: dict[str, Any] = {
         "cell": cell_p,
@@ -51,6 +53,26 @@ def module_equation_parameters(params: ModuleParameters) -> tuple[ModuleStructur
 def cell_label(structure: ModuleStructure, c: int) -> str:
     """``cell 5 (element 2, position 1)``."""
     return f"cell {c} (element {c // structure.n_parallel}, position {c % structure.n_parallel})"
+
+
+def checked_result(structure: ModuleStructure, soc_limits: tuple[float, float], xn: Mapping[str, Any],
+                   y: Mapping[str, Any], time_s: float) -> None:
+    """Refuse a step's result that is not finite (naming the cell) or whose split did not converge
+    (:class:`StateError`), and log a cell whose SOC left its limits (which cell, when)."""
+    for key, value in {**xn, **y}.items():
+        arr = np.asarray(value, dtype=float)
+        if not np.all(np.isfinite(arr)):
+            where = f" ({cell_label(structure, int(np.flatnonzero(~np.isfinite(arr))[0]))})" \
+                if arr.size == structure.n_cells else ""
+            raise StateError(f"{key} became non-finite{where} at t = {time_s} s")
+    if float(y["split_residual_V"]) > SPLIT_TOLERANCE_V:
+        raise StateError(f"the current split did not converge at t = {time_s} s (residual "
+                         f"{float(y['split_residual_V']):.3g} V)")
+    lo, hi = soc_limits
+    outside = np.flatnonzero((y["cell_soc"] < lo) | (y["cell_soc"] > hi))
+    if outside.size:
+        log.warning("%s: SOC %.6g left [%s, %s] at t = %s s", cell_label(structure, int(outside[0])),
+                    float(y["cell_soc"][outside[0]]), lo, hi, time_s)
 
 
 class ModuleTwin:
@@ -75,40 +97,16 @@ class ModuleTwin:
         Raises :class:`InputError` for NaN/inf or out-of-range inputs and :class:`StateError` for
         a non-finite result or a split that did not converge; the state is then unchanged.
         """
-        ns = self.structure.n_series
-        bleed_arr = np.zeros(ns) if bleed is None else np.asarray(bleed, dtype=float).reshape(-1)
-        u = {"current_A": current_A, "cold_plate_temperature_K": cold_plate_temperature_K,
-             "ambient_temperature_K": ambient_temperature_K, "dt_s": dt_s}
-        for name, value in u.items():
-            if not np.all(np.isfinite(np.asarray(value, dtype=float))) or np.ndim(value) != 0:
-                raise InputError(f"input {name} = {value!r} is not a finite number")
-        if not dt_s > 0:
-            raise InputError(f"input dt_s = {dt_s!r} must be > 0")
-        for name in ("cold_plate_temperature_K", "ambient_temperature_K"):
-            if not u[name] > 0:
-                raise InputError(f"input {name} = {u[name]!r} must be > 0 K")
-        if bleed_arr.shape != (ns,) or not np.all(np.isin(bleed_arr, (0.0, 1.0))):
-            raise InputError(f"input bleed = {bleed!r}: one 0 or 1 per series element ({ns})")
-        u = {k: float(v) for k, v in u.items()}
-        u["bleed"] = bleed_arr
+        u: dict[str, Any] = finite_scalars({"current_A": current_A, "cold_plate_temperature_K": cold_plate_temperature_K,
+                                            "ambient_temperature_K": ambient_temperature_K, "dt_s": dt_s})
+        positive(u, ("dt_s",))
+        positive(u, ("cold_plate_temperature_K", "ambient_temperature_K"), " K")
+        u["bleed"] = switches("bleed", bleed, self.structure.n_series, "series element")
         try:
             xn, y = module.step(NUMPY, self.structure, self.p, self.state, u)
         except TableRangeError as exc:
             raise StateError(f"at t = {self.time_s + dt_s} s: {exc}") from None
-        for key, value in {**xn, **y}.items():
-            arr = np.asarray(value, dtype=float)
-            if not np.all(np.isfinite(arr)):
-                where = f" ({cell_label(self.structure, int(np.flatnonzero(~np.isfinite(arr))[0]))})" \
-                    if arr.size == self.structure.n_cells else ""
-                raise StateError(f"{key} became non-finite{where} at t = {self.time_s + dt_s} s")
-        if float(y["split_residual_V"]) > SPLIT_TOLERANCE_V:
-            raise StateError(f"the current split did not converge at t = {self.time_s + dt_s} s (residual "
-                             f"{float(y['split_residual_V']):.3g} V)")
-        lo, hi = self.params.cell.soc_limits
-        outside = np.flatnonzero((y["cell_soc"] < lo) | (y["cell_soc"] > hi))
-        if outside.size:
-            log.warning("%s: SOC %.6g left [%s, %s] at t = %s s", cell_label(self.structure, int(outside[0])),
-                        float(y["cell_soc"][outside[0]]), lo, hi, self.time_s + dt_s)
+        checked_result(self.structure, self.params.cell.soc_limits, xn, y, self.time_s + dt_s)
         self.state = {k: np.array(v, dtype=float) for k, v in xn.items()}
         self.outputs = y
         return y

@@ -9,9 +9,10 @@ import numpy as np
 
 from fmutwin.equations import pack_thermal
 from fmutwin.equations.pack_thermal import PackThermalStructure
-from fmutwin.interface import InputError, StateError
+from fmutwin.interface import StateError
 from fmutwin.ops import NUMPY
 from fmutwin.params.pack import PackThermalParameters
+from fmutwin.twins.checks import finite_array, finite_scalars, non_negative, positive
 from fmutwin.twins.profile import run_profile
 
 
@@ -42,24 +43,14 @@ class PackThermalTwin:
         module. A NaN, a negative flow or temperature, or arrays of the wrong length raise
         :class:`InputError`; the state is then unchanged."""
         m = self.structure.n_modules
-        u: dict[str, Any] = {"coolant_flow_kg_per_s": coolant_flow_kg_per_s,
-                             "coolant_inlet_temperature_K": coolant_inlet_temperature_K,
-                             "ambient_temperature_K": ambient_temperature_K, "dt_s": dt_s}
-        for name, value in u.items():
-            if np.ndim(value) != 0 or not np.isfinite(value):
-                raise InputError(f"input {name} = {value!r} is not a finite number")
-        for name in ("coolant_inlet_temperature_K", "ambient_temperature_K", "dt_s"):
-            if not u[name] > 0:
-                raise InputError(f"input {name} = {u[name]!r} must be > 0")
-        if coolant_flow_kg_per_s < 0:
-            raise InputError(f"input coolant_flow_kg_per_s = {coolant_flow_kg_per_s!r} must be >= 0")
-        for name, value in (("plate_heat_W", plate_heat_W), ("enclosure_heat_W", enclosure_heat_W)):
-            arr = np.zeros(m) if value is None else np.asarray(value, dtype=float).reshape(-1)
-            if arr.shape != (m,) or not np.all(np.isfinite(arr)):
-                raise InputError(f"input {name} = {value!r}: one finite value per module ({m})")
-            u[name] = arr
-        xn, y = pack_thermal.step(NUMPY, self.structure, self.p, self.state, {k: (float(v) if np.ndim(v) == 0 else v)
-                                                                              for k, v in u.items()})
+        u: dict[str, Any] = finite_scalars({"coolant_flow_kg_per_s": coolant_flow_kg_per_s,
+                                            "coolant_inlet_temperature_K": coolant_inlet_temperature_K,
+                                            "ambient_temperature_K": ambient_temperature_K, "dt_s": dt_s})
+        positive(u, ("coolant_inlet_temperature_K", "ambient_temperature_K", "dt_s"))
+        non_negative(u, ("coolant_flow_kg_per_s",))
+        u["plate_heat_W"] = finite_array("plate_heat_W", plate_heat_W, m, "module")
+        u["enclosure_heat_W"] = finite_array("enclosure_heat_W", enclosure_heat_W, m, "module")
+        xn, y = pack_thermal.step(NUMPY, self.structure, self.p, self.state, u)
         if not all(np.all(np.isfinite(np.asarray(v, dtype=float))) for v in (*xn.values(), *y.values())):
             raise StateError(f"a temperature became non-finite at t = {float(self.state['time_s']) + dt_s} s")
         self.state = {k: np.array(v, dtype=float) for k, v in xn.items()}

@@ -241,10 +241,21 @@ class Ops:
 
     @staticmethod
     def solve_small(a: list[list[Any]], b: list[Any]) -> list[Any]:
-        """x with a x = b for a small system given as lists, by Gaussian elimination without
-        pivoting (for systems whose pivots are never zero, e.g. diagonally dominant ones); the
-        entries may be numbers, numpy arrays (many systems at once, elementwise) or symbols."""
+        """x with a x = b for a small system given as lists; the entries may be numbers, numpy
+        arrays (many systems at once, elementwise: LAPACK's batched solve) or symbols (Gaussian
+        elimination without pivoting, written out: for systems whose pivots are never zero, e.g.
+        diagonally dominant ones)."""
         n = len(b)
+        if n > 2 and not any(_is_symbolic(v) for v in (*b, *(v for row in a for v in row))):
+            # numbers and numpy arrays: LAPACK (partial pivoting), every system at once
+            rows = np.broadcast_arrays(*[np.asarray(v, dtype=float) for row in a for v in row], *map(np.asarray, b))
+            shape = rows[0].shape
+            matrix = np.stack(rows[:n * n], axis=-1).reshape(*shape, n, n)
+            try:
+                solved = np.linalg.solve(matrix, np.stack(rows[n * n:], axis=-1)[..., None])[..., 0]
+                return [solved[..., i] for i in range(n)]
+            except np.linalg.LinAlgError:
+                pass  # a singular system: the elimination below gives its inf/NaN, which callers report
         a = [row[:] for row in a]
         b = b[:]
         for i in range(n):
@@ -523,6 +534,11 @@ class Block:
 
     def __iter__(self) -> Any:
         return (self[k] for k in range(len(self)))
+
+
+def _is_symbolic(x: Any) -> bool:
+    """Whether ``x`` is a CasADi expression (SX, MX or DM), not a number or numpy array."""
+    return type(x).__module__.startswith("casadi")
 
 
 def _is_mx(*xs: Any) -> bool:

@@ -15,6 +15,7 @@ from fmutwin.data import drive_cycle
 from fmutwin.interface import InputError
 from fmutwin.params import ParameterError, default_cell_parameters
 from fmutwin.twins import CellECMTwin
+from fmutwin.equations.module import SPLIT_EXIT_V
 from fmutwin.twins.module import ModuleTwin
 
 T_AMB = 298.15
@@ -131,7 +132,8 @@ def _varied(n_series, n_parallel, **changes):
 def test_currents_sum_to_the_element_current_with_its_bleed_current(us06):
     """Each element's cells carry the module current plus its bleed current (V_e / R_bleed when on):
     exactly without bleeding; with it, the bleed current squared times R_bleed is the bleed loss.
-    The split converges to machine precision, and at the step's end as well."""
+    The split converges below SPLIT_EXIT_V (where numpy stops iterating; 100x below the 1e-9 V
+    required), and the currents sum exactly at the step's end as well."""
     time_s, current = us06
     twin = ModuleTwin(_varied(3, 4))
     bleed = np.array([1.0, 0.0, 1.0])
@@ -141,7 +143,7 @@ def test_currents_sum_to_the_element_current_with_its_bleed_current(us06):
         assert abs(extra[1]) <= 1e-12 * max(1.0, abs(current[k] * 4))
         assert np.all((0.1 < extra[[0, 2]]) & (extra[[0, 2]] < 0.15))  # about 3.7 V / 30 Ohm
         assert np.sum(extra[[0, 2]] ** 2) * 30.0 == pytest.approx(y["bleed_loss_W"], rel=1e-9)
-        assert y["split_residual_V"] < 1e-12
+        assert y["split_residual_V"] < SPLIT_EXIT_V
         end = y["cell_current_A"].reshape(3, 4).sum(axis=1) - current[k] * 4  # at the step's end: V_e there
         np.testing.assert_allclose(end, bleed * y["element_voltage_V"] / 30.0, rtol=0, atol=1e-11)
 

@@ -59,12 +59,13 @@ def checked_result(structure: ModuleStructure, soc_limits: tuple[float, float], 
                    y: Mapping[str, Any], time_s: float) -> None:
     """Refuse a step's result that is not finite (naming the cell) or whose split did not converge
     (:class:`StateError`), and log a cell whose SOC left its limits (which cell, when)."""
-    for key, value in {**xn, **y}.items():
-        arr = np.asarray(value, dtype=float)
-        if not np.all(np.isfinite(arr)):
-            where = f" ({cell_label(structure, int(np.flatnonzero(~np.isfinite(arr))[0]))})" \
-                if arr.size == structure.n_cells else ""
-            raise StateError(f"{key} became non-finite{where} at t = {time_s} s")
+    values = {**xn, **y}
+    if not np.isfinite(np.concatenate([np.ravel(v) for v in values.values()])).all():
+        key, arr = next((k, np.asarray(v, dtype=float)) for k, v in values.items()
+                        if not np.isfinite(np.asarray(v, dtype=float)).all())
+        where = f" ({cell_label(structure, int(np.flatnonzero(~np.isfinite(arr))[0]))})" \
+            if arr.size == structure.n_cells else ""
+        raise StateError(f"{key} became non-finite{where} at t = {time_s} s")
     if float(y["split_residual_V"]) > SPLIT_TOLERANCE_V:
         raise StateError(f"the current split did not converge at t = {time_s} s (residual "
                          f"{float(y['split_residual_V']):.3g} V)")

@@ -141,12 +141,13 @@ def step_function_stats(sources: Path) -> dict[str, int]:
             "parameters": define("NP"), "derived": define("ND")}
 
 
-def fmu_arguments(fmu: Path) -> list[str]:
-    """VERSION MODEL_ID TOKEN VR_CURRENT VR_AMBIENT VR_VOLTAGE for native_bench_host."""
+def fmu_arguments(fmu: Path, voltage: str = "batteryVoltage") -> list[str]:
+    """VERSION MODEL_ID TOKEN VR_CURRENT VR_AMBIENT VR_VOLTAGE for native_bench_host (the voltage
+    output read each step: ``voltage``)."""
     md = fmpy.read_model_description(str(fmu))
     vrs = {v.name: v.valueReference for v in md.modelVariables}
     return [md.fmiVersion[0], md.coSimulation.modelIdentifier, md.guid,
-            *(str(vrs[n]) for n in ("current", "ambientTemperature", "batteryVoltage"))]
+            *(str(vrs[n]) for n in ("current", "ambientTemperature", voltage))]
 
 
 # ---- Python side -----------------------------------------------------------------------------------

@@ -33,3 +33,24 @@ def test_cell_drive_cycle_example_writes_csv_and_png(tmp_path):
     assert run["temperature_K"][-1] > 298.15 + 0.01
     image = imread(tmp_path / "cell_us06.png")
     assert image.shape[0] > 800 and np.ptp(image[..., :3]) > 0.5
+
+
+def test_pack_wltc_example_writes_csv_and_png(tmp_path):
+    """The main job's pack example: one WLTC on the monolithic pack; its CSV holds the demand, the
+    delivered power follows it (current from the last step's voltage), and the coolant, colder
+    than the pack, takes heat out of it."""
+    from matplotlib.image import imread
+
+    from fmutwin.data import power_per_second
+
+    subprocess.run([sys.executable, str(ROOT / "cosim_examples" / "pack_wltc.py"), "--out", str(tmp_path),
+                    "--repeats", "1"], check=True, capture_output=True, text=True)
+    rows = list(csv.DictReader((tmp_path / "pack_wltc.csv").open()))
+    run = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    seconds, power = power_per_second("WLTC")
+    np.testing.assert_array_equal(run["time_s"], seconds[1:])
+    np.testing.assert_array_equal(run["power_demand_W"], power)
+    assert np.max(np.abs(run["pack_power_W"] - power)) < 200.0  # the voltage's change within one step
+    assert np.all(run["heat_to_coolant_W"] > 0) and run["outlet_temperature_K"][-1] > 293.15
+    image = imread(tmp_path / "pack_wltc.png")
+    assert image.shape[0] > 1000 and np.ptp(image[..., :3]) > 0.5

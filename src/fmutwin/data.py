@@ -47,3 +47,12 @@ def drive_cycle_power(name: str = "WLTC") -> tuple[np.ndarray, np.ndarray]:
     """(time [s], power [W], positive = discharge) of a power-demand cycle."""
     data = load_csv(f"drive_cycles/{name.upper()}.csv")
     return data[:, 0], data[:, 1] * 1e3
+
+
+def power_per_second(name: str = "WLTC") -> tuple[np.ndarray, np.ndarray]:
+    """(time [s] at whole seconds, the mean power [W] over each second, positive = discharge) of
+    a power-demand cycle tabulated finer than 1 s: ``power[k]`` is held over ``[t_k, t_k+1]``."""
+    t, power = drive_cycle_power(name)
+    seconds = np.arange(0.0, np.floor(t[-1]) + 1.0)
+    edges = np.searchsorted(t, seconds)
+    return seconds, np.add.reduceat(power[:edges[-1]], edges[:-1]) / np.diff(edges)

@@ -7,6 +7,7 @@ instances independent; every start value writable."""
 from __future__ import annotations
 
 import gc
+import re
 from dataclasses import replace
 
 import fmpy
@@ -160,6 +161,24 @@ def test_writing_every_start_value_runs_the_default(open_fmu, module_fmus):
             host.step(1.0)
             runs.append(host.get("moduleVoltage", "maxCellTemperature"))
         assert runs[0] == runs[1], case
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_cell_that_runs_empty_is_logged_with_its_index_and_time(open_fmu, module_fmus, case):
+    """Element 2 (cells 5 and 6) starts at SOC 0.01: at 60 A it is empty after about two minutes;
+    every export logs a warning naming the cell and the time, and keeps running."""
+    host = open_fmu(module_fmus[1][case], instance=f"empty{case}")
+    socs = [0.5, 0.5, 0.5, 0.5, 0.01, 0.01]
+    host.initialize(**({f"initialSoc[{k + 1}]": v for k, v in enumerate(socs)} if case[1] == 2
+                       else {"initialSoc": socs}))
+    host.set(current=60.0)
+    for _ in range(10):
+        host.step(20.0)
+    logged = [w for w in host.warnings() if "cellSoc[" in w]
+    assert logged and all(re.search(r"t = \d+(\.\d*)?: cellSoc\[[56]\] = -[\d.e-]+ outside \[0, 1\]", w)
+                          for w in logged), host.logs
+    first = float(re.search(r"t = ([\d.]+)", logged[0]).group(1))
+    assert 100.0 <= first <= 200.0
 
 
 def test_structural_sizes_cannot_change(open_fmu, module_fmus):

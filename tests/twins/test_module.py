@@ -222,6 +222,19 @@ def test_the_weakest_cell_carries_less_current_at_the_end_and_its_element_ends_f
     assert 0 < first[0] < first[1] or (first[0] > 0 and not np.any(out["element_voltage_V"][:, 1] < cutoff))
 
 
+def test_a_cell_that_runs_empty_is_reported_with_its_place_and_time(caplog):
+    """The cell of element 1 starts at SOC 0.02: 100 A empties its 2 Ah in 72 s; the warning names
+    the cell, where it sits and when (and the step is not refused: the BMS decides)."""
+    twin = ModuleTwin(make_module(2, 1, variation={"initial_soc": [0.5, 0.02]}))
+    with caplog.at_level("WARNING", logger="fmutwin.twins.module"):
+        for _ in range(8):
+            y = twin.step(100.0, 10.0)
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages and all("cell 1 (element 1, position 0): SOC" in m for m in messages)
+    assert "left [0.0, 1.0] at t = 80.0 s" in messages[0]  # the first step that ends below 0 (72 s)
+    assert y["cell_soc"][1] < 0 < y["cell_soc"][0]
+
+
 def test_a_warmer_cell_takes_more_current():
     params = make_module(1, 2, variation={"initial_temperature_K": [318.15, 288.15]})
     y = ModuleTwin(params).step(100.0, 1.0, 298.15, 298.15)

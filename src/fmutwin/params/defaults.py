@@ -59,7 +59,7 @@ def default_pack_parameters() -> PackParameters:
 
     module, thermal = default_module_parameters(), default_pack_thermal_parameters()
     pack = PackParameters(
-        name=f"pack_example_{thermal.n_modules * module.n_series}s{module.n_parallel}",
+        name=f"pack_example_{thermal.n_modules * module.n_series}s{module.n_parallel}p",
         source=(f"fmutwin example: {thermal.n_modules} modules {module.name!r} in series on the thermal system "
                 f"{thermal.name!r}; illustrative values, not a particular pack."),
         module=module.model_copy(update={"realised": None}), n_modules=thermal.n_modules, thermal=thermal).realise()

@@ -118,10 +118,8 @@ def drive_cycle_profile(name: str, capacity_Ah: float, initial_soc: float, repea
     scale = capacity_Ah / DRIVE_CYCLE_REFERENCE_CAPACITY_AH
     upper = name.upper()
     if upper == "WLTC":
-        t, power = shared_data.drive_cycle_power("WLTC")
-        seconds = np.arange(0.0, np.floor(t[-1]) + 1.0)
-        edges = np.searchsorted(t, seconds)
-        mean_power = np.add.reduceat(power[:edges[-1]], edges[:-1]) / np.diff(edges)
+        _, power = shared_data.drive_cycle_power("WLTC")
+        seconds, mean_power = shared_data.power_per_second("WLTC")
         current = mean_power * (DRIVE_CYCLE_PEAK_CURRENT_A / power.max())
         source = "drive_cycles/WLTC.csv"
     elif upper in ("US06", "UDDS"):

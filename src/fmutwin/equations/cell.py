@@ -213,6 +213,9 @@ def held_tables(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any]
     for i in range(1, s.n_rc + 1):
         held[f"rc{i}_r"] = both(f"rc{i}_resistance_ohm", r_factor * p["rc_resistance_scale"])
         held[f"rc{i}_tau"] = both(f"rc{i}_time_constant_s")
+        for k, decay in enumerate(zip(*[circuit.rc_decays(ops, tau, start["dt"]) if tau is not None else (None, None)
+                                        for tau in held[f"rc{i}_tau"]])):
+            held[f"rc{i}_decay{k + 1}"] = decay  # (discharge, charge) of 1 - exp(-(k + 1) dt / tau)
     if s.hysteresis:
         held["hysteresis_max"] = _table(ops, s, p, "hysteresis_max_voltage_V", soc, t_cell)
         held["hysteresis_instantaneous"] = _table(ops, s, p, "hysteresis_instantaneous_voltage_V", soc, t_cell)
@@ -256,11 +259,12 @@ def circuit_over_step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str
     slope = -r0  # d mean_voltage / d current, term by term
     for i in range(s.n_rc):
         r, tau = pick(held[f"rc{i + 1}_r"]), pick(held[f"rc{i + 1}_tau"])
+        decays = pick(held[f"rc{i + 1}_decay1"]), pick(held[f"rc{i + 1}_decay2"])
         v = x[f"rc_voltage_{i + 1}_V"]
-        xn[f"rc_voltage_{i + 1}_V"] = circuit.rc_step(ops, v, current, r, tau, dt)
-        e_loss = e_loss + circuit.rc_loss_energy(ops, v, current, r, tau, dt)
-        rc_integral = rc_integral + circuit.rc_voltage_integral(ops, v, current, r, tau, dt)
-        slope = slope - r * (1.0 - tau * -ops.expm1(-dt / tau) / dt)
+        xn[f"rc_voltage_{i + 1}_V"] = circuit.rc_step(ops, v, current, r, tau, dt, decays)
+        e_loss = e_loss + circuit.rc_loss_energy(ops, v, current, r, tau, dt, decays)
+        rc_integral = rc_integral + circuit.rc_voltage_integral(ops, v, current, r, tau, dt, decays)
+        slope = slope - r * (1.0 - tau * decays[0] / dt)
     e_loss = e_loss - current * v_hyst * dt  # hysteresis opposes the current: dissipated
     if s.hysteresis:
         xn["hysteresis_state"], xn["hysteresis_sign"] = hysteresis.hysteresis_step(

@@ -16,22 +16,31 @@ from typing import Any
 from fmutwin.ops import Ops
 
 
-def rc_step(ops: Ops, v0_V: Any, current_A: Any, r_ohm: Any, tau_s: Any, dt_s: Any) -> Any:
-    """Branch voltage after dt."""
-    decay = -ops.expm1(-dt_s / tau_s)  # 1 - exp(-dt/tau), accurate for small dt/tau
+def rc_decays(ops: Ops, tau_s: Any, dt_s: Any) -> tuple[Any, Any]:
+    """1 - exp(-dt/tau) and 1 - exp(-2 dt/tau), accurate for small dt/tau: what a branch's step
+    needs of its time constant (held over a step, so a current split's trial currents share it)."""
+    a = dt_s / tau_s
+    return -ops.expm1(-a), -ops.expm1(-2.0 * a)
+
+
+def rc_step(ops: Ops, v0_V: Any, current_A: Any, r_ohm: Any, tau_s: Any, dt_s: Any,
+            decays: tuple[Any, Any] | None = None) -> Any:
+    """Branch voltage after dt (``decays``: :func:`rc_decays`, computed if not given)."""
+    decay = (decays or rc_decays(ops, tau_s, dt_s))[0]
     return v0_V + (r_ohm * current_A - v0_V) * decay
 
 
-def rc_voltage_integral(ops: Ops, v0_V: Any, current_A: Any, r_ohm: Any, tau_s: Any, dt_s: Any) -> Any:
+def rc_voltage_integral(ops: Ops, v0_V: Any, current_A: Any, r_ohm: Any, tau_s: Any, dt_s: Any,
+                        decays: tuple[Any, Any] | None = None) -> Any:
     """Integral of the branch voltage over the step [V s]."""
     ri = r_ohm * current_A
-    return ri * dt_s + (v0_V - ri) * tau_s * -ops.expm1(-dt_s / tau_s)
+    return ri * dt_s + (v0_V - ri) * tau_s * (decays or rc_decays(ops, tau_s, dt_s))[0]
 
 
-def rc_loss_energy(ops: Ops, v0_V: Any, current_A: Any, r_ohm: Any, tau_s: Any, dt_s: Any) -> Any:
+def rc_loss_energy(ops: Ops, v0_V: Any, current_A: Any, r_ohm: Any, tau_s: Any, dt_s: Any,
+                   decays: tuple[Any, Any] | None = None) -> Any:
     """Energy dissipated in the branch resistor over the step, integral of V^2/R [J]."""
     ri = r_ohm * current_A
     d = v0_V - ri
-    a = dt_s / tau_s
-    return (ri * ri * dt_s + 2.0 * ri * d * tau_s * -ops.expm1(-a)
-            + d * d * 0.5 * tau_s * -ops.expm1(-2.0 * a)) / r_ohm
+    once, twice = decays or rc_decays(ops, tau_s, dt_s)
+    return (ri * ri * dt_s + 2.0 * ri * d * tau_s * once + d * d * 0.5 * tau_s * twice) / r_ohm

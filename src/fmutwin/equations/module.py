@@ -15,8 +15,8 @@ mean over the step's SOC interval), so a parallel element solves, every step and
     sum_j I_j = I + b_e V_e / R_bleed                (the element current: module current plus bleed)
 
 by Newton's method on (I_1..I_Np, V_e) with the derivative of Vbar (exact where the tables are
-smooth); an open cell carries no current. From the equal split, ``SPLIT_ITERATIONS`` iterations
-reach machine precision, as generated code runs them; numpy stops once every residual is below
+smooth); an open cell carries no current. From the equal split, ``SPLIT_ITERATIONS`` (3) iterations
+reach machine precision (1.4e-14 V at three times WLTC's current on the 12s4p example; 2 leave 1.2e-10 V), as generated code runs them; numpy stops once every residual is below
 ``SPLIT_EXIT_V`` (1e-11 V: mostly after one iteration on a drive cycle). The residual is an output. Step-averaged voltages make the energy
 balance of the circuit exact: cell energy = terminal energy + tab, busbar and bleed losses.
 
@@ -43,7 +43,7 @@ INPUTS: tuple[str, ...] = ("current_A", "cold_plate_temperature_K", "ambient_tem
 #: cell quantities that vary from cell to cell (cell arrays in p)
 VARYING = ("capacity_scale", "r0_scale", "rc_resistance_scale", "initial_soc", "initial_temperature_K",
            "initial_cycles")
-SPLIT_ITERATIONS = 4
+SPLIT_ITERATIONS = 3
 #: numpy stops iterating once every split residual is below this [V] (generated code runs all)
 SPLIT_EXIT_V = 1e-11
 

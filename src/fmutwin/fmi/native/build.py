@@ -284,7 +284,9 @@ def model_functions(spec: EquationSpec, model: str, fast: Any, init: Any) -> lis
 def compile_binary(sources: Path, output: Path, version: int) -> None:
     """Compile the shell and the generated model into a shared library exporting only FMI."""
     output.parent.mkdir(parents=True, exist_ok=True)
+    # the two errors are gcc 14's defaults: the sources must build with the compilers users have
     cmd = ["gcc", "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-DCASADI_SYMBOL_EXPORT=",
+           "-Werror=incompatible-pointer-types", "-Werror=implicit-function-declaration",
            f"-I{sources}", f"-I{fmi_headers_dir()}", "-o", str(output),
            str(sources / shell_file(version)), str(sources / MODEL_C), "-lm"]
     proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -113,7 +113,8 @@ static const VarInfo *find_var(unsigned int vr) {
     return NULL;
 }
 
-static void work_size(void (*work)(casadi_int *, casadi_int *, casadi_int *, casadi_int *), casadi_int size[4]) {
+static void work_size(int (*work)(casadi_int *, casadi_int *, casadi_int *, casadi_int *), casadi_int size[4]) {
+    /* CasADi's generated *_work functions return int (0) */
     casadi_int s[4];
     work(&s[0], &s[1], &s[2], &s[3]);
     for (int i = 0; i < 4; i++)

@@ -81,6 +81,28 @@ class FmpyHost:
         self.fmu.doStep(currentCommunicationPoint=self.time, communicationStepSize=dt)
         self.time += dt
 
+    def run_current(self, current: Any, k0: int, k1: int, names: tuple[str, ...]) -> list[list[float]]:
+        """Steps k0..k1-1 of 1 s at ``current[k]`` (positive = discharge); ``names`` after each."""
+        out = []
+        for k in range(k0, k1):
+            self.set(current=current[k])
+            self.step(1.0)
+            out.append(self.get(*names))
+        return out
+
+    def reruns_from_saved_state(self, current: Any, k0: int, k1: int, names: tuple[str, ...]) -> list[list[Any]]:
+        """Save the FMU state (after step k0), run to k1, then run the same steps again from the
+        saved state and from its serialised copy: the three runs' outputs (a bit-identical restore
+        makes them equal)."""
+        state = self.fmu.getFMUState()
+        blob = self.fmu.serializeFMUState(state)
+        runs = [self.run_current(current, k0, k1, names)]
+        for restore in (state, self.fmu.deserializeFMUState(blob)):
+            self.fmu.setFMUState(restore)
+            self.time = float(k0)
+            runs.append(self.run_current(current, k0, k1, names))
+        return runs
+
     def close(self) -> None:
         """Terminate (if the FMU still can) and free the instance; safe to call twice."""
         if self.fmu is None:

@@ -115,22 +115,10 @@ def test_state_restore_is_bit_identical_and_instances_are_independent(open_fmu, 
         path = module_fmus[1][case]
         host = open_fmu(path, instance=f"s{case}")
         host.initialize()
-
-        def run(k0, k1):
-            out = []
-            for k in range(k0, k1):
-                host.set(current=current[k])
-                host.step(1.0)
-                out.append(host.get("moduleVoltage", "minCellSoc", "maxCellTemperature"))
-            return out
-
-        run(0, 50)
-        state = host.fmu.getFMUState()
-        blob = host.fmu.serializeFMUState(state)
-        first = run(50, 100)
-        host.fmu.setFMUState(host.fmu.deserializeFMUState(blob))
-        host.time = 50.0
-        assert run(50, 100) == first, case
+        names = ("moduleVoltage", "minCellSoc", "maxCellTemperature")
+        host.run_current(current, 0, 50, names)
+        first, *again = host.reruns_from_saved_state(current, 50, 100, names)
+        assert again == [first, first], case
     hosts = [open_fmu(module_fmus[1][("native", 3)], instance=f"i{j}") for j in range(8)]
     for j, h in enumerate(hosts):
         h.initialize(initialSoc=[0.3 + 0.05 * j] * 6)

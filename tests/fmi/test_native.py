@@ -170,25 +170,10 @@ def test_native_state_save_restore_is_bit_identical(open_fmu, native_fmu):
     time_s, current = drive_cycle("US06", scale=10.0)
     host = open_fmu(native_fmu)
     host.initialize()
-
-    def run(k0, k1):
-        out = []
-        for k in range(k0, k1):
-            host.set(current=current[k])
-            host.step(1.0)
-            out.append(host.get("batteryVoltage", "stateOfCharge", "batteryTemperature"))
-        return out
-
-    run(0, 300)
-    state = host.fmu.getFMUState()
-    blob = host.fmu.serializeFMUState(state)
-    first = run(300, 600)
-    host.fmu.setFMUState(state)
-    host.time = 300.0
-    assert run(300, 600) == first
-    host.fmu.setFMUState(host.fmu.deserializeFMUState(blob))
-    host.time = 300.0
-    assert run(300, 600) == first
+    names = ("batteryVoltage", "stateOfCharge", "batteryTemperature")
+    host.run_current(current, 0, 300, names)
+    first, *again = host.reruns_from_saved_state(current, 300, 600, names)
+    assert again == [first, first]
 
 
 def test_eight_native_instances_are_independent(open_fmu, native_fmu):

@@ -54,7 +54,7 @@ class ModuleStructure:
     (offset k: cell i conducts to cell i + k where ``bands[k][i]`` is 1), with what follows from
     them (:func:`module_structure` builds one)."""
 
-    cell: CellStructure
+    cell: CellStructure | None  # None: cells that are not the ECM (an electrochemical module)
     n_series: int
     n_parallel: int
     bands: dict[int, tuple[int, ...]] = field(hash=False)
@@ -77,7 +77,7 @@ class ModuleStructure:
         return INPUTS[:-1] + tuple(f"bleed[{e}]" for e in range(self.n_series)) + INPUTS[-1:]
 
 
-def module_structure(cell_structure: CellStructure, n_series: int, n_parallel: int, layout: str,
+def module_structure(cell_structure: CellStructure | None, n_series: int, n_parallel: int, layout: str,
                      columns: int | None, block: int | None = None) -> ModuleStructure:
     """A module's structure: the cells touch in a row (each cell and the next) or a grid of rows of
     ``columns``, within blocks of ``block`` cells (a pack's modules, which do not touch; default:
@@ -146,7 +146,7 @@ def electrical_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str
     solves together with its plates). Inputs as :func:`step` (the temperatures are not read)."""
     ns, npar, n = s.n_series, s.n_parallel, s.n_cells
     dt = u["dt_s"]
-    r_tab, r_pb, r_sb = p["tab_resistance_ohm"], p["parallel_busbar_resistance_ohm"], p["series_busbar_resistance_ohm"]
+    r_tab, r_pb = p["tab_resistance_ohm"], p["parallel_busbar_resistance_ohm"]
     cells = {"x": {k: x[k] for k in s.cell_state_names()}, "v": {k: ops.as_cells(p[k]) for k in VARYING}}
 
     def cell_x(c: dict[str, Any]) -> dict[str, Any]:
@@ -171,38 +171,86 @@ def electrical_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str
     # -- the split: Newton on (I_j, V_e) for all elements at once ------------------------------
     members = [ops.group_member(open_cell, ns, npar, j) for j in range(npar)]
     all_open = ops.where(group_open > npar - 0.5, 1.0, 0.0)  # an element with no closed cell: V_e = mean Vbar
+    split = Split(ops, npar, members, all_open, current, bleed, r_tab, r_pb)
     currents = [current / npar + 0.0 * members[j] for j in range(npar)]
     volts = None
     for iteration in range(SPLIT_ITERATIONS + 1):
         cells["i"] = ops.from_members(currents, ns)
         c = ops.map_cells(circuit, n, cells)
         v_bar = [ops.group_member(c["mean_voltage"], ns, npar, j) for j in range(npar)]
-        slope = [ops.group_member(c["mean_voltage_slope"], ns, npar, j) for j in range(npar)]
-        mean_v_bar = sum(v_bar[j] - r_tab * currents[j] for j in range(npar)) / npar
-        if volts is None:  # the element voltage the equal split implies, on average
-            volts = mean_v_bar
-        drops = [sum(r_pb * min(j, m) * currents[m] for m in range(npar)) for j in range(npar)]
-        residual = [ops.where(members[j] > 0.5, currents[j], v_bar[j] - r_tab * currents[j] - drops[j] - volts)
-                    for j in range(npar)]
-        last = ops.where(all_open > 0.5, volts - mean_v_bar, sum(currents) - current - bleed * volts)
+        volts = split.implied_voltage(currents, v_bar) if volts is None else volts  # from the equal split
+        residual, last = split.residuals(currents, volts, v_bar)
         if iteration == SPLIT_ITERATIONS or ops.converged([*residual, last], SPLIT_EXIT_V):
             break
-        zero = 0.0 * volts
-        a = [[ops.where(members[j] > 0.5, 1.0 * (j == m), (slope[j] - r_tab) * (j == m) - r_pb * min(j, m)) + zero
-              for m in range(npar)] + [ops.where(members[j] > 0.5, 0.0, -1.0) + zero] for j in range(npar)]
-        a.append([ops.where(all_open > 0.5, 0.0, 1.0) + zero for _ in range(npar)]
-                 + [ops.where(all_open > 0.5, 1.0, -bleed) + zero])
-        delta = ops.solve_small(a, [-r for r in residual] + [-last])
-        currents = [currents[j] + delta[j] for j in range(npar)]
-        volts = volts + delta[npar]
+        slope = [ops.group_member(c["mean_voltage_slope"], ns, npar, j) for j in range(npar)]
+        currents, volts = split.newton(currents, volts, slope, residual, last)
     split_residual = ops.largest(ops.cell_array([ops.largest(ops.fabs(r)) for r in residual]))
     cells["c"] = c
 
     # -- heat: the cells' own, plus interconnect and bleed shares -------------------------------
-    currents_cells = cells["i"]
     heat = ops.map_cells(lambda cc: cell.heat_over_step(ops, s.cell, _cell_parameters(p, cc["v"]), cell_x(cc),
                                                         cc["start"], cc["i"], cc["c"]), n, cells)
     cells["heat"] = heat
+    losses = interconnect_losses(ops, s, p, currents, current, volts, bleed)
+    cell_heat = heat["heat_W"] + losses["cell_share_W"]
+    network = thermal_network(ops, s, p, starts["t_cell"], cell_heat, heat["heat_capacity"],
+                              p["cell"]["heat_transfer_W_per_K"], dt)
+    return {"cells": cells, "currents": currents, "volts": volts, "current": current, "members": members,
+            "all_open": all_open, "bleed": bleed, "split_residual": split_residual, "cell_heat": cell_heat,
+            "interconnect": losses["interconnect_W"], "bleed_loss": losses["bleed_W"], **network}
+
+
+class Split:
+    """The parallel split's equations for all elements at once, at trial cell currents
+    (``currents[j]``: the position-j cells of every element) and element voltages:
+
+        V_j(I_j) - r_tab I_j - sum_m r_pb min(j, m) I_m - V_e = 0   (closed cells; an open one: I_j = 0)
+        sum_j I_j - I - b V_e = 0                                   (b: the element's bleed conductance)
+
+    where V_j is whatever cell voltage the caller splits on (the ECM module: the step mean; the
+    electrochemical module: the end of the step); an element whose cells are all open takes the
+    mean cell voltage. Positive current discharges."""
+
+    def __init__(self, ops: Ops, npar: int, members: list[Any], all_open: Any, current: Any, bleed: Any,
+                 r_tab: Any, r_pb: Any) -> None:
+        self.ops, self.npar, self.members, self.all_open = ops, npar, members, all_open
+        self.current, self.bleed, self.r_tab, self.r_pb = current, bleed, r_tab, r_pb
+
+    def implied_voltage(self, currents: list[Any], v_cell: list[Any]) -> Any:
+        """The element voltage the cells imply on average."""
+        return sum(v_cell[j] - self.r_tab * currents[j] for j in range(self.npar)) / self.npar
+
+    def residuals(self, currents: list[Any], volts: Any, v_cell: list[Any]) -> tuple[list[Any], Any]:
+        """(one residual per position [V], the current balance [A])."""
+        ops, npar, r_tab, r_pb = self.ops, self.npar, self.r_tab, self.r_pb
+        drops = [sum(r_pb * min(j, m) * currents[m] for m in range(npar)) for j in range(npar)]
+        residual = [ops.where(self.members[j] > 0.5, currents[j], v_cell[j] - r_tab * currents[j] - drops[j] - volts)
+                    for j in range(npar)]
+        last = ops.where(self.all_open > 0.5, volts - self.implied_voltage(currents, v_cell),
+                         sum(currents) - self.current - self.bleed * volts)
+        return residual, last
+
+    def newton(self, currents: list[Any], volts: Any, slope: list[Any], residual: list[Any],
+               last: Any) -> tuple[list[Any], Any]:
+        """The Newton update of (currents, volts), given each cell voltage's derivative in its current."""
+        ops, npar, r_tab, r_pb, members, all_open = self.ops, self.npar, self.r_tab, self.r_pb, self.members, self.all_open
+        zero = 0.0 * volts
+        a = [[ops.where(members[j] > 0.5, 1.0 * (j == m), (slope[j] - r_tab) * (j == m) - r_pb * min(j, m)) + zero
+              for m in range(npar)] + [ops.where(members[j] > 0.5, 0.0, -1.0) + zero] for j in range(npar)]
+        a.append([ops.where(all_open > 0.5, 0.0, 1.0) + zero for _ in range(npar)]
+                 + [ops.where(all_open > 0.5, 1.0, -self.bleed) + zero])
+        delta = ops.solve_small(a, [-r for r in residual] + [-last])
+        return [currents[j] + delta[j] for j in range(npar)], volts + delta[npar]
+
+
+def interconnect_losses(ops: Ops, s: ModuleStructure, p: dict[str, Any], currents: list[Any], current: Any,
+                        volts: Any, bleed: Any) -> dict[str, Any]:
+    """Tab, parallel- and series-busbar losses and bleed heat of a step [W]: per cell
+    (``interconnect_W``: tab, half of each adjacent busbar segment, its share of the series busbar;
+    ``cell_share_W`` adds its share of its element's bleed heat) and per element (``bleed_W``)."""
+    ns, npar = s.n_series, s.n_parallel
+    r_tab, r_pb, r_sb = p["tab_resistance_ohm"], p["parallel_busbar_resistance_ohm"], p["series_busbar_resistance_ohm"]
+    currents_cells = ops.from_members(currents, ns)
     busbar = [0.0 * volts for _ in range(npar)]
     for k in range(1, npar):  # the segment between positions k-1 and k carries the cells from k on
         flow_k = sum(currents[m] for m in range(k, npar))
@@ -212,21 +260,22 @@ def electrical_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str
     bleed_loss = bleed * volts * volts  # per element
     series = r_sb * current * current * ops.cell_array(s.series_shares)
     interconnect = r_tab * currents_cells * currents_cells + ops.from_members(busbar, ns) + series
-    cell_heat = heat["heat_W"] + interconnect + ops.repeat_groups(bleed_loss / npar, ns, npar)
+    return {"interconnect_W": interconnect, "bleed_W": bleed_loss,
+            "cell_share_W": interconnect + ops.repeat_groups(bleed_loss / npar, ns, npar)}
 
-    # -- thermal network ------------------------------------------------------------------------
-    temps = starts["t_cell"]
+
+def thermal_network(ops: Ops, s: ModuleStructure, p: dict[str, Any], temps: Any, cell_heat: Any, heat_capacity: Any,
+                    h_a: Any, dt: Any) -> dict[str, Any]:
+    """The cells' thermal network over a step (see the module docstring): its matrix
+    (``diagonal``, ``bands``) and right-hand side without the cold-plate and ambient terms
+    (``rhs``; add ``g_plate`` x plate and ``h_a`` x ambient temperature)."""
     g_plate, g_n = p["cold_plate_conductance_W_per_K"], p["neighbour_conductance_W_per_K"]
-    h_a = p["cell"]["heat_transfer_W_per_K"]
     conductance = g_plate + h_a + g_n * ops.cell_array(s.touches) + 0.0 * temps
-    z = conductance * dt / heat["heat_capacity"]
-    storage = heat["heat_capacity"] / dt * ops.exp(-z) / ops.phi1(z)  # C_i / dt_i
+    z = conductance * dt / heat_capacity
+    storage = heat_capacity / dt * ops.exp(-z) / ops.phi1(z)  # C_i / dt_i
     bands = {k: -g_n * ops.cell_array(touching) for k, touching in s.bands.items()}
-    return {"cells": cells, "currents": currents, "volts": volts, "current": current, "members": members,
-            "all_open": all_open, "bleed": bleed, "split_residual": split_residual, "cell_heat": cell_heat,
-            "interconnect": interconnect, "bleed_loss": bleed_loss, "g_plate": g_plate + 0.0 * temps,
-            "h_a": h_a + 0.0 * temps, "diagonal": storage + conductance, "bands": bands,
-            "rhs": storage * temps + cell_heat}
+    return {"g_plate": g_plate + 0.0 * temps, "h_a": h_a + 0.0 * temps, "diagonal": storage + conductance,
+            "bands": bands, "rhs": storage * temps + cell_heat}
 
 
 def finish_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, Any], u: dict[str, Any],

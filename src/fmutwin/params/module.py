@@ -86,12 +86,13 @@ class ModuleThermal(StrictModel):
         return self
 
 
-class ModuleParameters(ParameterFile):
-    """Everything that defines a module of Ns x Np cells. Positive current discharges the module."""
+class ModuleLayout(ParameterFile):
+    """What every module of Ns x Np cells shares, whatever its cell model: the circuit, the
+    thermal network, the bleed resistors and the cell-to-cell variation (realised into the file).
+    Positive current discharges the module. Subclasses add the cell and its nominal values."""
 
     name: str = Field(description="short name of the module")
     source: str = Field(description="where the numbers come from")
-    cell: CellParameters = Field(description="the cell parameter set of every cell (a lumped thermal model)")
     n_series: int = Field(ge=1, le=1000, description="series elements Ns")
     n_parallel: int = Field(ge=1, le=100, description="cells in parallel per element Np")
     interconnect: Interconnect = Field(default_factory=Interconnect)
@@ -107,10 +108,7 @@ class ModuleParameters(ParameterFile):
         return self.n_series * self.n_parallel
 
     @model_validator(mode="after")
-    def _check(self) -> "ModuleParameters":
-        if self.cell.thermal.model != "lumped":
-            raise ValueError(f"cell.thermal.model: {self.cell.thermal.model!r}: a module's cells are lumped thermal "
-                             "masses of its network (use model 'lumped')")
+    def _layout_check(self) -> "ModuleLayout":
         n = self.n_cells
         if self.thermal.layout == "grid" and n % int(self.thermal.columns or 1):
             raise ValueError(f"thermal.columns: {self.thermal.columns} columns do not tile {n} cells")
@@ -118,24 +116,14 @@ class ModuleParameters(ParameterFile):
             given = getattr(self.variation, key)
             if isinstance(given, list) and len(given) != n:
                 raise ValueError(f"variation.{key}: {len(given)} values for {n} cells (Ns x Np)")
-        for key, values in (self.realised or {}).items():
-            if key not in VARYING:
-                raise ValueError(f"realised.{key}: not a varying quantity ({', '.join(VARYING)})")
-            problem = range_problem(f"realised.{key}", values, n, VARYING[key][1])
-            if problem:
-                raise ValueError(problem)
+        check_realised(self.realised, n)
         return self
 
     def nominal(self, key: str) -> float:
         """The value of ``key`` in a cell without variation."""
-        if key.endswith("_scale"):
-            return 1.0
-        ini = self.cell.initial
-        aging = self.cell.cycling_aging
-        return {"initial_soc": ini.soc, "initial_temperature_K": ini.temperature_K,
-                "initial_cycles": aging.initial_cycles if aging else 0.0}[key]
+        raise NotImplementedError
 
-    def realise(self) -> "ModuleParameters":
+    def realise(self) -> "ModuleLayout":
         """This set with every varying quantity drawn or copied into ``realised`` (kept as is if
         already there), validated against its physical range; an explicit ``realised`` wins."""
         values = dict(self.realised or {})
@@ -158,13 +146,51 @@ class ModuleParameters(ParameterFile):
             problem = range_problem(f"variation.{key} (realised)", values[key], n, limits)
             if problem:
                 raise ParameterError(problem)
-        if self.cell.cycling_aging is None and any(values["initial_cycles"]):
-            raise ParameterError("variation.initial_cycles: the cell file has no cycling_aging block")
+        self._check_realised_for_cell(values)
         return self.model_copy(update={"realised": values})
+
+    def _check_realised_for_cell(self, values: dict[str, list[float]]) -> None:
+        """Refuse realised values the cell model cannot take (raises :class:`ParameterError`)."""
 
     def save(self, path: str | Path) -> None:
         """Write the set with its realised variation (a run is reproducible from the file alone)."""
         ParameterFile.save(self.realise(), path)
+
+
+class ModuleParameters(ModuleLayout):
+    """A module of Ns x Np ECM cells of one cell parameter file."""
+
+    cell: CellParameters = Field(description="the cell parameter set of every cell (a lumped thermal model)")
+
+    @model_validator(mode="after")
+    def _check(self) -> "ModuleParameters":
+        if self.cell.thermal.model != "lumped":
+            raise ValueError(f"cell.thermal.model: {self.cell.thermal.model!r}: a module's cells are lumped thermal "
+                             "masses of its network (use model 'lumped')")
+        return self
+
+    def nominal(self, key: str) -> float:
+        """The value of ``key`` in a cell without variation."""
+        if key.endswith("_scale"):
+            return 1.0
+        ini = self.cell.initial
+        aging = self.cell.cycling_aging
+        return {"initial_soc": ini.soc, "initial_temperature_K": ini.temperature_K,
+                "initial_cycles": aging.initial_cycles if aging else 0.0}[key]
+
+    def _check_realised_for_cell(self, values: dict[str, list[float]]) -> None:
+        if self.cell.cycling_aging is None and any(values["initial_cycles"]):
+            raise ParameterError("variation.initial_cycles: the cell file has no cycling_aging block")
+
+
+def check_realised(realised: dict[str, list[float]] | None, n: int) -> None:
+    """Refuse realised per-cell values that are not a varying quantity, or not ``n`` values in its range."""
+    for key, values in (realised or {}).items():
+        if key not in VARYING:
+            raise ValueError(f"realised.{key}: not a varying quantity ({', '.join(VARYING)})")
+        problem = range_problem(f"realised.{key}", values, n, VARYING[key][1])
+        if problem:
+            raise ValueError(problem)
 
 
 def range_problem(where: str, values: list[float], n: int, limits: tuple[float, float]) -> str | None:

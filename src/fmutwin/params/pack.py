@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 
 from fmutwin.params.base import ParameterFile
 from fmutwin.params.cell import T_MAX_K, T_MIN_K
-from fmutwin.params.module import VARYING, ModuleParameters, Variation, range_problem
+from fmutwin.params.module import VARYING, ModuleParameters, Variation, check_realised
 
 PerModule = float | list[float]
 #: the per-module quantities and the range of each value
@@ -78,12 +78,7 @@ class PackParameters(ParameterFile):
         if self.thermal.n_modules != self.n_modules:
             raise ValueError(f"thermal.n_modules: {self.thermal.n_modules} for {self.n_modules} modules")
         n = self.n_modules * self.module.n_cells
-        for key, values in (self.realised or {}).items():
-            if key not in VARYING:
-                raise ValueError(f"realised.{key}: not a varying quantity ({', '.join(VARYING)})")
-            problem = range_problem(f"realised.{key}", values, n, VARYING[key][1])
-            if problem:
-                raise ValueError(problem)
+        check_realised(self.realised, n)
         return self
 
     def as_string(self) -> ModuleParameters:

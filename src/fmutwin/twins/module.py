@@ -19,6 +19,7 @@ from fmutwin.interface import StateError
 from fmutwin.ops import NUMPY, TableRangeError
 from fmutwin.params.module import ModuleParameters
 from fmutwin.twins.cell_ecm import equation_parameters
+from fmutwin.twins.array_state import ArrayState
 from fmutwin.twins.checks import finite_scalars, positive, switches
 from fmutwin.twins.profile import run_profile
 
@@ -76,7 +77,7 @@ def checked_result(structure: ModuleStructure, soc_limits: tuple[float, float], 
                     float(y["cell_soc"][outside[0]]), lo, hi, time_s)
 
 
-class ModuleTwin:
+class ModuleTwin(ArrayState):
     """A module of Ns series elements x Np parallel cells, stepped with numpy."""
 
     def __init__(self, params: ModuleParameters) -> None:
@@ -111,15 +112,6 @@ class ModuleTwin:
         self.state = {k: np.array(v, dtype=float) for k, v in xn.items()}
         self.outputs = y
         return y
-
-    def get_state(self) -> dict[str, np.ndarray]:
-        return {k: v.copy() for k, v in self.state.items()}
-
-    def set_state(self, state: Mapping[str, Any]) -> None:
-        missing = set(self.state) - set(state)
-        if missing:
-            raise KeyError(f"state lacks {sorted(missing)}")
-        self.state = {k: np.array(state[k], dtype=float) for k in self.state}
 
     def run(self, time_s: Any, current_A: Any, cold_plate_temperature_K: float = 298.15,
             ambient_temperature_K: float = 298.15, bleed: Any = None) -> dict[str, np.ndarray]:

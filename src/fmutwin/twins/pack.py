@@ -29,6 +29,7 @@ from fmutwin.equations import module, pack_thermal
 from fmutwin.interface import StateError
 from fmutwin.ops import NUMPY, TableRangeError
 from fmutwin.params.pack import PackParameters
+from fmutwin.twins.array_state import ArrayState
 from fmutwin.twins.checks import finite_scalars, non_negative, positive, switches
 from fmutwin.twins.equation_model import LOOK_STEP_S
 from fmutwin.twins.module import checked_result, module_equation_parameters
@@ -39,7 +40,7 @@ from fmutwin.twins.profile import run_profile
 THERMAL_STATE = ("enclosure_temperature_K", "plate_temperature_K")
 
 
-class PackTwin:
+class PackTwin(ArrayState):
     """A pack of ``n_modules`` modules of Ns x Np cells in series, with its thermal system."""
 
     def __init__(self, params: PackParameters) -> None:
@@ -165,15 +166,6 @@ class PackTwin:
         (power,) = finite_scalars({"power_W": power_W}).values()
         return self.step(power / self.voltage_V, dt_s, coolant_flow_kg_per_s, coolant_inlet_temperature_K,
                          ambient_temperature_K, bleed)
-
-    def get_state(self) -> dict[str, np.ndarray]:
-        return {k: v.copy() for k, v in self.state.items()}
-
-    def set_state(self, state: Mapping[str, Any]) -> None:
-        missing = set(self.state) - set(state)
-        if missing:
-            raise KeyError(f"state lacks {sorted(missing)}")
-        self.state = {k: np.array(state[k], dtype=float) for k in self.state}
 
     def run(self, time_s: Any, current_A: Any = None, coolant_flow_kg_per_s: float = 0.1,
             coolant_inlet_temperature_K: float = 298.15, ambient_temperature_K: float = 298.15,

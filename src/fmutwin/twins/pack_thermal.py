@@ -3,7 +3,7 @@ numpy (``equations.pack_thermal``)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from fmutwin.equations.pack_thermal import PackThermalStructure
 from fmutwin.interface import StateError
 from fmutwin.ops import NUMPY
 from fmutwin.params.pack import PackThermalParameters
+from fmutwin.twins.array_state import ArrayState
 from fmutwin.twins.checks import finite_array, finite_scalars, non_negative, positive
 from fmutwin.twins.profile import run_profile
 
@@ -27,7 +28,7 @@ def pack_thermal_parameters(params: PackThermalParameters) -> tuple[PackThermalS
     return PackThermalStructure(params.n_modules), p
 
 
-class PackThermalTwin:
+class PackThermalTwin(ArrayState):
     """Cold plates of ``n_modules`` modules in one coolant loop, and the enclosure."""
 
     def __init__(self, params: PackThermalParameters) -> None:
@@ -56,12 +57,6 @@ class PackThermalTwin:
         self.state = {k: np.array(v, dtype=float) for k, v in xn.items()}
         self.outputs = y
         return y
-
-    def get_state(self) -> dict[str, np.ndarray]:
-        return {k: v.copy() for k, v in self.state.items()}
-
-    def set_state(self, state: Mapping[str, Any]) -> None:
-        self.state = {k: np.array(state[k], dtype=float) for k in self.state}
 
     def run(self, time_s: Any, plate_heat_W: Any, coolant_flow_kg_per_s: float, coolant_inlet_temperature_K: float,
             ambient_temperature_K: float, enclosure_heat_W: Any = None) -> dict[str, np.ndarray]:

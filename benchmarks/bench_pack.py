@@ -16,6 +16,8 @@ first). Cases:
 * the native module FMU (FMI 2.0 and 3.0, generated C) in ``native_bench_host.c`` (as in
   bench_native.py) with the same currents, its ``moduleVoltage`` checked against the numpy
   twin's (1e-9 relative) before timing;
+* the 12s4p module of PyBaMM SPM and SPMe cells (``ModuleEchemTwin``, Chen2020, the current times
+  5/100 as the peer's SPM/SPMe rows) over the first ``PEER_STEPS`` steps, set-up apart;
 * the peer, liionpack 0.4.0, in its own virtual environment (``liionpack_peer.py``): 96s4p
   (``lp.setup_circuit(4, 96, Rb=1e-4, Rc=1e-2, configuration="series-groups")``,
   ``manager="casadi"``, ``nproc=2``) over the first ``PEER_STEPS`` steps of the same current, with
@@ -127,6 +129,31 @@ def module_case(time_s: np.ndarray, current: np.ndarray) -> Callable[[], tuple[f
         return time.perf_counter() - t0, out["module_voltage_V"]
 
     return run
+
+
+def echem_module_case(current: np.ndarray, model: str) -> dict[str, float]:
+    """The 12s4p module of PyBaMM cells (``ModuleEchemTwin``, Chen2020, 5 Ah: the pack current
+    times 5/100, the C-rate of the peer's SPM/SPMe rows) over the first PEER_STEPS steps: wall
+    time (set-up, i.e. PyBaMM's build and the compile, apart) and the split's batched cell steps."""
+    from fmutwin.params.module_echem import ModuleEchemParameters
+    from fmutwin.twins.module_echem import ModuleEchemTwin
+
+    params = ModuleEchemParameters.from_dict({
+        "name": f"bench_12s4p_{model}", "source": "benchmark", "n_series": 12, "n_parallel": 4,
+        "cell": {"model": model, "parameter_set": "Chen2020", "heat_capacity_J_per_K": 70.0, "initial_soc": 0.5},
+        "interconnect": {"tab_resistance_ohm": 1e-3, "parallel_busbar_resistance_ohm": 1e-4},
+        "thermal": {"cold_plate_conductance_W_per_K": 0.5},
+        "variation": {"capacity_scale": {"kind": "normal", "spread": 0.02, "seed": 1}}})
+    t0 = time.perf_counter()
+    module = ModuleEchemTwin(params)
+    setup = time.perf_counter() - t0
+    cur = current[:PEER_STEPS] * 5.0 / 100.0
+    t0 = time.perf_counter()
+    out = module.run(np.arange(PEER_STEPS + 1.0), cur)
+    wall = time.perf_counter() - t0
+    return {"wall_s": wall, "setup_s": setup, "cell_steps": PEER_STEPS * params.n_cells,
+            "evaluations": float(np.mean(out["split_evaluations"])),
+            "residual_V": float(np.max(out["split_residual_V"]))}
 
 
 # ---- the peer -------------------------------------------------------------------------------------
@@ -242,6 +269,8 @@ def main() -> None:
                 peer = run_peer(python, current, tmp)
                 peer_note += f"; its run took {time.perf_counter() - t0:.0f} s"
         ours = identical_split_check(current)
+        echem = {model: echem_module_case(current, model) for model in ("SPM", "SPMe")}
+        print(f"echem module: {echem}", flush=True)
 
     # ---- report ---------------------------------------------------------------------------------
     def rate(cells: int, seconds: float) -> float:
@@ -273,6 +302,15 @@ def main() -> None:
             ours_vs = f"{per * rate(pack_cells, pack_med):,.0f}x" if model == "Thevenin" else "–"
             peer_lines.append(f"| liionpack 96s4p, {model} | 384 | {entry['wall_s']:.1f} s for {PEER_STEPS} steps | "
                               f"{per * 1e3:.3f} ms | {1 / per:,.0f} | PackTwin is {ours_vs} its rate |")
+    for model, entry in echem.items():
+        per = entry["wall_s"] / entry["cell_steps"]
+        peer_entry = models.get(model, {})
+        versus = (f"{(peer_entry['wall_s'] / peer_entry['cell_steps']) / per:.1f}x liionpack's {model} rate"
+                  if "wall_s" in peer_entry else "liionpack not measured")
+        peer_lines.append(f"| fmutwin 12s4p `ModuleEchemTwin`, {model} (Chen2020) | 48 | {entry['wall_s']:.1f} s for "
+                          f"{PEER_STEPS} steps (set-up {entry['setup_s']:.0f} s apart) | {per * 1e3:.3f} ms | "
+                          f"{1 / per:,.0f} | {versus}; exact split: {entry['evaluations']:.2f} batched cell steps a "
+                          f"step on average, residual <= {entry['residual_V']:.1e} V |")
     total_parts = breakdown["total"]
     parts = ", ".join(f"{name} {breakdown.get(key, 0.0):.2f} s ({breakdown.get(key, 0.0) / total_parts * 100:.0f} %)"
                       for key, name in (("cells", "cell equations (start, held tables, circuit evaluations, heat, "
@@ -309,7 +347,9 @@ def main() -> None:
         *table,
         "",
         "Peer (same pack size, its own circuit: 96 series groups of 4, Rb = 0.1 mOhm, Rc = 10 mOhm; the first "
-        f"{PEER_STEPS} steps of the same current; wall time of `lp.solve`, set-up included):",
+        f"{PEER_STEPS} steps of the same current; wall time of `lp.solve`, set-up included), and fmutwin's module "
+        "of PyBaMM cells on the same cells and current (12s4p, tab 1 mOhm, busbar 0.1 mOhm, 2 % capacity variation; "
+        "the cell step is ROS2 with 2 substeps, within 0.08 mV of IDAKLU at 1e-10, see docs/module.md):",
         "",
         "| case | cells | wall time | time per cell-step | cell-steps/s | note |",
         "|---|---:|---:|---:|---:|---|",

@@ -100,6 +100,22 @@ def _cell_echem(resources: Any) -> SteppableModel:
     return CellEchemModel(resources)
 
 
+#: the name of the module file in an electrochemical module FMU's resources folder
+MODULE_ECHEM_PARAMETER_FILE = "module_echem_parameters.json"
+
+
+def _module_echem(resources: Any) -> SteppableModel:
+    from fmutwin.twins.module_echem_interface import ModuleEchemModel
+
+    return ModuleEchemModel(_shipped_file(resources, MODULE_ECHEM_PARAMETER_FILE))
+
+
+def _module_echem_file() -> Path:
+    from fmutwin.params.defaults import default_module_echem_file
+
+    return default_module_echem_file()
+
+
 TWINS: dict[str, TwinExport] = {
     "cell_ecm": TwinExport(
         "cell_ecm", "CellECM", "fmutwin cell equivalent-circuit twin (0-3 RC, hysteresis, thermal, aging, faults; "
@@ -115,6 +131,11 @@ TWINS: dict[str, TwinExport] = {
     "cell_echem": TwinExport(
         "cell_echem", "CellEchem", "fmutwin electrochemical cell twin (PyBaMM SPM/SPMe/DFN; needs PyBaMM in the "
         "importing Python; positive current discharges the cell).", _cell_echem),
+    "module_echem": TwinExport(
+        "module_echem", "ModuleEchem", "fmutwin module of electrochemical cells (Ns x Np PyBaMM SPM/SPMe cells, exact "
+        "current split at the end of each step, interconnects, balancing bleed resistors, thermal network; needs "
+        "PyBaMM, CasADi and gcc in the importing Python; positive current discharges the module).", _module_echem,
+        None, _module_echem_file, MODULE_ECHEM_PARAMETER_FILE),
 }
 
 
@@ -128,12 +149,16 @@ def twin(name: str) -> TwinExport:
 
 def load_parameter_file(data: Any, origin: str) -> Any:
     """Validate a parameter file's JSON data as the kind of file it is (a module file holds
-    ``n_series``, a pack-thermal file ``n_modules``; else a cell parameter file); a ValueError
+    ``n_series``, of electrochemical cells when its cell names a ``model``; a pack-thermal file
+    ``n_modules``; else a cell parameter file); a ValueError
     names every bad field."""
     from fmutwin.params.cell import CellParameters
     from fmutwin.params.module import ModuleParameters
+    from fmutwin.params.module_echem import ModuleEchemParameters
     from fmutwin.params.pack import PackThermalParameters
 
+    if isinstance(data, dict) and "n_series" in data and isinstance(data.get("cell"), dict) and "model" in data["cell"]:
+        return ModuleEchemParameters.from_dict(data, origin=origin)
     if isinstance(data, dict) and "n_series" in data:
         return ModuleParameters.from_dict(data, origin=origin)
     if isinstance(data, dict) and "n_modules" in data:

@@ -173,3 +173,17 @@ def test_a_cell_on_a_cold_plate_follows_the_exact_lumped_solution(us06):
         expected.append(t)
     np.testing.assert_allclose(out["cell_temperature_K"], expected, rtol=0, atol=1e-10)
     assert out["cell_temperature_K"][-1] < 297.0  # the plate cools it
+
+
+def test_a_larger_cell_is_the_nominal_cell_at_its_share_of_the_current(us06):
+    """A cell 1.2 times larger at 1.2 I: the voltage and SOC of the nominal cell at I, its heat
+    and heat capacity 1.2 times (so the same temperature rise on no conductance)."""
+    time_s, current = us06
+    big = ModuleEchemTwin(make(1, 1, cell={"heat_capacity_J_per_K": 70.0},
+                               realised={"capacity_scale": [1.2], "initial_soc": [0.7],
+                                         "initial_temperature_K": [298.15]})).run(time_s, 1.2 * current)
+    nominal = ModuleEchemTwin(make(1, 1, cell={"heat_capacity_J_per_K": 70.0})).run(time_s, current)
+    np.testing.assert_allclose(big["cell_voltage_V"], nominal["cell_voltage_V"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(big["cell_soc"], nominal["cell_soc"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(big["cell_heat_W"], 1.2 * nominal["cell_heat_W"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(big["cell_temperature_K"], nominal["cell_temperature_K"], rtol=0, atol=1e-9)

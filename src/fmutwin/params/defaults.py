@@ -8,11 +8,13 @@ from pathlib import Path
 
 from fmutwin.params.cell import CellParameters
 from fmutwin.params.module import ModuleParameters
+from fmutwin.params.module_echem import ModuleEchemParameters
 from fmutwin.params.pack import PackParameters, PackThermalParameters
 
 DEFAULT_CELL_FILE = "pybamm_ecm_example.json"
 DEFAULT_MODULE_FILE = "module_example.json"
 DEFAULT_PACK_THERMAL_FILE = "pack_thermal_example.json"
+DEFAULT_MODULE_ECHEM_FILE = "module_echem_example.json"
 #: environment variable naming the parameter file to build FMUs from (read when the cell twin's
 #: variables are declared, so set it before that import: ``fmutwin build --parameters`` does)
 CELL_FILE_ENV = "FMUTWIN_CELL_PARAMETERS"
@@ -40,6 +42,16 @@ def default_module_file() -> Path:
 
 def default_module_parameters() -> ModuleParameters:
     return ModuleParameters.load(default_module_file())
+
+
+def default_module_echem_file() -> Path:
+    """The shipped example module of electrochemical cells: 4s2p of PyBaMM's SPMe with Chen2020
+    (LG M50 21700, 5 Ah), 2 % capacity and 2 % SOC variation, on a cold plate (see its ``source``)."""
+    return Path(str(resources.files("fmutwin.params") / "data" / DEFAULT_MODULE_ECHEM_FILE))
+
+
+def default_module_echem_parameters() -> ModuleEchemParameters:
+    return ModuleEchemParameters.load(default_module_echem_file())
 
 
 def default_pack_thermal_file() -> Path:

@@ -63,7 +63,7 @@ class ModuleEchemTwin(ArrayState):
                       "initial_soc": realised["initial_soc"].copy(),
                       "cell_current_A": np.zeros((pr.n_parallel, pr.n_series)),
                       "shares": np.full((pr.n_parallel, pr.n_series), 1.0 / pr.n_parallel),
-                      "element_voltage_V": np.full(pr.n_series, np.nan), "time_s": np.array(0.0)}
+                      "element_voltage_V": np.zeros(pr.n_series), "time_s": np.array(0.0)}
         self.outputs: dict[str, Any] = {}
 
     @property
@@ -90,7 +90,7 @@ class ModuleEchemTwin(ArrayState):
         # the guess: the last step's currents, the change of the element current shared as the
         # cells' conductances at the last step (1 / (tab - dV/dI)); the equal split at the start
         volts_last = st["element_voltage_V"]
-        element = current + bleed_g * np.where(np.isfinite(volts_last), volts_last, 0.0)
+        element = current + bleed_g * volts_last
         change = element - st["cell_current_A"].sum(axis=0)
         currents = [st["cell_current_A"][j] + st["shares"][j] * change for j in range(npar)]
         volts = None

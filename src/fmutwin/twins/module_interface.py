@@ -15,7 +15,7 @@ from typing import Any
 from fmutwin.equations import module
 from fmutwin.interface import EquationSpec, Variable
 from fmutwin.params.cell import T_MAX_K, T_MIN_K
-from fmutwin.params.module import VARYING, ModuleParameters
+from fmutwin.params.module import VARYING, ModuleLayout, ModuleParameters
 from fmutwin.twins.module import SPLIT_TOLERANCE_V, module_equation_parameters
 
 
@@ -30,7 +30,11 @@ _VARYING_NAMES = {"capacity_scale": "capacityScale", "r0_scale": "r0Scale", "rc_
 _VARYING_UNITS = {"initial_temperature_K": "K"}
 
 
-def _parameters(params: ModuleParameters) -> tuple[tuple[Variable, str], ...]:
+def module_parameters(params: ModuleLayout, varying: tuple[str, ...], current_limit: float,
+                      no_cycling: bool = False) -> tuple[tuple[Variable, str], ...]:
+    """The parameters of any module FMU: Ns, Np, the per-cell ``varying`` quantities (the file's
+    realised variation), interconnects, thermal conductances, bleed resistor, current limit
+    (default ``current_limit``); ``no_cycling``: initialCycles is fixed at 0."""
     n, ns = params.n_cells, params.n_series
     realised = params.realise().realised or {}
     ic, th = params.interconnect, params.thermal
@@ -40,12 +44,12 @@ def _parameters(params: ModuleParameters) -> tuple[tuple[Variable, str], ...]:
         (Variable("numParallel", "parameter", "parallel cells per element Np (fixed when built)", type="Integer",
                   start=params.n_parallel, structural=True), "n_parallel"),
     ]
-    for key in VARYING:
+    for key in varying:
         lo, hi = VARYING[key][1]
         var = Variable(_VARYING_NAMES[key], "parameter", f"per cell: {VARYING[key][0]} (the module file's realised "
                        "variation)", unit=_VARYING_UNITS.get(key, "1"), start=list(realised[key]), dimensions=(n,),
                        min=lo, max=hi)
-        if key == "initial_cycles" and params.cell.cycling_aging is None:  # the cell has no cycling aging
+        if key == "initial_cycles" and no_cycling:  # the cell has no cycling aging
             var = replace(var, min=0.0, max=0.0)
         out.append((var, key))
     out += [
@@ -63,13 +67,13 @@ def _parameters(params: ModuleParameters) -> tuple[tuple[Variable, str], ...]:
         (Variable("bleedResistance", "parameter", "balancing bleed resistor of each element", unit="Ohm",
                   start=params.bleed_resistance_ohm, min=1e-6, max=1e6), "bleed_resistance_ohm"),
         (Variable("currentLimit", "parameter", "largest accepted |module current| (default 20C x Np)", unit="A",
-                  start=current_limit_A(params), min=0.0, max=1e9), "current_limit_A"),
+                  start=current_limit, min=0.0, max=1e9), "current_limit_A"),
     ]
     return tuple(out)
 
 
-def _inputs(params: ModuleParameters) -> tuple[tuple[Variable, str], ...]:
-    ns = params.n_series
+def module_inputs(ns: int) -> tuple[tuple[Variable, str], ...]:
+    """The inputs of any module FMU of ``ns`` series elements."""
     return (
         (Variable("current", "input", "module current, positive = discharge; range +-currentLimit", unit="A",
                   start=0.0, min="-currentLimit", max="currentLimit"), "current_A"),
@@ -82,18 +86,21 @@ def _inputs(params: ModuleParameters) -> tuple[tuple[Variable, str], ...]:
     )
 
 
-def _outputs(params: ModuleParameters) -> tuple[tuple[Variable, str], ...]:
-    n, ns = params.n_cells, params.n_series
-    limits = params.cell.soc_limits
+def module_outputs(n: int, ns: int, soc_limits: tuple[float, float],
+                   mean_voltage: bool = True) -> tuple[tuple[Variable, str], ...]:
+    """The outputs of any module FMU of ``n`` cells in ``ns`` elements (``mean_voltage``: the
+    module's step-mean voltage too)."""
+    limits = soc_limits
 
     def cells(name: str, key: str, what: str, unit: str, **kw: Any) -> tuple[Variable, str]:
         return Variable(name, "output", f"per cell: {what}", unit=unit, dimensions=(n,), **kw), key
 
+    mean = ((Variable("moduleMeanVoltage", "output", "module terminal voltage averaged over the step (times the "
+                      "current: the energy delivered)", unit="V"), "module_mean_voltage_V"),) if mean_voltage else ()
     return (
         (Variable("moduleVoltage", "output", "module terminal voltage at the end of the step", unit="V"),
          "module_voltage_V"),
-        (Variable("moduleMeanVoltage", "output", "module terminal voltage averaged over the step (times the current: "
-                  "the energy delivered)", unit="V"), "module_mean_voltage_V"),
+        *mean,
         (Variable("moduleCurrent", "output", "module current, positive = discharge (0 when an element is open)",
                   unit="A"), "module_current_A"),
         cells("cellVoltage", "cell_voltage_V", "terminal voltage at the end of the step", "V"),
@@ -131,7 +138,10 @@ def equation_spec(params: ModuleParameters) -> EquationSpec:
          "current_limit_A": current_limit_A(params)}  # stored for the FMU, not read by the equations
     return EquationSpec(step=module.step, initial_state=module.initial_state, structure=structure, p=p,
                         state_names=tuple(structure.state_names()), input_names=structure.input_names(),
-                        parameters=_parameters(params), inputs=_inputs(params), outputs=_outputs(params),
+                        parameters=module_parameters(params, tuple(VARYING), current_limit_A(params),
+                                                     no_cycling=params.cell.cycling_aging is None),
+                        inputs=module_inputs(params.n_series),
+                        outputs=module_outputs(params.n_cells, params.n_series, params.cell.soc_limits),
                         dt_input="dt_s", time_state="time_s")
 
 

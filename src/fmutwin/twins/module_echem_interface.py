@@ -1,0 +1,106 @@
+"""The electrochemical module twin's exposed variables (the module FMUs' declaration, see
+:mod:`fmutwin.twins.module_interface`) and the model the FMI layer drives. Nothing here knows FMI.
+Positive current discharges the module.
+
+This twin keeps Python at run time: the importing process needs PyBaMM, CasADi and gcc (the cell
+step is compiled when an instance is initialised).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from fmutwin.interface import InputError, ModelError, StateError, Variable
+from fmutwin.params.module_echem import ModuleEchemParameters
+from fmutwin.twins.module_interface import module_inputs, module_outputs, module_parameters
+
+#: the per-cell quantities an electrochemical module's variation holds
+VARYING = ("capacity_scale", "initial_soc", "initial_temperature_K")
+#: the largest accepted |module current| by default: this C-rate of the cells, times Np
+LIMIT_C_RATE = 20.0
+
+
+def declaration(params: ModuleEchemParameters) -> dict[str, tuple[tuple[Variable, str], ...]]:
+    """Parameters, inputs and outputs, each as (variable, twin key), from the module file."""
+    from fmutwin.twins.cell_echem import _load_bpx, _pybamm
+
+    cell = params.cell
+    values = _load_bpx(cell.bpx_file) if cell.bpx_file else _pybamm().ParameterValues(cell.parameter_set)
+    limit = LIMIT_C_RATE * float(values["Nominal cell capacity [A.h]"]) * params.n_parallel
+    outputs = module_outputs(params.n_cells, params.n_series, (0.0, 1.0), mean_voltage=False) + (
+        (Variable("splitEvaluations", "output", "batched cell steps the current split took this step", unit="1"),
+         "split_evaluations"),)
+    return {"parameters": module_parameters(params, VARYING, limit), "inputs": module_inputs(params.n_series),
+            "outputs": outputs}
+
+
+class ModuleEchemModel:
+    """Drives one :class:`fmutwin.twins.module_echem.ModuleEchemTwin` from FMI-named values."""
+
+    def __init__(self, parameter_file: str | Path | None) -> None:
+        from fmutwin.params.defaults import default_module_echem_parameters
+
+        self.params = (ModuleEchemParameters.load(parameter_file) if parameter_file and Path(parameter_file).is_file()
+                       else default_module_echem_parameters()).realise()
+        self.declared = declaration(self.params)
+        self.variables = tuple(v for group in self.declared.values() for v, _ in group)
+        self.twin: Any = None
+
+    def initialize(self, parameters: Mapping[str, Any], overridden: set[str],
+                   inputs: Mapping[str, Any]) -> dict[str, Any]:
+        from fmutwin.twins.module_echem import ModuleEchemTwin
+
+        values = {key: parameters[var.name] for var, key in self.declared["parameters"]}
+        self.current_limit_A = float(values["current_limit_A"])
+        data = self.params.model_dump()
+        data["realised"] = {**data["realised"], **{k: [float(v) for v in np.ravel(values[k])] for k in VARYING}}
+        data["interconnect"] = {k: float(values[k]) for k in data["interconnect"]}
+        data["thermal"].update({k: float(values[k]) for k in ("neighbour_conductance_W_per_K",
+                                                             "cold_plate_conductance_W_per_K")})
+        data["bleed_resistance_ohm"] = float(values["bleed_resistance_ohm"])
+        try:
+            self.twin = ModuleEchemTwin(ModuleEchemParameters.from_dict(data))
+        except ValueError as exc:
+            raise ModelError(str(exc)) from None
+        return self._look(inputs)
+
+    def _look(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """The outputs at the initial state with the importer's inputs (a 1 ms step, undone)."""
+        saved = self.twin.get_state()
+        try:
+            out = self.step(inputs, 0.0, 1e-3)
+        finally:
+            self.twin.set_state(saved)
+        return out
+
+    def step(self, inputs: Mapping[str, Any], time_s: float, dt_s: float) -> dict[str, Any]:
+        args = {key: inputs[var.name] for var, key in self.declared["inputs"]}
+        args["bleed"] = np.asarray(args["bleed"], dtype=float)
+        try:
+            y = self.twin.step(dt_s=dt_s, **args)
+        except (InputError, StateError) as exc:
+            message = str(exc)
+            for var, key in self.declared["inputs"]:
+                message = message.replace(f"input {key}", f"input {var.name}")
+            raise ModelError(message) from None
+        out: dict[str, Any] = {}
+        for var, key in self.declared["outputs"]:
+            values = [float(v) for v in np.ravel(y[key])]
+            out[var.name] = values if var.dimensions else values[0]
+        return out
+
+    def get_state(self) -> dict[str, Any]:
+        return {k: np.asarray(v).tolist() for k, v in self.twin.get_state().items()}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.twin.set_state(state)
+
+    def warnings(self) -> list[str]:
+        return []
+
+    def output_dependencies(self) -> None:
+        """Unknown (PyBaMM's model has no symbolic form here): every output may depend on every input."""
+        return None

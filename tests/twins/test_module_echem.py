@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import fsolve
 
 from fmutwin.data import drive_cycle
-from fmutwin.interface import InputError
+from fmutwin.interface import InputError, StateError
 from fmutwin.params.module_echem import ModuleEchemParameters
 from fmutwin.twins.cell_echem import CellEchemTwin
 from fmutwin.twins.module_echem import TOLERANCE_V, ModuleEchemTwin
@@ -187,3 +187,18 @@ def test_a_larger_cell_is_the_nominal_cell_at_its_share_of_the_current(us06):
     np.testing.assert_allclose(big["cell_soc"], nominal["cell_soc"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(big["cell_heat_W"], 1.2 * nominal["cell_heat_W"], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(big["cell_temperature_K"], nominal["cell_temperature_K"], rtol=0, atol=1e-9)
+
+
+def test_a_cell_past_its_cut_off_is_reported_with_its_place_and_time(caplog):
+    """Near empty at 2C the smaller of two cells in series crosses the lower cut-off first: a
+    warning names it and the time; driven on until an electrode's surface stoichiometry leaves [0, 1]
+    (where the model no longer holds), the step raises, naming the cell."""
+    twin = ModuleEchemTwin(make(2, 1, "SPM", realised={"capacity_scale": [1.0, 0.8], "initial_soc": [0.06, 0.06],
+                                                       "initial_temperature_K": [298.15] * 2}))
+    with caplog.at_level("WARNING", logger="fmutwin.twins.module_echem"), pytest.raises(StateError) as failed:
+        for _ in range(600):
+            twin.step(10.0, 1.0)
+    warned = [r.getMessage() for r in caplog.records if "left [2.5, 4.2] V" in r.getMessage()]
+    assert warned and warned[0].startswith("cell 1 (element 1, position 0): voltage"), caplog.text
+    assert str(failed.value).startswith("cell 1 (element 1, position 0): ") and "stoichiometry" in str(failed.value)
+    assert "t = " in str(failed.value), failed.value

@@ -40,6 +40,10 @@ INITIAL_CONCENTRATION = {"n": "Initial concentration in negative electrode [mol.
                          "p": "Initial concentration in positive electrode [mol.m-3]"}
 MAX_CONCENTRATION = {"n": "Maximum concentration in negative electrode [mol.m-3]",
                      "p": "Maximum concentration in positive electrode [mol.m-3]"}
+#: the PyBaMM variables a step returns (at its end), by the name :meth:`EchemBatch.step` gives them
+OUTPUTS = {"Voltage [V]": "voltage_V", "Total heating [W]": "heat_W", "Discharge capacity [A.h]": "discharged_Ah",
+           "X-averaged negative particle surface stoichiometry": "negative_surface_stoichiometry",
+           "X-averaged positive particle surface stoichiometry": "positive_surface_stoichiometry"}
 #: ROS2's gamma
 GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
 
@@ -94,8 +98,7 @@ class EchemBatch:
         values.update({name: "[input]" for name in inputs})
         sim = pybamm.Simulation(pybamm_model, parameter_values=values, var_pts=dict(var_pts) if var_pts else None)
         sim.build(inputs=dict(zip(inputs, [0.0, 298.15, *self._concentrations(0.5)])))
-        objs = sim.built_model.export_casadi_objects(["Voltage [V]", "Total heating [W]", "Discharge capacity [A.h]"],
-                                                     input_parameter_order=inputs)
+        objs = sim.built_model.export_casadi_objects(list(OUTPUTS), input_parameter_order=inputs)
         if objs["z"].shape[0]:
             raise ValueError(f"{model}: {objs['z'].shape[0]} algebraic states; the batch steps ODE models only")
         x, p, t = objs["x"], objs["inputs"], objs["t"]
@@ -103,9 +106,8 @@ class EchemBatch:
         rhs = ca.Function("rhs", [x, p], [ca.substitute(objs["rhs"], t, 0.0)])
         if set(rhs.sparsity_jac(1, 0).get_triplet()[1]) & {2, 3}:  # columns of the initial concentrations
             raise ValueError(f"{model}: the right-hand side depends on the initial concentrations")
-        outputs = ca.Function("outputs", [x, p], [ca.substitute(ca.vertcat(*[objs["variables"][k] for k in
-                                                                              ("Voltage [V]", "Total heating [W]",
-                                                                               "Discharge capacity [A.h]")]), t, 0.0)])
+        outputs = ca.Function("outputs", [x, p], [ca.substitute(ca.vertcat(*[objs["variables"][k] for k in OUTPUTS]),
+                                                                t, 0.0)])
         self._initial = ca.Function("x0", [p], [objs["x0"]])
         self._step = _compiled(self._step_function(rhs, outputs), self.n_cells, threads)
 
@@ -135,10 +137,8 @@ class EchemBatch:
             k2 = ca.solve(matrix, rhs(state + h * k1, p) - 2.0 * k1, "qr")
             state = state + h * (1.5 * k1 + 0.5 * k2)
         out = outputs(state, p)
-        voltage = out[0]
-        return ca.Function("cell_step", [x, current, temperature, dt],
-                           [state, voltage, ca.jacobian(voltage, current), out[1], out[2]],
-                           ["x", "current", "temperature", "dt"], ["x_next", "voltage", "dv_di", "heat", "discharged"])
+        return ca.Function("cell_step", [x, current, temperature, dt], [state, ca.jacobian(out[0], current), out],
+                           ["x", "current", "temperature", "dt"], ["x_next", "dv_di", "outputs"])
 
     def initial_state(self, soc: Any) -> np.ndarray:
         """The cells' initial states (one column per cell) at their SOCs."""
@@ -149,14 +149,15 @@ class EchemBatch:
 
     def step(self, x: np.ndarray, current_A: Any, temperature_K: Any, dt_s: float) -> dict[str, np.ndarray]:
         """One step of every cell at its current (positive = discharge) and temperature: the new
-        states and, at the end of the step, the voltage [V], its derivative in the current
-        [V/A], the heat [W] and the charge discharged since the start [Ah]."""
+        states ``x`` and, at the end of the step, :data:`OUTPUTS` (voltage [V], heat [W], charge
+        discharged since the start [Ah], the electrodes' surface stoichiometries) and
+        ``dv_di_ohm``, the voltage's derivative in the current [V/A]."""
         n = self.n_cells
         row = [np.broadcast_to(np.asarray(v, dtype=float), (n,)).reshape(1, n) for v in (current_A, temperature_K)]
-        x_next, voltage, dv_di, heat, discharged = self._step(x, row[0], row[1], np.full((1, n), float(dt_s)))
-        return {"x": np.asarray(x_next), "voltage_V": np.asarray(voltage).ravel(),
-                "dv_di_ohm": np.asarray(dv_di).ravel(), "heat_W": np.asarray(heat).ravel(),
-                "discharged_Ah": np.asarray(discharged).ravel()}
+        x_next, dv_di, out = self._step(x, row[0], row[1], np.full((1, n), float(dt_s)))
+        out = np.asarray(out).reshape(len(OUTPUTS), n)
+        return {"x": np.asarray(x_next), "dv_di_ohm": np.asarray(dv_di).ravel(),
+                **{key: out[k] for k, key in enumerate(OUTPUTS.values())}}
 
 
 def _compiled(function: Any, n: int, threads: int) -> Any:

@@ -13,6 +13,11 @@ change of the element current shared by the cells' conductances of that step. Ev
 residual is below ``EXIT_V`` (the number of batched steps is the output ``split_evaluations``),
 and raises :class:`StateError` if ``MAX_EVALUATIONS`` do not bring it below ``TOLERANCE_V``.
 
+Limits: a cell whose end voltage leaves the parameter set's cut-offs is logged (which cell, when)
+and the module steps on, as a pack's cells do until a BMS acts; a cell whose surface
+stoichiometry leaves [0, 1] (run empty or full: the model no longer holds) raises
+:class:`StateError` naming it.
+
 Thermal: each cell is isothermal over a step at its network temperature from the step's start;
 its heat (PyBaMM's total heating at the end of the step, times the capacity scale) plus its
 interconnect and bleed shares drives the module's network (exact per-node backward Euler) to the
@@ -109,6 +114,13 @@ class ModuleEchemTwin(ArrayState):
                 break
             slope = [NUMPY.group_member(r["dv_di_ohm"] / k, ns, npar, j) for j in range(npar)]
             currents, volts = split.newton(currents, volts, slope, residual, last)
+        for side in ("negative", "positive"):  # past an electrode's end the model does not hold
+            theta = r[f"{side}_surface_stoichiometry"]
+            out_of_range = np.flatnonzero((theta < 0.0) | (theta > 1.0))
+            if out_of_range.size:
+                c = int(out_of_range[0])
+                raise StateError(f"{cell_label(s, c)}: {side} particle surface stoichiometry {theta[c]:.6g} left "
+                                 f"[0, 1] at t = {self.time_s + dt} s (the cell is run empty or full)")
         if worst > TOLERANCE_V:
             raise StateError(f"the current split did not converge at t = {self.time_s + dt} s (residual {worst:.3g} V "
                              f"after {evaluations} cell steps)")

@@ -272,10 +272,41 @@ class Ops:
             x[i] = total / a[i][i]
         return x
 
-    def converged(self, residuals: Sequence[Any], tolerance: float) -> bool:
-        """Whether an iteration may stop: numpy, once every residual is below ``tolerance``; on
-        symbols never (generated code runs its fixed number of iterations)."""
-        return self.name == "numpy" and all(float(np.max(np.abs(r))) < tolerance for r in residuals)
+    def converged(self, residuals: Sequence[Any], tolerance: float) -> Any:
+        """Whether an iteration may stop, every residual below ``tolerance``: a bool in numpy, a
+        0/1 symbol on CasADi (for :meth:`unless`)."""
+        if self.name == "numpy":
+            return all(float(np.max(np.abs(r))) < tolerance for r in residuals)
+        import casadi as ca
+
+        kind = ca.MX if _is_mx(*residuals) else ca.SX
+        return ca.mmax(ca.fabs(ca.vertcat(*[ca.vec(kind(r)) for r in residuals]))) < tolerance
+
+    def unless(self, done: Any, kept: Any, update: Callable[[Any, Any], Any], context: Any) -> Any:
+        """``kept`` if ``done``, else ``update(kept, context)`` (a tree of dicts and lists shaped
+        like ``kept``; ``context``: a tree of everything else it reads but parameters and the
+        step's inputs). numpy decides in Python. On CasADi MX ``update`` becomes a Function of
+        the two trees' leaves, called through a switch, so generated code evaluates it only
+        when needed (CasADi's own short-circuit ``if_else`` would rebuild the whole step in the
+        branch); SX evaluates both and selects (a sparsity is the union of the two)."""
+        if self.name == "numpy":
+            return kept if done else update(kept, context)
+        import casadi as ca
+
+        kept_leaves, context_leaves = _leaves(kept), _leaves(context)
+        if not _is_mx(done, *kept_leaves, *context_leaves):
+            new = update(kept, context)
+            return _rebuilt(kept, iter([ca.if_else(done, ca.SX(a), ca.SX(b)) for a, b in zip(kept_leaves, _leaves(new))]))
+        sym_kept = [ca.MX.sym(f"unless_kept_{i}", *ca.MX(v).shape) for i, v in enumerate(kept_leaves)]
+        sym_context = [ca.MX.sym(f"unless_context_{i}", *ca.MX(v).shape) for i, v in enumerate(context_leaves)]
+        new = [ca.MX(v) for v in _leaves(update(_rebuilt(kept, iter(sym_kept)), _rebuilt(context, iter(sym_context))))]
+        own = {v.name() for v in sym_kept + sym_context}
+        free = [v for v in ca.symvar(ca.vertcat(*[ca.vec(v) for v in new])) if v.name() not in own]
+        inputs = sym_kept + sym_context + free
+        switch = ca.Function.if_else("unless", ca.Function("unless_keep", inputs, sym_kept),
+                                     ca.Function("unless_update", inputs, new))
+        out = switch(done, *[ca.MX(v) for v in kept_leaves + context_leaves], *free)
+        return _rebuilt(kept, iter(out if isinstance(out, (list, tuple)) else [out]))
 
     def solve_spd_banded(self, diagonal: Any, bands: dict[int, Any], rhs: Any) -> Any:
         """x with A x = rhs for a symmetric positive definite banded A over the cells: ``diagonal``

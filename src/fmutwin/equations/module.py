@@ -15,9 +15,10 @@ mean over the step's SOC interval), so a parallel element solves, every step and
     sum_j I_j = I + b_e V_e / R_bleed                (the element current: module current plus bleed)
 
 by Newton's method on (I_1..I_Np, V_e) with the derivative of Vbar (exact where the tables are
-smooth); an open cell carries no current. From the equal split, ``SPLIT_ITERATIONS`` (3) iterations
-reach machine precision (1.4e-14 V at three times WLTC's current on the 12s4p example; 2 leave 1.2e-10 V), as generated code runs them; numpy stops once every residual is below
-``SPLIT_EXIT_V`` (1e-11 V: mostly after one iteration on a drive cycle). The residual is an output. Step-averaged voltages make the energy
+smooth); an open cell carries no current. From the equal split, at most ``SPLIT_ITERATIONS`` (3)
+iterations, each only while some residual is above ``SPLIT_EXIT_V`` (1e-11 V), in numpy and in
+generated code alike (``ops.unless``): mostly one on a drive cycle; 3 reach 1.4e-14 V at three
+times WLTC's current on the 12s4p example (2 leave 1.2e-10 V). The residual is an output. Step-averaged voltages make the energy
 balance of the circuit exact: cell energy = terminal energy + tab, busbar and bleed losses.
 
 Thermal network. Every cell is a lumped mass (its heat capacity, convection hA to the ambient)
@@ -44,7 +45,7 @@ INPUTS: tuple[str, ...] = ("current_A", "cold_plate_temperature_K", "ambient_tem
 VARYING = ("capacity_scale", "r0_scale", "rc_resistance_scale", "initial_soc", "initial_temperature_K",
            "initial_cycles")
 SPLIT_ITERATIONS = 3
-#: numpy stops iterating once every split residual is below this [V] (generated code runs all)
+#: the split stops iterating once every residual is below this [V] (numpy and generated code alike)
 SPLIT_EXIT_V = 1e-11
 
 
@@ -171,19 +172,31 @@ def electrical_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str
     # -- the split: Newton on (I_j, V_e) for all elements at once ------------------------------
     members = [ops.group_member(open_cell, ns, npar, j) for j in range(npar)]
     all_open = ops.where(group_open > npar - 0.5, 1.0, 0.0)  # an element with no closed cell: V_e = mean Vbar
-    split = Split(ops, npar, members, all_open, current, bleed, r_tab, r_pb)
-    currents = [current / npar + 0.0 * members[j] for j in range(npar)]
-    volts = None
-    for iteration in range(SPLIT_ITERATIONS + 1):
-        cells["i"] = ops.from_members(currents, ns)
-        c = ops.map_cells(circuit, n, cells)
+    context = {"cells": dict(cells), "members": members, "all_open": all_open, "current": current, "bleed": bleed}
+
+    def evaluate(ctx: dict[str, Any], currents: list[Any], volts: Any) -> dict[str, Any]:
+        """The circuits at trial currents and the split's residuals there (``volts`` None: the
+        element voltage the currents imply, on average)."""
+        split = Split(ops, npar, ctx["members"], ctx["all_open"], ctx["current"], ctx["bleed"], r_tab, r_pb)
+        c = ops.map_cells(circuit, n, {**ctx["cells"], "i": ops.from_members(currents, ns)})
         v_bar = [ops.group_member(c["mean_voltage"], ns, npar, j) for j in range(npar)]
-        volts = split.implied_voltage(currents, v_bar) if volts is None else volts  # from the equal split
+        volts = split.implied_voltage(currents, v_bar) if volts is None else volts
         residual, last = split.residuals(currents, volts, v_bar)
-        if iteration == SPLIT_ITERATIONS or ops.converged([*residual, last], SPLIT_EXIT_V):
-            break
         slope = [ops.group_member(c["mean_voltage_slope"], ns, npar, j) for j in range(npar)]
-        currents, volts = split.newton(currents, volts, slope, residual, last)
+        return {"currents": currents, "volts": volts, "c": c, "residual": residual, "last": last, "slope": slope}
+
+    def iterate(t: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
+        split = Split(ops, npar, ctx["members"], ctx["all_open"], ctx["current"], ctx["bleed"], r_tab, r_pb)
+        return evaluate(ctx, *split.newton(t["currents"], t["volts"], t["slope"], t["residual"], t["last"]))
+
+    trial = evaluate(context, [current / npar + 0.0 * members[j] for j in range(npar)], None)  # the equal split
+    for _ in range(SPLIT_ITERATIONS):  # generated code skips the iterations left once converged, as numpy
+        done = ops.converged([*trial["residual"], trial["last"]], SPLIT_EXIT_V)
+        if done is True:
+            break
+        trial = ops.unless(done, trial, iterate, context)
+    currents, volts, c, residual = trial["currents"], trial["volts"], trial["c"], trial["residual"]
+    cells["i"] = ops.from_members(currents, ns)
     split_residual = ops.largest(ops.cell_array([ops.largest(ops.fabs(r)) for r in residual]))
     cells["c"] = c
 

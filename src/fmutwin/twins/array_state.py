@@ -9,9 +9,14 @@ import numpy as np
 
 
 class ArrayState:
-    """Mixin for twins whose ``state`` is a dict of numpy arrays."""
+    """Mixin for twins whose ``state`` is a dict of numpy arrays, ``time_s`` among them."""
 
     state: dict[str, np.ndarray]
+
+    @property
+    def time_s(self) -> float:
+        """Simulation time of the twin [s] (the state's ``time_s``)."""
+        return float(self.state["time_s"])
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Copies of the state arrays."""

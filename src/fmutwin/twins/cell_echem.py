@@ -199,6 +199,18 @@ def _load_bpx(path: str | Path) -> Any:
     return values
 
 
+def parameter_values(parameter_set: str, bpx_file: str | Path | None = None) -> tuple[Any, str]:
+    """PyBaMM's parameter values of a named set, or of a BPX file (which wins), and how to name
+    them (``"BPX:<file name>"`` for a file); an unknown name raises ValueError listing the valid ones."""
+    if bpx_file is not None:
+        return _load_bpx(bpx_file), f"BPX:{Path(bpx_file).name}"
+    pybamm = _pybamm()
+    if parameter_set not in pybamm.parameter_sets:
+        raise ValueError(f"unknown parameter set {parameter_set!r}; valid parameter sets: "
+                         f"{', '.join(parameter_set_names())}")
+    return pybamm.ParameterValues(parameter_set), parameter_set
+
+
 def electrode_soh(values: Any, param: Any = None, options: Any = None,
                   inputs: Mapping[str, float] | None = None) -> dict[str, float]:
     """PyBaMM's electrode SOH of a parameter set: the stoichiometries at 0 % and 100 % SOC (the
@@ -270,15 +282,7 @@ class CellEchemTwin:
             raise InputError(f"initial_soc = {initial_soc!r} must be in [0, 1] or None")
         if not (np.isfinite(ambient_temperature_K) and ambient_temperature_K > 0):
             raise InputError(f"ambient_temperature_K = {ambient_temperature_K!r} must be a finite value > 0 K")
-        if bpx_file is not None:
-            values = _load_bpx(bpx_file)
-            self.parameter_set = f"BPX:{Path(bpx_file).name}"
-        else:
-            if parameter_set not in pybamm.parameter_sets:
-                raise ValueError(f"unknown parameter set {parameter_set!r}; valid parameter sets: "
-                                 f"{', '.join(parameter_set_names())}")
-            values = pybamm.ParameterValues(parameter_set)
-            self.parameter_set = parameter_set
+        values, self.parameter_set = parameter_values(parameter_set, bpx_file)
         self.model_name = model
         self.thermal = thermal
         self._set_initial_soc = initial_soc is not None

@@ -31,8 +31,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from fmutwin.twins.cell_echem import (AMBIENT_INPUT, CURRENT_INPUT, _load_bpx, _pybamm, electrode_soh,
-                                      parameter_set_names)
+from fmutwin.twins.cell_echem import AMBIENT_INPUT, CURRENT_INPUT, _pybamm, electrode_soh, parameter_values
 
 #: the models this batch steps (no algebraic states)
 BATCH_MODELS = ("SPM", "SPMe")
@@ -77,15 +76,7 @@ class EchemBatch:
             raise ValueError(f"model: {model!r}; a module of electrochemical cells takes {', '.join(BATCH_MODELS)}")
         if int(substeps) < 1:
             raise ValueError(f"substeps: {substeps!r} must be at least 1")
-        if bpx_file is not None:
-            values = _load_bpx(bpx_file)
-            self.parameter_set = f"BPX:{Path(bpx_file).name}"
-        else:
-            if parameter_set not in pybamm.parameter_sets:
-                raise ValueError(f"unknown parameter set {parameter_set!r}; valid parameter sets: "
-                                 f"{', '.join(parameter_set_names())}")
-            values = pybamm.ParameterValues(parameter_set)
-            self.parameter_set = parameter_set
+        values, self.parameter_set = parameter_values(parameter_set, bpx_file)
         self.model_name, self.n_cells, self.substeps = model, int(n_cells), int(substeps)
         options = {"thermal": "isothermal", "calculate heat source for isothermal models": "true"}
         pybamm_model = getattr(pybamm.lithium_ion, model)(options=options)
@@ -165,9 +156,11 @@ def _compiled(function: Any, n: int, threads: int) -> Any:
     cells in ``threads`` threads."""
     import casadi as ca
 
-    with tempfile.TemporaryDirectory(prefix="fmutwin_echem_jit_") as folder:  # the loaded library outlives it
+    # the loaded library outlives its folder; CasADi is told not to remove the files itself
+    with tempfile.TemporaryDirectory(prefix="fmutwin_echem_jit_") as folder:
         compiled = ca.Function(function.name(), function.mx_in(), function.call(function.mx_in()),
                                function.name_in(), function.name_out(),
-                               {"jit": True, "compiler": "shell", "jit_cleanup": True,
-                                "jit_options": {"compiler": "gcc", "flags": ["-O2"], "directory": folder + "/"}})
+                               {"jit": True, "compiler": "shell", "jit_cleanup": False,
+                                "jit_options": {"compiler": "gcc", "flags": ["-O2"], "directory": folder + "/",
+                                                "cleanup": False}})
     return compiled.map(n, "thread", max(1, int(threads))) if n > 1 else compiled

@@ -87,10 +87,6 @@ class ModuleTwin(ArrayState):
         self.state = {k: np.array(v, dtype=float) for k, v in x0.items()}
         self.outputs: dict[str, Any] = {}
 
-    @property
-    def time_s(self) -> float:
-        return float(self.state["time_s"])
-
     def step(self, current_A: float, dt_s: float, cold_plate_temperature_K: float = 298.15,
              ambient_temperature_K: float = 298.15, bleed: Any = None) -> dict[str, Any]:
         """Advance by ``dt_s`` with the module current (positive = discharge); ``bleed``: one 0/1

@@ -71,10 +71,6 @@ class ModuleEchemTwin(ArrayState):
                       "element_voltage_V": np.zeros(pr.n_series), "time_s": np.array(0.0)}
         self.outputs: dict[str, Any] = {}
 
-    @property
-    def time_s(self) -> float:
-        return float(self.state["time_s"])
-
     def step(self, current_A: float, dt_s: float, cold_plate_temperature_K: float = 298.15,
              ambient_temperature_K: float = 298.15, bleed: Any = None) -> dict[str, Any]:
         """Advance by ``dt_s`` with the module current (positive = discharge); ``bleed``: one 0/1

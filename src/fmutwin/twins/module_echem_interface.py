@@ -25,10 +25,9 @@ LIMIT_C_RATE = 20.0
 
 def declaration(params: ModuleEchemParameters) -> dict[str, tuple[tuple[Variable, str], ...]]:
     """Parameters, inputs and outputs, each as (variable, twin key), from the module file."""
-    from fmutwin.twins.cell_echem import _load_bpx, _pybamm
+    from fmutwin.twins.cell_echem import parameter_values
 
-    cell = params.cell
-    values = _load_bpx(cell.bpx_file) if cell.bpx_file else _pybamm().ParameterValues(cell.parameter_set)
+    values, _ = parameter_values(params.cell.parameter_set, params.cell.bpx_file)
     limit = LIMIT_C_RATE * float(values["Nominal cell capacity [A.h]"]) * params.n_parallel
     outputs = module_outputs(params.n_cells, params.n_series, (0.0, 1.0), mean_voltage=False) + (
         (Variable("splitEvaluations", "output", "batched cell steps the current split took this step", unit="1"),

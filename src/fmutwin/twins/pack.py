@@ -58,10 +58,6 @@ class PackTwin(ArrayState):
         self._modules = np.kron(np.eye(self.n_modules), np.ones((self.cells_per_module, 1)))
 
     @property
-    def time_s(self) -> float:
-        return float(self.state["time_s"])
-
-    @property
     def voltage_V(self) -> float:
         """The pack voltage at the end of the last step; before the first, at rest."""
         if not self.outputs:

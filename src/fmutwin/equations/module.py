@@ -350,16 +350,24 @@ def finish_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, An
         "cell_temperature_K": temperature,
         "cell_heat_W": cell_heat,
         "element_voltage_V": node,
-        "min_cell_voltage_V": ops.smallest(cell_voltage), "max_cell_voltage_V": ops.largest(cell_voltage),
-        "min_cell_soc": ops.smallest(soc), "max_cell_soc": ops.largest(soc),
-        "min_cell_temperature_K": ops.smallest(temperature), "max_cell_temperature_K": ops.largest(temperature),
-        "heat_to_cold_plate_W": ops.total(g_plate * (cells["t_new"] - u["cold_plate_temperature_K"])),
-        "heat_to_ambient_W": ops.total(h_a * (cells["t_new"] - u["ambient_temperature_K"])),
-        "interconnect_loss_W": ops.total(interconnect),
-        "bleed_loss_W": ops.total(bleed_loss),
+        **summaries(ops, cell_voltage, soc, temperature, cells["t_new"], {"g_plate": g_plate, "h_a": h_a}, u,
+                    interconnect, bleed_loss),
         "split_residual_V": w["split_residual"],
     }
-    y["cell_voltage_spread_V"] = y["max_cell_voltage_V"] - y["min_cell_voltage_V"]
-    y["cell_soc_spread"] = y["max_cell_soc"] - y["min_cell_soc"]
-    y["cell_temperature_spread_K"] = y["max_cell_temperature_K"] - y["min_cell_temperature_K"]
     return xn, y
+
+
+def summaries(ops: Ops, cell_voltage: Any, soc: Any, temperature: Any, t_new: Any, network: dict[str, Any],
+              u: dict[str, Any], interconnect: Any, bleed_loss: Any) -> dict[str, Any]:
+    """A module's summary outputs, whatever its cells: lowest, highest and spread of the cell
+    voltages, SOCs and temperatures; heat to the cold plate and to ambient at the cells' new
+    temperatures (``network``: :func:`thermal_network`'s conductances); interconnect and bleed losses."""
+    y: dict[str, Any] = {}
+    for name, unit, values in (("voltage", "_V", cell_voltage), ("soc", "", soc), ("temperature", "_K", temperature)):
+        lo, hi = ops.smallest(values), ops.largest(values)
+        y[f"min_cell_{name}{unit}"], y[f"max_cell_{name}{unit}"], y[f"cell_{name}_spread{unit}"] = lo, hi, hi - lo
+    y["heat_to_cold_plate_W"] = ops.total(network["g_plate"] * (t_new - u["cold_plate_temperature_K"]))
+    y["heat_to_ambient_W"] = ops.total(network["h_a"] * (t_new - u["ambient_temperature_K"]))
+    y["interconnect_loss_W"] = ops.total(interconnect)
+    y["bleed_loss_W"] = ops.total(bleed_loss)
+    return y

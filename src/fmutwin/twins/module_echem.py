@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from fmutwin.equations.module import Split, interconnect_losses, module_structure, thermal_network
+from fmutwin.equations.module import Split, interconnect_losses, module_structure, summaries, thermal_network
 from fmutwin.interface import StateError
 from fmutwin.ops import NUMPY
 from fmutwin.params.module_echem import ModuleEchemParameters
@@ -153,17 +153,8 @@ class ModuleEchemTwin(ArrayState):
             "module_current_A": np.array(current),
             "cell_voltage_V": v_cell, "cell_current_A": cell_current, "cell_soc": soc,
             "cell_temperature_K": t_new, "cell_heat_W": heat, "element_voltage_V": volts,
-            "heat_to_cold_plate_W": np.array(np.sum(network["g_plate"] * (t_new - u["cold_plate_temperature_K"]))),
-            "heat_to_ambient_W": np.array(np.sum(network["h_a"] * (t_new - u["ambient_temperature_K"]))),
-            "interconnect_loss_W": np.array(np.sum(losses["interconnect_W"])),
-            "bleed_loss_W": np.array(np.sum(losses["bleed_W"])),
+            **summaries(NUMPY, v_cell, soc, t_new, t_new, network, u, losses["interconnect_W"], losses["bleed_W"]),
         }
-        for name, values in (("cell_voltage", v_cell), ("cell_soc", soc), ("cell_temperature", t_new)):
-            unit = {"cell_voltage": "_V", "cell_soc": "", "cell_temperature": "_K"}[name]
-            lo, hi = float(values.min()), float(values.max())
-            short = name.replace("cell_", "")
-            y[f"min_cell_{short}{unit}"], y[f"max_cell_{short}{unit}"] = np.array(lo), np.array(hi)
-            y[f"{name}_spread{unit}"] = np.array(hi - lo)
         return y
 
     def run(self, time_s: Any, current_A: Any, cold_plate_temperature_K: float = 298.15,

@@ -11,8 +11,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from fmutwin.interface import ModelError, Variable
-from fmutwin.interface import InputError, StateError
+from fmutwin.interface import InputError, ModelError, StateError, Variable
+from fmutwin.twins.opaque_model import OpaqueTwinModel
 
 PARAMETERS: tuple[Variable, ...] = (
     Variable("model", "parameter", "PyBaMM model: SPM, SPMe or DFN", type="String", start="SPMe"),
@@ -60,7 +60,7 @@ VARIABLES: tuple[Variable, ...] = PARAMETERS + tuple(v for v, _ in INPUTS) + tup
 _INPUT_KEYS = {v.name: key for v, key in INPUTS}
 
 
-class CellEchemModel:
+class CellEchemModel(OpaqueTwinModel):
     """Drives one :class:`fmutwin.twins.cell_echem.CellEchemTwin` from FMI-named values."""
 
     variables = VARIABLES
@@ -121,13 +121,3 @@ class CellEchemModel:
         return {"time_s": state["time_s"], "y": None if state["y"] is None else np.asarray(state["y"]).tolist(),
                 "inputs": state.get("inputs"),
                 "outputs": {k: np.asarray(v).tolist() for k, v in state["outputs"].items()}}
-
-    def set_state(self, state: Mapping[str, Any]) -> None:
-        self.twin.set_state(state)
-
-    def warnings(self) -> list[str]:
-        return []
-
-    def output_dependencies(self) -> None:
-        """Unknown (PyBaMM's model has no symbolic form here): every output may depend on every input."""
-        return None

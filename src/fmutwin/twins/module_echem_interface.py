@@ -16,6 +16,7 @@ import numpy as np
 from fmutwin.interface import InputError, ModelError, StateError, Variable
 from fmutwin.params.module_echem import ModuleEchemParameters
 from fmutwin.twins.module_interface import module_inputs, module_outputs, module_parameters
+from fmutwin.twins.opaque_model import OpaqueTwinModel
 
 #: the per-cell quantities an electrochemical module's variation holds
 VARYING = ("capacity_scale", "initial_soc", "initial_temperature_K")
@@ -36,7 +37,7 @@ def declaration(params: ModuleEchemParameters) -> dict[str, tuple[tuple[Variable
             "outputs": outputs}
 
 
-class ModuleEchemModel:
+class ModuleEchemModel(OpaqueTwinModel):
     """Drives one :class:`fmutwin.twins.module_echem.ModuleEchemTwin` from FMI-named values."""
 
     def __init__(self, parameter_file: str | Path | None) -> None:
@@ -93,13 +94,3 @@ class ModuleEchemModel:
 
     def get_state(self) -> dict[str, Any]:
         return {k: np.asarray(v).tolist() for k, v in self.twin.get_state().items()}
-
-    def set_state(self, state: Mapping[str, Any]) -> None:
-        self.twin.set_state(state)
-
-    def warnings(self) -> list[str]:
-        return []
-
-    def output_dependencies(self) -> None:
-        """Unknown (PyBaMM's model has no symbolic form here): every output may depend on every input."""
-        return None

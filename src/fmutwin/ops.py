@@ -211,11 +211,12 @@ class Ops:
             return np.reshape(values, (n_groups, size)).sum(axis=1)
         return self.cell_array([self.total(values[g * size:(g + 1) * size]) for g in range(n_groups)])
 
-    def group_member(self, values: Any, n_groups: int, size: int, position: int) -> Any:
-        """The cell at ``position`` of every group, as an array over the groups."""
+    def group_members(self, values: Any, n_groups: int, size: int) -> list[Any]:
+        """The cells at each position of every group: a list over the positions of arrays over the
+        groups (the inverse of :meth:`from_members`)."""
         if self.name == "numpy":
-            return np.reshape(values, (n_groups, size))[:, position]
-        return self.cell_array([values[g * size + position] for g in range(n_groups)])
+            return list(np.reshape(values, (n_groups, size)).T)
+        return [self.cell_array([values[g * size + position] for g in range(n_groups)]) for position in range(size)]
 
     def repeat_groups(self, group_values: Any, n_groups: int, size: int) -> Any:
         """An array over groups spread to their cells."""
@@ -226,7 +227,10 @@ class Ops:
     def from_members(self, members: Sequence[Any], n_groups: int) -> Any:
         """The cell array whose group members are ``members[position]`` (arrays over the groups)."""
         if self.name == "numpy":
-            return np.stack([np.asarray(m, dtype=float) + np.zeros(n_groups) for m in members], axis=1).ravel()
+            out = np.empty((n_groups, len(members)))
+            for j, m in enumerate(members):
+                out[:, j] = m
+            return out.ravel()
         return self.cell_array([members[j][g] for g in range(n_groups) for j in range(len(members))])
 
     def map_cells(self, fn: Callable[[dict[str, Any]], Any], n: int, cells: dict[str, Any]) -> Any:
@@ -246,13 +250,17 @@ class Ops:
         elimination without pivoting, written out: for systems whose pivots are never zero, e.g.
         diagonally dominant ones)."""
         n = len(b)
-        if n > 2 and not any(_is_symbolic(v) for v in (*b, *(v for row in a for v in row))):
+        entries = [*b, *(v for row in a for v in row)]
+        if n > 2 and not any(map(_is_symbolic, entries)):
             # numbers and numpy arrays: LAPACK (partial pivoting), every system at once
-            rows = np.broadcast_arrays(*[np.asarray(v, dtype=float) for row in a for v in row], *map(np.asarray, b))
-            shape = rows[0].shape
-            matrix = np.stack(rows[:n * n], axis=-1).reshape(*shape, n, n)
+            shape = np.broadcast_shapes(*{getattr(v, "shape", ()) for v in entries})
+            matrix, rhs = np.empty((*shape, n, n)), np.empty((*shape, n, 1))
+            for r, row in enumerate(a):
+                rhs[..., r, 0] = b[r]
+                for c, v in enumerate(row):
+                    matrix[..., r, c] = v
             try:
-                solved = np.linalg.solve(matrix, np.stack(rows[n * n:], axis=-1)[..., None])[..., 0]
+                solved = np.linalg.solve(matrix, rhs)[..., 0]
                 return [solved[..., i] for i in range(n)]
             except np.linalg.LinAlgError:
                 pass  # a singular system: the elimination below gives its inf/NaN, which callers report
@@ -354,13 +362,16 @@ class Ops:
     def _kinks(self, grid: Sequence[Any], values: Sequence[Any], held_edges: bool) -> tuple[Any, Any]:
         """Breakpoints where the slope changes, and the slope change there."""
         if self.name == "numpy":
-            key = (tuple(grid), tuple(np.ravel(values)), held_edges)
-            if key not in _NUMPY_KINKS:  # a parameter set's tables are few and fixed: compute each once
-                g, v = np.asarray(grid, dtype=float), np.asarray(values, dtype=float)
+            g, v = np.asarray(grid, dtype=float), np.asarray(values, dtype=float)
+            key = (g.tobytes(), v.tobytes(), held_edges)  # by content, as the segment searches
+            hit = _NUMPY_KINKS.get(key)
+            if hit is None:  # a parameter set's tables are few and fixed: compute each once
                 slopes = np.diff(v) / np.diff(g)
-                _NUMPY_KINKS[key] = (g, np.diff(slopes, prepend=0.0, append=0.0)) if held_edges else (
-                    g[1:-1], np.diff(slopes))
-            return _NUMPY_KINKS[key]
+                hit = (g, np.diff(slopes, prepend=0.0, append=0.0)) if held_edges else (g[1:-1], np.diff(slopes))
+                if len(_NUMPY_KINKS) >= 256:
+                    _NUMPY_KINKS.pop(next(iter(_NUMPY_KINKS)))
+                _NUMPY_KINKS[key] = hit
+            return hit[0], hit[1]
         n = len(grid)
         slopes = [(values[k + 1] - values[k]) / (grid[k + 1] - grid[k]) for k in range(n - 1)]
         knots = list(grid[1:-1])
@@ -385,6 +396,28 @@ class Ops:
         if mode == "error" and self.name == "casadi":
             z = self.where(x_out + y_out, self.nan, z)
         return z
+
+    def interp2_many(self, x: Any, y: Any, tables: Sequence[tuple[Any, Any, Any, Extrapolation, str]]) -> list[Any]:
+        """Several bilinear lookups at one point, ``tables`` as (xgrid, ygrid, values, mode, name):
+        numpy looks up the tables that share their grids and mode as one stack (one segment
+        search and one gather for all); CasADi one by one."""
+        if self.name != "numpy":
+            return [self.interp2(x, y, *table) for table in tables]
+        out: list[Any] = [None] * len(tables)
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for k, (xgrid, ygrid, _, mode, _) in enumerate(tables):
+            if len(xgrid) < 2 or len(ygrid) < 2:
+                out[k] = self.interp2(x, y, *tables[k])
+                continue
+            key = (np.asarray(xgrid, dtype=float).tobytes(), np.asarray(ygrid, dtype=float).tobytes(), mode)
+            groups.setdefault(key, []).append(k)
+        for members in groups.values():
+            xgrid, ygrid, _, mode, _ = tables[members[0]]
+            stack = np.stack([np.asarray(tables[k][2], dtype=float) for k in members])
+            found = self.interp2(x, y, xgrid, ygrid, stack, mode, ", ".join(tables[k][4] for k in members))
+            for k, value in zip(members, found):
+                out[k] = value
+        return out
 
 
 def _leaves(tree: Any) -> list[Any]:
@@ -474,13 +507,14 @@ def _numpy_kink_sum(a: Any, b: Any, knots: Sequence[Any], jumps: Sequence[Any]) 
 
 
 def _numpy_interp2(x: Any, y: Any, xgrid: Sequence[Any], ygrid: Sequence[Any], values: Any) -> Any:
-    """Bilinear formula on the cell found by binary search along each axis."""
+    """Bilinear formula on the cell found by binary search along each axis; ``values`` may be a
+    stack of tables on the same grids (leading axes), looked up at once."""
     i, tx = _segment(x, xgrid)
     j, ty = _segment(y, ygrid)
     v = np.asarray(values, dtype=float)
-    columns = v.shape[1]
-    flat, k = v.ravel(), i * columns + j
-    v00, v10, v01, v11 = flat[k], flat[k + columns], flat[k + 1], flat[k + columns + 1]
+    columns = v.shape[-1]
+    flat, k = v.reshape(*v.shape[:-2], -1), i * columns + j
+    v00, v10, v01, v11 = (np.take(flat, index, axis=-1) for index in (k, k + columns, k + 1, k + columns + 1))
     low = v00 + tx * (v10 - v00)
     high = v01 + tx * (v11 - v01)
     return low + ty * (high - low)
@@ -490,7 +524,7 @@ _INTERPOLANTS: dict[tuple[int, ...], Any] = {}
 #: numpy: the last segment searches (see _segment)
 _SEGMENTS: dict[tuple[bytes, bytes], tuple[Any, Any]] = {}
 #: numpy: the kinks of each table seen, by its grid and values
-_NUMPY_KINKS: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+_NUMPY_KINKS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
 
 def _casadi_interpolant(sizes: tuple[int, ...]) -> Any:

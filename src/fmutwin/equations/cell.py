@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fmutwin.equations import aging, circuit, faults, hysteresis, thermal
-from fmutwin.equations.tables import TableShape, lookup, mean_over_soc, slope_over_soc
+from fmutwin.equations.tables import TableShape, lookup, lookup_many, mean_over_soc, slope_over_soc
 from fmutwin.ops import Ops
 
 INPUTS: tuple[str, ...] = ("current_A", "ambient_temperature_K", "heat_flow_W", "dt_s")
@@ -81,16 +81,6 @@ def _table(ops: Ops, s: CellStructure, p: dict[str, Any], name: str, soc: Any, t
     return lookup(ops, s.tables[name], p[name], soc, t_K, name)
 
 
-def _directional(ops: Ops, s: CellStructure, p: dict[str, Any], name: str, charging: Any, soc: Any,
-                 t_K: Any) -> Any:
-    """The discharge table, or the charge table while charging when the parameter set has one."""
-    value = _table(ops, s, p, name, soc, t_K)
-    charge_name = _charge_name(name)
-    if charge_name in s.tables:
-        value = ops.where(charging, _table(ops, s, p, charge_name, soc, t_K), value)
-    return value
-
-
 def _charge_name(name: str) -> str:
     """``r0_ohm`` -> ``r0_charge_ohm``; ``rc1_time_constant_s`` -> ``rc1_time_constant_charge_s``."""
     stem, unit = name.rsplit("_", 1)
@@ -135,16 +125,20 @@ def _terminal(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], 
               t_K: Any) -> dict[str, Any]:
     """Voltages of the circuit at one state for a given cell current."""
     _, r_factor, ocv_factor = aging_factors(ops, s, p, x["num_cycles"])
-    ocv = _table(ops, s, p, "ocv_V", x["soc"], t_K) * ocv_factor
-    charging = current_A < 0
-    r0 = _directional(ops, s, p, "r0_ohm", charging, x["soc"], t_K) * r_factor * p["r0_calendar_factor"] * p["r0_scale"]
+    names = ["ocv_V", "r0_ohm", "r0_charge_ohm", "hysteresis_max_voltage_V", "hysteresis_instantaneous_voltage_V"]
+    table = lookup_many(ops, s.tables, p, [n for n in names if n in s.tables], x["soc"], t_K)
+    ocv = table["ocv_V"] * ocv_factor
+    r0 = table["r0_ohm"]
+    if "r0_charge_ohm" in table:
+        r0 = ops.where(current_A < 0, table["r0_charge_ohm"], r0)
+    r0 = r0 * r_factor * p["r0_calendar_factor"] * p["r0_scale"]
     if s.series_resistance:
         r0 = r0 + x["series_resistance_active"] * p["series_resistance_ohm"]
     v_hyst = 0.0 * ocv
     if s.hysteresis:
-        v_hyst = hysteresis.hysteresis_voltage(
-            x["hysteresis_state"], x["hysteresis_sign"], _table(ops, s, p, "hysteresis_max_voltage_V", x["soc"], t_K),
-            _table(ops, s, p, "hysteresis_instantaneous_voltage_V", x["soc"], t_K))
+        v_hyst = hysteresis.hysteresis_voltage(x["hysteresis_state"], x["hysteresis_sign"],
+                                               table["hysteresis_max_voltage_V"],
+                                               table["hysteresis_instantaneous_voltage_V"])
     v_rc = 0.0 * ocv
     for i in range(s.n_rc):
         v_rc = v_rc + x[f"rc_voltage_{i + 1}_V"]
@@ -199,17 +193,20 @@ def held_tables(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any]
     one set of these."""
     soc, t_cell = x["soc"], start["t_cell"]
     _, r_factor, ocv_factor = aging_factors(ops, s, p, x["num_cycles"])
+    names = ["ocv_V", "entropic_coefficient_V_per_K", "r0_ohm", "hysteresis_max_voltage_V",
+             "hysteresis_instantaneous_voltage_V", "self_discharge_resistance_ohm"]
+    names += [f"rc{i}_{kind}" for i in range(1, s.n_rc + 1) for kind in ("resistance_ohm", "time_constant_s")]
+    table = lookup_many(ops, s.tables, p, [n for m in names for n in (m, _charge_name(m)) if n in s.tables],
+                        soc, t_cell)
 
     def both(name: str, scale: Any = 1.0, added: Any = 0.0) -> tuple[Any, Any]:
-        charge = _charge_name(name)
-        values = [_table(ops, s, p, key, soc, t_cell) * scale + added if key in s.tables else None
-                  for key in (name, charge)]
+        values = [table[key] * scale + added if key in table else None for key in (name, _charge_name(name))]
         return values[0], values[1]
 
     added = start["x_eff"]["series_resistance_active"] * p["series_resistance_ohm"] if s.series_resistance else 0.0
     r0 = both("r0_ohm", r_factor * p["r0_calendar_factor"] * p["r0_scale"], added)
-    held: dict[str, Any] = {"ocv": _table(ops, s, p, "ocv_V", soc, t_cell) * ocv_factor, "r0": r0,
-                            "entropic": _table(ops, s, p, "entropic_coefficient_V_per_K", soc, t_cell)}
+    held: dict[str, Any] = {"ocv": table["ocv_V"] * ocv_factor, "r0": r0,
+                            "entropic": table["entropic_coefficient_V_per_K"]}
     for i in range(1, s.n_rc + 1):
         held[f"rc{i}_r"] = both(f"rc{i}_resistance_ohm", r_factor * p["rc_resistance_scale"])
         held[f"rc{i}_tau"] = both(f"rc{i}_time_constant_s")
@@ -217,10 +214,10 @@ def held_tables(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any]
                                         for tau in held[f"rc{i}_tau"]])):
             held[f"rc{i}_decay{k + 1}"] = decay  # (discharge, charge) of 1 - exp(-(k + 1) dt / tau)
     if s.hysteresis:
-        held["hysteresis_max"] = _table(ops, s, p, "hysteresis_max_voltage_V", soc, t_cell)
-        held["hysteresis_instantaneous"] = _table(ops, s, p, "hysteresis_instantaneous_voltage_V", soc, t_cell)
+        held["hysteresis_max"] = table["hysteresis_max_voltage_V"]
+        held["hysteresis_instantaneous"] = table["hysteresis_instantaneous_voltage_V"]
     if s.self_discharge:
-        held["self_discharge_r"] = _table(ops, s, p, "self_discharge_resistance_ohm", soc, t_cell)
+        held["self_discharge_r"] = table["self_discharge_resistance_ohm"]
     if with_slope:
         held["ocv_slope"] = slope_over_soc(ops, s.tables["ocv_V"], p["ocv_V"], soc, t_cell, "ocv_V")
     return held

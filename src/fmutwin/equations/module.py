@@ -170,7 +170,7 @@ def electrical_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str
                                       c["held"])
 
     # -- the split: Newton on (I_j, V_e) for all elements at once ------------------------------
-    members = [ops.group_member(open_cell, ns, npar, j) for j in range(npar)]
+    members = ops.group_members(open_cell, ns, npar)
     all_open = ops.where(group_open > npar - 0.5, 1.0, 0.0)  # an element with no closed cell: V_e = mean Vbar
     context = {"cells": dict(cells), "members": members, "all_open": all_open, "current": current, "bleed": bleed}
 
@@ -179,10 +179,10 @@ def electrical_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str
         element voltage the currents imply, on average)."""
         split = Split(ops, npar, ctx["members"], ctx["all_open"], ctx["current"], ctx["bleed"], r_tab, r_pb)
         c = ops.map_cells(circuit, n, {**ctx["cells"], "i": ops.from_members(currents, ns)})
-        v_bar = [ops.group_member(c["mean_voltage"], ns, npar, j) for j in range(npar)]
+        v_bar = ops.group_members(c["mean_voltage"], ns, npar)
         volts = split.implied_voltage(currents, v_bar) if volts is None else volts
         residual, last = split.residuals(currents, volts, v_bar)
-        slope = [ops.group_member(c["mean_voltage_slope"], ns, npar, j) for j in range(npar)]
+        slope = ops.group_members(c["mean_voltage_slope"], ns, npar)
         return {"currents": currents, "volts": volts, "c": c, "residual": residual, "last": last, "slope": slope}
 
     def iterate(t: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
@@ -233,10 +233,19 @@ class Split:
         """The element voltage the cells imply on average."""
         return sum(v_cell[j] - self.r_tab * currents[j] for j in range(self.npar)) / self.npar
 
+    def busbar_drops(self, currents: list[Any]) -> list[Any]:
+        """The parallel busbar's voltage drop from the tap (position 0) to each position,
+        sum_m r_pb min(j, m) I_m, accumulated segment by segment (the segment into position k
+        carries the currents of the cells from k on)."""
+        drops = [0.0 * currents[0]]
+        for k in range(1, self.npar):
+            drops.append(drops[-1] + self.r_pb * sum(currents[k:]))
+        return drops
+
     def residuals(self, currents: list[Any], volts: Any, v_cell: list[Any]) -> tuple[list[Any], Any]:
         """(one residual per position [V], the current balance [A])."""
-        ops, npar, r_tab, r_pb = self.ops, self.npar, self.r_tab, self.r_pb
-        drops = [sum(r_pb * min(j, m) * currents[m] for m in range(npar)) for j in range(npar)]
+        ops, npar, r_tab = self.ops, self.npar, self.r_tab
+        drops = self.busbar_drops(currents)
         residual = [ops.where(self.members[j] > 0.5, currents[j], v_cell[j] - r_tab * currents[j] - drops[j] - volts)
                     for j in range(npar)]
         last = ops.where(self.all_open > 0.5, volts - self.implied_voltage(currents, v_cell),
@@ -245,13 +254,17 @@ class Split:
 
     def newton(self, currents: list[Any], volts: Any, slope: list[Any], residual: list[Any],
                last: Any) -> tuple[list[Any], Any]:
-        """The Newton update of (currents, volts), given each cell voltage's derivative in its current."""
-        ops, npar, r_tab, r_pb, members, all_open = self.ops, self.npar, self.r_tab, self.r_pb, self.members, self.all_open
-        zero = 0.0 * volts
-        a = [[ops.where(members[j] > 0.5, 1.0 * (j == m), (slope[j] - r_tab) * (j == m) - r_pb * min(j, m)) + zero
-              for m in range(npar)] + [ops.where(members[j] > 0.5, 0.0, -1.0) + zero] for j in range(npar)]
-        a.append([ops.where(all_open > 0.5, 0.0, 1.0) + zero for _ in range(npar)]
-                 + [ops.where(all_open > 0.5, 1.0, -self.bleed) + zero])
+        """The Newton update of (currents, volts), given each cell voltage's derivative in its
+        current. Where the cell voltages are affine in their currents (the end of a step: slope
+        -R0) one update solves the split exactly."""
+        ops, npar, r_tab, r_pb = self.ops, self.npar, self.r_tab, self.r_pb
+        a = []
+        for j in range(npar):  # an open cell's row is I_j's own; a closed cell's, its voltage equation
+            closed = 1.0 - self.members[j]
+            a.append([ops.where(closed > 0.5, slope[j] - r_tab - r_pb * j, 1.0) if m == j
+                      else -r_pb * min(j, m) * closed if min(j, m) else 0.0 for m in range(npar)] + [-closed])
+        some_closed = 1.0 - self.all_open
+        a.append([some_closed] * npar + [ops.where(some_closed > 0.5, -self.bleed, 1.0)])
         delta = ops.solve_small(a, [-r for r in residual] + [-last])
         return [currents[j] + delta[j] for j in range(npar)], volts + delta[npar]
 
@@ -317,23 +330,12 @@ def finish_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, An
     # At the end state a cell's terminal voltage is affine in its current (slope -R0), so one
     # linear solve per element gives the currents the parallel cells carry at that instant, with
     # equal node voltages (what a BMS samples); the step above used their step averages.
-    end_v = [ops.group_member(y_cells["voltage_V"], ns, npar, j) for j in range(npar)]
-    end_r0 = [ops.group_member(y_cells["r0_ohm"], ns, npar, j) for j in range(npar)]
-    held = currents
-    zero = 0.0 * volts
-    a = [[ops.where(members[j] > 0.5, 1.0 * (j == m), -(end_r0[j] + r_tab) * (j == m) - r_pb * min(j, m)) + zero
-          for m in range(npar)] + [ops.where(members[j] > 0.5, 0.0, -1.0) + zero] for j in range(npar)]
-    a.append([ops.where(all_open > 0.5, 0.0, 1.0) + zero for _ in range(npar)]
-             + [ops.where(all_open > 0.5, 1.0, -bleed) + zero])
-    # unknowns: the change from the held currents, and the node voltage itself
-    rhs = [ops.where(members[j] > 0.5, -held[j], -(end_v[j] - r_tab * held[j]
-                                                    - sum(r_pb * min(j, m) * held[m] for m in range(npar))))
-           for j in range(npar)]
-    rhs.append(ops.where(all_open > 0.5, sum(end_v[j] - r_tab * held[j] for j in range(npar)) / npar,
-                         current - sum(held)))
-    solved = ops.solve_small(a, rhs)
-    end_currents = [held[j] + solved[j] for j in range(npar)]
-    node = solved[npar]
+    end_v = ops.group_members(y_cells["voltage_V"], ns, npar)
+    end_r0 = ops.group_members(y_cells["r0_ohm"], ns, npar)
+    held, zero = currents, 0.0 * volts
+    split = Split(ops, npar, members, all_open, current, bleed, r_tab, r_pb)
+    residual, last = split.residuals(held, zero, end_v)
+    end_currents, node = split.newton(held, zero, [-r for r in end_r0], residual, last)
     cell_current_end = ops.from_members(end_currents, ns)
     cell_voltage = ops.from_members([end_v[j] - (end_currents[j] - held[j]) * end_r0[j] for j in range(npar)], ns)
 

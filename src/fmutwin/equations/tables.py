@@ -34,6 +34,17 @@ def lookup(ops: Ops, shape: TableShape, data: dict[str, Any], soc: Any, temperat
     return values + 0.0 * soc
 
 
+def lookup_many(ops: Ops, shapes: dict[str, TableShape], p: dict[str, Any], names: list[str], soc: Any,
+                temperature_K: Any) -> dict[str, Any]:
+    """Several tables of ``p`` at one (soc, temperature_K), by name; the 2-D ones through
+    :meth:`Ops.interp2_many` (numpy looks up those that share their grids at once)."""
+    two_d = [n for n in names if shapes[n].n_soc > 1 and shapes[n].n_temperature > 1]
+    out = {n: lookup(ops, shapes[n], p[n], soc, temperature_K, n) for n in names if n not in two_d}
+    out.update(zip(two_d, ops.interp2_many(soc, temperature_K, [
+        (p[n]["soc"], p[n]["temperature_K"], p[n]["values"], shapes[n].extrapolation, n) for n in two_d])))
+    return out
+
+
 def mean_over_soc(ops: Ops, shape: TableShape, data: dict[str, Any], soc_a: Any, soc_b: Any, temperature_K: Any,
                   name: str) -> Any:
     """Exact mean of the table over SOC from ``soc_a`` to ``soc_b`` at a held temperature.

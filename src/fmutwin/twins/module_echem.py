@@ -86,8 +86,8 @@ class ModuleEchemTwin(ArrayState):
         bleed_g = switches("bleed", bleed, ns, "series element") / pr.bleed_resistance_ohm
         current, dt, k = u["current_A"], u["dt_s"], self.capacity_scale
         r_tab, r_pb = self.p["tab_resistance_ohm"], self.p["parallel_busbar_resistance_ohm"]
-        closed = [np.zeros(ns) for _ in range(npar)]
-        split = Split(NUMPY, npar, closed, np.zeros(ns), current, bleed_g, r_tab, r_pb)
+        none_open = [np.zeros(ns) for _ in range(npar)]  # SPM/SPMe cells have no open-circuit fault
+        split = Split(NUMPY, npar, none_open, np.zeros(ns), current, bleed_g, r_tab, r_pb)
         # the guess: the last step's currents, the change of the element current shared as the
         # cells' conductances at the last step (1 / (tab - dV/dI)); the equal split at the start
         volts_last = st["element_voltage_V"]
@@ -102,13 +102,13 @@ class ModuleEchemTwin(ArrayState):
             if bad.size:
                 raise StateError(f"{cell_label(s, int(bad[0]))} became non-finite at t = {self.time_s + dt} s "
                                  f"(current {cell_current[bad[0]]:.6g} A)")
-            v_cell = [NUMPY.group_member(r["voltage_V"], ns, npar, j) for j in range(npar)]
+            v_cell = NUMPY.group_members(r["voltage_V"], ns, npar)
             volts = split.implied_voltage(currents, v_cell) if volts is None else volts
             residual, last = split.residuals(currents, volts, v_cell)
             worst = max(float(np.max(np.abs(x))) for x in residual)
             if worst < EXIT_V and float(np.max(np.abs(last))) < 1e-12 * max(1.0, abs(current)):
                 break
-            slope = [NUMPY.group_member(r["dv_di_ohm"] / k, ns, npar, j) for j in range(npar)]
+            slope = NUMPY.group_members(r["dv_di_ohm"] / k, ns, npar)
             currents, volts = split.newton(currents, volts, slope, residual, last)
         for side in ("negative", "positive"):  # past an electrode's end the model does not hold
             theta = r[f"{side}_surface_stoichiometry"]
@@ -136,7 +136,7 @@ class ModuleEchemTwin(ArrayState):
             log.warning("%s: voltage %.6g V left [%s, %s] V at t = %s s", cell_label(s, int(outside[0])),
                         float(r["voltage_V"][outside[0]]), lo, hi, self.time_s + dt)
         conductance = 1.0 / (r_tab - np.array(slope if evaluations > 1 else
-                                              [NUMPY.group_member(r["dv_di_ohm"] / k, ns, npar, j) for j in range(npar)]))
+                                              NUMPY.group_members(r["dv_di_ohm"] / k, ns, npar)))
         self.state = {**st, "x": r["x"], "temperature_K": t_new, "cell_current_A": np.array(currents),
                       "shares": conductance / conductance.sum(axis=0), "element_voltage_V": volts,
                       "time_s": np.array(self.time_s + dt)}

@@ -39,7 +39,6 @@ Usage: ``python benchmarks/bench_pack.py`` (about 10 minutes with the peer, 2 wi
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -53,9 +52,11 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))  # the peer's environment, shared with the tests
 from bench_cell_twin import machine_info, update_results_section  # noqa: E402  (adds src/ if needed)
 from bench_common import run_then_exit  # noqa: E402
 from bench_native import HOST_INCLUDE, HOST_SOURCE, compile_c, fmu_arguments, gcc_version, run_c  # noqa: E402
+from peer_environment import peer_environment, peer_python  # noqa: E402
 
 from fmutwin.data import power_per_second  # noqa: E402
 from fmutwin.equations import cell as cell_equations  # noqa: E402
@@ -72,8 +73,6 @@ ROUNDS = 5
 C_PASSES, C_REPEATS, C_ROUNDS = 10, 3, 3
 PEER_STEPS = 300
 PEER_MODELS = ("Thevenin", "SPM", "SPMe")
-PEER_REQUIREMENTS = ["liionpack==0.4.0", "pybamm==24.11.0", "casadi==3.6.7", "pandas<3"]
-PEER_VENV = Path(os.environ.get("FMUTWIN_PEER_VENV", Path.home() / ".cache" / "fmutwin" / "liionpack-0.4.0-venv"))
 COOLANT = {"coolant_flow_kg_per_s": 0.1, "coolant_inlet_temperature_K": 298.15, "ambient_temperature_K": 298.15}
 RTOL = 1e-9
 
@@ -157,22 +156,6 @@ def echem_module_case(current: np.ndarray, model: str) -> dict[str, float]:
 
 
 # ---- the peer -------------------------------------------------------------------------------------
-def peer_python() -> tuple[Path | None, str]:
-    """The peer environment's interpreter, made if missing; (None, why) when it cannot be."""
-    python = PEER_VENV / "bin" / "python"
-    if python.exists():
-        return python, f"reused {PEER_VENV}"
-    try:
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True, capture_output=True, text=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_REQUIREMENTS], check=True,
-                       capture_output=True, text=True, timeout=1800)
-        return python, f"made {PEER_VENV} in {time.perf_counter() - t0:.0f} s"
-    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        return None, f"the peer environment could not be made ({type(exc).__name__}: {detail.strip()[-300:]})"
-
-
 def run_peer(python: Path, currents: np.ndarray, tmp: Path) -> dict[str, Any]:
     profile = tmp / "peer_current.txt"
     profile.write_text("".join(f"{float(i)!r}\n" for i in currents))
@@ -180,7 +163,7 @@ def run_peer(python: Path, currents: np.ndarray, tmp: Path) -> dict[str, Any]:
     request.write_text(json.dumps({"profile": str(profile), "steps": PEER_STEPS, "np": 4, "ns": 96,
                                    "models": list(PEER_MODELS), "spm_current_scale": 5.0 / 100.0, "nproc": 2}))
     proc = subprocess.run([str(python), str(HERE / "liionpack_peer.py"), str(request)], capture_output=True,
-                          text=True, timeout=3600, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+                          text=True, timeout=3600, env=peer_environment())
     if proc.returncode != 0:
         return {"error": f"liionpack_peer.py exited with {proc.returncode}: {proc.stderr.strip()[-500:]}"}
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -93,6 +93,22 @@ def parameter_values_sha256(values: Any) -> str:
     return hashlib.sha256(json.dumps(items).encode()).hexdigest()
 
 
+def pybamm_source(model: str, parameter_set: str | None, bpx_file: str | Path | None, base_values: Any,
+                  **settings: Any) -> dict[str, Any]:
+    """A ``source_model`` entry for a PyBaMM model: model, the parameter set (name and the hash of
+    ``base_values``, its content before any overrides, which :func:`check` recomputes) or the BPX
+    file (path and sha256), the PyBaMM version, and ``settings`` (options, mesh, overrides)."""
+    import pybamm
+
+    rec: dict[str, Any] = {"framework": "pybamm", "model": model, **settings,
+                           "parameter_set": None if bpx_file else parameter_set}
+    if bpx_file:
+        rec["bpx_file"] = file_record(bpx_file, "BPX parameter file")
+    rec["parameter_values_sha256"] = parameter_values_sha256(base_values)
+    rec["pybamm_version"] = pybamm.__version__
+    return rec
+
+
 def content_sha256(params: ParameterFile) -> str:
     """Hash of a parameter set's content, its provenance excluded (canonical JSON)."""
     data = params.model_dump(mode="json", exclude_none=True, exclude={"provenance"})
@@ -381,6 +397,9 @@ def describe(params: ParameterFile) -> list[str]:
         inner = getattr(params, "cell", None)
         if inner is not None:
             lines += ["  " + line for line in describe(inner)]
+    elif origin and "url" not in origin:  # assembled from a model, not converted from published data
+        lines.append(f"  <- {origin.get('kind')} by {origin.get('converter')}, variation "
+                     f"{json.dumps(origin.get('variation', {}))}")
     elif origin:
         lines.append(f"  <- {origin.get('kind')}: {origin.get('name')} ({origin.get('url')}), licence "
                      f"{origin.get('licence')}, by {origin.get('converter')}")

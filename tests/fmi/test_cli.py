@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
+
 from click.testing import CliRunner
 
 from fmutwin.cli import main
@@ -84,6 +87,21 @@ def test_provenance_of_the_default_fmus_names_the_shipped_source(tmp_path):
         assert result.exit_code == 0, result.output
         assert "PyBaMM ECM example" in result.output and "BSD-3-Clause" in result.output
         assert "status: up to date" in result.output and "[stale]" not in result.output
+
+
+def test_provenance_of_an_echem_module_fmu_names_its_pybamm_model_and_variation(tmp_path):
+    runner = CliRunner()
+    built = runner.invoke(main, ["build", "--out", str(tmp_path), "--twin", "module_echem", "--fmi", "3",
+                                 "--no-native"])
+    assert built.exit_code == 0, built.output
+    result = runner.invoke(main, ["provenance", str(tmp_path / "ModuleEchem_fmi3.fmu")])
+    assert result.exit_code == 0, result.output
+    assert "module_echem_example_4s2p" in result.output and "electrochemical model: pybamm" in result.output
+    assert "SPMe" in result.output and "parameters Chen2020" in result.output and "seed" in result.output
+    assert "[ok] PyBaMM parameter set Chen2020" in result.output and "status: up to date" in result.output
+    with zipfile.ZipFile(tmp_path / "ModuleEchem_fmi3.fmu") as fmu:
+        shipped = json.loads(fmu.read("resources/module_echem_parameters.json"))
+    assert len(shipped["realised"]["capacity_scale"]) == 8 and shipped["provenance"]["origin"]["variation"]
 
 
 def test_provenance_of_a_module_fmu_traces_to_the_cell_source(tmp_path):

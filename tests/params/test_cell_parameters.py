@@ -166,6 +166,23 @@ def test_physical_range_errors_name_field_and_range(tmp_path, field, value, expe
     assert field in msg and expect in msg, msg
 
 
+def test_shipped_echem_module_is_remade_and_traces_to_its_pybamm_parameter_set():
+    from fmutwin.params.defaults import default_module_echem_parameters
+    from fmutwin.params.module_example import module_echem_example
+    from fmutwin.provenance import check, is_stale
+
+    module = default_module_echem_parameters()
+    assert module == module_echem_example()
+    findings = check(module)
+    assert {f.status for f in findings} == {"ok"} and any(f.what == "PyBaMM parameter set Chen2020" for f in findings)
+    assert module.provenance["source_model"]["model"] == "SPMe"
+    edited = module.model_copy(update={"cell": module.cell.model_copy(update={"heat_capacity_J_per_K": 1.0})})
+    assert is_stale(check(edited))
+    other_set = module.model_copy(update={"provenance": {**module.provenance, "source_model": {
+        **module.provenance["source_model"], "parameter_values_sha256": "0" * 64}}})
+    assert any(f.status == "stale" and "Chen2020" in f.what for f in check(other_set))
+
+
 def test_shipped_module_is_made_from_the_shipped_cell_and_traces_to_it():
     from fmutwin.params.defaults import default_module_parameters
     from fmutwin.params.module_example import module_example

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from fmutwin import data as shared_data
-from fmutwin.provenance import file_record, parameter_values_sha256
+from fmutwin.provenance import file_record, pybamm_source
 
 #: capacity of the cell the shared drive cycles were scaled to (the LG M50 of PyBaMM's examples) [Ah]
 DRIVE_CYCLE_REFERENCE_CAPACITY_AH = 5.0
@@ -194,18 +194,11 @@ class EchemSource:
 
     def record(self) -> dict[str, Any]:
         """Model, parameter source with hashes, overrides: what makes a reduction reproducible."""
-        import pybamm
-
-        rec: dict[str, Any] = {"framework": "pybamm", "model": self.model, "options": {"thermal": "isothermal", **self.model_options},
-                               "parameter_set": None if self.bpx_file else self.parameter_set,
-                               "parameter_overrides": {k: _jsonable(v) for k, v in self.parameter_overrides.items()},
-                               "var_pts": dict(self.var_pts) if self.var_pts else "pybamm default",
-                               "experiment_voltage_margin_V": self.voltage_margin_V}
-        if self.bpx_file:
-            rec["bpx_file"] = file_record(self.bpx_file, "BPX parameter file")
-        rec["parameter_values_sha256"] = parameter_values_sha256(self.base_parameter_values())  # before overrides
-        rec["pybamm_version"] = pybamm.__version__
-        return rec
+        return pybamm_source(self.model, self.parameter_set, self.bpx_file, self.base_parameter_values(),
+                             options={"thermal": "isothermal", **self.model_options},
+                             parameter_overrides={k: _jsonable(v) for k, v in self.parameter_overrides.items()},
+                             var_pts=dict(self.var_pts) if self.var_pts else "pybamm default",
+                             experiment_voltage_margin_V=self.voltage_margin_V)
 
 
 def _jsonable(value: Any) -> Any:

@@ -37,6 +37,8 @@ from fmutwin.twins.cell_echem import AMBIENT_INPUT, CURRENT_INPUT, _pybamm, elec
 BATCH_MODELS = ("SPM", "SPMe")
 INITIAL_CONCENTRATION = {"n": "Initial concentration in negative electrode [mol.m-3]",
                          "p": "Initial concentration in positive electrode [mol.m-3]"}
+#: the PyBaMM model options of every batch cell
+MODEL_OPTIONS = {"thermal": "isothermal", "calculate heat source for isothermal models": "true"}
 MAX_CONCENTRATION = {"n": "Maximum concentration in negative electrode [mol.m-3]",
                      "p": "Maximum concentration in positive electrode [mol.m-3]"}
 #: the PyBaMM variables a step returns (at its end), by the name :meth:`EchemBatch.step` gives them
@@ -78,8 +80,7 @@ class EchemBatch:
             raise ValueError(f"substeps: {substeps!r} must be at least 1")
         values, self.parameter_set = parameter_values(parameter_set, bpx_file)
         self.model_name, self.n_cells, self.substeps = model, int(n_cells), int(substeps)
-        options = {"thermal": "isothermal", "calculate heat source for isothermal models": "true"}
-        pybamm_model = getattr(pybamm.lithium_ion, model)(options=options)
+        pybamm_model = getattr(pybamm.lithium_ion, model)(options=dict(MODEL_OPTIONS))
         self.electrode_soh = electrode_soh(values, pybamm_model.param, pybamm_model.options)
         self.window_capacity_Ah = self.electrode_soh["capacity_Ah"]
         self.nominal_capacity_Ah = float(values["Nominal cell capacity [A.h]"])

@@ -233,6 +233,39 @@ class Ops:
             return out.ravel()
         return self.cell_array([members[j][g] for g in range(n_groups) for j in range(len(members))])
 
+    def linearise(self, fn: Callable[["Ops", list[Any], dict[str, Any]], list[Any]], x: list[Any],
+                  args: dict[str, Any]) -> tuple[list[Any], list[list[Any]]]:
+        """``fn(ops, x, args)`` (a list of outputs) and its Jacobian in ``x``, ``J[i][k]`` =
+        d out_i / d x_k, by CasADi's automatic differentiation, never by hand: on CasADi symbols
+        directly; in numpy from an SX Function of ``fn`` made once (per ``fn`` object, whose
+        closure's numbers it holds as constants) and evaluated over the cells or elements of
+        ``x`` and ``args`` (arrays, or numbers shared by all)."""
+        import casadi as ca
+
+        if self.name != "numpy":
+            out = [ca.SX(v) if not isinstance(v, ca.MX) else v for v in fn(self, x, args)]
+            jac = ca.jacobian(ca.vertcat(*out), ca.vertcat(*x))
+            return out, [[jac[i, k] for k in range(len(x))] for i in range(len(out))]
+        names = sorted(args)
+        cached = getattr(fn, "_linearised", None)
+        if cached is None or cached[0] != (len(x), tuple(names)):
+            xs = [ca.SX.sym(f"x{k}") for k in range(len(x))]
+            arg_syms = {name: ca.SX.sym(name) for name in names}
+            out = ca.vertcat(*fn(casadi_ops(), xs, arg_syms))
+            function = ca.Function("linearised", xs + [arg_syms[n] for n in names],
+                                   [out, ca.densify(ca.jacobian(out, ca.vertcat(*xs)))])
+            fn._linearised = cached = ((len(x), tuple(names)), function)  # type: ignore[attr-defined]
+        function = cached[1]
+        inputs = [np.asarray(v, dtype=float) for v in (*x, *(args[n] for n in names))]
+        shape = np.broadcast_shapes(*(v.shape for v in inputs))
+        count = int(np.prod(shape))
+        rows = [np.broadcast_to(v, shape).reshape(1, count) for v in inputs]
+        out, jac = function.map(count)(*rows)
+        out, jac = np.asarray(out), np.asarray(jac)  # (outputs, count), (outputs, inputs x count)
+        n_out, n_x = out.shape[0], len(x)
+        values = [out[i].reshape(shape) for i in range(n_out)]
+        return values, [[jac[i, k::n_x].reshape(shape) for k in range(n_x)] for i in range(n_out)]
+
     def map_cells(self, fn: Callable[[dict[str, Any]], Any], n: int, cells: dict[str, Any]) -> Any:
         """``fn`` of each cell: numpy calls it once on the arrays (vectorised); on CasADi symbols
         ``fn`` is evaluated once, on scalar symbols, as a CasADi Function that is then called for

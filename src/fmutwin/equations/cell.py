@@ -146,6 +146,13 @@ def _terminal(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], 
             "voltage": ocv + v_hyst - current_A * r0 - v_rc}
 
 
+def terminal_voltage(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], current_A: Any,
+                     t_K: Any) -> Any:
+    """The terminal voltage at state ``x`` and temperature ``t_K`` for a cell current (positive =
+    discharge): OCV and hysteresis minus the R0 drop and the RC voltages (what a BMS measures)."""
+    return _terminal(ops, s, p, x, current_A, t_K)["voltage"]
+
+
 def _node_temperatures(s: CellStructure, x: dict[str, Any]) -> list[Any]:
     return [x[f"node_temperature_{k + 1}_K"] for k in range(s.n_nodes)]
 

@@ -1,0 +1,115 @@
+"""State-of-charge estimation per series element: coulomb counting and an extended Kalman filter
+on the cell equations.
+
+A series element of Np parallel cells is estimated as one cell of Np times the capacity and 1/Np
+of R0 and of the RC resistances (the time constants kept): what the BMS measures of it is its
+voltage, its temperature and the pack current. The filter's model is the cell step itself
+(:func:`fmutwin.equations.cell.step`, exact RC discretisation, the OCV source, tables over SOC
+and temperature), with the thermal state held at the measured temperature and without the fault,
+aging and hysteresis states, which a SoC filter does not estimate. Its state per element is
+``z = (SOC, v_RC1, ..., v_RCn)``; its Jacobians come from CasADi's automatic differentiation of
+that step (:meth:`Ops.linearise`), never by hand.
+
+One EKF step per element, with the current held over the step (positive = discharge):
+
+    z- = f(z, I, T),  F = df/dz,  P- = F P F' + Q
+    h = V(z-, I, T),  H = dV/dz-, S = H P- H' + R,  K = P- H' / S
+    z = z- + K (V_measured - h),  P = (1 - K H) P- (1 - K H)' + K R K'   (Joseph form: stays symmetric
+                                                                          and positive definite)
+
+Small matrices are lists of lists whose entries are arrays over the elements (numpy), so every
+element is filtered at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Callable
+
+from fmutwin.equations import cell
+from fmutwin.equations.cell import CellStructure
+from fmutwin.ops import Ops
+
+
+def estimator_structure(s: CellStructure) -> CellStructure:
+    """The cell structure the filter runs: its tables and RC branches, the temperature a held
+    input (a constant thermal model), no fault, aging or hysteresis states."""
+    return replace(s, thermal_model="constant", n_nodes=1, hysteresis=False, cycling_aging=False,
+                   internal_short=False, series_resistance=False, exothermic_reaction=False,
+                   current_interruption=False)
+
+
+def element_parameters(p: dict[str, Any], n_parallel: int) -> dict[str, Any]:
+    """A cell's equation parameters for an element of ``n_parallel`` such cells in parallel."""
+    return {**p, "nominal_capacity_As": p["nominal_capacity_As"] * n_parallel,
+            "r0_scale": p["r0_scale"] / n_parallel, "rc_resistance_scale": p["rc_resistance_scale"] / n_parallel}
+
+
+def state_names(s: CellStructure) -> list[str]:
+    """The filter's state per element, in the order of ``z``."""
+    return ["soc"] + [f"rc_voltage_{i + 1}_V" for i in range(s.n_rc)]
+
+
+def cell_state(ops: Ops, s: CellStructure, z: list[Any], temperature_K: Any) -> dict[str, Any]:
+    """The cell equations' state for the filter's ``z`` (the rest at rest, no fault)."""
+    zero = 0.0 * z[0]
+    x = {name: zero for name in s.state_names()}
+    x.update(zip(state_names(s), z))
+    x["node_temperature_1_K"] = temperature_K + zero
+    return x
+
+
+def model(s: CellStructure, p: dict[str, Any]) -> tuple[Callable[..., list[Any]], Callable[..., list[Any]]]:
+    """The filter's (transition, measurement) functions for :meth:`Ops.linearise`, over the
+    estimator structure ``s`` and element parameters ``p``: ``transition(ops, z, u)`` -> z after
+    a step, ``measurement(ops, z, u)`` -> [terminal voltage]; ``u`` holds ``current_A``,
+    ``temperature_K`` and ``dt_s``. Each call of :func:`model` makes new functions (their
+    linearisation is made once per function)."""
+
+    def transition(ops: Ops, z: list[Any], u: dict[str, Any]) -> list[Any]:
+        x = cell_state(ops, s, z, u["temperature_K"])
+        xn, _ = cell.step(ops, s, p, x, {"current_A": u["current_A"], "ambient_temperature_K": u["temperature_K"],
+                                         "heat_flow_W": 0.0 * z[0], "dt_s": u["dt_s"]})
+        return [xn[name] for name in state_names(s)]
+
+    def measurement(ops: Ops, z: list[Any], u: dict[str, Any]) -> list[Any]:
+        return [cell.terminal_voltage(ops, s, p, cell_state(ops, s, z, u["temperature_K"]), u["current_A"],
+                                      u["temperature_K"])]
+
+    return transition, measurement
+
+
+def coulomb_count(soc: Any, current_A: Any, dt_s: Any, capacity_As: Any) -> Any:
+    """SoC after a step of held current (positive = discharge) by charge counting alone."""
+    return soc - current_A * dt_s / capacity_As
+
+
+def _product(a: list[list[Any]], b: list[list[Any]]) -> list[list[Any]]:
+    return [[sum(a[i][k] * b[k][j] for k in range(len(b))) for j in range(len(b[0]))] for i in range(len(a))]
+
+
+def _transpose(a: list[list[Any]]) -> list[list[Any]]:
+    return [list(row) for row in zip(*a)]
+
+
+def ekf_step(ops: Ops, transition: Callable[..., list[Any]], measurement: Callable[..., list[Any]], z: list[Any],
+             covariance: list[list[Any]], u: dict[str, Any], voltage_V: Any, process_noise: list[Any],
+             voltage_variance: Any) -> dict[str, Any]:
+    """One predict-and-correct step (see the module docstring) with the measured element
+    voltage at the step's end; ``process_noise`` is Q's diagonal, ``voltage_variance`` R.
+    Returns the new ``z`` and ``covariance``, the predicted voltage and the innovation."""
+    n = len(z)
+    predicted, f_jac = ops.linearise(transition, z, u)
+    p_minus = _product(_product(f_jac, covariance), _transpose(f_jac))
+    p_minus = [[p_minus[i][j] + (process_noise[i] if i == j else 0.0) for j in range(n)] for i in range(n)]
+    (voltage,), (h_row,) = ops.linearise(measurement, predicted, u)
+    ph = [sum(p_minus[i][k] * h_row[k] for k in range(n)) for i in range(n)]  # P- H'
+    innovation_variance = sum(h_row[i] * ph[i] for i in range(n)) + voltage_variance
+    gain = [ph[i] / innovation_variance for i in range(n)]
+    innovation = voltage_V - voltage
+    z_new = [predicted[i] + gain[i] * innovation for i in range(n)]
+    keep = [[(1.0 if i == j else 0.0) - gain[i] * h_row[j] for j in range(n)] for i in range(n)]
+    joseph = _product(_product(keep, p_minus), _transpose(keep))
+    covariance_new = [[joseph[i][j] + gain[i] * voltage_variance * gain[j] for j in range(n)] for i in range(n)]
+    return {"z": z_new, "covariance": covariance_new, "voltage_V": voltage, "innovation_V": innovation,
+            "innovation_variance_V2": innovation_variance}

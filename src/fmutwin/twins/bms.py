@@ -1,0 +1,102 @@
+"""The BMS twin: what a battery management system computes from what it measures (series-element
+voltages, temperatures, the pack current, time). So far: the SoC of every series element by
+coulomb counting and by an extended Kalman filter on the cell equations
+(:mod:`fmutwin.equations.bms_estimation`), vectorised over the elements, and the pack's lowest,
+highest and mean SoC. Positive current discharges the pack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fmutwin.equations import bms_estimation as estimation
+from fmutwin.equations import cell
+from fmutwin.interface import InputError, StateError
+from fmutwin.ops import NUMPY
+from fmutwin.params.bms import BmsParameters
+from fmutwin.twins.cell_ecm import equation_parameters
+from fmutwin.twins.checks import finite_scalars, positive
+from fmutwin.twins.profile import run_profile
+
+
+class BmsTwin:
+    """SoC estimation for ``n_series`` elements of ``n_parallel`` cells."""
+
+    def __init__(self, params: BmsParameters) -> None:
+        self.params = params
+        s, p = equation_parameters(params.cell)
+        self.structure = estimation.estimator_structure(s)
+        self.p = estimation.element_parameters(p, params.n_parallel)
+        self.transition, self.measurement = estimation.model(self.structure, self.p)
+        self.capacity_As = float(self.p["nominal_capacity_As"] * self.p["capacity_calendar_factor"])
+        self.n = params.n_series
+        self.state: dict[str, Any] | None = None  # made at the first step (the guess may need a voltage)
+        self.time_s = 0.0
+
+    # -- inputs ------------------------------------------------------------------------------------
+    def _per_element(self, name: str, value: Any, unit: str) -> np.ndarray:
+        arr = np.asarray(value, dtype=float).reshape(-1)
+        if arr.size == 1:
+            arr = np.full(self.n, arr[0])
+        if arr.shape != (self.n,):
+            raise InputError(f"input {name}: {arr.size} values for {self.n} series elements")
+        bad = np.flatnonzero(~np.isfinite(arr) | ((arr <= 0) if unit == "K" else False))
+        if bad.size:
+            raise InputError(f"input {name}[{bad[0]}] = {arr[bad[0]]!r} [{unit}] must be finite"
+                             + (" and > 0" if unit == "K" else ""))
+        return arr
+
+    def _initial_state(self, voltage: np.ndarray, temperature: np.ndarray) -> dict[str, Any]:
+        est = self.params.estimator
+        soc = np.full(self.n, est.initial_soc) if est.initial_soc is not None else self.soc_from_ocv(voltage, temperature)
+        z = [soc] + [np.zeros(self.n) for _ in range(self.structure.n_rc)]
+        variances = [est.initial_soc_std ** 2] + [est.rc_process_noise_V ** 2] * self.structure.n_rc
+        covariance = [[np.full(self.n, variances[i] if i == j else 0.0) for j in range(len(z))] for i in range(len(z))]
+        return {"z": z, "covariance": covariance, "soc_cc": soc.copy()}
+
+    def soc_from_ocv(self, voltage_V: Any, temperature_K: Any) -> np.ndarray:
+        """The SoC whose rest voltage (OCV, no RC voltage, no current) is ``voltage_V`` at
+        ``temperature_K``, per element (the OCV is increasing in SoC; clipped to [0, 1])."""
+        grid = np.linspace(0.0, 1.0, 2001)
+        out = np.empty(self.n)
+        for e, (v, t) in enumerate(zip(np.broadcast_to(voltage_V, self.n), np.broadcast_to(temperature_K, self.n))):
+            x = estimation.cell_state(NUMPY, self.structure, [grid] + [0.0 * grid] * self.structure.n_rc, t)
+            ocv = cell.terminal_voltage(NUMPY, self.structure, self.p, x, 0.0 * grid, t)
+            out[e] = np.interp(v, ocv, grid)
+        return out
+
+    # -- the step ----------------------------------------------------------------------------------
+    def step(self, element_voltage_V: Any, temperature_K: Any, current_A: float, dt_s: float) -> dict[str, Any]:
+        """Advance by ``dt_s`` with the pack current held over the step (positive = discharge) and
+        the element voltages and temperatures measured at its end. Raises :class:`InputError`
+        naming a NaN, infinite or out-of-range input (the state is kept)."""
+        u = finite_scalars({"current_A": current_A, "dt_s": dt_s})
+        positive(u, ("dt_s",))
+        voltage = self._per_element("element_voltage_V", element_voltage_V, "V")
+        temperature = self._per_element("temperature_K", temperature_K, "K")
+        if self.state is None:
+            self.state = self._initial_state(voltage, temperature)
+        est, st = self.params.estimator, self.state
+        soc_noise = (est.current_noise_A * u["dt_s"] / self.capacity_As) ** 2 + est.soc_process_noise ** 2
+        q = [np.full(self.n, soc_noise)] + [np.full(self.n, est.rc_process_noise_V ** 2)] * self.structure.n_rc
+        filtered = estimation.ekf_step(NUMPY, self.transition, self.measurement, st["z"], st["covariance"],
+                                       {"current_A": np.full(self.n, u["current_A"]), "temperature_K": temperature,
+                                        "dt_s": u["dt_s"]}, voltage, q, est.voltage_noise_V ** 2)
+        soc_cc = estimation.coulomb_count(st["soc_cc"], u["current_A"], u["dt_s"], self.capacity_As)
+        if not all(np.isfinite(v).all() for v in (*filtered["z"], soc_cc)):
+            raise StateError(f"at t = {self.time_s + u['dt_s']} s: the estimate became non-finite")
+        self.state = {"z": filtered["z"], "covariance": filtered["covariance"], "soc_cc": soc_cc}
+        self.time_s += u["dt_s"]
+        soc = filtered["z"][0]
+        return {"soc": soc, "soc_std": np.sqrt(np.maximum(filtered["covariance"][0][0], 0.0)),
+                "soc_coulomb_counting": soc_cc, "predicted_voltage_V": filtered["voltage_V"],
+                "innovation_V": filtered["innovation_V"], "pack_soc_min": float(soc.min()),
+                "pack_soc_max": float(soc.max()), "pack_soc_mean": float(soc.mean())}
+
+    def run(self, time_s: Any, current_A: Any, element_voltage_V: Any, temperature_K: Any) -> dict[str, np.ndarray]:
+        """Step through logged measurements: ``current_A[k]`` held over ``[t_k, t_k+1]``,
+        ``element_voltage_V[k]`` and ``temperature_K[k]`` (one row of elements) at ``t_k+1``."""
+        return run_profile(self.step, time_s, {"current_A": current_A, "element_voltage_V": element_voltage_V,
+                                               "temperature_K": temperature_K}, {})

@@ -17,6 +17,16 @@ One EKF step per element, with the current held over the step (positive = discha
     z = z- + K (V_measured - h),  P = (1 - K H) P- (1 - K H)' + K R K'   (Joseph form: stays symmetric
                                                                           and positive definite)
 
+The unscented (sigma-point) Kalman filter (Julier and Uhlmann; additive noise, as in Wan and van
+der Merwe 2000) needs no Jacobian: 2n + 1 sigma points z +- sqrt((n + lambda) P) (columns of the
+Cholesky factor), kappa = 3 - n, alpha = 1, beta = 2 (positive weights for n < 3), each stepped by
+the same cell step; mean and covariance from their weighted spread, the gain from the
+state-voltage cross-covariance:
+
+    z- = sum Wm f(chi),  P- = sum Wc (f(chi) - z-)(...)' + Q;  sigma points of (z-, P-) again
+    h = sum Wm V(chi-),  S = sum Wc (V(chi-) - h)^2 + R,  C = sum Wc (chi- - z-)(V(chi-) - h)
+    K = C / S,  z = z- + K (V_measured - h),  P = P- - K S K'
+
 Small matrices are lists of lists whose entries are arrays over the elements (numpy), so every
 element is filtered at once.
 """
@@ -113,3 +123,53 @@ def ekf_step(ops: Ops, transition: Callable[..., list[Any]], measurement: Callab
     covariance_new = [[joseph[i][j] + gain[i] * voltage_variance * gain[j] for j in range(n)] for i in range(n)]
     return {"z": z_new, "covariance": covariance_new, "voltage_V": voltage, "innovation_V": innovation,
             "innovation_variance_V2": innovation_variance}
+
+
+def _cholesky(ops: Ops, a: list[list[Any]]) -> list[list[Any]]:
+    """The lower Cholesky factor of a small symmetric positive definite matrix (entries per element)."""
+    n = len(a)
+    low: list[list[Any]] = [[0.0 * a[0][0] for _ in range(n)] for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1):
+            rest = a[i][j] - sum(low[i][k] * low[j][k] for k in range(j))
+            low[i][j] = ops.sqrt(ops.fmax(rest, 0.0)) if i == j else rest / low[j][j]
+    return low
+
+
+def _sigma_points(ops: Ops, z: list[Any], covariance: list[list[Any]]) -> tuple[list[list[Any]], list[float], list[float]]:
+    """(sigma points, mean weights, covariance weights): kappa = 3 - n, alpha = 1, beta = 2."""
+    n = len(z)
+    lam = 3.0 - n  # alpha^2 (n + kappa) - n with alpha = 1
+    low = _cholesky(ops, covariance)
+    spread = (n + lam) ** 0.5
+    points = [list(z)]
+    for sign in (1.0, -1.0):
+        points += [[z[i] + sign * spread * low[i][k] for i in range(n)] for k in range(n)]
+    w_mean = [lam / (n + lam)] + [0.5 / (n + lam)] * (2 * n)
+    w_cov = [w_mean[0] + 2.0] + w_mean[1:]  # + (1 - alpha^2 + beta)
+    return points, w_mean, w_cov
+
+
+def ukf_step(ops: Ops, transition: Callable[..., list[Any]], measurement: Callable[..., list[Any]], z: list[Any],
+             covariance: list[list[Any]], u: dict[str, Any], voltage_V: Any, process_noise: list[Any],
+             voltage_variance: Any) -> dict[str, Any]:
+    """One unscented predict-and-correct step (see the module docstring); arguments and results
+    as :func:`ekf_step`."""
+    n = len(z)
+    points, w_mean, w_cov = _sigma_points(ops, z, covariance)
+    moved = [transition(ops, point, u) for point in points]
+    predicted = [sum(w * m[i] for w, m in zip(w_mean, moved)) for i in range(n)]
+    p_minus = [[sum(w * (m[i] - predicted[i]) * (m[j] - predicted[j]) for w, m in zip(w_cov, moved))
+                + (process_noise[i] if i == j else 0.0) for j in range(n)] for i in range(n)]
+    points, _, _ = _sigma_points(ops, predicted, p_minus)
+    volts = [measurement(ops, point, u)[0] for point in points]
+    voltage = sum(w * v for w, v in zip(w_mean, volts))
+    innovation_variance = sum(w * (v - voltage) ** 2 for w, v in zip(w_cov, volts)) + voltage_variance
+    cross = [sum(w * (pt[i] - predicted[i]) * (v - voltage) for w, pt, v in zip(w_cov, points, volts))
+             for i in range(n)]
+    gain = [c / innovation_variance for c in cross]
+    innovation = voltage_V - voltage
+    return {"z": [predicted[i] + gain[i] * innovation for i in range(n)],
+            "covariance": [[p_minus[i][j] - gain[i] * innovation_variance * gain[j] for j in range(n)]
+                           for i in range(n)],
+            "voltage_V": voltage, "innovation_V": innovation, "innovation_variance_V2": innovation_variance}

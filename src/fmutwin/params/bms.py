@@ -3,6 +3,8 @@ and the estimator's settings (initial guess and noise). Positive current dischar
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from fmutwin.params.base import ParameterFile, StrictModel
@@ -12,6 +14,7 @@ from fmutwin.params.cell import CellParameters
 class EstimatorSettings(StrictModel):
     """SoC estimation settings, the same for every series element."""
 
+    method: Literal["ekf", "ukf"] = Field("ekf", description="the filter: extended (ekf) or unscented (ukf) Kalman")
     initial_soc: float | None = Field(
         None, ge=0, le=1, description="initial SoC guess [1]; None: from the OCV at the first measured voltage "
                                       "(the pack at rest at start-up)")

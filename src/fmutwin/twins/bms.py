@@ -1,6 +1,6 @@
 """The BMS twin: what a battery management system computes from what it measures (series-element
 voltages, temperatures, the pack current, time). So far: the SoC of every series element by
-coulomb counting and by an extended Kalman filter on the cell equations
+coulomb counting and by an extended or unscented Kalman filter on the cell equations
 (:mod:`fmutwin.equations.bms_estimation`), vectorised over the elements, and the pack's lowest,
 highest and mean SoC. Positive current discharges the pack.
 """
@@ -81,7 +81,8 @@ class BmsTwin:
         est, st = self.params.estimator, self.state
         soc_noise = (est.current_noise_A * u["dt_s"] / self.capacity_As) ** 2 + est.soc_process_noise ** 2
         q = [np.full(self.n, soc_noise)] + [np.full(self.n, est.rc_process_noise_V ** 2)] * self.structure.n_rc
-        filtered = estimation.ekf_step(NUMPY, self.transition, self.measurement, st["z"], st["covariance"],
+        filter_step = estimation.ukf_step if est.method == "ukf" else estimation.ekf_step
+        filtered = filter_step(NUMPY, self.transition, self.measurement, st["z"], st["covariance"],
                                        {"current_A": np.full(self.n, u["current_A"]), "temperature_K": temperature,
                                         "dt_s": u["dt_s"]}, voltage, q, est.voltage_noise_V ** 2)
         soc_cc = estimation.coulomb_count(st["soc_cc"], u["current_A"], u["dt_s"], self.capacity_As)

@@ -7,8 +7,10 @@ voltage, its temperature and the pack current. The filter's model is the cell st
 (:func:`fmutwin.equations.cell.step`, exact RC discretisation, the OCV source, tables over SOC
 and temperature), with the thermal state held at the measured temperature and without the fault,
 aging and hysteresis states, which a SoC filter does not estimate. Its state per element is
-``z = (SOC, v_RC1, ..., v_RCn)``; its Jacobians come from CasADi's automatic differentiation of
-that step (:meth:`Ops.linearise`), never by hand.
+``z = (SOC, v_RC1, ..., v_RCn)``, and for the adaptive filter also a factor on R0 (the EKF on the
+augmented state, the factor a random walk: the element's resistance relative to the cell file's,
+i.e. to new); its Jacobians come from CasADi's automatic differentiation of that step
+(:meth:`Ops.linearise`), never by hand.
 
 One EKF step per element, with the current held over the step (positive = discharge):
 
@@ -55,13 +57,15 @@ def element_parameters(p: dict[str, Any], n_parallel: int) -> dict[str, Any]:
             "r0_scale": p["r0_scale"] / n_parallel, "rc_resistance_scale": p["rc_resistance_scale"] / n_parallel}
 
 
-def state_names(s: CellStructure) -> list[str]:
-    """The filter's state per element, in the order of ``z``."""
-    return ["soc"] + [f"rc_voltage_{i + 1}_V" for i in range(s.n_rc)]
+def state_names(s: CellStructure, adaptive: bool = False) -> list[str]:
+    """The filter's state per element, in the order of ``z``; the adaptive filter adds the factor
+    on the cell file's R0 (the element's resistance relative to new)."""
+    return ["soc"] + [f"rc_voltage_{i + 1}_V" for i in range(s.n_rc)] + (["r0_factor"] if adaptive else [])
 
 
 def cell_state(ops: Ops, s: CellStructure, z: list[Any], temperature_K: Any) -> dict[str, Any]:
-    """The cell equations' state for the filter's ``z`` (the rest at rest, no fault)."""
+    """The cell equations' state for the filter's ``z`` (the rest at rest, no fault; an R0 factor
+    at the end of ``z`` is not a cell state and is ignored)."""
     zero = 0.0 * z[0]
     x = {name: zero for name in s.state_names()}
     x.update(zip(state_names(s), z))
@@ -69,21 +73,27 @@ def cell_state(ops: Ops, s: CellStructure, z: list[Any], temperature_K: Any) -> 
     return x
 
 
-def model(s: CellStructure, p: dict[str, Any]) -> tuple[Callable[..., list[Any]], Callable[..., list[Any]]]:
+def model(s: CellStructure, p: dict[str, Any], adaptive: bool = False) -> tuple[Callable[..., list[Any]],
+                                                                               Callable[..., list[Any]]]:
     """The filter's (transition, measurement) functions for :meth:`Ops.linearise`, over the
     estimator structure ``s`` and element parameters ``p``: ``transition(ops, z, u)`` -> z after
     a step, ``measurement(ops, z, u)`` -> [terminal voltage]; ``u`` holds ``current_A``,
-    ``temperature_K`` and ``dt_s``. Each call of :func:`model` makes new functions (their
-    linearisation is made once per function)."""
+    ``temperature_K`` and ``dt_s``. ``adaptive``: the last entry of ``z`` multiplies R0 and
+    stays constant over a step (a random walk: its process noise lets it follow). Each call of
+    :func:`model` makes new functions (their linearisation is made once per function)."""
+    n_cell = len(state_names(s))
+
+    def parameters(z: list[Any]) -> dict[str, Any]:
+        return {**p, "r0_scale": p["r0_scale"] * z[-1]} if adaptive else p
 
     def transition(ops: Ops, z: list[Any], u: dict[str, Any]) -> list[Any]:
         x = cell_state(ops, s, z, u["temperature_K"])
-        xn, _ = cell.step(ops, s, p, x, {"current_A": u["current_A"], "ambient_temperature_K": u["temperature_K"],
-                                         "heat_flow_W": 0.0 * z[0], "dt_s": u["dt_s"]})
-        return [xn[name] for name in state_names(s)]
+        xn, _ = cell.step(ops, s, parameters(z), x, {"current_A": u["current_A"], "heat_flow_W": 0.0 * z[0],
+                                                     "ambient_temperature_K": u["temperature_K"], "dt_s": u["dt_s"]})
+        return [xn[name] for name in state_names(s)] + list(z[n_cell:])
 
     def measurement(ops: Ops, z: list[Any], u: dict[str, Any]) -> list[Any]:
-        return [cell.terminal_voltage(ops, s, p, cell_state(ops, s, z, u["temperature_K"]), u["current_A"],
+        return [cell.terminal_voltage(ops, s, parameters(z), cell_state(ops, s, z, u["temperature_K"]), u["current_A"],
                                       u["temperature_K"])]
 
     return transition, measurement

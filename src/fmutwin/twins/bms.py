@@ -1,8 +1,9 @@
 """The BMS twin: what a battery management system computes from what it measures (series-element
 voltages, temperatures, the pack current, time). So far: the SoC of every series element by
 coulomb counting and by an extended or unscented Kalman filter on the cell equations
-(:mod:`fmutwin.equations.bms_estimation`), vectorised over the elements, and the pack's lowest,
-highest and mean SoC. Positive current discharges the pack.
+(:mod:`fmutwin.equations.bms_estimation`), or by the adaptive filter that also estimates each
+element's R0 (its factor on the cell file's, and SoH by resistance, (R_EOL - R)/(R_EOL - R_new)),
+vectorised over the elements, and the pack's lowest, highest, mean and usable SoC. Positive current discharges the pack.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from fmutwin.twins.checks import finite_scalars, positive
 from fmutwin.twins.profile import run_profile
 
 
+def usable_soc(soc: np.ndarray) -> float:
+    """The pack SoC that respects the weakest element: 0 when the lowest element is empty, 1 when
+    the highest is full, min / (min + 1 - max) between (Plett, Battery Management Systems II)."""
+    low, high = float(np.min(soc)), float(np.max(soc))
+    return low / max(low + 1.0 - high, 1e-12)
+
+
 class BmsTwin:
     """SoC estimation for ``n_series`` elements of ``n_parallel`` cells."""
 
@@ -29,7 +37,8 @@ class BmsTwin:
         s, p = equation_parameters(params.cell)
         self.structure = estimation.estimator_structure(s)
         self.p = estimation.element_parameters(p, params.n_parallel)
-        self.transition, self.measurement = estimation.model(self.structure, self.p)
+        self.adaptive = params.estimator.method == "adaptive"
+        self.transition, self.measurement = estimation.model(self.structure, self.p, self.adaptive)
         self.capacity_As = float(self.p["nominal_capacity_As"] * self.p["capacity_calendar_factor"])
         self.n = params.n_series
         self.state: dict[str, Any] | None = None  # made at the first step (the guess may need a voltage)
@@ -51,8 +60,9 @@ class BmsTwin:
     def _initial_state(self, voltage: np.ndarray, temperature: np.ndarray) -> dict[str, Any]:
         est = self.params.estimator
         soc = np.full(self.n, est.initial_soc) if est.initial_soc is not None else self.soc_from_ocv(voltage, temperature)
-        z = [soc] + [np.zeros(self.n) for _ in range(self.structure.n_rc)]
-        variances = [est.initial_soc_std ** 2] + [est.rc_process_noise_V ** 2] * self.structure.n_rc
+        z = [soc] + [np.zeros(self.n) for _ in range(self.structure.n_rc)] + [np.ones(self.n)] * self.adaptive
+        variances = ([est.initial_soc_std ** 2] + [est.rc_process_noise_V ** 2] * self.structure.n_rc
+                     + [est.r0_factor_std ** 2] * self.adaptive)
         covariance = [[np.full(self.n, variances[i] if i == j else 0.0) for j in range(len(z))] for i in range(len(z))]
         return {"z": z, "covariance": covariance, "soc_cc": soc.copy()}
 
@@ -80,7 +90,8 @@ class BmsTwin:
             self.state = self._initial_state(voltage, temperature)
         est, st = self.params.estimator, self.state
         soc_noise = (est.current_noise_A * u["dt_s"] / self.capacity_As) ** 2 + est.soc_process_noise ** 2
-        q = [np.full(self.n, soc_noise)] + [np.full(self.n, est.rc_process_noise_V ** 2)] * self.structure.n_rc
+        q = ([np.full(self.n, soc_noise)] + [np.full(self.n, est.rc_process_noise_V ** 2)] * self.structure.n_rc
+             + [np.full(self.n, est.r0_factor_process_noise ** 2)] * self.adaptive)
         filter_step = estimation.ukf_step if est.method == "ukf" else estimation.ekf_step
         filtered = filter_step(NUMPY, self.transition, self.measurement, st["z"], st["covariance"],
                                        {"current_A": np.full(self.n, u["current_A"]), "temperature_K": temperature,
@@ -91,10 +102,13 @@ class BmsTwin:
         self.state = {"z": filtered["z"], "covariance": filtered["covariance"], "soc_cc": soc_cc}
         self.time_s += u["dt_s"]
         soc = filtered["z"][0]
-        return {"soc": soc, "soc_std": np.sqrt(np.maximum(filtered["covariance"][0][0], 0.0)),
+        r0_factor = filtered["z"][-1] if self.adaptive else np.ones(self.n)
+        eol = est.eol_resistance_factor
+        return {"soc": soc, "r0_factor": r0_factor, "soh_resistance": (eol - r0_factor) / (eol - 1.0), "soc_std": np.sqrt(np.maximum(filtered["covariance"][0][0], 0.0)),
                 "soc_coulomb_counting": soc_cc, "predicted_voltage_V": filtered["voltage_V"],
                 "innovation_V": filtered["innovation_V"], "pack_soc_min": float(soc.min()),
-                "pack_soc_max": float(soc.max()), "pack_soc_mean": float(soc.mean())}
+                "pack_soc_max": float(soc.max()), "pack_soc_mean": float(soc.mean()),
+                "pack_soc_usable": usable_soc(soc)}
 
     def run(self, time_s: Any, current_A: Any, element_voltage_V: Any, temperature_K: Any) -> dict[str, np.ndarray]:
         """Step through logged measurements: ``current_A[k]`` held over ``[t_k, t_k+1]``,

@@ -1,11 +1,12 @@
 """The BMS parameter set: the cell file whose equations its estimator runs, the pack's Ns x Np,
-and the estimator's settings (initial guess and noise). Positive current discharges the pack."""
+the estimator's settings (filter, initial guess, noise) and the limits' (cell voltage limits,
+ratings, derating, SoC window). Positive current discharges the pack."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from fmutwin.params.base import ParameterFile, StrictModel
 from fmutwin.params.cell import CellParameters
@@ -34,6 +35,46 @@ class EstimatorSettings(StrictModel):
                                                                    "noise's, standard deviation [1]")
 
 
+class LimitSettings(StrictModel):
+    """Current and power limits: cell voltage limits over a horizon, the cell's rated currents
+    with temperature derating, and the SoC window (see :mod:`fmutwin.equations.bms_limits`)."""
+
+    horizon_s: float = Field(10.0, gt=0, le=3600, description="the horizon the voltage limits hold over [s]")
+    min_cell_voltage_V: float = Field(2.5, gt=0, le=10, description="lower cell voltage limit [V]")
+    max_cell_voltage_V: float = Field(4.2, gt=0, le=10, description="upper cell voltage limit [V]")
+    voltage_margin_V: float = Field(0.01, ge=0, le=1, description="the limits aim this far inside the voltage "
+                                                                  "limits (the estimate's error) [V]")
+    max_discharge_c_rate: float = Field(3.0, ge=0, le=100, description="rated discharge current of a cell [C]")
+    max_charge_c_rate: float = Field(1.0, ge=0, le=100, description="rated charge current of a cell [C]")
+    derating_temperature_K: list[float] = Field(
+        [253.15, 273.15, 283.15, 318.15, 333.15], min_length=1, description="temperatures of the derating factors [K]")
+    discharge_derating: list[float] = Field([0.3, 0.7, 1.0, 1.0, 0.3], min_length=1,
+                                            description="factor on the rated discharge current [1]")
+    charge_derating: list[float] = Field([0.0, 0.2, 1.0, 1.0, 0.0], min_length=1,
+                                         description="factor on the rated charge current [1]")
+    soc_window: tuple[float, float] = Field((0.02, 0.98), description="no discharge at or below the first, no "
+                                                                      "charge at or above the second [1]")
+
+    @model_validator(mode="after")
+    def _check(self) -> "LimitSettings":
+        if not self.min_cell_voltage_V < self.max_cell_voltage_V:
+            raise ValueError(f"min_cell_voltage_V ({self.min_cell_voltage_V}) must be below max_cell_voltage_V "
+                             f"({self.max_cell_voltage_V})")
+        grid = self.derating_temperature_K
+        if any(b <= a for a, b in zip(grid, grid[1:])):
+            raise ValueError("derating_temperature_K: must be strictly increasing")
+        for name in ("discharge_derating", "charge_derating"):
+            values = getattr(self, name)
+            if len(values) != len(grid):
+                raise ValueError(f"{name}: {len(values)} values for {len(grid)} temperatures")
+            if any(not 0 <= v <= 1 for v in values):
+                raise ValueError(f"{name}: every factor must be in [0, 1]")
+        lo, hi = self.soc_window
+        if not 0 <= lo < hi <= 1:
+            raise ValueError(f"soc_window: ({lo}, {hi}) must satisfy 0 <= lower < upper <= 1")
+        return self
+
+
 class BmsParameters(ParameterFile):
     """A BMS for ``n_series`` elements of ``n_parallel`` cells of one cell parameter file."""
 
@@ -44,3 +85,4 @@ class BmsParameters(ParameterFile):
     n_series: int = Field(ge=1, le=10000, description="series elements the BMS measures")
     n_parallel: int = Field(1, ge=1, le=1000, description="cells in parallel in each element")
     estimator: EstimatorSettings = Field(default_factory=EstimatorSettings, description="SoC estimation settings")
+    limits: LimitSettings = Field(default_factory=LimitSettings, description="current and power limit settings")

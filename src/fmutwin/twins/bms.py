@@ -3,7 +3,8 @@ voltages, temperatures, the pack current, time). So far: the SoC of every series
 coulomb counting and by an extended or unscented Kalman filter on the cell equations
 (:mod:`fmutwin.equations.bms_estimation`), or by the adaptive filter that also estimates each
 element's R0 (its factor on the cell file's, and SoH by resistance, (R_EOL - R)/(R_EOL - R_new)),
-vectorised over the elements, and the pack's lowest, highest, mean and usable SoC. Positive current discharges the pack.
+vectorised over the elements, and the pack's lowest, highest, mean and usable SoC; the pack's
+discharge and charge current and power limits (:mod:`fmutwin.equations.bms_limits`). Positive current discharges the pack.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from fmutwin.equations import bms_estimation as estimation
+from fmutwin.equations import bms_limits
 from fmutwin.equations import cell
 from fmutwin.interface import InputError, StateError
 from fmutwin.ops import NUMPY
@@ -40,6 +42,16 @@ class BmsTwin:
         self.adaptive = params.estimator.method == "adaptive"
         self.transition, self.measurement = estimation.model(self.structure, self.p, self.adaptive)
         self.capacity_As = float(self.p["nominal_capacity_As"] * self.p["capacity_calendar_factor"])
+        n_z = len(estimation.state_names(self.structure, self.adaptive))
+        self.horizon_voltage = bms_limits.horizon_voltage(self.transition, self.measurement, n_z)
+        lim = params.limits
+        rated = self.capacity_As / 3600.0  # the element's 1C [A]
+        self.limit_settings = {
+            "horizon_s": lim.horizon_s, "min_voltage_V": lim.min_cell_voltage_V + lim.voltage_margin_V,
+            "max_voltage_V": lim.max_cell_voltage_V - lim.voltage_margin_V,
+            "max_discharge_current_A": lim.max_discharge_c_rate * rated, "max_charge_current_A": lim.max_charge_c_rate * rated,
+            "derating_temperature_K": np.array(lim.derating_temperature_K), "soc_window": lim.soc_window,
+            "discharge_derating": np.array(lim.discharge_derating), "charge_derating": np.array(lim.charge_derating)}
         self.n = params.n_series
         self.state: dict[str, Any] | None = None  # made at the first step (the guess may need a voltage)
         self.time_s = 0.0
@@ -104,7 +116,15 @@ class BmsTwin:
         soc = filtered["z"][0]
         r0_factor = filtered["z"][-1] if self.adaptive else np.ones(self.n)
         eol = est.eol_resistance_factor
-        return {"soc": soc, "r0_factor": r0_factor, "soh_resistance": (eol - r0_factor) / (eol - 1.0), "soc_std": np.sqrt(np.maximum(filtered["covariance"][0][0], 0.0)),
+        limits = bms_limits.current_limits(NUMPY, self.horizon_voltage, filtered["z"], temperature, self.limit_settings)
+        power = bms_limits.power_limits(NUMPY, self.horizon_voltage, filtered["z"], temperature,
+                                        self.limit_settings["horizon_s"], limits["pack_discharge_A"],
+                                        limits["pack_charge_A"])
+        return {"discharge_current_limit_A": float(limits["pack_discharge_A"]),
+                "charge_current_limit_A": float(limits["pack_charge_A"]),
+                "discharge_power_limit_W": float(power["discharge_W"]), "charge_power_limit_W": float(power["charge_W"]),
+                "element_discharge_current_limit_A": limits["discharge_A"],
+                "element_charge_current_limit_A": limits["charge_A"],"soc": soc, "r0_factor": r0_factor, "soh_resistance": (eol - r0_factor) / (eol - 1.0), "soc_std": np.sqrt(np.maximum(filtered["covariance"][0][0], 0.0)),
                 "soc_coulomb_counting": soc_cc, "predicted_voltage_V": filtered["voltage_V"],
                 "innovation_V": filtered["innovation_V"], "pack_soc_min": float(soc.min()),
                 "pack_soc_max": float(soc.max()), "pack_soc_mean": float(soc.mean()),

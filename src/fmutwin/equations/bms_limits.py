@@ -1,0 +1,84 @@
+"""Current and power limits of a pack of series elements, from the estimator's state.
+
+The voltage-limited current of an element is the constant current that brings its terminal
+voltage to the limit at the end of a horizon (default 10 s), with the element's estimated state
+(SoC, RC voltages, R0 factor) and the cell equations over that horizon (the filter's own
+transition and measurement: exact RC response, the OCV over the SoC the current moves through).
+It is found by Newton's method on that voltage as a function of the current, with its derivative
+from CasADi's automatic differentiation (:meth:`Ops.linearise`), from zero current.
+
+A limit is the smallest of: that current, the rated current times the temperature derating
+factor, and zero outside the SoC window (no discharge at or below its lower end, no charge at or
+above its upper end); the pack's is the weakest element's. Power limits are the limit current
+times the pack voltage that current gives at the end of the horizon. Currents are magnitudes
+here: the discharge limit is the largest positive (discharge) current, the charge limit the
+largest charge current.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from fmutwin.ops import Ops
+
+NEWTON_ITERATIONS = 4
+
+
+def horizon_voltage(transition: Callable[..., list[Any]], measurement: Callable[..., list[Any]],
+                    n_z: int) -> Callable[..., list[Any]]:
+    """``fn(ops, [current], args)`` -> [terminal voltage after a horizon at that current], for
+    :meth:`Ops.linearise`; ``args`` holds the state as ``z0..z<n_z-1>``, ``temperature_K`` and the
+    horizon as ``dt_s``. Make it once per filter model (its linearisation is made once)."""
+
+    def fn(ops: Ops, x: list[Any], args: dict[str, Any]) -> list[Any]:
+        z = [args[f"z{k}"] for k in range(n_z)]
+        u = {"current_A": x[0] + 0.0 * z[0], "temperature_K": args["temperature_K"], "dt_s": args["dt_s"]}
+        return measurement(ops, transition(ops, z, u), u)
+
+    return fn
+
+
+def voltage_limited_current(ops: Ops, voltage_fn: Callable[..., list[Any]], z: list[Any], temperature_K: Any,
+                            horizon_s: Any, limit_V: Any) -> tuple[Any, Any]:
+    """(current, the voltage it gives after the horizon) with that voltage at ``limit_V``: a
+    positive (discharge) current for a lower limit below the present voltage, a negative (charge)
+    one for an upper limit above it."""
+    args = {**{f"z{k}": v for k, v in enumerate(z)}, "temperature_K": temperature_K, "dt_s": horizon_s}
+    current = 0.0 * z[0]
+    for _ in range(NEWTON_ITERATIONS):
+        (voltage,), ((slope,),) = ops.linearise(voltage_fn, [current], args)
+        current = current - (voltage - limit_V) / slope
+    (voltage,), _ = ops.linearise(voltage_fn, [current], args)
+    return current, voltage
+
+
+def current_limits(ops: Ops, voltage_fn: Callable[..., list[Any]], z: list[Any], temperature_K: Any,
+                   settings: dict[str, Any]) -> dict[str, Any]:
+    """Per element and for the pack: the discharge and charge current limits (magnitudes) and
+    what bounds each. ``settings``: ``horizon_s``, ``min_voltage_V``, ``max_voltage_V``,
+    ``max_discharge_current_A``, ``max_charge_current_A`` (the element's rating),
+    ``derating_temperature_K`` with ``discharge_derating`` and ``charge_derating`` (factors on
+    the ratings), ``soc_window`` (lower, upper)."""
+    soc = z[0]
+    horizon = settings["horizon_s"]
+    v_dis, _ = voltage_limited_current(ops, voltage_fn, z, temperature_K, horizon, settings["min_voltage_V"])
+    v_ch, _ = voltage_limited_current(ops, voltage_fn, z, temperature_K, horizon, settings["max_voltage_V"])
+    grid = settings["derating_temperature_K"]
+    rated_dis = settings["max_discharge_current_A"] * ops.interp1(temperature_K, grid, settings["discharge_derating"])
+    rated_ch = settings["max_charge_current_A"] * ops.interp1(temperature_K, grid, settings["charge_derating"])
+    lo, hi = settings["soc_window"]
+    discharge = ops.where(soc > lo, ops.fmax(ops.fmin(v_dis, rated_dis), 0.0), 0.0 * soc)
+    charge = ops.where(soc < hi, ops.fmax(ops.fmin(-v_ch, rated_ch), 0.0), 0.0 * soc)
+    return {"discharge_A": discharge, "charge_A": charge, "voltage_limited_discharge_A": v_dis,
+            "voltage_limited_charge_A": -v_ch, "rated_discharge_A": rated_dis, "rated_charge_A": rated_ch,
+            "pack_discharge_A": ops.smallest(discharge), "pack_charge_A": ops.smallest(charge)}
+
+
+def power_limits(ops: Ops, voltage_fn: Callable[..., list[Any]], z: list[Any], temperature_K: Any, horizon_s: Any,
+                 pack_discharge_A: Any, pack_charge_A: Any) -> dict[str, Any]:
+    """The pack's discharge and charge power limits [W, magnitudes]: each limit current times the
+    sum of the element voltages it gives at the end of the horizon."""
+    args = {**{f"z{k}": v for k, v in enumerate(z)}, "temperature_K": temperature_K, "dt_s": horizon_s}
+    (v_dis,), _ = ops.linearise(voltage_fn, [pack_discharge_A + 0.0 * z[0]], args)
+    (v_ch,), _ = ops.linearise(voltage_fn, [-pack_charge_A + 0.0 * z[0]], args)
+    return {"discharge_W": pack_discharge_A * ops.total(v_dis), "charge_W": pack_charge_A * ops.total(v_ch)}

@@ -205,6 +205,19 @@ class Ops:
 
         return ca.mmax(values)
 
+    def median(self, values: Any) -> Any:
+        """The median of a cell array (the mean of the middle two for an even count); on CasADi
+        symbols through an odd-even transposition sort of fmin/fmax (n passes: for the few
+        dozen values of a pack's elements)."""
+        if self.name == "numpy":
+            return np.median(values)
+        items = [values[k] for k in range(values.size1())]
+        n = len(items)
+        for sweep in range(n):
+            for k in range(sweep % 2, n - 1, 2):
+                items[k], items[k + 1] = self.fmin(items[k], items[k + 1]), self.fmax(items[k], items[k + 1])
+        return items[n // 2] if n % 2 else 0.5 * (items[n // 2 - 1] + items[n // 2])
+
     def group_sums(self, values: Any, n_groups: int, size: int) -> Any:
         """Sums over consecutive groups of ``size`` cells (cell c = group * size + position)."""
         if self.name == "numpy":

@@ -47,7 +47,8 @@ def measured_plant(r0_scale: float | None = None) -> dict[str, np.ndarray]:
     true_soc = (out["cell_soc"].reshape(-1, NS, NP) * capacity).sum(axis=2) / capacity.sum(axis=1)  # charge-weighted
     return {"time_s": time_s, "current": current * 1.005 + rng.normal(0.0, 0.05, current.shape),
             "voltage": out["element_voltage_V"] + rng.normal(0.0, 0.01, out["element_voltage_V"].shape),
-            "temperature": out["cell_temperature_K"].reshape(-1, NS, NP).mean(axis=2), "true_soc": true_soc}
+            "temperature": out["cell_temperature_K"].reshape(-1, NS, NP).mean(axis=2), "true_soc": true_soc,
+            "true_voltage": out["element_voltage_V"]}
 
 
 @pytest.fixture(scope="module")

@@ -75,6 +75,36 @@ class LimitSettings(StrictModel):
         return self
 
 
+class MonitoringSettings(StrictModel):
+    """Alarm thresholds and the debounce every alarm shares (see :mod:`fmutwin.equations.bms_monitoring`)."""
+
+    over_voltage_V: float = Field(4.25, gt=0, le=10, description="cell over-voltage alarm threshold [V]")
+    under_voltage_V: float = Field(2.6, gt=0, le=10, description="cell under-voltage alarm threshold [V]")
+    over_temperature_K: float = Field(333.15, gt=0, le=1000, description="over-temperature threshold [K]")
+    under_temperature_K: float = Field(253.15, gt=0, le=1000, description="under-temperature threshold [K]")
+    over_current_discharge_c_rate: float = Field(5.0, gt=0, le=100, description="discharge over-current [C]")
+    over_current_charge_c_rate: float = Field(2.0, gt=0, le=100, description="charge over-current [C]")
+    pack_voltage_tolerance_V: float = Field(0.1, gt=0, le=100, description="pack voltage vs the sum of the "
+                                                                          "elements: alarm beyond [V]")
+    innovation_sigmas: float = Field(6.0, gt=0, le=1000, description="voltage sensor alarm: the filter's innovation "
+                                                                     "beyond this many standard deviations [1]")
+    stuck_time_s: float = Field(10.0, gt=0, le=3600, description="voltage sensor alarm: its reading unchanged "
+                                                                  "this long while current flows [s]")
+    temperature_sensor_tolerance_K: float = Field(10.0, gt=0, le=1000, description="temperature sensor alarm: "
+                                                                                   "beyond this from the median [K]")
+    debounce_s: float = Field(2.0, ge=0, le=3600, description="an alarm sets (clears) once its condition has held "
+                                                              "(been absent) this long [s]")
+    rest_c_rate: float = Field(0.01, ge=0, le=1, description="below this current the pack is at rest [C]")
+
+    @model_validator(mode="after")
+    def _check(self) -> "MonitoringSettings":
+        if not self.under_voltage_V < self.over_voltage_V:
+            raise ValueError("under_voltage_V must be below over_voltage_V")
+        if not self.under_temperature_K < self.over_temperature_K:
+            raise ValueError("under_temperature_K must be below over_temperature_K")
+        return self
+
+
 class BmsParameters(ParameterFile):
     """A BMS for ``n_series`` elements of ``n_parallel`` cells of one cell parameter file."""
 
@@ -86,3 +116,4 @@ class BmsParameters(ParameterFile):
     n_parallel: int = Field(1, ge=1, le=1000, description="cells in parallel in each element")
     estimator: EstimatorSettings = Field(default_factory=EstimatorSettings, description="SoC estimation settings")
     limits: LimitSettings = Field(default_factory=LimitSettings, description="current and power limit settings")
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings, description="alarm settings")

@@ -4,7 +4,8 @@ coulomb counting and by an extended or unscented Kalman filter on the cell equat
 (:mod:`fmutwin.equations.bms_estimation`), or by the adaptive filter that also estimates each
 element's R0 (its factor on the cell file's, and SoH by resistance, (R_EOL - R)/(R_EOL - R_new)),
 vectorised over the elements, and the pack's lowest, highest, mean and usable SoC; the pack's
-discharge and charge current and power limits (:mod:`fmutwin.equations.bms_limits`). Positive current discharges the pack.
+discharge and charge current and power limits (:mod:`fmutwin.equations.bms_limits`); debounced
+alarms, sensor plausibility and rest detection (:mod:`fmutwin.equations.bms_monitoring`). Positive current discharges the pack.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fmutwin.equations import bms_estimation as estimation
-from fmutwin.equations import bms_limits
+from fmutwin.equations import bms_limits, bms_monitoring
 from fmutwin.equations import cell
 from fmutwin.interface import InputError, StateError
 from fmutwin.ops import NUMPY
@@ -53,6 +54,12 @@ class BmsTwin:
             "derating_temperature_K": np.array(lim.derating_temperature_K), "soc_window": lim.soc_window,
             "discharge_derating": np.array(lim.discharge_derating), "charge_derating": np.array(lim.charge_derating)}
         self.n = params.n_series
+        mon = params.monitoring
+        self.monitor_settings = {
+            **mon.model_dump(exclude={"over_current_discharge_c_rate", "over_current_charge_c_rate", "debounce_s",
+                                      "rest_c_rate"}),
+            "over_current_discharge_A": mon.over_current_discharge_c_rate * rated,
+            "over_current_charge_A": mon.over_current_charge_c_rate * rated}
         self.state: dict[str, Any] | None = None  # made at the first step (the guess may need a voltage)
         self.time_s = 0.0
 
@@ -76,7 +83,10 @@ class BmsTwin:
         variances = ([est.initial_soc_std ** 2] + [est.rc_process_noise_V ** 2] * self.structure.n_rc
                      + [est.r0_factor_std ** 2] * self.adaptive)
         covariance = [[np.full(self.n, variances[i] if i == j else 0.0) for j in range(len(z))] for i in range(len(z))]
-        return {"z": z, "covariance": covariance, "soc_cc": soc.copy()}
+        alarms = {name: (np.zeros(self.n), np.zeros(self.n)) if name in bms_monitoring.ELEMENT_ALARMS else (0.0, 0.0)
+                  for name in (*bms_monitoring.PACK_ALARMS, *bms_monitoring.ELEMENT_ALARMS)}
+        return {"z": z, "covariance": covariance, "soc_cc": soc.copy(), "alarms": alarms, "rest_s": 0.0,
+                "voltage": np.full(self.n, np.nan), "unchanged_s": np.zeros(self.n)}
 
     def soc_from_ocv(self, voltage_V: Any, temperature_K: Any) -> np.ndarray:
         """The SoC whose rest voltage (OCV, no RC voltage, no current) is ``voltage_V`` at
@@ -90,11 +100,15 @@ class BmsTwin:
         return out
 
     # -- the step ----------------------------------------------------------------------------------
-    def step(self, element_voltage_V: Any, temperature_K: Any, current_A: float, dt_s: float) -> dict[str, Any]:
+    def step(self, element_voltage_V: Any, temperature_K: Any, current_A: float, dt_s: float,
+             pack_voltage_V: float | None = None) -> dict[str, Any]:
         """Advance by ``dt_s`` with the pack current held over the step (positive = discharge) and
-        the element voltages and temperatures measured at its end. Raises :class:`InputError`
-        naming a NaN, infinite or out-of-range input (the state is kept)."""
+        the element voltages and temperatures measured at its end (and the pack voltage, if the
+        pack measures it). Raises :class:`InputError` naming a NaN, infinite or out-of-range
+        input (the state is kept)."""
         u = finite_scalars({"current_A": current_A, "dt_s": dt_s})
+        pack_voltage = float("nan") if pack_voltage_V is None else finite_scalars({"pack_voltage_V": pack_voltage_V})[
+            "pack_voltage_V"]
         positive(u, ("dt_s",))
         voltage = self._per_element("element_voltage_V", element_voltage_V, "V")
         temperature = self._per_element("temperature_K", temperature_K, "K")
@@ -111,7 +125,18 @@ class BmsTwin:
         soc_cc = estimation.coulomb_count(st["soc_cc"], u["current_A"], u["dt_s"], self.capacity_As)
         if not all(np.isfinite(v).all() for v in (*filtered["z"], soc_cc)):
             raise StateError(f"at t = {self.time_s + u['dt_s']} s: the estimate became non-finite")
-        self.state = {"z": filtered["z"], "covariance": filtered["covariance"], "soc_cc": soc_cc}
+        mon = self.params.monitoring
+        at_rest = abs(u["current_A"]) <= mon.rest_c_rate * self.capacity_As / 3600.0
+        unchanged = bms_monitoring.unchanged_time(NUMPY, voltage, st["voltage"], st["unchanged_s"],
+                                                  0.0 if at_rest else 1.0, u["dt_s"])
+        found = bms_monitoring.conditions(NUMPY, voltage, temperature, u["current_A"], pack_voltage,
+                                          filtered["innovation_V"], filtered["innovation_variance_V2"], unchanged,
+                                          self.monitor_settings)
+        alarms = {name: bms_monitoring.debounce(NUMPY, found[name], *st["alarms"][name], u["dt_s"], mon.debounce_s)
+                  for name in st["alarms"]}
+        self.state = {"z": filtered["z"], "covariance": filtered["covariance"], "soc_cc": soc_cc, "alarms": alarms,
+                      "rest_s": st["rest_s"] + u["dt_s"] if at_rest else 0.0, "voltage": voltage,
+                      "unchanged_s": unchanged}
         self.time_s += u["dt_s"]
         soc = filtered["z"][0]
         r0_factor = filtered["z"][-1] if self.adaptive else np.ones(self.n)
@@ -120,7 +145,10 @@ class BmsTwin:
         power = bms_limits.power_limits(NUMPY, self.horizon_voltage, filtered["z"], temperature,
                                         self.limit_settings["horizon_s"], limits["pack_discharge_A"],
                                         limits["pack_charge_A"])
-        return {"discharge_current_limit_A": float(limits["pack_discharge_A"]),
+        flags = {f"alarm_{name}": (flag if name in bms_monitoring.ELEMENT_ALARMS else float(flag))
+                 for name, (_, flag) in alarms.items()}
+        return {**flags, "alarm_any": float(max(np.max(f) for f in flags.values())), "rest_time_s": self.state["rest_s"],
+                "discharge_current_limit_A": float(limits["pack_discharge_A"]),
                 "charge_current_limit_A": float(limits["pack_charge_A"]),
                 "discharge_power_limit_W": float(power["discharge_W"]), "charge_power_limit_W": float(power["charge_W"]),
                 "element_discharge_current_limit_A": limits["discharge_A"],
@@ -130,8 +158,12 @@ class BmsTwin:
                 "pack_soc_max": float(soc.max()), "pack_soc_mean": float(soc.mean()),
                 "pack_soc_usable": usable_soc(soc)}
 
-    def run(self, time_s: Any, current_A: Any, element_voltage_V: Any, temperature_K: Any) -> dict[str, np.ndarray]:
+    def run(self, time_s: Any, current_A: Any, element_voltage_V: Any, temperature_K: Any,
+            pack_voltage_V: Any = None) -> dict[str, np.ndarray]:
         """Step through logged measurements: ``current_A[k]`` held over ``[t_k, t_k+1]``,
-        ``element_voltage_V[k]`` and ``temperature_K[k]`` (one row of elements) at ``t_k+1``."""
-        return run_profile(self.step, time_s, {"current_A": current_A, "element_voltage_V": element_voltage_V,
-                                               "temperature_K": temperature_K}, {})
+        ``element_voltage_V[k]`` and ``temperature_K[k]`` (one row of elements) and
+        ``pack_voltage_V[k]`` (optional) at ``t_k+1``."""
+        profile = {"current_A": current_A, "element_voltage_V": element_voltage_V, "temperature_K": temperature_K}
+        if pack_voltage_V is not None:
+            profile["pack_voltage_V"] = pack_voltage_V
+        return run_profile(self.step, time_s, profile, {})

@@ -105,6 +105,33 @@ class MonitoringSettings(StrictModel):
         return self
 
 
+class ChargeSettings(StrictModel):
+    """CC-CV charging (see :mod:`fmutwin.equations.bms_control`)."""
+
+    cc_c_rate: float = Field(1.0, gt=0, le=100, description="constant-current phase: the current asked for [C]")
+    cv_voltage_V: float = Field(4.1, gt=0, le=10, description="constant-voltage phase: the highest element's "
+                                                             "voltage held [V]")
+    termination_c_rate: float = Field(0.05, gt=0, le=10, description="complete below this current [C]")
+
+
+class BalancingSettings(StrictModel):
+    """Passive balancing (see :mod:`fmutwin.equations.bms_control`)."""
+
+    start_soc_spread: float = Field(0.02, gt=0, le=1, description="an element this far above the lowest bleeds [1]")
+    stop_soc_spread: float = Field(0.005, ge=0, le=1, description="... until it is within this of it [1]")
+    charge_soc_min: float = Field(0.8, ge=0, le=1, description="while charging, balance only above this mean SoC [1]")
+    min_on_s: float = Field(60.0, ge=0, le=86400, description="a bleed switch once on stays on this long [s]")
+    bleed_resistance_ohm: float = Field(30.0, gt=0, le=1e6, description="an element's bleed resistor: the "
+                                                                       "estimator counts its current [Ohm]")
+
+    @model_validator(mode="after")
+    def _check(self) -> "BalancingSettings":
+        if not self.stop_soc_spread < self.start_soc_spread:
+            raise ValueError(f"stop_soc_spread ({self.stop_soc_spread}) must be below start_soc_spread "
+                             f"({self.start_soc_spread})")
+        return self
+
+
 class BmsParameters(ParameterFile):
     """A BMS for ``n_series`` elements of ``n_parallel`` cells of one cell parameter file."""
 
@@ -117,3 +144,5 @@ class BmsParameters(ParameterFile):
     estimator: EstimatorSettings = Field(default_factory=EstimatorSettings, description="SoC estimation settings")
     limits: LimitSettings = Field(default_factory=LimitSettings, description="current and power limit settings")
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings, description="alarm settings")
+    charge: ChargeSettings = Field(default_factory=ChargeSettings, description="CC-CV charge control settings")
+    balancing: BalancingSettings = Field(default_factory=BalancingSettings, description="passive balancing settings")

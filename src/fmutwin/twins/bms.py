@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fmutwin.equations import bms_estimation as estimation
-from fmutwin.equations import bms_limits, bms_monitoring
+from fmutwin.equations import bms_control, bms_limits, bms_monitoring
 from fmutwin.equations import cell
 from fmutwin.interface import InputError, StateError
 from fmutwin.ops import NUMPY
@@ -86,7 +86,8 @@ class BmsTwin:
         alarms = {name: (np.zeros(self.n), np.zeros(self.n)) if name in bms_monitoring.ELEMENT_ALARMS else (0.0, 0.0)
                   for name in (*bms_monitoring.PACK_ALARMS, *bms_monitoring.ELEMENT_ALARMS)}
         return {"z": z, "covariance": covariance, "soc_cc": soc.copy(), "alarms": alarms, "rest_s": 0.0,
-                "voltage": np.full(self.n, np.nan), "unchanged_s": np.zeros(self.n)}
+                "voltage": np.full(self.n, np.nan), "unchanged_s": np.zeros(self.n), "charge_complete": 0.0,
+                "candidate": np.zeros(self.n), "bleed": np.zeros(self.n), "bleed_on_s": np.zeros(self.n)}
 
     def soc_from_ocv(self, voltage_V: Any, temperature_K: Any) -> np.ndarray:
         """The SoC whose rest voltage (OCV, no RC voltage, no current) is ``voltage_V`` at
@@ -101,62 +102,107 @@ class BmsTwin:
 
     # -- the step ----------------------------------------------------------------------------------
     def step(self, element_voltage_V: Any, temperature_K: Any, current_A: float, dt_s: float,
-             pack_voltage_V: float | None = None) -> dict[str, Any]:
+             pack_voltage_V: float | None = None, charger_connected: float = 0.0) -> dict[str, Any]:
         """Advance by ``dt_s`` with the pack current held over the step (positive = discharge) and
         the element voltages and temperatures measured at its end (and the pack voltage, if the
-        pack measures it). Raises :class:`InputError` naming a NaN, infinite or out-of-range
-        input (the state is kept)."""
-        u = finite_scalars({"current_A": current_A, "dt_s": dt_s})
-        pack_voltage = float("nan") if pack_voltage_V is None else finite_scalars({"pack_voltage_V": pack_voltage_V})[
-            "pack_voltage_V"]
+        pack measures it); ``charger_connected`` 1: ask the charger for a CC-CV current. Raises
+        :class:`InputError` naming a NaN, infinite or out-of-range input, :class:`StateError` for
+        a non-finite estimate (the state is kept either way)."""
+        u = finite_scalars({"current_A": current_A, "dt_s": dt_s, "charger_connected": charger_connected})
         positive(u, ("dt_s",))
+        if u["charger_connected"] not in (0.0, 1.0):
+            raise InputError(f"input charger_connected = {charger_connected!r} must be 0 or 1")
+        u["pack_voltage_V"] = float("nan") if pack_voltage_V is None else finite_scalars(
+            {"pack_voltage_V": pack_voltage_V})["pack_voltage_V"]
         voltage = self._per_element("element_voltage_V", element_voltage_V, "V")
         temperature = self._per_element("temperature_K", temperature_K, "K")
-        if self.state is None:
-            self.state = self._initial_state(voltage, temperature)
-        est, st = self.params.estimator, self.state
+        st = self.state if self.state is not None else self._initial_state(voltage, temperature)
+        filtered, soc_cc = self._estimate(st, voltage, temperature, u)
+        monitored = self._monitor(st, voltage, temperature, u, filtered)
+        limits = bms_limits.current_limits(NUMPY, self.horizon_voltage, filtered["z"], temperature, self.limit_settings)
+        control = self._control(st, filtered["z"], temperature, u, monitored, limits)
+        self.state = {"z": filtered["z"], "covariance": filtered["covariance"], "soc_cc": soc_cc,
+                      "alarms": monitored["alarms"], "rest_s": monitored["rest_s"], "voltage": voltage,
+                      "unchanged_s": monitored["unchanged_s"], "charge_complete": control["charge_complete"],
+                      "candidate": control["candidate"], "bleed": control["bleed"], "bleed_on_s": control["on_s"]}
+        self.time_s += u["dt_s"]
+        return self._outputs(filtered, soc_cc, temperature, monitored, limits, control)
+
+    def _estimate(self, st: dict[str, Any], voltage: np.ndarray, temperature: np.ndarray,
+                  u: dict[str, float]) -> tuple[dict[str, Any], np.ndarray]:
+        """The filter's step and coulomb counting."""
+        est = self.params.estimator
+        # an element's current: the pack's plus its bleed resistor's (switched over the step as commanded)
+        current = u["current_A"] + st["bleed"] * voltage / self.params.balancing.bleed_resistance_ohm
         soc_noise = (est.current_noise_A * u["dt_s"] / self.capacity_As) ** 2 + est.soc_process_noise ** 2
         q = ([np.full(self.n, soc_noise)] + [np.full(self.n, est.rc_process_noise_V ** 2)] * self.structure.n_rc
              + [np.full(self.n, est.r0_factor_process_noise ** 2)] * self.adaptive)
         filter_step = estimation.ukf_step if est.method == "ukf" else estimation.ekf_step
         filtered = filter_step(NUMPY, self.transition, self.measurement, st["z"], st["covariance"],
-                                       {"current_A": np.full(self.n, u["current_A"]), "temperature_K": temperature,
-                                        "dt_s": u["dt_s"]}, voltage, q, est.voltage_noise_V ** 2)
-        soc_cc = estimation.coulomb_count(st["soc_cc"], u["current_A"], u["dt_s"], self.capacity_As)
+                               {"current_A": current, "temperature_K": temperature, "dt_s": u["dt_s"]}, voltage, q,
+                               est.voltage_noise_V ** 2)
+        soc_cc = estimation.coulomb_count(st["soc_cc"], current, u["dt_s"], self.capacity_As)
         if not all(np.isfinite(v).all() for v in (*filtered["z"], soc_cc)):
             raise StateError(f"at t = {self.time_s + u['dt_s']} s: the estimate became non-finite")
+        return filtered, soc_cc
+
+    def _monitor(self, st: dict[str, Any], voltage: np.ndarray, temperature: np.ndarray, u: dict[str, float],
+                 filtered: dict[str, Any]) -> dict[str, Any]:
+        """The debounced alarms, the stuck-reading timers and the rest time after the step."""
         mon = self.params.monitoring
         at_rest = abs(u["current_A"]) <= mon.rest_c_rate * self.capacity_As / 3600.0
         unchanged = bms_monitoring.unchanged_time(NUMPY, voltage, st["voltage"], st["unchanged_s"],
                                                   0.0 if at_rest else 1.0, u["dt_s"])
-        found = bms_monitoring.conditions(NUMPY, voltage, temperature, u["current_A"], pack_voltage,
+        found = bms_monitoring.conditions(NUMPY, voltage, temperature, u["current_A"], u["pack_voltage_V"],
                                           filtered["innovation_V"], filtered["innovation_variance_V2"], unchanged,
                                           self.monitor_settings)
         alarms = {name: bms_monitoring.debounce(NUMPY, found[name], *st["alarms"][name], u["dt_s"], mon.debounce_s)
                   for name in st["alarms"]}
-        self.state = {"z": filtered["z"], "covariance": filtered["covariance"], "soc_cc": soc_cc, "alarms": alarms,
-                      "rest_s": st["rest_s"] + u["dt_s"] if at_rest else 0.0, "voltage": voltage,
-                      "unchanged_s": unchanged}
-        self.time_s += u["dt_s"]
-        soc = filtered["z"][0]
-        r0_factor = filtered["z"][-1] if self.adaptive else np.ones(self.n)
+        return {"alarms": alarms, "unchanged_s": unchanged, "at_rest": at_rest,
+                "rest_s": st["rest_s"] + u["dt_s"] if at_rest else 0.0,
+                "alarm": max(float(np.max(flag)) for _, flag in alarms.values())}
+
+    def _control(self, st: dict[str, Any], z: list[Any], temperature: np.ndarray, u: dict[str, float],
+                 monitored: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:
+        """The charge request and the bleed switches of a step, from the new estimate."""
+        ch, bal = self.params.charge, self.params.balancing
+        one_c = self.capacity_As / 3600.0
+        cv, _ = bms_limits.voltage_limited_current(NUMPY, self.horizon_voltage, z, temperature, u["dt_s"],
+                                                   ch.cv_voltage_V)
+        request, complete = bms_control.charge_request(
+            NUMPY, u["charger_connected"], st["charge_complete"], ch.cc_c_rate * one_c, limits["pack_charge_A"],
+            float(np.min(-cv)), ch.termination_c_rate * one_c)
+        soc, alarm = z[0], monitored["alarm"]
+        allowed = float(monitored["at_rest"] or (u["current_A"] < 0 and float(np.mean(soc)) > bal.charge_soc_min))
+        balance = bms_control.balancing(NUMPY, soc, st["candidate"], st["bleed"], st["bleed_on_s"],
+                                        allowed * (1.0 - alarm), u["dt_s"], bal.model_dump())
+        return {"request_A": float(request), "charge_complete": float(complete), **balance}
+
+    def _outputs(self, filtered: dict[str, Any], soc_cc: np.ndarray, temperature: np.ndarray,
+                 monitored: dict[str, Any], limits: dict[str, Any], control: dict[str, Any]) -> dict[str, Any]:
+        z, est = filtered["z"], self.params.estimator
+        soc = z[0]
+        r0_factor = z[-1] if self.adaptive else np.ones(self.n)
         eol = est.eol_resistance_factor
-        limits = bms_limits.current_limits(NUMPY, self.horizon_voltage, filtered["z"], temperature, self.limit_settings)
-        power = bms_limits.power_limits(NUMPY, self.horizon_voltage, filtered["z"], temperature,
-                                        self.limit_settings["horizon_s"], limits["pack_discharge_A"],
-                                        limits["pack_charge_A"])
+        power = bms_limits.power_limits(NUMPY, self.horizon_voltage, z, temperature, self.limit_settings["horizon_s"],
+                                        limits["pack_discharge_A"], limits["pack_charge_A"])
         flags = {f"alarm_{name}": (flag if name in bms_monitoring.ELEMENT_ALARMS else float(flag))
-                 for name, (_, flag) in alarms.items()}
-        return {**flags, "alarm_any": float(max(np.max(f) for f in flags.values())), "rest_time_s": self.state["rest_s"],
-                "discharge_current_limit_A": float(limits["pack_discharge_A"]),
-                "charge_current_limit_A": float(limits["pack_charge_A"]),
-                "discharge_power_limit_W": float(power["discharge_W"]), "charge_power_limit_W": float(power["charge_W"]),
-                "element_discharge_current_limit_A": limits["discharge_A"],
-                "element_charge_current_limit_A": limits["charge_A"],"soc": soc, "r0_factor": r0_factor, "soh_resistance": (eol - r0_factor) / (eol - 1.0), "soc_std": np.sqrt(np.maximum(filtered["covariance"][0][0], 0.0)),
-                "soc_coulomb_counting": soc_cc, "predicted_voltage_V": filtered["voltage_V"],
-                "innovation_V": filtered["innovation_V"], "pack_soc_min": float(soc.min()),
-                "pack_soc_max": float(soc.max()), "pack_soc_mean": float(soc.mean()),
-                "pack_soc_usable": usable_soc(soc)}
+                 for name, (_, flag) in monitored["alarms"].items()}
+        return {
+            "soc": soc, "soc_std": np.sqrt(np.maximum(filtered["covariance"][0][0], 0.0)),
+            "soc_coulomb_counting": soc_cc, "predicted_voltage_V": filtered["voltage_V"],
+            "innovation_V": filtered["innovation_V"], "r0_factor": r0_factor,
+            "soh_resistance": (eol - r0_factor) / (eol - 1.0),
+            "pack_soc_min": float(soc.min()), "pack_soc_max": float(soc.max()), "pack_soc_mean": float(soc.mean()),
+            "pack_soc_usable": usable_soc(soc),
+            "discharge_current_limit_A": float(limits["pack_discharge_A"]),
+            "charge_current_limit_A": float(limits["pack_charge_A"]),
+            "discharge_power_limit_W": float(power["discharge_W"]), "charge_power_limit_W": float(power["charge_W"]),
+            "element_discharge_current_limit_A": limits["discharge_A"],
+            "element_charge_current_limit_A": limits["charge_A"],
+            **flags, "alarm_any": monitored["alarm"], "rest_time_s": monitored["rest_s"],
+            "charge_current_request_A": control["request_A"], "charge_complete": control["charge_complete"],
+            "bleed": control["bleed"], "balancing_candidate": control["candidate"]}
 
     def run(self, time_s: Any, current_A: Any, element_voltage_V: Any, temperature_K: Any,
             pack_voltage_V: Any = None) -> dict[str, np.ndarray]:

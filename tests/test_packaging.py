@@ -32,7 +32,8 @@ def test_wheel_carries_what_building_fmus_needs(wheel):
             "fmutwin/fmu_sources/module.py", "fmutwin/params/data/pybamm_ecm_example.json",
             "fmutwin/params/data/module_example.json", "fmutwin/fmu_sources/pack_thermal.py",
             "fmutwin/params/data/pack_thermal_example.json", "fmutwin/fmu_sources/module_echem.py",
-            "fmutwin/params/data/module_echem_example.json"} <= names, sorted(names)
+            "fmutwin/params/data/module_echem_example.json", "fmutwin/fmu_sources/bms.py",
+            "fmutwin/params/data/bms_example.json"} <= names, sorted(names)
 
 
 @pytest.mark.slow
@@ -59,8 +60,8 @@ def test_installed_wheel_builds_and_checks_fmus_from_an_unrelated_folder(wheel, 
     assert build.returncode == 0, build.stdout + build.stderr
     fmus = sorted((work / "fmus").glob("*.fmu"))
     models = ("CellECM", "CellEchem", "CellECMNative", "Module", "ModuleNative", "PackThermal", "PackThermalNative",
-              "ModuleEchem")
+              "ModuleEchem", "Bms")
     assert {p.name for p in fmus} == {f"{m}_fmi{v}.fmu" for m in models for v in (2, 3)}
     check = subprocess.run([str(venv / "bin" / "fmutwin"), "check", *map(str, fmus)], cwd=work, env=env,
                            capture_output=True, text=True, timeout=600)
-    assert check.returncode == 0 and check.stdout.count(": OK") == 16, check.stdout + check.stderr
+    assert check.returncode == 0 and check.stdout.count(": OK") == 18, check.stdout + check.stderr

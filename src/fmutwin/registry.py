@@ -116,6 +116,22 @@ def _module_echem_file() -> Path:
     return default_module_echem_file()
 
 
+#: the name of the BMS file in a BMS FMU's resources folder
+BMS_PARAMETER_FILE = "bms_parameters.json"
+
+
+def _bms(resources: Any) -> SteppableModel:
+    from fmutwin.twins.bms_interface import BmsModel
+
+    return BmsModel(_shipped_file(resources, BMS_PARAMETER_FILE))
+
+
+def _bms_file() -> Path:
+    from fmutwin.params.defaults import default_bms_file
+
+    return default_bms_file()
+
+
 TWINS: dict[str, TwinExport] = {
     "cell_ecm": TwinExport(
         "cell_ecm", "CellECM", "fmutwin cell equivalent-circuit twin (0-3 RC, hysteresis, thermal, aging, faults; "
@@ -136,6 +152,10 @@ TWINS: dict[str, TwinExport] = {
         "current split at the end of each step, interconnects, balancing bleed resistors, thermal network; needs "
         "PyBaMM, CasADi and gcc in the importing Python; positive current discharges the module).", _module_echem,
         None, _module_echem_file, MODULE_ECHEM_PARAMETER_FILE),
+    "bms": TwinExport(
+        "bms", "Bms", "fmutwin BMS twin (SoC per series element by EKF / UKF / adaptive filter on the cell equations, "
+        "current and power limits, CC-CV charge request, passive balancing, debounced alarms; needs numpy and CasADi "
+        "in the importing Python; positive current discharges the pack).", _bms, None, _bms_file, BMS_PARAMETER_FILE),
 }
 
 
@@ -148,15 +168,19 @@ def twin(name: str) -> TwinExport:
 
 
 def load_parameter_file(data: Any, origin: str) -> Any:
-    """Validate a parameter file's JSON data as the kind of file it is (a module file holds
+    """Validate a parameter file's JSON data as the kind of file it is (a BMS file says so in its
+    ``kind``; a module file holds
     ``n_series``, of electrochemical cells when its cell names a ``model``; a pack-thermal file
     ``n_modules``; else a cell parameter file); a ValueError
     names every bad field."""
+    from fmutwin.params.bms import BmsParameters
     from fmutwin.params.cell import CellParameters
     from fmutwin.params.module import ModuleParameters
     from fmutwin.params.module_echem import ModuleEchemParameters
     from fmutwin.params.pack import PackThermalParameters
 
+    if isinstance(data, dict) and data.get("kind") == "bms":
+        return BmsParameters.from_dict(data, origin=origin)
     if isinstance(data, dict) and "n_series" in data and isinstance(data.get("cell"), dict) and "model" in data["cell"]:
         return ModuleEchemParameters.from_dict(data, origin=origin)
     if isinstance(data, dict) and "n_series" in data:

@@ -161,3 +161,25 @@ def test_usable_pack_soc_respects_the_weakest_and_the_strongest_element():
     assert usable_soc(np.array([0.2, 1.0])) == pytest.approx(1.0)  # the strongest is full: the pack is full
     assert usable_soc(np.array([0.4, 0.4, 0.4])) == pytest.approx(0.4)
     assert usable_soc(np.array([0.3, 0.6])) == pytest.approx(0.3 / 0.7)
+
+
+@pytest.mark.parametrize("method", ["ekf", "ukf", "adaptive"])
+def test_state_restore_repeats_the_run_exactly(plant_run, method):
+    import json
+
+    r = plant_run
+    twin = bms(initial_soc=0.5, method=method)
+    assert twin.get_state()["started"] == 0.0
+
+    def steps(k0, k1):
+        return [twin.step(r["voltage"][k], r["temperature"][k], r["current"][k], 1.0, charger_connected=float(k > 150))
+                for k in range(k0, k1)]
+
+    steps(0, 100)
+    saved = json.loads(json.dumps(twin.get_state()))
+    first = steps(100, 200)
+    twin.set_state(saved)
+    again = steps(100, 200)
+    for a, b in zip(first, again):
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)

@@ -4,7 +4,7 @@ ratings, derating, SoC window). Positive current discharges the pack."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -135,6 +135,7 @@ class BalancingSettings(StrictModel):
 class BmsParameters(ParameterFile):
     """A BMS for ``n_series`` elements of ``n_parallel`` cells of one cell parameter file."""
 
+    kind: Literal["bms"] = Field("bms", description="what this file is: a BMS parameter set")
     name: str = Field(min_length=1, description="name of this BMS set")
     source: str = Field("", description="where it came from")
     cell: CellParameters = Field(description="the cell parameter set the estimator's model runs (any ECM file, "
@@ -146,3 +147,4 @@ class BmsParameters(ParameterFile):
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings, description="alarm settings")
     charge: ChargeSettings = Field(default_factory=ChargeSettings, description="CC-CV charge control settings")
     balancing: BalancingSettings = Field(default_factory=BalancingSettings, description="passive balancing settings")
+    provenance: dict[str, Any] | None = Field(None, description="how this BMS file was produced")

@@ -6,6 +6,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
+from fmutwin.params.bms import BmsParameters
 from fmutwin.params.cell import CellParameters
 from fmutwin.params.module import ModuleParameters
 from fmutwin.params.module_echem import ModuleEchemParameters
@@ -15,6 +16,7 @@ DEFAULT_CELL_FILE = "pybamm_ecm_example.json"
 DEFAULT_MODULE_FILE = "module_example.json"
 DEFAULT_PACK_THERMAL_FILE = "pack_thermal_example.json"
 DEFAULT_MODULE_ECHEM_FILE = "module_echem_example.json"
+DEFAULT_BMS_FILE = "bms_example.json"
 #: environment variable naming the parameter file to build FMUs from (read when the cell twin's
 #: variables are declared, so set it before that import: ``fmutwin build --parameters`` does)
 CELL_FILE_ENV = "FMUTWIN_CELL_PARAMETERS"
@@ -52,6 +54,16 @@ def default_module_echem_file() -> Path:
 
 def default_module_echem_parameters() -> ModuleEchemParameters:
     return ModuleEchemParameters.load(default_module_echem_file())
+
+
+def default_bms_file() -> Path:
+    """The shipped example BMS: that of the shipped 12s4p module, made by
+    :func:`fmutwin.params.bms_example.bms_example` from the shipped cell."""
+    return Path(str(resources.files("fmutwin.params") / "data" / DEFAULT_BMS_FILE))
+
+
+def default_bms_parameters() -> BmsParameters:
+    return BmsParameters.load(default_bms_file())
 
 
 def default_pack_thermal_file() -> Path:

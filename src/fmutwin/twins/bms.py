@@ -25,6 +25,10 @@ from fmutwin.twins.checks import finite_scalars, positive
 from fmutwin.twins.profile import run_profile
 
 
+#: the state entries that are one array (or number) each
+_PLAIN_STATE = ("soc_cc", "rest_s", "voltage", "unchanged_s", "charge_complete", "candidate", "bleed", "bleed_on_s")
+
+
 def usable_soc(soc: np.ndarray) -> float:
     """The pack SoC that respects the weakest element: 0 when the lowest element is empty, 1 when
     the highest is full, min / (min + 1 - max) between (Plett, Battery Management Systems II)."""
@@ -62,6 +66,41 @@ class BmsTwin:
             "over_current_charge_A": mon.over_current_charge_c_rate * rated}
         self.state: dict[str, Any] | None = None  # made at the first step (the guess may need a voltage)
         self.time_s = 0.0
+
+    # -- state -------------------------------------------------------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        """The whole state as named lists of floats (JSON-serialisable): time, then, once started,
+        the filter's state and covariance, the coulomb count, the alarms, timers and switches."""
+        out: dict[str, Any] = {"time_s": self.time_s, "started": float(self.state is not None)}
+        if self.state is None:
+            return out
+        st = self.state
+        out.update({f"z{k}": np.asarray(v, dtype=float).tolist() for k, v in enumerate(st["z"])})
+        out.update({f"covariance{i}_{j}": np.asarray(v, dtype=float).tolist()
+                    for i, row in enumerate(st["covariance"]) for j, v in enumerate(row)})
+        for name, (timer, flag) in st["alarms"].items():
+            out[f"alarm_timer_{name}"] = np.asarray(timer, dtype=float).tolist()
+            out[f"alarm_flag_{name}"] = np.asarray(flag, dtype=float).tolist()
+        out.update({k: np.asarray(st[k], dtype=float).tolist() for k in _PLAIN_STATE})
+        return out
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore a state from :meth:`get_state`."""
+        self.time_s = float(state["time_s"])
+        if not state["started"]:
+            self.state = None
+            return
+        n_z = len(estimation.state_names(self.structure, self.adaptive))
+
+        def arr(key: str) -> Any:
+            value = np.array(state[key], dtype=float)
+            return float(value) if value.ndim == 0 else value
+
+        self.state = {"z": [arr(f"z{k}") for k in range(n_z)],
+                      "covariance": [[arr(f"covariance{i}_{j}") for j in range(n_z)] for i in range(n_z)],
+                      "alarms": {name: (arr(f"alarm_timer_{name}"), arr(f"alarm_flag_{name}"))
+                                 for name in (*bms_monitoring.PACK_ALARMS, *bms_monitoring.ELEMENT_ALARMS)},
+                      **{k: arr(k) for k in _PLAIN_STATE}}
 
     # -- inputs ------------------------------------------------------------------------------------
     def _per_element(self, name: str, value: Any, unit: str) -> np.ndarray:

@@ -1,0 +1,151 @@
+"""The BMS twin's exposed variables (declared once: FMI 2.0 and 3.0 come from this) and the model
+the FMI layer drives. Nothing here knows FMI. Positive current discharges the pack.
+
+Inputs are what a BMS measures (element voltages, element temperatures, the pack current, the
+pack voltage where ``packVoltageMeasured``) and whether a charger is connected; outputs are what
+it decides: SoC and its spread, limits, the charge current request, the bleed switches (the
+module FMU's ``bleed`` input) and the alarms.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from fmutwin.equations.bms_monitoring import ELEMENT_ALARMS, PACK_ALARMS
+from fmutwin.interface import InputError, ModelError, StateError, Variable
+from fmutwin.params.base import ParameterError
+from fmutwin.params.bms import BmsParameters
+from fmutwin.twins.opaque_model import OpaqueTwinModel
+
+#: the largest accepted |pack current| by default: this C-rate of an element
+LIMIT_C_RATE = 20.0
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def declaration(params: BmsParameters) -> dict[str, tuple[tuple[Variable, str], ...]]:
+    """Parameters, inputs and outputs, each as (variable, twin key), from the BMS file."""
+    ns = params.n_series
+    est, ch, bal = params.estimator, params.charge, params.balancing
+    one_c = params.cell.nominal_capacity_As / 3600.0 * params.n_parallel
+    parameters = (
+        (Variable("socFromOcv", "parameter", "start from the SoC of the OCV at the first measured voltages (the pack "
+                  "at rest); else from initialSoc", type="Boolean", start=est.initial_soc is None), "soc_from_ocv"),
+        (Variable("initialSoc", "parameter", "initial SoC guess of every element", unit="1",
+                  start=0.5 if est.initial_soc is None else est.initial_soc, min=0.0, max=1.0), "initial_soc"),
+        (Variable("cvVoltage", "parameter", "CC-CV charge: the highest element's voltage held", unit="V",
+                  start=ch.cv_voltage_V, min=0.1, max=10.0), "cv_voltage_V"),
+        (Variable("bleedResistance", "parameter", "an element's bleed resistor (the estimator counts its current)",
+                  unit="Ohm", start=bal.bleed_resistance_ohm, min=1e-6, max=1e6), "bleed_resistance_ohm"),
+        (Variable("packVoltageMeasured", "parameter", "the pack voltage input is a measurement (checked against "
+                  "the sum of the elements)", type="Boolean", start=False), "pack_voltage_measured"),
+        (Variable("currentLimit", "parameter", "largest accepted |packCurrent|", unit="A",
+                  start=LIMIT_C_RATE * one_c, min=0.0, max=1e6), "current_limit_A"),
+    )
+    inputs = (
+        (Variable("elementVoltage", "input", "measured voltage of each series element", unit="V", start=[3.7] * ns,
+                  min=0.0, max=10.0, dimensions=(ns,)), "element_voltage_V"),
+        (Variable("elementTemperature", "input", "measured temperature of each series element", unit="K",
+                  start=[298.15] * ns, min=1.0, max=1000.0, dimensions=(ns,)), "temperature_K"),
+        (Variable("packCurrent", "input", "measured pack current, positive = discharge", unit="A", start=0.0,
+                  min="-currentLimit", max="currentLimit"), "current_A"),
+        (Variable("packVoltage", "input", "measured pack voltage (read where packVoltageMeasured)", unit="V",
+                  start=3.7 * ns, min=0.0, max=1e5), "pack_voltage_V"),
+        (Variable("chargerConnected", "input", "a charger is connected: ask it for a CC-CV current", type="Boolean",
+                  start=False), "charger_connected"),
+    )
+
+    def per_element(name: str, key: str, description: str, unit: str = "1", boolean: bool = False) -> tuple:
+        return (Variable(name, "output", description, type="Boolean" if boolean else "Real",
+                         unit=None if boolean else unit, dimensions=(ns,)), key)
+
+    def pack(name: str, key: str, description: str, unit: str = "1", boolean: bool = False) -> tuple:
+        return (Variable(name, "output", description, type="Boolean" if boolean else "Real",
+                         unit=None if boolean else unit), key)
+
+    outputs = (
+        per_element("soc", "soc", "estimated SoC of each element"),
+        per_element("socStd", "soc_std", "standard deviation of the SoC estimate"),
+        per_element("socCoulombCounting", "soc_coulomb_counting", "SoC by charge counting alone"),
+        per_element("r0Factor", "r0_factor", "estimated R0 over the cell file's (the adaptive filter; else 1)"),
+        per_element("sohResistance", "soh_resistance", "SoH by resistance, (R_EOL - R) / (R_EOL - R_new)"),
+        pack("packSocMin", "pack_soc_min", "lowest element SoC"),
+        pack("packSocMax", "pack_soc_max", "highest element SoC"),
+        pack("packSocMean", "pack_soc_mean", "mean element SoC"),
+        pack("packSocUsable", "pack_soc_usable", "pack SoC respecting the weakest element"),
+        pack("dischargeCurrentLimit", "discharge_current_limit_A", "largest discharge current now", "A"),
+        pack("chargeCurrentLimit", "charge_current_limit_A", "largest charge current now (a magnitude)", "A"),
+        pack("dischargePowerLimit", "discharge_power_limit_W", "largest discharge power now", "W"),
+        pack("chargePowerLimit", "charge_power_limit_W", "largest charge power now (a magnitude)", "W"),
+        pack("chargeCurrentRequest", "charge_current_request_A",
+             "CC-CV: the charge current asked of the charger (a magnitude; pack current = minus it)", "A"),
+        pack("chargeComplete", "charge_complete", "CC-CV charge complete", boolean=True),
+        per_element("bleed", "bleed", "balancing: switch the element's bleed resistor on", boolean=True),
+        *(pack(_camel(f"alarm_{name}"), f"alarm_{name}", f"alarm: {name.replace('_', ' ')}", boolean=True)
+          for name in PACK_ALARMS),
+        *(per_element(_camel(f"alarm_{name}"), f"alarm_{name}", f"alarm: {name.replace('_', ' ')} fault",
+                      boolean=True) for name in ELEMENT_ALARMS),
+        pack("alarmAny", "alarm_any", "any alarm raised", boolean=True),
+        pack("restTime", "rest_time_s", "how long the pack has been at rest", "s"),
+    )
+    return {"parameters": parameters, "inputs": inputs, "outputs": outputs}
+
+
+class BmsModel(OpaqueTwinModel):
+    """Drives one :class:`fmutwin.twins.bms.BmsTwin` from FMI-named values."""
+
+    def __init__(self, parameter_file: str | Path | None) -> None:
+        from fmutwin.params.defaults import default_bms_parameters
+
+        self.params = (BmsParameters.load(parameter_file) if parameter_file and Path(parameter_file).is_file()
+                       else default_bms_parameters())
+        self.declared = declaration(self.params)
+        self.variables = tuple(v for group in self.declared.values() for v, _ in group)
+        self.twin: Any = None
+
+    def initialize(self, parameters: Mapping[str, Any], overridden: set[str],
+                   inputs: Mapping[str, Any]) -> dict[str, Any]:
+        from fmutwin.twins.bms import BmsTwin
+
+        values = {key: parameters[var.name] for var, key in self.declared["parameters"]}
+        self.pack_voltage_measured = bool(values["pack_voltage_measured"])
+        data = self.params.model_dump()
+        data["estimator"]["initial_soc"] = None if values["soc_from_ocv"] else float(values["initial_soc"])
+        data["charge"]["cv_voltage_V"] = float(values["cv_voltage_V"])
+        data["balancing"]["bleed_resistance_ohm"] = float(values["bleed_resistance_ohm"])
+        try:
+            self.twin = BmsTwin(BmsParameters.from_dict(data))
+        except (ParameterError, ValueError) as exc:
+            raise ModelError(str(exc)) from None
+        saved = self.twin.get_state()
+        try:
+            return self.step(inputs, 0.0, 1e-3)  # the outputs at the start with the importer's inputs
+        finally:
+            self.twin.set_state(saved)
+
+    def step(self, inputs: Mapping[str, Any], time_s: float, dt_s: float) -> dict[str, Any]:
+        args = {key: inputs[var.name] for var, key in self.declared["inputs"]}
+        args["charger_connected"] = float(bool(args["charger_connected"]))
+        if not self.pack_voltage_measured:
+            args["pack_voltage_V"] = None
+        try:
+            y = self.twin.step(dt_s=dt_s, **args)
+        except (InputError, StateError) as exc:
+            message = str(exc)
+            for var, key in self.declared["inputs"]:
+                message = message.replace(f"input {key}", f"input {var.name}")
+            raise ModelError(message) from None
+        out: dict[str, Any] = {}
+        for var, key in self.declared["outputs"]:
+            values = [bool(v > 0.5) if var.type == "Boolean" else float(v) for v in np.ravel(y[key])]
+            out[var.name] = values if var.dimensions else values[0]
+        return out
+
+    def get_state(self) -> dict[str, Any]:
+        return self.twin.get_state()

@@ -18,6 +18,29 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(20261123)
 
 
+@pytest.fixture(scope="session")
+def reduced_chen2020_dir(tmp_path_factory):
+    """``fmutwin reduce`` on PyBaMM's DFN with Chen2020 at 25 degC (its default configuration, no
+    native FMUs): the output folder, made once for every test that needs it."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("reduced")
+    config = out / "config.json"
+    config.write_text(json.dumps({"name": "chen2020_dfn_2rc", "temperatures_K": [298.15]}))
+    run = subprocess.run([sys.executable, "-m", "fmutwin.cli", "reduce", str(config), "--out", str(out),
+                          "--no-native"], capture_output=True, text=True, timeout=1500)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def reduced_chen2020(reduced_chen2020_dir):
+    """The 2-RC ECM parameter file reduced from the DFN (see ``reduced_chen2020_dir``)."""
+    return reduced_chen2020_dir / "chen2020_dfn_2rc.json"
+
+
 _EXIT_STATUS: list[int] = []
 
 

@@ -7,9 +7,7 @@ built FMI 2.0 FMU stepped by fmpy against the electrochemical twin stepped by th
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,14 +29,8 @@ MAX_LIMIT_V = 40e-3
 
 
 @pytest.fixture(scope="module")
-def reduced(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("reduced")
-    config = out / "config.json"
-    config.write_text(json.dumps({"name": "chen2020_dfn_2rc", "temperatures_K": [298.15]}))
-    run = subprocess.run([sys.executable, "-m", "fmutwin.cli", "reduce", str(config), "--out", str(out),
-                          "--no-native"], capture_output=True, text=True, timeout=1500)
-    assert run.returncode == 0, run.stdout + run.stderr
-    return out
+def reduced(reduced_chen2020_dir: Path) -> Path:
+    return reduced_chen2020_dir  # the session's reduction (tests/conftest.py), shared with the BMS's tests
 
 
 def test_held_out_cycles_meet_the_targets(reduced: Path) -> None:

@@ -132,6 +132,18 @@ class BalancingSettings(StrictModel):
         return self
 
 
+class HealthSettings(StrictModel):
+    """Capacity estimation from rest to rest and cycle counting (see :mod:`fmutwin.equations.bms_health`)."""
+
+    rest_s: float = Field(600.0, gt=0, le=86400, description="a rest this long gives the SoC from the OCV [s]")
+    min_soc_change: float = Field(0.1, gt=0, le=1, description="SoC change between two rests that updates the "
+                                                               "capacity estimate [1]")
+    forgetting: float = Field(0.98, gt=0, le=1, description="recursive least squares forgetting factor [1]")
+    initial_capacity_std: float = Field(0.1, gt=0, le=1, description="uncertainty of the initial capacity guess "
+                                                                     "(the cell file's), relative [1]")
+    compensate_cycles: bool = Field(True, description="count equivalent full cycles on the estimated capacity")
+
+
 class BmsParameters(ParameterFile):
     """A BMS for ``n_series`` elements of ``n_parallel`` cells of one cell parameter file."""
 
@@ -147,4 +159,5 @@ class BmsParameters(ParameterFile):
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings, description="alarm settings")
     charge: ChargeSettings = Field(default_factory=ChargeSettings, description="CC-CV charge control settings")
     balancing: BalancingSettings = Field(default_factory=BalancingSettings, description="passive balancing settings")
+    health: HealthSettings = Field(default_factory=HealthSettings, description="capacity and cycle settings")
     provenance: dict[str, Any] | None = Field(None, description="how this BMS file was produced")

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from fmutwin.equations import bms_estimation as estimation
-from fmutwin.equations import bms_control, bms_limits, bms_monitoring
+from fmutwin.equations import bms_control, bms_health, bms_limits, bms_monitoring
+from fmutwin.equations.tables import mean_over_soc
 from fmutwin.equations import cell
 from fmutwin.interface import InputError, StateError
 from fmutwin.ops import NUMPY
@@ -26,7 +27,9 @@ from fmutwin.twins.profile import run_profile
 
 
 #: the state entries that are one array (or number) each
-_PLAIN_STATE = ("soc_cc", "rest_s", "voltage", "unchanged_s", "charge_complete", "candidate", "bleed", "bleed_on_s")
+_PLAIN_STATE = ("soc_cc", "rest_s", "voltage", "unchanged_s", "charge_complete", "candidate", "bleed", "bleed_on_s",
+                "capacity_As", "capacity_var", "anchored", "anchor_soc", "anchor_charge_As", "charge_As",
+                "discharged_As", "charged_As")
 
 
 def usable_soc(soc: np.ndarray) -> float:
@@ -126,7 +129,11 @@ class BmsTwin:
                   for name in (*bms_monitoring.PACK_ALARMS, *bms_monitoring.ELEMENT_ALARMS)}
         return {"z": z, "covariance": covariance, "soc_cc": soc.copy(), "alarms": alarms, "rest_s": 0.0,
                 "voltage": np.full(self.n, np.nan), "unchanged_s": np.zeros(self.n), "charge_complete": 0.0,
-                "candidate": np.zeros(self.n), "bleed": np.zeros(self.n), "bleed_on_s": np.zeros(self.n)}
+                "candidate": np.zeros(self.n), "bleed": np.zeros(self.n), "bleed_on_s": np.zeros(self.n),
+                "capacity_As": np.full(self.n, self.capacity_As),
+                "capacity_var": np.full(self.n, (self.params.health.initial_capacity_std * self.capacity_As) ** 2),
+                "anchored": 0.0, "anchor_soc": np.zeros(self.n), "anchor_charge_As": np.zeros(self.n),
+                "charge_As": np.zeros(self.n), "discharged_As": np.zeros(self.n), "charged_As": np.zeros(self.n)}
 
     def soc_from_ocv(self, voltage_V: Any, temperature_K: Any) -> np.ndarray:
         """The SoC whose rest voltage (OCV, no RC voltage, no current) is ``voltage_V`` at
@@ -156,16 +163,18 @@ class BmsTwin:
         voltage = self._per_element("element_voltage_V", element_voltage_V, "V")
         temperature = self._per_element("temperature_K", temperature_K, "K")
         st = self.state if self.state is not None else self._initial_state(voltage, temperature)
-        filtered, soc_cc = self._estimate(st, voltage, temperature, u)
+        filtered, soc_cc, current = self._estimate(st, voltage, temperature, u)
         monitored = self._monitor(st, voltage, temperature, u, filtered)
+        health = self._health(st, voltage, temperature, current, u["dt_s"], monitored["rest_s"])
         limits = bms_limits.current_limits(NUMPY, self.horizon_voltage, filtered["z"], temperature, self.limit_settings)
         control = self._control(st, filtered["z"], temperature, u, monitored, limits)
         self.state = {"z": filtered["z"], "covariance": filtered["covariance"], "soc_cc": soc_cc,
                       "alarms": monitored["alarms"], "rest_s": monitored["rest_s"], "voltage": voltage,
                       "unchanged_s": monitored["unchanged_s"], "charge_complete": control["charge_complete"],
-                      "candidate": control["candidate"], "bleed": control["bleed"], "bleed_on_s": control["on_s"]}
+                      "candidate": control["candidate"], "bleed": control["bleed"], "bleed_on_s": control["on_s"],
+                      **health}
         self.time_s += u["dt_s"]
-        return self._outputs(filtered, soc_cc, temperature, monitored, limits, control)
+        return self._outputs(filtered, soc_cc, temperature, monitored, limits, control, health)
 
     def _estimate(self, st: dict[str, Any], voltage: np.ndarray, temperature: np.ndarray,
                   u: dict[str, float]) -> tuple[dict[str, Any], np.ndarray]:
@@ -183,7 +192,25 @@ class BmsTwin:
         soc_cc = estimation.coulomb_count(st["soc_cc"], current, u["dt_s"], self.capacity_As)
         if not all(np.isfinite(v).all() for v in (*filtered["z"], soc_cc)):
             raise StateError(f"at t = {self.time_s + u['dt_s']} s: the estimate became non-finite")
-        return filtered, soc_cc
+        return filtered, soc_cc, current
+
+    def _health(self, st: dict[str, Any], voltage: np.ndarray, temperature: np.ndarray, current: np.ndarray,
+                dt: float, rest_s: float) -> dict[str, Any]:
+        """The capacity estimate (updated from rest to rest) and the charge counters after a step."""
+        h = self.params.health
+        out = {k: st[k] for k in ("capacity_As", "capacity_var", "anchored", "anchor_soc", "anchor_charge_As")}
+        out["charge_As"] = st["charge_As"] + current * dt
+        out["discharged_As"] = st["discharged_As"] + np.maximum(current, 0.0) * dt
+        out["charged_As"] = st["charged_As"] + np.maximum(-current, 0.0) * dt
+        if st["rest_s"] < h.rest_s <= rest_s:  # this rest just became long enough: an SoC from the OCV
+            soc = self.soc_from_ocv(voltage, temperature)
+            change = soc - st["anchor_soc"]
+            update = st["anchored"] * (np.abs(change) >= h.min_soc_change)
+            out["capacity_As"], out["capacity_var"] = bms_health.rls_capacity(
+                NUMPY, st["capacity_As"], st["capacity_var"], change, out["charge_As"] - st["anchor_charge_As"],
+                h.forgetting, update)
+            out.update(anchored=1.0, anchor_soc=soc, anchor_charge_As=out["charge_As"].copy())
+        return out
 
     def _monitor(self, st: dict[str, Any], voltage: np.ndarray, temperature: np.ndarray, u: dict[str, float],
                  filtered: dict[str, Any]) -> dict[str, Any]:
@@ -218,8 +245,17 @@ class BmsTwin:
         return {"request_A": float(request), "charge_complete": float(complete), **balance}
 
     def _outputs(self, filtered: dict[str, Any], soc_cc: np.ndarray, temperature: np.ndarray,
-                 monitored: dict[str, Any], limits: dict[str, Any], control: dict[str, Any]) -> dict[str, Any]:
+                 monitored: dict[str, Any], limits: dict[str, Any], control: dict[str, Any],
+                 health: dict[str, Any]) -> dict[str, Any]:
         z, est = filtered["z"], self.params.estimator
+        capacity = health["capacity_As"]
+        ocv = self.structure.tables["ocv_V"], self.p["ocv_V"]
+        mean_to = mean_over_soc(NUMPY, *ocv, 0.0 * z[0], np.clip(z[0], 0.0, 1.0), temperature, "ocv_V")
+        mean_full = mean_over_soc(NUMPY, *ocv, 0.0 * z[0], 1.0 + 0.0 * z[0], temperature, "ocv_V")
+        soe = bms_health.energy_fraction(NUMPY, mean_to, np.clip(z[0], 0.0, 1.0), mean_full)
+        full = capacity * mean_full  # the energy [J] each element holds when full
+        energy = soe * full
+        cycle_capacity = capacity if self.params.health.compensate_cycles else self.capacity_As
         soc = z[0]
         r0_factor = z[-1] if self.adaptive else np.ones(self.n)
         eol = est.eol_resistance_factor
@@ -241,7 +277,13 @@ class BmsTwin:
             "element_charge_current_limit_A": limits["charge_A"],
             **flags, "alarm_any": monitored["alarm"], "rest_time_s": monitored["rest_s"],
             "charge_current_request_A": control["request_A"], "charge_complete": control["charge_complete"],
-            "bleed": control["bleed"], "balancing_candidate": control["candidate"]}
+            "bleed": control["bleed"], "balancing_candidate": control["candidate"],
+            "capacity_As": capacity, "soh_capacity": capacity / self.capacity_As, "capacity_std_As":
+            np.sqrt(np.maximum(health["capacity_var"], 0.0)), "soe": soe,
+            "pack_energy_J": float(energy.sum()), "pack_soe": float(energy.sum() / full.sum()),
+            "equivalent_full_cycles": float(np.mean(health["discharged_As"] / cycle_capacity)),
+            "coulombic_efficiency": float(health["discharged_As"].sum() / health["charged_As"].sum())
+            if health["charged_As"].sum() > 0 else 1.0}
 
     def run(self, time_s: Any, current_A: Any, element_voltage_V: Any, temperature_K: Any,
             pack_voltage_V: Any = None) -> dict[str, np.ndarray]:

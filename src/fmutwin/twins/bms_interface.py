@@ -93,6 +93,13 @@ def declaration(params: BmsParameters) -> dict[str, tuple[tuple[Variable, str], 
                       boolean=True) for name in ELEMENT_ALARMS),
         pack("alarmAny", "alarm_any", "any alarm raised", boolean=True),
         pack("restTime", "rest_time_s", "how long the pack has been at rest", "s"),
+        per_element("capacity", "capacity_As", "estimated capacity of each element (from rest to rest)", "As"),
+        per_element("sohCapacity", "soh_capacity", "SoH by capacity: estimated over the cell file's"),
+        per_element("soe", "soe", "state of energy of each element"),
+        pack("packSoe", "pack_soe", "state of energy of the pack"),
+        pack("packEnergy", "pack_energy_J", "energy the pack holds down to empty", "J"),
+        pack("equivalentFullCycles", "equivalent_full_cycles", "discharged charge over the capacity"),
+        pack("coulombicEfficiency", "coulombic_efficiency", "discharged over charged charge"),
     )
     return {"parameters": parameters, "inputs": inputs, "outputs": outputs}
 

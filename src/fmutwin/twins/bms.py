@@ -224,7 +224,7 @@ class BmsTwin:
                                           self.monitor_settings)
         alarms = {name: bms_monitoring.debounce(NUMPY, found[name], *st["alarms"][name], u["dt_s"], mon.debounce_s)
                   for name in st["alarms"]}
-        return {"alarms": alarms, "unchanged_s": unchanged, "at_rest": at_rest,
+        return {"alarms": alarms, "unchanged_s": unchanged, "at_rest": at_rest, "voltage": voltage,
                 "rest_s": st["rest_s"] + u["dt_s"] if at_rest else 0.0,
                 "alarm": max(float(np.max(flag)) for _, flag in alarms.values())}
 
@@ -256,6 +256,8 @@ class BmsTwin:
         full = capacity * mean_full  # the energy [J] each element holds when full
         energy = soe * full
         cycle_capacity = capacity if self.params.health.compensate_cycles else self.capacity_As
+        soc_std = np.sqrt(np.maximum(filtered["covariance"][0][0], 0.0))
+        high, low = int(np.argmax(z[0])), int(np.argmin(z[0]))
         soc = z[0]
         r0_factor = z[-1] if self.adaptive else np.ones(self.n)
         eol = est.eol_resistance_factor
@@ -264,7 +266,10 @@ class BmsTwin:
         flags = {f"alarm_{name}": (flag if name in bms_monitoring.ELEMENT_ALARMS else float(flag))
                  for name, (_, flag) in monitored["alarms"].items()}
         return {
-            "soc": soc, "soc_std": np.sqrt(np.maximum(filtered["covariance"][0][0], 0.0)),
+            "soc": soc, "soc_std": soc_std,
+            # imbalance: the spread of the estimates, with its standard deviation (the two ends' independent)
+            "soc_spread": float(soc[high] - soc[low]), "soc_spread_std": float(np.hypot(soc_std[high], soc_std[low])),
+            "voltage_spread_V": float(np.ptp(monitored["voltage"])),
             "soc_coulomb_counting": soc_cc, "predicted_voltage_V": filtered["voltage_V"],
             "innovation_V": filtered["innovation_V"], "r0_factor": r0_factor,
             "soh_resistance": (eol - r0_factor) / (eol - 1.0),

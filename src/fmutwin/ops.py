@@ -522,7 +522,7 @@ def _segment(x: Any, grid: Any) -> tuple[Any, Any]:
     temperature) many times a step, mostly on equal grids."""
     g = np.asarray(grid, dtype=float)
     x = np.asarray(x, dtype=float)
-    key = (x.tobytes(), g.tobytes())
+    key = (x.shape, x.tobytes(), g.tobytes())
     hit = _SEGMENTS.get(key)
     if hit is not None:
         return hit
@@ -568,7 +568,7 @@ def _numpy_interp2(x: Any, y: Any, xgrid: Sequence[Any], ygrid: Sequence[Any], v
 
 _INTERPOLANTS: dict[tuple[int, ...], Any] = {}
 #: numpy: the last segment searches (see _segment)
-_SEGMENTS: dict[tuple[bytes, bytes], tuple[Any, Any]] = {}
+_SEGMENTS: dict[tuple[Any, bytes, bytes], tuple[Any, Any]] = {}
 #: numpy: the kinks of each table seen, by its grid and values
 _NUMPY_KINKS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 

@@ -38,3 +38,14 @@ def test_bad_bms_settings_name_the_field(changes, expect):
     cell = default_cell_parameters().model_dump(mode="json", exclude_none=True)
     with pytest.raises(ParameterError, match=expect):
         BmsParameters.from_dict({"name": "bms", "cell": cell, "n_series": 2, **changes})
+
+
+@pytest.mark.parametrize("changes, expect", [
+    ({"monitoring": {"under_voltage_V": 2.6}}, "under_voltage_V .* must be below limits.min_cell_voltage_V"),
+    ({"limits": {"max_cell_voltage_V": 4.3}}, "over_voltage_V .* must be above limits.max_cell_voltage_V"),
+    ({"charge": {"cv_voltage_V": 4.195}}, "cv_voltage_V .* must be at most"),
+])
+def test_alarms_lie_beyond_the_limits_and_cv_within_them(changes, expect):
+    cell = default_cell_parameters().model_dump(mode="json", exclude_none=True)
+    with pytest.raises(ParameterError, match=expect):
+        BmsParameters.from_dict({"name": "bms", "cell": cell, "n_series": 2, **changes})

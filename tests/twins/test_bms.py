@@ -93,7 +93,9 @@ def test_initial_soc_from_the_ocv_at_rest():
 
 def test_filter_jacobians_equal_finite_differences_of_the_numpy_cell_step():
     twin = bms()
-    z = [np.array([0.234, 0.517, 0.773, 0.936])]  # off the tables' breakpoints (there the slope jumps) + [np.array([0.01, -0.02, 0.0, 0.03])] * twin.structure.n_rc
+    # off the tables' breakpoints (there the slope jumps); every RC voltage of the structure
+    z = [np.array([0.234, 0.517, 0.773, 0.936])] + [np.array([0.01, -0.02, 0.0, 0.03])] * twin.structure.n_rc
+    assert len(z) >= 2
     u = {"current_A": np.array([150.0, -80.0, 20.0, 0.0]), "temperature_K": np.array([278.15, 298.15, 308.15, 298.15]),
          "dt_s": 1.0}
     for fn in (twin.transition, twin.measurement):

@@ -30,7 +30,7 @@ def settled(soc: float, **limits):
             "initial_soc": list(np.repeat([soc, soc + 0.03, soc - 0.02, soc], NP))}}))
     bms = BmsTwin(BmsParameters.from_dict({"name": "bms", "cell": cell, "n_series": NS, "n_parallel": NP, "limits": {
         "min_cell_voltage_V": V_MIN, "max_cell_voltage_V": V_MAX, "max_discharge_c_rate": 10, "max_charge_c_rate": 10,
-        **limits}}))
+        **limits}, "charge": {"cv_voltage_V": 4.0}}))
     for k in range(300):
         current = 60.0 * np.sin(k / 20.0)
         y = plant.step(current, 1.0)
@@ -70,9 +70,10 @@ def test_derating_and_the_soc_window_bound_the_limits():
     slow_charge = settled(0.5, max_charge_c_rate=2)[1]  # 400 A, below the voltage-limited 1291 A
     assert slow_charge["charge_current_limit_A"] == pytest.approx(400.0)
     assert slow_charge["discharge_current_limit_A"] == pytest.approx(RATED_A)
-    cold_charge = settled(0.5, charge_derating=[0.0, 0.2, 1.0, 1.0, 0.0],
-                          derating_temperature_K=[253.15, 273.15, 283.15, 318.15, 333.15])[1]
-    assert cold_charge["charge_current_limit_A"] <= RATED_A
+    derated = settled(0.5, max_charge_c_rate=2, derating_temperature_K=[280.0, 320.0],
+                      charge_derating=[0.0, 1.0], discharge_derating=[1.0, 1.0])[1]
+    # at the pack's 298.2-298.4 K the charge factor is (T - 280) / 40, about 0.46
+    assert derated["charge_current_limit_A"] == pytest.approx(400.0 * (298.3 - 280.0) / 40.0, rel=0.01)
     hot = settled(0.5, derating_temperature_K=[250.0, 260.0], charge_derating=[0.5, 0.25],
                   discharge_derating=[0.5, 0.25])[1]  # at 298 K the factors hold their last value, 0.25
     assert hot["discharge_current_limit_A"] == pytest.approx(0.25 * RATED_A)

@@ -87,7 +87,7 @@ def test_voltage_sensor_offset_is_caught_by_the_pack_voltage(clean):
     assert first(out["alarm_pack_voltage_implausible"]) == 1001
 
 
-def test_stuck_voltage_sensor_is_caught_by_the_filter(clean):
+def test_stuck_voltage_sensor_is_caught_by_its_unchanged_reading(clean):
     voltage = clean["voltage"].copy()
     voltage[1200:, 3] = voltage[1200, 3]
     out = run(clean, voltage=voltage)
@@ -104,3 +104,24 @@ def test_debounce_sets_and_clears_after_the_time():
         timer, flag = debounce(NUMPY, float(condition), timer, flag, 1.0, 2.0)
         flags.append(flag)
     assert flags == [0, 1, 1, 1, 1, 1, 1, 0, 0]
+
+
+def test_a_raised_alarm_stops_what_it_must(clean):
+    temperature = clean["temperature"].copy()
+    temperature[800:830, :] += 40.0  # every sensor: over-temperature, no sensor fault
+    voltage = clean["voltage"].copy()
+    voltage[1000:1010, 1] -= 1.5  # under-voltage (and that sensor then disagrees: implausible, faulty)
+    out = run(clean, voltage=voltage, temperature=temperature)
+    hot = out["alarm_over_temperature"] > 0.5
+    assert hot.sum() >= 25
+    assert np.all(out["charge_current_limit_A"][hot] == 0.0) and np.all(out["discharge_current_limit_A"][hot] == 0.0)
+    assert np.all(out["discharge_power_limit_W"][hot] == 0.0)
+    assert np.all(out["charge_current_limit_A"][~hot][:700] > 0.0)
+    low = out["alarm_under_voltage"] > 0.5
+    assert low.sum() >= 5
+    assert np.all(out["discharge_current_limit_A"][low] == 0.0)
+    from fmutwin.equations.bms_monitoring import STOPS_CHARGE, STOPS_DISCHARGE
+
+    # a low voltage alone may still be charged away, a high one discharged, a cold pack discharged
+    assert "under_voltage" not in STOPS_CHARGE and "over_voltage" not in STOPS_DISCHARGE
+    assert "under_temperature" in STOPS_CHARGE and "under_temperature" not in STOPS_DISCHARGE

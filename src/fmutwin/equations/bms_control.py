@@ -4,8 +4,9 @@
 ``cc_current_A``, bounded by the charge current limit (:mod:`fmutwin.equations.bms_limits`); once
 the highest element reaches ``cv_voltage_V`` the request is the current that holds it there: the
 voltage-limited charge current with the CV voltage as the limit over one step (the filter's model
-predicts it, no PI loop to tune). Charging is complete once the request falls below
-``termination_current_A`` (it stays complete until the charger is disconnected). Currents are
+predicts it, no PI loop to tune). Charging is complete once, in CV, the request falls below
+``termination_current_A`` (it stays complete until the charger is disconnected); a limit of zero
+(a cold pack, an alarm) pauses the charge without completing it. Currents are
 magnitudes of charge current here; the pack current is then minus the request.
 
 **Passive balancing.** Balancing is allowed at rest, or while charging above ``charge_soc_min``,
@@ -29,7 +30,10 @@ def charge_request(ops: Ops, connected: Any, complete: Any, cc_current: Any, lim
     ``limit`` the charge current limit, ``cv_current`` the current that brings the highest element
     to the CV voltage at the end of the step (its voltage-limited charge current)."""
     wanted = ops.fmax(ops.fmin(ops.fmin(cc_current, limit), cv_current), 0.0)
-    done = connected * ops.fmax(complete, ops.where(wanted < termination_current, 1.0, 0.0))
+    # complete only in CV (the CV current binds and has fallen below termination), never because
+    # a limit is zero (a cold pack, an element at the top of the SoC window, an alarm)
+    in_cv = ops.where(cv_current <= ops.fmin(cc_current, limit), 1.0, 0.0)
+    done = connected * ops.fmax(complete, in_cv * ops.where(cv_current < termination_current, 1.0, 0.0))
     return connected * (1.0 - done) * wanted, done
 
 

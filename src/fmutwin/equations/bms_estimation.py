@@ -135,6 +135,11 @@ def ekf_step(ops: Ops, transition: Callable[..., list[Any]], measurement: Callab
             "innovation_variance_V2": innovation_variance}
 
 
+#: the smallest squared pivot of the UKF's Cholesky factor (a state the filter is certain of, e.g.
+#: with zero process noise, keeps a finite factor instead of a division by zero)
+PIVOT_FLOOR = 1e-30
+
+
 def _cholesky(ops: Ops, a: list[list[Any]]) -> list[list[Any]]:
     """The lower Cholesky factor of a small symmetric positive definite matrix (entries per element)."""
     n = len(a)
@@ -142,7 +147,7 @@ def _cholesky(ops: Ops, a: list[list[Any]]) -> list[list[Any]]:
     for i in range(n):
         for j in range(i + 1):
             rest = a[i][j] - sum(low[i][k] * low[j][k] for k in range(j))
-            low[i][j] = ops.sqrt(ops.fmax(rest, 0.0)) if i == j else rest / low[j][j]
+            low[i][j] = ops.sqrt(ops.fmax(rest, PIVOT_FLOOR)) if i == j else rest / low[j][j]
     return low
 
 

@@ -5,7 +5,9 @@ voltage to the limit at the end of a horizon (default 10 s), with the element's 
 (SoC, RC voltages, R0 factor) and the cell equations over that horizon (the filter's own
 transition and measurement: exact RC response, the OCV over the SoC the current moves through).
 It is found by Newton's method on that voltage as a function of the current, with its derivative
-from CasADi's automatic differentiation (:meth:`Ops.linearise`), from zero current.
+from CasADi's automatic differentiation (:meth:`Ops.linearise`), from zero current (4 iterations;
+the voltage is nearly affine in the current); one that does not bring the voltage within
+0.1 mV of the limit (or is NaN) counts as zero, the safe side.
 
 A limit is the smallest of: that current, the rated current times the temperature derating
 factor, and zero outside the SoC window (no discharge at or below its lower end, no charge at or
@@ -22,6 +24,8 @@ from typing import Any, Callable
 from fmutwin.ops import Ops
 
 NEWTON_ITERATIONS = 4
+#: a voltage-limited current is taken once it brings the voltage this close to the limit [V]
+SOLVED_V = 1e-4
 
 
 def horizon_voltage(transition: Callable[..., list[Any]], measurement: Callable[..., list[Any]],
@@ -47,9 +51,12 @@ def voltage_limited_current(ops: Ops, voltage_fn: Callable[..., list[Any]], z: l
     current = 0.0 * z[0]
     for _ in range(NEWTON_ITERATIONS):
         (voltage,), ((slope,),) = ops.linearise(voltage_fn, [current], args)
-        current = current - (voltage - limit_V) / slope
+        current = current - ops.safe_div(voltage - limit_V, slope)
     (voltage,), _ = ops.linearise(voltage_fn, [current], args)
-    return current, voltage
+    # a current that does not reach the limit (no convergence, a table's range left: NaN) is no
+    # current at all: the safe side, where a NaN-ignoring min would give the full rating
+    solved = ops.where((ops.fabs(voltage - limit_V) < SOLVED_V) * (current == current), 1.0, 0.0)
+    return ops.where(solved > 0.5, current, 0.0 * current), voltage
 
 
 def current_limits(ops: Ops, voltage_fn: Callable[..., list[Any]], z: list[Any], temperature_K: Any,

@@ -11,10 +11,15 @@ flag clears only after the condition has been absent that long). Conditions:
   voltages by more than a tolerance (a voltage sensor, or the pack measurement, is wrong);
 * a voltage sensor that disagrees with the estimator: the filter's innovation beyond ``k``
   standard deviations of its predicted spread (a drifting sensor, a broken connection), or whose
-  reading has not changed at all for ``stuck_time_s`` while current flows (stuck: a live sensor's
-  noise and the cell's response always move it);
-* a temperature sensor that departs from the median of the others by more than a tolerance;
+  reading has not changed (by more than ``stuck_resolution_V``) for ``stuck_time_s`` while current
+  flows (stuck: a live sensor's noise and the cell's response move it);
+* a temperature sensor that departs from the median of all of them (itself included: it needs
+  three elements or more to single one out) by more than a tolerance;
 * rest: the current below a threshold (a timer of how long).
+
+A raised alarm stops charging, discharging or both (:data:`STOPS_CHARGE`, :data:`STOPS_DISCHARGE`):
+the BMS then reports zero for that direction's current and power limits and asks no charge
+current.
 """
 
 from __future__ import annotations
@@ -28,6 +33,11 @@ PACK_ALARMS = ("over_voltage", "under_voltage", "over_temperature", "under_tempe
                "over_current_charge", "pack_voltage_implausible")
 #: the per-element sensor alarms
 ELEMENT_ALARMS = ("voltage_sensor", "temperature_sensor")
+#: what a raised alarm stops: charging (its limit and the charge request go to zero) and discharging;
+#: the alarms of one direction leave the other free (a low voltage may still be charged away)
+STOPS_CHARGE = tuple(a for a in (*PACK_ALARMS, *ELEMENT_ALARMS) if a not in ("under_voltage", "over_current_discharge"))
+STOPS_DISCHARGE = tuple(a for a in (*PACK_ALARMS, *ELEMENT_ALARMS)
+                        if a not in ("over_voltage", "over_current_charge", "under_temperature"))
 
 
 def debounce(ops: Ops, condition: Any, timer: Any, flag: Any, dt: Any, debounce_s: Any) -> tuple[Any, Any]:
@@ -39,9 +49,11 @@ def debounce(ops: Ops, condition: Any, timer: Any, flag: Any, dt: Any, debounce_
     return (1.0 - flip) * timer, flip * condition + (1.0 - flip) * flag
 
 
-def unchanged_time(ops: Ops, voltage: Any, previous: Any, unchanged_s: Any, current_flows: Any, dt: Any) -> Any:
-    """How long each voltage reading has stayed exactly the same while current flowed [s]."""
-    same = ops.where(voltage == previous, 1.0, 0.0)
+def unchanged_time(ops: Ops, voltage: Any, previous: Any, unchanged_s: Any, current_flows: Any, dt: Any,
+                   resolution: Any = 0.0) -> Any:
+    """How long each voltage reading has stayed the same (within ``resolution``: an ADC's step)
+    while current flowed [s]."""
+    same = ops.where(ops.fabs(voltage - previous) <= resolution, 1.0, 0.0)
     return same * (unchanged_s + current_flows * dt)
 
 

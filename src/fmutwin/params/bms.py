@@ -24,15 +24,16 @@ class EstimatorSettings(StrictModel):
     initial_soc_std: float = Field(0.2, gt=0, le=1, description="standard deviation of the initial guess [1]")
     voltage_noise_V: float = Field(0.01, gt=0, le=1, description="element voltage sensor noise, standard deviation [V]")
     current_noise_A: float = Field(0.05, ge=0, le=1e3, description="current sensor noise, standard deviation [A]")
-    rc_process_noise_V: float = Field(1e-4, ge=0, le=1, description="RC voltage model error per step, std [V]")
+    rc_process_noise_V: float = Field(1e-4, gt=0, le=1, description="RC voltage model error over 1 s, std (its "
+                                                                 "variance grows with the step) [V]")
     r0_factor_std: float = Field(0.3, gt=0, le=10, description="adaptive: standard deviation of the initial R0 "
                                                                 "factor guess (1, the cell file's R0) [1]")
-    r0_factor_process_noise: float = Field(1e-4, ge=0, le=1, description="adaptive: R0 factor random walk per "
-                                                                         "step, standard deviation [1]")
+    r0_factor_process_noise: float = Field(1e-4, ge=0, le=1, description="adaptive: R0 factor random walk over "
+                                                                         "1 s, std (its variance grows with the step) [1]")
     eol_resistance_factor: float = Field(2.0, gt=1, le=100, description="R at end of life over R new, for SoH "
                                                                         "by resistance [1]")
-    soc_process_noise: float = Field(1e-6, ge=0, le=1, description="SoC model error per step beyond the current "
-                                                                   "noise's, standard deviation [1]")
+    soc_process_noise: float = Field(1e-6, ge=0, le=1, description="SoC model error over 1 s beyond the current "
+                                                                   "noise's, std (its variance grows with the step) [1]")
 
 
 class LimitSettings(StrictModel):
@@ -79,7 +80,7 @@ class MonitoringSettings(StrictModel):
     """Alarm thresholds and the debounce every alarm shares (see :mod:`fmutwin.equations.bms_monitoring`)."""
 
     over_voltage_V: float = Field(4.25, gt=0, le=10, description="cell over-voltage alarm threshold [V]")
-    under_voltage_V: float = Field(2.6, gt=0, le=10, description="cell under-voltage alarm threshold [V]")
+    under_voltage_V: float = Field(2.45, gt=0, le=10, description="cell under-voltage alarm threshold [V]")
     over_temperature_K: float = Field(333.15, gt=0, le=1000, description="over-temperature threshold [K]")
     under_temperature_K: float = Field(253.15, gt=0, le=1000, description="under-temperature threshold [K]")
     over_current_discharge_c_rate: float = Field(5.0, gt=0, le=100, description="discharge over-current [C]")
@@ -90,8 +91,11 @@ class MonitoringSettings(StrictModel):
                                                                      "beyond this many standard deviations [1]")
     stuck_time_s: float = Field(10.0, gt=0, le=3600, description="voltage sensor alarm: its reading unchanged "
                                                                   "this long while current flows [s]")
+    stuck_resolution_V: float = Field(0.0, ge=0, le=1, description="voltage sensor alarm: a reading that moves no "
+                                                                   "more than this has not changed [V]")
     temperature_sensor_tolerance_K: float = Field(10.0, gt=0, le=1000, description="temperature sensor alarm: "
-                                                                                   "beyond this from the median [K]")
+                                                                                   "beyond this from the median of "
+                                                                                   "all (3 elements or more) [K]")
     debounce_s: float = Field(2.0, ge=0, le=3600, description="an alarm sets (clears) once its condition has held "
                                                               "(been absent) this long [s]")
     rest_c_rate: float = Field(0.01, ge=0, le=1, description="below this current the pack is at rest [C]")
@@ -161,3 +165,19 @@ class BmsParameters(ParameterFile):
     balancing: BalancingSettings = Field(default_factory=BalancingSettings, description="passive balancing settings")
     health: HealthSettings = Field(default_factory=HealthSettings, description="capacity and cycle settings")
     provenance: dict[str, Any] | None = Field(None, description="how this BMS file was produced")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "BmsParameters":
+        """The alarms lie beyond the limits the BMS keeps to, and the CV voltage within them."""
+        lim, mon = self.limits, self.monitoring
+        if not mon.under_voltage_V < lim.min_cell_voltage_V:
+            raise ValueError(f"monitoring.under_voltage_V ({mon.under_voltage_V}) must be below "
+                             f"limits.min_cell_voltage_V ({lim.min_cell_voltage_V}): else the limits drive the pack "
+                             "into the alarm")
+        if not mon.over_voltage_V > lim.max_cell_voltage_V:
+            raise ValueError(f"monitoring.over_voltage_V ({mon.over_voltage_V}) must be above "
+                             f"limits.max_cell_voltage_V ({lim.max_cell_voltage_V})")
+        if not self.charge.cv_voltage_V <= lim.max_cell_voltage_V - lim.voltage_margin_V:
+            raise ValueError(f"charge.cv_voltage_V ({self.charge.cv_voltage_V}) must be at most "
+                             "limits.max_cell_voltage_V - limits.voltage_margin_V")
+        return self

@@ -26,6 +26,10 @@ from fmutwin.twins.checks import finite_scalars, positive
 from fmutwin.twins.profile import run_profile
 
 
+#: the capacity estimate stays within this range of the cell file's, and a measurement more than
+#: MAX_CAPACITY_STEP (relative) from the estimate is an outlier (a bad OCV reading), not used
+CAPACITY_RANGE = (0.3, 1.5)
+MAX_CAPACITY_STEP = 0.5
 #: the state entries that are one array (or number) each
 _PLAIN_STATE = ("soc_cc", "rest_s", "voltage", "unchanged_s", "charge_complete", "candidate", "bleed", "bleed_on_s",
                 "capacity_As", "capacity_var", "anchored", "anchor_soc", "anchor_charge_As", "charge_As",
@@ -35,7 +39,7 @@ _PLAIN_STATE = ("soc_cc", "rest_s", "voltage", "unchanged_s", "charge_complete",
 def usable_soc(soc: np.ndarray) -> float:
     """The pack SoC that respects the weakest element: 0 when the lowest element is empty, 1 when
     the highest is full, min / (min + 1 - max) between (Plett, Battery Management Systems II)."""
-    low, high = float(np.min(soc)), float(np.max(soc))
+    low, high = float(np.clip(np.min(soc), 0.0, 1.0)), float(np.clip(np.max(soc), 0.0, 1.0))
     return low / max(low + 1.0 - high, 1e-12)
 
 
@@ -64,7 +68,7 @@ class BmsTwin:
         mon = params.monitoring
         self.monitor_settings = {
             **mon.model_dump(exclude={"over_current_discharge_c_rate", "over_current_charge_c_rate", "debounce_s",
-                                      "rest_c_rate"}),
+                                      "rest_c_rate", "stuck_resolution_V"}),
             "over_current_discharge_A": mon.over_current_discharge_c_rate * rated,
             "over_current_charge_A": mon.over_current_charge_c_rate * rated}
         self.state: dict[str, Any] | None = None  # made at the first step (the guess may need a voltage)
@@ -89,6 +93,13 @@ class BmsTwin:
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a state from :meth:`get_state`."""
+        if "time_s" not in state or "started" not in state:
+            raise StateError("a BMS state needs time_s and started")
+        if state["started"]:
+            expected = set(self.get_state()) if self.state is not None else None
+            missing = sorted(expected - set(state)) if expected else [k for k in _PLAIN_STATE if k not in state]
+            if missing:
+                raise StateError(f"the BMS state lacks {missing}")
         self.time_s = float(state["time_s"])
         if not state["started"]:
             self.state = None
@@ -143,6 +154,9 @@ class BmsTwin:
         for e, (v, t) in enumerate(zip(np.broadcast_to(voltage_V, self.n), np.broadcast_to(temperature_K, self.n))):
             x = estimation.cell_state(NUMPY, self.structure, [grid] + [0.0 * grid] * self.structure.n_rc, t)
             ocv = cell.terminal_voltage(NUMPY, self.structure, self.p, x, 0.0 * grid, t)
+            if np.any(np.diff(ocv) <= 0):
+                raise StateError(f"the cell file's OCV is not increasing in SoC at {t} K: no SoC from the OCV "
+                                 "(give estimator.initial_soc, and rest_s long enough only where it is)")
             out[e] = np.interp(v, ocv, grid)
         return out
 
@@ -166,7 +180,7 @@ class BmsTwin:
         filtered, soc_cc, current = self._estimate(st, voltage, temperature, u)
         monitored = self._monitor(st, voltage, temperature, u, filtered)
         health = self._health(st, voltage, temperature, current, u["dt_s"], monitored["rest_s"])
-        limits = bms_limits.current_limits(NUMPY, self.horizon_voltage, filtered["z"], temperature, self.limit_settings)
+        limits = self._limits(filtered["z"], temperature, monitored["alarms"])
         control = self._control(st, filtered["z"], temperature, u, monitored, limits)
         self.state = {"z": filtered["z"], "covariance": filtered["covariance"], "soc_cc": soc_cc,
                       "alarms": monitored["alarms"], "rest_s": monitored["rest_s"], "voltage": voltage,
@@ -177,14 +191,15 @@ class BmsTwin:
         return self._outputs(filtered, soc_cc, temperature, monitored, limits, control, health)
 
     def _estimate(self, st: dict[str, Any], voltage: np.ndarray, temperature: np.ndarray,
-                  u: dict[str, float]) -> tuple[dict[str, Any], np.ndarray]:
-        """The filter's step and coulomb counting."""
+                  u: dict[str, float]) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+        """The filter's step, coulomb counting, and each element's current (bleed included)."""
         est = self.params.estimator
         # an element's current: the pack's plus its bleed resistor's (switched over the step as commanded)
         current = u["current_A"] + st["bleed"] * voltage / self.params.balancing.bleed_resistance_ohm
-        soc_noise = (est.current_noise_A * u["dt_s"] / self.capacity_As) ** 2 + est.soc_process_noise ** 2
-        q = ([np.full(self.n, soc_noise)] + [np.full(self.n, est.rc_process_noise_V ** 2)] * self.structure.n_rc
-             + [np.full(self.n, est.r0_factor_process_noise ** 2)] * self.adaptive)
+        dt = u["dt_s"]  # the model errors are random walks: their variance grows with the step
+        soc_noise = (est.current_noise_A * dt / self.capacity_As) ** 2 + est.soc_process_noise ** 2 * dt
+        q = ([np.full(self.n, soc_noise)] + [np.full(self.n, est.rc_process_noise_V ** 2 * dt)] * self.structure.n_rc
+             + [np.full(self.n, est.r0_factor_process_noise ** 2 * dt)] * self.adaptive)
         filter_step = estimation.ukf_step if est.method == "ukf" else estimation.ekf_step
         filtered = filter_step(NUMPY, self.transition, self.measurement, st["z"], st["covariance"],
                                {"current_A": current, "temperature_K": temperature, "dt_s": u["dt_s"]}, voltage, q,
@@ -204,12 +219,18 @@ class BmsTwin:
         out["charged_As"] = st["charged_As"] + np.maximum(-current, 0.0) * dt
         if st["rest_s"] < h.rest_s <= rest_s:  # this rest just became long enough: an SoC from the OCV
             soc = self.soc_from_ocv(voltage, temperature)
-            change = soc - st["anchor_soc"]
-            update = st["anchored"] * (np.abs(change) >= h.min_soc_change)
-            out["capacity_As"], out["capacity_var"] = bms_health.rls_capacity(
-                NUMPY, st["capacity_As"], st["capacity_var"], change, out["charge_As"] - st["anchor_charge_As"],
-                h.forgetting, update)
-            out.update(anchored=1.0, anchor_soc=soc, anchor_charge_As=out["charge_As"].copy())
+            change, charge = soc - st["anchor_soc"], out["charge_As"] - st["anchor_charge_As"]
+            relaxed = st["bleed"] < 0.5  # an element whose bleed resistor loads it is not at rest
+            measured = -charge / np.where(np.abs(change) > 0, change, np.inf)
+            plausible = np.abs(measured - st["capacity_As"]) < MAX_CAPACITY_STEP * st["capacity_As"]
+            update = st["anchored"] * relaxed * plausible * (np.abs(change) >= h.min_soc_change)
+            capacity, variance = bms_health.rls_capacity(NUMPY, st["capacity_As"], st["capacity_var"], change, charge,
+                                                         h.forgetting, update)
+            out["capacity_As"] = np.clip(capacity, CAPACITY_RANGE[0] * self.capacity_As,
+                                         CAPACITY_RANGE[1] * self.capacity_As)
+            out["capacity_var"] = variance
+            out.update(anchored=1.0, anchor_soc=np.where(relaxed, soc, st["anchor_soc"]),
+                       anchor_charge_As=np.where(relaxed, out["charge_As"], st["anchor_charge_As"]))
         return out
 
     def _monitor(self, st: dict[str, Any], voltage: np.ndarray, temperature: np.ndarray, u: dict[str, float],
@@ -218,7 +239,7 @@ class BmsTwin:
         mon = self.params.monitoring
         at_rest = abs(u["current_A"]) <= mon.rest_c_rate * self.capacity_As / 3600.0
         unchanged = bms_monitoring.unchanged_time(NUMPY, voltage, st["voltage"], st["unchanged_s"],
-                                                  0.0 if at_rest else 1.0, u["dt_s"])
+                                                  0.0 if at_rest else 1.0, u["dt_s"], mon.stuck_resolution_V)
         found = bms_monitoring.conditions(NUMPY, voltage, temperature, u["current_A"], u["pack_voltage_V"],
                                           filtered["innovation_V"], filtered["innovation_variance_V2"], unchanged,
                                           self.monitor_settings)
@@ -227,6 +248,16 @@ class BmsTwin:
         return {"alarms": alarms, "unchanged_s": unchanged, "at_rest": at_rest, "voltage": voltage,
                 "rest_s": st["rest_s"] + u["dt_s"] if at_rest else 0.0,
                 "alarm": max(float(np.max(flag)) for _, flag in alarms.values())}
+
+    def _limits(self, z: list[Any], temperature: np.ndarray, alarms: dict[str, Any]) -> dict[str, Any]:
+        """The current limits, zero in a direction a raised alarm stops."""
+        limits = bms_limits.current_limits(NUMPY, self.horizon_voltage, z, temperature, self.limit_settings)
+        for direction, stops in (("charge", bms_monitoring.STOPS_CHARGE),
+                                 ("discharge", bms_monitoring.STOPS_DISCHARGE)):
+            if max(float(np.max(alarms[name][1])) for name in stops) > 0.5:
+                limits[f"pack_{direction}_A"] = 0.0
+                limits[f"{direction}_A"] = 0.0 * limits[f"{direction}_A"]
+        return limits
 
     def _control(self, st: dict[str, Any], z: list[Any], temperature: np.ndarray, u: dict[str, float],
                  monitored: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:

@@ -12,10 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
-
 from fmutwin.equations.bms_monitoring import ELEMENT_ALARMS, PACK_ALARMS
-from fmutwin.interface import InputError, ModelError, StateError, Variable
+from fmutwin.interface import ModelError, Variable
 from fmutwin.params.base import ParameterError
 from fmutwin.params.bms import BmsParameters
 from fmutwin.twins.opaque_model import OpaqueTwinModel
@@ -113,11 +111,7 @@ class BmsModel(OpaqueTwinModel):
     def __init__(self, parameter_file: str | Path | None) -> None:
         from fmutwin.params.defaults import default_bms_parameters
 
-        self.params = (BmsParameters.load(parameter_file) if parameter_file and Path(parameter_file).is_file()
-                       else default_bms_parameters())
-        self.declared = declaration(self.params)
-        self.variables = tuple(v for group in self.declared.values() for v, _ in group)
-        self.twin: Any = None
+        self._load(parameter_file, BmsParameters.load, default_bms_parameters, declaration)
 
     def initialize(self, parameters: Mapping[str, Any], overridden: set[str],
                    inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -133,29 +127,14 @@ class BmsModel(OpaqueTwinModel):
             self.twin = BmsTwin(BmsParameters.from_dict(data))
         except (ParameterError, ValueError) as exc:
             raise ModelError(str(exc)) from None
-        saved = self.twin.get_state()
-        try:
-            return self.step(inputs, 0.0, 1e-3)  # the outputs at the start with the importer's inputs
-        finally:
-            self.twin.set_state(saved)
+        return self._look(inputs)
 
     def step(self, inputs: Mapping[str, Any], time_s: float, dt_s: float) -> dict[str, Any]:
         args = {key: inputs[var.name] for var, key in self.declared["inputs"]}
         args["charger_connected"] = float(bool(args["charger_connected"]))
         if not self.pack_voltage_measured:
             args["pack_voltage_V"] = None
-        try:
-            y = self.twin.step(dt_s=dt_s, **args)
-        except (InputError, StateError) as exc:
-            message = str(exc)
-            for var, key in self.declared["inputs"]:
-                message = message.replace(f"input {key}", f"input {var.name}")
-            raise ModelError(message) from None
-        out: dict[str, Any] = {}
-        for var, key in self.declared["outputs"]:
-            values = [bool(v > 0.5) if var.type == "Boolean" else float(v) for v in np.ravel(y[key])]
-            out[var.name] = values if var.dimensions else values[0]
-        return out
+        return self._step_twin(dt_s, args)
 
     def get_state(self) -> dict[str, Any]:
         return self.twin.get_state()

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from fmutwin.interface import InputError, ModelError, StateError, Variable
+from fmutwin.interface import ModelError, Variable
 from fmutwin.params.module_echem import ModuleEchemParameters
 from fmutwin.twins.module_interface import module_inputs, module_outputs, module_parameters
 from fmutwin.twins.opaque_model import OpaqueTwinModel
@@ -43,11 +43,8 @@ class ModuleEchemModel(OpaqueTwinModel):
     def __init__(self, parameter_file: str | Path | None) -> None:
         from fmutwin.params.defaults import default_module_echem_parameters
 
-        self.params = (ModuleEchemParameters.load(parameter_file) if parameter_file and Path(parameter_file).is_file()
-                       else default_module_echem_parameters()).realise()
-        self.declared = declaration(self.params)
-        self.variables = tuple(v for group in self.declared.values() for v, _ in group)
-        self.twin: Any = None
+        self._load(parameter_file, lambda f: ModuleEchemParameters.load(f).realise(),
+                   lambda: default_module_echem_parameters().realise(), declaration)
 
     def initialize(self, parameters: Mapping[str, Any], overridden: set[str],
                    inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,30 +64,10 @@ class ModuleEchemModel(OpaqueTwinModel):
             raise ModelError(str(exc)) from None
         return self._look(inputs)
 
-    def _look(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """The outputs at the initial state with the importer's inputs (a 1 ms step, undone)."""
-        saved = self.twin.get_state()
-        try:
-            out = self.step(inputs, 0.0, 1e-3)
-        finally:
-            self.twin.set_state(saved)
-        return out
-
     def step(self, inputs: Mapping[str, Any], time_s: float, dt_s: float) -> dict[str, Any]:
         args = {key: inputs[var.name] for var, key in self.declared["inputs"]}
         args["bleed"] = np.asarray(args["bleed"], dtype=float)
-        try:
-            y = self.twin.step(dt_s=dt_s, **args)
-        except (InputError, StateError) as exc:
-            message = str(exc)
-            for var, key in self.declared["inputs"]:
-                message = message.replace(f"input {key}", f"input {var.name}")
-            raise ModelError(message) from None
-        out: dict[str, Any] = {}
-        for var, key in self.declared["outputs"]:
-            values = [float(v) for v in np.ravel(y[key])]
-            out[var.name] = values if var.dimensions else values[0]
-        return out
+        return self._step_twin(dt_s, args)
 
     def get_state(self) -> dict[str, Any]:
         return {k: np.asarray(v).tolist() for k, v in self.twin.get_state().items()}

@@ -1,6 +1,6 @@
 """BMS alarms on the module-twin plant of test_bms.py: none on a clean cycle (with sensor noise and
 a current gain error); injected over-voltage, over-temperature, over-current and sensor faults
-(a voltage sensor offset, a stuck voltage sensor, a temperature sensor offset) flagged within the
+(a voltage sensor's offset, gain error, drift or stuck reading, a temperature sensor offset) flagged within the
 debounce time of their condition, events shorter than the debounce never; an alarm clears once
 its condition has been absent for the debounce time."""
 
@@ -125,3 +125,17 @@ def test_a_raised_alarm_stops_what_it_must(clean):
     # a low voltage alone may still be charged away, a high one discharged, a cold pack discharged
     assert "under_voltage" not in STOPS_CHARGE and "over_voltage" not in STOPS_DISCHARGE
     assert "under_temperature" in STOPS_CHARGE and "under_temperature" not in STOPS_DISCHARGE
+
+
+def test_voltage_sensor_gain_and_drift_are_caught_by_the_pack_voltage(clean):
+    gain = clean["voltage"].copy()
+    gain[1000:, 2] *= 1.05  # a 5 % gain error: about 0.18 V at 3.6 V
+    assert first(run(clean, voltage=gain)["alarm_pack_voltage_implausible"]) == 1001
+    drift = clean["voltage"].copy()
+    drift[1000:, 1] += 1e-3 * np.arange(STEPS - 1000)  # 1 mV/s
+    out = run(clean, voltage=drift)
+    onset = first(out["alarm_pack_voltage_implausible"])
+    # beyond the 0.1 V tolerance after about 100 s (the pack voltage's 20 mV noise blurs the
+    # crossing), then the debounce: measured at step 1100; nothing before the drift began
+    assert 1000 + 85 < onset < 1000 + 115
+    assert np.all(out["alarm_pack_voltage_implausible"][:1000] == 0.0)

@@ -18,17 +18,16 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(20261123)
 
 
-@pytest.fixture(scope="session")
-def reduced_chen2020_dir(tmp_path_factory):
-    """``fmutwin reduce`` on PyBaMM's DFN with Chen2020 at 25 degC (its default configuration, no
-    native FMUs): the output folder, made once for every test that needs it."""
+def _reduce(tmp_path_factory, name: str, temperatures_K: list[float]):
+    """``fmutwin reduce`` on PyBaMM's DFN with Chen2020 (its default configuration otherwise, no
+    native FMUs) into a fresh folder; the folder."""
     import json
     import subprocess
     import sys
 
-    out = tmp_path_factory.mktemp("reduced")
+    out = tmp_path_factory.mktemp(name)
     config = out / "config.json"
-    config.write_text(json.dumps({"name": "chen2020_dfn_2rc", "temperatures_K": [298.15]}))
+    config.write_text(json.dumps({"name": name, "temperatures_K": temperatures_K}))
     run = subprocess.run([sys.executable, "-m", "fmutwin.cli", "reduce", str(config), "--out", str(out),
                           "--no-native"], capture_output=True, text=True, timeout=1500)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -36,9 +35,15 @@ def reduced_chen2020_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def reduced_chen2020(reduced_chen2020_dir):
-    """The 2-RC ECM parameter file reduced from the DFN (see ``reduced_chen2020_dir``)."""
-    return reduced_chen2020_dir / "chen2020_dfn_2rc.json"
+def reduced_chen2020_dir(tmp_path_factory):
+    """The reduction at 25 degC (``chen2020_dfn_2rc.json`` and its FMUs), made once per session."""
+    return _reduce(tmp_path_factory, "chen2020_dfn_2rc", [298.15])
+
+
+@pytest.fixture(scope="session")
+def reduced_chen2020_three_temperatures(tmp_path_factory):
+    """The 2-RC ECM reduced from the DFN at 15, 25 and 35 degC: its parameter file."""
+    return _reduce(tmp_path_factory, "chen2020_dfn_2rc_3t", [288.15, 298.15, 308.15]) / "chen2020_dfn_2rc_3t.json"
 
 
 _EXIT_STATUS: list[int] = []

@@ -264,11 +264,14 @@ class BmsTwin:
         """The charge request and the bleed switches of a step, from the new estimate."""
         ch, bal = self.params.charge, self.params.balancing
         one_c = self.capacity_As / 3600.0
-        cv, _ = bms_limits.voltage_limited_current(NUMPY, self.horizon_voltage, z, temperature, u["dt_s"],
-                                                   ch.cv_voltage_V)
+        cv_current = np.inf  # no charger: no request, whatever the CV current (not computed)
+        if u["charger_connected"]:
+            cv, _ = bms_limits.voltage_limited_current(NUMPY, self.horizon_voltage, z, temperature, u["dt_s"],
+                                                       ch.cv_voltage_V)
+            cv_current = float(np.min(-cv))
         request, complete = bms_control.charge_request(
             NUMPY, u["charger_connected"], st["charge_complete"], ch.cc_c_rate * one_c, limits["pack_charge_A"],
-            float(np.min(-cv)), ch.termination_c_rate * one_c)
+            cv_current, ch.termination_c_rate * one_c)
         soc, alarm = z[0], monitored["alarm"]
         allowed = float(monitored["at_rest"] or (u["current_A"] < 0 and float(np.mean(soc)) > bal.charge_soc_min))
         balance = bms_control.balancing(NUMPY, soc, st["candidate"], st["bleed"], st["bleed_on_s"],

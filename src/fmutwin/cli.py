@@ -1,4 +1,4 @@
-"""Command line: ``fmutwin build | check | env | reduce | provenance``."""
+"""Command line: ``fmutwin build | check | env | reduce | provenance | cosim run``."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ def main() -> None:
 @click.option("--native/--no-native", default=True, show_default=True,
               help="also build native FMUs (generated C, no Python at run time; needs gcc)")
 @click.option("--parameters", "parameter_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="cell parameter file to build the cell ECM FMUs from (e.g. one made by `fmutwin reduce`); "
-                   "it and its provenance go into each FMU; default twin then: cell_ecm")
+              help="parameter file to build the FMUs from: a cell file (e.g. made by `fmutwin reduce`) builds "
+                   "the cell ECM FMUs; a module, pack-thermal, BMS or electrochemical module file builds that "
+                   "twin's FMUs; the file and its provenance go into each FMU")
 def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...], native: bool,
           parameter_file: Path | None) -> None:
     """Build the FMUs of every twin into one folder (Python FMI 2.0 and 3.0, native), then check them."""
@@ -31,29 +32,32 @@ def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...], native: 
 
     try:
         paths = build_fmus(out, list(twins), [int(v) for v in versions] or [2, 3], native, parameter_file)
-    except (ParameterError, KeyError, RuntimeError, OSError) as exc:  # bad file, unknown twin, gcc failure
+    except (ParameterError, KeyError, RuntimeError, OSError, ValueError) as exc:  # bad file, unknown twin, gcc
         raise click.ClickException(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
     _report(paths)
 
 
 def build_fmus(out: Path, twins: list[str], versions: list[int], native: bool,
                parameter_file: Path | None = None) -> list[Path]:
-    """The work of ``fmutwin build``; with ``parameter_file`` the cell ECM FMUs are built from it
-    (``FMUTWIN_CELL_PARAMETERS`` names it while they are built, then is restored)."""
+    """The work of ``fmutwin build``; with ``parameter_file`` the FMUs of the twin that file is for
+    are built from it (a cell file: the cell ECM FMUs, ``FMUTWIN_CELL_PARAMETERS`` naming it while
+    they are built)."""
     import os
 
     from fmutwin.fmi.build import build_python_fmu
     from fmutwin.fmi.native.build import build_native
     from fmutwin.params.cell import CellParameters
     from fmutwin.params.defaults import CELL_FILE_ENV
-    from fmutwin.registry import TWINS, twin
+    from fmutwin.registry import TWINS, twin, twin_for_file
 
     entries = [twin(name) for name in twins] if twins else [TWINS[name] for name in sorted(TWINS)]
     previous = os.environ.get(CELL_FILE_ENV)
-    if parameter_file is not None:
+    if parameter_file is not None and _is_cell_file(parameter_file):
         CellParameters.load(parameter_file)  # a bad file stops here, naming the field
         os.environ[CELL_FILE_ENV] = str(Path(parameter_file).resolve())
         entries = [twin(name) for name in twins] if twins else [twin("cell_ecm")]
+    elif parameter_file is not None:
+        entries = [twin_for_file(parameter_file)]
     try:
         paths = [build_python_fmu(entry, v, out) for entry in entries for v in versions]
         if native:
@@ -65,6 +69,17 @@ def build_fmus(out: Path, twins: list[str], versions: list[int], native: bool,
         else:
             os.environ[CELL_FILE_ENV] = previous
     return paths
+
+
+def _is_cell_file(path: Path) -> bool:
+    """A cell parameter file (not a module, pack-thermal or BMS file), by its keys."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return True  # CellParameters.load names what is wrong with it
+    return not (isinstance(data, dict) and ("n_series" in data or "n_modules" in data or data.get("kind") == "bms"))
 
 
 def _report(paths: list[Path]) -> None:
@@ -161,3 +176,42 @@ def provenance_cmd(path: Path) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def cosim() -> None:
+    """Co-simulation of FMUs (any FMI 2.0 / 3.0 co-simulation FMUs, through fmpy)."""
+
+
+@cosim.command("run")
+@click.argument("system_or_scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--stop", type=float, help="stop time [s] (default: the system's or scenario's)")
+@click.option("--step", type=float, help="macro step [s] (default: the system's or scenario's)")
+@click.option("--algorithm", type=click.Choice(["jacobi", "gauss-seidel", "iterated"]), help="coupling algorithm")
+@click.option("--out", type=click.Path(path_type=Path), help="result file, .csv or .parquet (default: results.csv "
+              "beside the system, or the scenario's)")
+def cosim_run(system_or_scenario: Path, stop: float | None, step: float | None, algorithm: str | None,
+              out: Path | None) -> None:
+    """Run a system description (.ssd) or a scenario (.json: system, inputs, events, outputs)."""
+    from fmutwin.cosim import CosimError, Execution, FileWriter, SystemError, load, make_algorithm
+    from fmutwin.cosim.scenario import algorithm_of, load_scenario, manipulators_of, writer_of
+
+    try:
+        if system_or_scenario.suffix == ".json":
+            scenario, base = load_scenario(system_or_scenario)
+            system = load(base / scenario.system)
+            stop, step = stop or scenario.stop_s, step or scenario.step_s
+            writer = writer_of(scenario, out, base, {"scenario": str(system_or_scenario)})
+            execution = Execution(system, algorithm_of(scenario, algorithm), [writer], manipulators_of(scenario, base))
+        else:
+            system = load(system_or_scenario)
+            writer = FileWriter(out or system_or_scenario.with_name("results.csv"),
+                                metadata={"system": str(system_or_scenario)})
+            execution = Execution(system, make_algorithm(algorithm) if algorithm else None, [writer])
+        execution.run(stop, step)
+    except (SystemError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except CosimError as exc:
+        click.echo(f"stopped: {exc}; results up to t = {exc.time_s:g} s are in {writer.path}", err=True)
+        sys.exit(1)
+    click.echo(f"{system.name}: {execution.stats.steps} steps in {execution.stats.wall_s:.1f} s; wrote {writer.path}")

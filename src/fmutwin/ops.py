@@ -467,12 +467,13 @@ class Ops:
 
 
 def _leaves(tree: Any) -> list[Any]:
-    """The leaves of a tree of dicts and lists, in a fixed order."""
+    """The leaves of a tree of dicts and lists, in a fixed order (None, an absent value such as a
+    cell's missing charge table, is no leaf)."""
     if isinstance(tree, dict):
         return [leaf for key in tree for leaf in _leaves(tree[key])]
     if isinstance(tree, (list, tuple)):
         return [leaf for item in tree for leaf in _leaves(item)]
-    return [tree]
+    return [] if tree is None else [tree]
 
 
 def _rebuilt(tree: Any, leaves: Any) -> Any:
@@ -481,7 +482,7 @@ def _rebuilt(tree: Any, leaves: Any) -> Any:
         return {key: _rebuilt(value, leaves) for key, value in tree.items()}
     if isinstance(tree, (list, tuple)):
         return [_rebuilt(item, leaves) for item in tree]
-    return next(leaves)
+    return None if tree is None else next(leaves)
 
 
 def _casadi_map_cells(fn: Callable[[Any], Any], n: int, cells: Any) -> Any:

@@ -132,6 +132,18 @@ def _bms_file() -> Path:
     return default_bms_file()
 
 
+def _power_load_spec() -> EquationSpec:
+    from fmutwin.twins.power_load_interface import equation_spec
+
+    return equation_spec()
+
+
+def _power_load(resources: Any) -> SteppableModel:
+    from fmutwin.twins.equation_model import EquationModel
+
+    return EquationModel(_power_load_spec())
+
+
 TWINS: dict[str, TwinExport] = {
     "cell_ecm": TwinExport(
         "cell_ecm", "CellECM", "fmutwin cell equivalent-circuit twin (0-3 RC, hysteresis, thermal, aging, faults; "
@@ -156,6 +168,10 @@ TWINS: dict[str, TwinExport] = {
         "bms", "Bms", "fmutwin BMS twin (SoC per series element by EKF / UKF / adaptive filter on the cell equations, "
         "current and power limits, CC-CV charge request, passive balancing, debounced alarms; needs numpy and CasADi "
         "in the importing Python; positive current discharges the pack).", _bms, None, _bms_file, BMS_PARAMETER_FILE),
+    "power_load": TwinExport(
+        "power_load", "PowerLoad", "fmutwin power load: a pack power demand (positive = discharge) to the current of "
+        "modules in series, from their measured voltages, within the BMS's charge and discharge current limits.",
+        _power_load, _power_load_spec),
 }
 
 
@@ -165,6 +181,33 @@ def twin(name: str) -> TwinExport:
         return TWINS[name]
     except KeyError:
         raise KeyError(f"unknown twin {name!r}; known twins: {', '.join(sorted(TWINS))}") from None
+
+
+def twin_for_file(path: str | Path) -> TwinExport:
+    """The twin whose FMUs a parameter file makes (a module, pack-thermal, BMS or electrochemical
+    module file), built from that file: the registry entry with the file as its parameter file.
+    A bad file raises ParameterError naming the field; a cell file is built through
+    ``FMUTWIN_CELL_PARAMETERS`` instead (``fmutwin build --parameters``)."""
+    import dataclasses
+    import json
+
+    from fmutwin.params.bms import BmsParameters
+    from fmutwin.params.module import ModuleParameters
+    from fmutwin.params.module_echem import ModuleEchemParameters
+    from fmutwin.params.pack import PackThermalParameters
+
+    path = Path(path).resolve()
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable JSON parameter file ({exc})") from None
+    params = load_parameter_file(data, str(path))
+    kinds = {ModuleEchemParameters: "module_echem", ModuleParameters: "module", PackThermalParameters: "pack_thermal",
+             BmsParameters: "bms"}
+    name = next((n for cls, n in kinds.items() if isinstance(params, cls)), None)
+    if name is None:
+        raise ValueError(f"{path}: a {type(params).__name__} file; a cell file builds the cell_ecm twin")
+    return dataclasses.replace(TWINS[name], parameter_file=lambda: path)
 
 
 def load_parameter_file(data: Any, origin: str) -> Any:

@@ -83,3 +83,64 @@ def plot_pack_run(path: Path, result: Mapping[str, np.ndarray], title: str = "")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_pack_cosim(path: Path, result: Mapping[str, np.ndarray], true_soc: np.ndarray, estimated_soc: np.ndarray,
+                    n_modules: int, title: str = "") -> None:
+    """The pack co-simulation's report figure: pack voltage and current with the BMS limits; cell
+    voltage spread; true vs estimated SoC of each series element; cell, plate, coolant and
+    enclosure temperatures; heat flows (positive current = discharge)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = result["time"] / 60.0
+    modules = [f"module{m + 1}" for m in range(n_modules)]
+    fig, ax = plt.subplots(5, 1, figsize=(10, 15), sharex=True)
+    ax[0].plot(t, result["load.packVoltage"], "k", label="pack voltage [V]")
+    ax[0].set_ylabel("V")
+    twin = ax[0].twinx()
+    twin.plot(t, result["load.current"], "C0", lw=0.8, label="current [A]")
+    twin.plot(t, result["bms.dischargeCurrentLimit"], "C3--", lw=0.8, label="discharge limit")
+    twin.plot(t, -result["bms.chargeCurrentLimit"], "C2--", lw=0.8, label="-charge limit")
+    twin.set_ylabel("A (+ = discharge)")
+    twin.legend(loc="lower right", fontsize=8)
+    ax[0].legend(loc="lower left", fontsize=8)
+    v_min = np.min([result[f"{m}.minCellVoltage"] for m in modules], axis=0)
+    v_max = np.max([result[f"{m}.maxCellVoltage"] for m in modules], axis=0)
+    ax[1].fill_between(t, v_min, v_max, color="C1", alpha=0.5, label="lowest to highest cell")
+    ax[1].plot(t, v_max - v_min + v_min.min() - 0.05, "C4", lw=0.6, label="spread (offset)")
+    ax[1].set_ylabel("cell voltage [V]")
+    ax[1].legend(fontsize=8)
+    ax[2].plot(t, true_soc, color="0.6", lw=0.4)
+    ax[2].plot(t, estimated_soc, color="C0", lw=0.4, alpha=0.6)
+    ax[2].plot([], [], color="0.6", label="true (mean of the element's cells)")
+    ax[2].plot([], [], color="C0", label="BMS estimate (EKF)")
+    ax[2].set_ylabel("element SoC")
+    ax[2].legend(fontsize=8)
+    ax[3].plot(t, np.max([result[f"{m}.maxCellTemperature"] for m in modules], axis=0) - 273.15, "C3",
+               label="hottest cell")
+    ax[3].plot(t, np.min([result[f"{m}.minCellTemperature"] for m in modules], axis=0) - 273.15, "C0",
+               label="coldest cell")
+    for m in range(n_modules):
+        ax[3].plot(t, result[f"thermal.plateTemperature[{m + 1}]"] - 273.15, color="0.5", lw=0.5,
+                   label="cold plates" if m == 0 else None)
+    ax[3].plot(t, result["thermal.outletTemperature"] - 273.15, "C2", label="coolant outlet")
+    ax[3].plot(t, result["thermal.enclosureTemperature"] - 273.15, "C1", label="enclosure")
+    ax[3].set_ylabel("degC")
+    ax[3].legend(fontsize=8, ncol=3)
+    heat = np.sum([result[f"{m}.cellHeat[{c + 1}]"] for m in modules
+                   for c in range(sum(1 for k in result if k.startswith(f"{m}.cellHeat[")))], axis=0)
+    ax[4].plot(t, heat, "C3", lw=0.6, label="generated in the cells")
+    ax[4].plot(t, result["thermal.heatToCoolant"], "C0", label="into the coolant")
+    ax[4].plot(t, result["thermal.heatToAmbient"], "C1", label="enclosure to ambient")
+    ax[4].set_ylabel("W")
+    ax[4].set_xlabel("time [min]")
+    ax[4].legend(fontsize=8)
+    for a in ax:
+        a.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

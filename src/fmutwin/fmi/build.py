@@ -9,11 +9,13 @@ composition root; this module looks up none.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import fmutwin
 from fmutwin.fmi.python_slave import VERSION_ENV, VERSION_FILE
@@ -56,6 +58,22 @@ def finish(fmu: Path, twin: TwinExport) -> Path:
     return fmu
 
 
+@contextlib.contextmanager
+def building_from(twin: TwinExport) -> Iterator[None]:
+    """While an FMU of ``twin`` is built: ``FMUTWIN_BUILD_PARAMETER_FILE`` names the parameter file
+    it is built from (its declaration and equations are read from that file), then is restored."""
+    previous = os.environ.get(BUILD_FILE_ENV)
+    if twin.parameter_file is not None:
+        os.environ[BUILD_FILE_ENV] = str(Path(twin.parameter_file()).resolve())
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(BUILD_FILE_ENV, None)
+        else:
+            os.environ[BUILD_FILE_ENV] = previous
+
+
 def build_python_fmu(twin: TwinExport, version: int, out_dir: Path) -> Path:
     """Build one Python FMU of ``twin`` for FMI ``version`` (2 or 3) into ``out_dir``."""
     if version not in (2, 3):
@@ -72,28 +90,26 @@ def build_python_fmu(twin: TwinExport, version: int, out_dir: Path) -> Path:
         marker = stage / VERSION_FILE
         marker.write_text(str(version))
         project_files = [package, marker, guard, *(Path(m) for m in twin.modules)]
-        previous = {name: os.environ.get(name) for name in (VERSION_ENV, BUILD_FILE_ENV)}
+        previous = os.environ.get(VERSION_ENV)
         os.environ[VERSION_ENV] = str(version)
-        if twin.parameter_file is not None:
-            os.environ[BUILD_FILE_ENV] = str(Path(twin.parameter_file()).resolve())
         sys.path.insert(0, str(fmu_sources_dir()))  # the builder imports the source, which imports the guard
-        try:
-            if version == 2:
-                from pythonfmu import FmuBuilder
+        with building_from(twin):
+            try:
+                if version == 2:
+                    from pythonfmu import FmuBuilder
 
-                from fmutwin.fmi.fmi2 import OPTIONS
-            else:
-                from pythonfmu3 import FmuBuilder  # type: ignore[no-redef]
-
-                from fmutwin.fmi.fmi3 import OPTIONS  # type: ignore[no-redef]
-            built = FmuBuilder.build_FMU(script, dest=stage / "out", project_files=project_files, **OPTIONS)
-        finally:
-            sys.path.remove(str(fmu_sources_dir()))
-            for name, value in previous.items():
-                if value is None:
-                    os.environ.pop(name, None)
+                    from fmutwin.fmi.fmi2 import OPTIONS
                 else:
-                    os.environ[name] = value
+                    from pythonfmu3 import FmuBuilder  # type: ignore[no-redef]
+
+                    from fmutwin.fmi.fmi3 import OPTIONS  # type: ignore[no-redef]
+                built = FmuBuilder.build_FMU(script, dest=stage / "out", project_files=project_files, **OPTIONS)
+            finally:
+                sys.path.remove(str(fmu_sources_dir()))
+                if previous is None:
+                    os.environ.pop(VERSION_ENV, None)
+                else:
+                    os.environ[VERSION_ENV] = previous
         target = out_dir / fmu_file_name(twin, version)
         shutil.move(str(built), target)
     return finish(target, twin)

@@ -346,11 +346,13 @@ def build_native_fmu(spec: EquationSpec, model: str, description: str, out_file:
 def build_native(twin: TwinExport, out_dir: Path, version: int = 2) -> Path:
     """The native FMU of ``twin``: ``<Model>Native_fmi<version>.fmu`` in ``out_dir``, with the
     twin's parameter file and provenance (:func:`fmutwin.fmi.build.finish`)."""
-    from fmutwin.fmi.build import finish
+    from fmutwin.fmi.build import building_from, finish
 
     if twin.equations is None:
         raise ValueError(f"twin {twin.name!r} has no native export")
     model = f"{twin.model_name}Native"
-    fmu = build_native_fmu(twin.equations(), model, twin.description, Path(out_dir) / f"{model}_fmi{version}.fmu",
+    with building_from(twin):
+        spec = twin.equations()
+    fmu = build_native_fmu(spec, model, twin.description, Path(out_dir) / f"{model}_fmi{version}.fmu",
                            version)
     return finish(fmu, twin)

@@ -1,0 +1,281 @@
+"""One FMU instance in the master, on fmpy's FMU2Slave / FMU3Slave (fmpy loads the binary and
+declares the FMI functions; this class calls them with buffers made once, so a step costs three
+FMI calls and no Python lists).
+
+Values cross the master as float64: ``inputs`` holds every input signal (an FMI 3.0 array is set
+whole, so the array's every element is here, start values where nothing writes), ``outputs``
+every output signal; Integer and Boolean signals are converted at the call. Every FMI error
+raises :class:`ComponentError` with the component's name, the FMI function, the time and the
+FMU's own log lines.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import numpy as np
+
+from fmutwin.cosim.system import Interface, Signal, array_size
+
+
+class ComponentError(RuntimeError):
+    """An FMU call failed: names the component, the call, the simulation time and what it logged."""
+
+    def __init__(self, component: str, call: str, time_s: float, messages: list[str]) -> None:
+        self.component, self.call, self.time_s, self.messages = component, call, time_s, messages
+        log = "; ".join(messages[-5:]) or "no log message"
+        super().__init__(f"component {component!r}: {call} failed at t = {time_s:g} s: {log}")
+
+
+class _Port:
+    """The signals of one causality as typed blocks: value references in the order of
+    ``signals`` (Real, then Integer, then Boolean), and the float64 vector of their values."""
+
+    def __init__(self, signals: list[Signal], version: int) -> None:
+        by_type: dict[str, list[Signal]] = {"Real": [], "Integer": [], "Boolean": []}
+        for s in signals:
+            if s.type in by_type:
+                by_type[s.type].append(s)
+        self.signals = [s for kind in by_type.values() for s in kind]
+        self.index = {s.name: i for i, s in enumerate(self.signals)}
+        self.values = np.array([_start(s) for s in self.signals], dtype=float)
+        self.blocks: list[tuple[str, Any, int, int, slice]] = []
+        at = 0
+        ctype = {"Real": ctypes.c_double, "Integer": ctypes.c_int32,
+                 "Boolean": ctypes.c_int32 if version == 2 else ctypes.c_bool}
+        for kind, sigs in by_type.items():
+            if not sigs:
+                continue
+            vrs: list[int] = []
+            for s in sigs:
+                if not vrs or s.element == 0:
+                    vrs.append(s.variable.valueReference)
+            vr_array = (ctypes.c_uint32 * len(vrs))(*vrs)
+            self.blocks.append((kind, vr_array, len(vrs), len(sigs), slice(at, at + len(sigs))))
+            at += len(sigs)
+        self._ctype = ctype
+        self._scratch = {kind: (ctype[kind] * n)() for kind, _, _, n, _ in self.blocks if kind != "Real"}
+
+
+def _start(s: Signal) -> float:
+    start = s.variable.start
+    if start is None:
+        return 0.0 if s.type != "Real" else float("nan")
+    if isinstance(start, str):
+        parts = start.split()
+        value = parts[s.element] if len(parts) > s.element else parts[0]
+    else:
+        value = start
+    if s.type == "Boolean":
+        return float(str(value).lower() in ("true", "1"))
+    return float(value)
+
+
+class Component:
+    """A live instance of one FMU: instantiated, initialised, stepped, its state saved and
+    restored, always freed by :meth:`free`."""
+
+    def __init__(self, name: str, unzip_dir: str, interface: Interface, logging_on: bool = True) -> None:
+        self.name = name
+        self.interface = interface
+        md = interface.md
+        self.version = interface.version
+        self.unzip_dir = unzip_dir
+        self.messages: list[str] = []
+        self.time_s = 0.0
+        signals = list(interface.signals.values())
+        self.inputs = _Port([s for s in signals if s.causality == "input"], self.version)
+        self.outputs = _Port([s for s in signals if s.causality == "output"], self.version)
+        kwargs = dict(guid=md.guid, unzipDirectory=self.unzip_dir, modelIdentifier=md.coSimulation.modelIdentifier,
+                      instanceName=name)
+        if self.version == 2:
+            from fmpy.fmi2 import FMU2Slave, fmi2CallbackFunctions, fmi2CallbackLoggerTYPE
+            from fmpy.logging import addLoggerProxy
+
+            self.fmu = FMU2Slave(**kwargs)
+            self._callbacks = fmi2CallbackFunctions()
+            self._callbacks.logger = fmi2CallbackLoggerTYPE(self._log2)
+            addLoggerProxy(ctypes.byref(self._callbacks))
+            self._call("instantiate", lambda: self.fmu.instantiate(callbacks=self._callbacks, loggingOn=logging_on))
+            f = self.fmu
+            self._set = {"Real": f.fmi2SetReal, "Integer": f.fmi2SetInteger, "Boolean": f.fmi2SetBoolean}
+            self._get = {"Real": f.fmi2GetReal, "Integer": f.fmi2GetInteger, "Boolean": f.fmi2GetBoolean}
+            self._state = ctypes.c_void_p()
+            self._get_state, self._set_state, self._free_state = f.fmi2GetFMUstate, f.fmi2SetFMUstate, \
+                f.fmi2FreeFMUstate
+        else:
+            from fmpy.fmi3 import FMU3Slave
+
+            self.fmu = FMU3Slave(**kwargs)
+            self._log3_ref = self._log3
+            self._call("instantiate", lambda: self.fmu.instantiate(loggingOn=logging_on, logMessage=self._log3_ref))
+            f = self.fmu
+            self._set = {"Real": f.fmi3SetFloat64, "Integer": f.fmi3SetInt32, "Boolean": f.fmi3SetBoolean}
+            self._get = {"Real": f.fmi3GetFloat64, "Integer": f.fmi3GetInt32, "Boolean": f.fmi3GetBoolean}
+            self._state = ctypes.c_void_p()
+            self._get_state, self._set_state, self._free_state = f.fmi3GetFMUState, f.fmi3SetFMUState, \
+                f.fmi3FreeFMUState
+            self._step_flags = (ctypes.c_bool(), ctypes.c_bool(), ctypes.c_bool(), ctypes.c_double())
+        self._freed = False
+
+    # -- logging and errors ------------------------------------------------------------------
+    def _log2(self, env: Any, instance: bytes, status: int, category: bytes, message: bytes) -> None:
+        self.messages.append(f"[{_STATUS[min(status, 5)]}] {message.decode(errors='replace')}")
+
+    def _log3(self, env: Any, status: int, category: bytes, message: bytes) -> None:
+        self.messages.append(f"[{_STATUS[min(status, 5)]}] {message.decode(errors='replace')}")
+
+    def _call(self, what: str, fn: Any) -> Any:
+        from fmpy.fmi1 import FMICallException
+
+        try:
+            return fn()
+        except FMICallException as exc:
+            raise ComponentError(self.name, what, self.time_s,
+                                 [m for m in self.messages if m.startswith(("[error]", "[fatal]", "[warning]"))]
+                                 or [str(exc)]) from None
+
+    # -- set-up ------------------------------------------------------------------------------
+    def initialize(self, start_s: float, stop_s: float | None, parameters: dict[str, Any]) -> None:
+        """Set-up, the parameter values and the inputs' current values, then initialisation mode
+        (entered and left: the master sets the connected inputs before :meth:`exit_initialization`)."""
+        self.time_s = start_s
+        if self.version == 2:
+            self._call("fmi2SetupExperiment", lambda: self.fmu.setupExperiment(startTime=start_s, stopTime=stop_s))
+            self._set_parameters(parameters)
+            self._call("fmi2EnterInitializationMode", self.fmu.enterInitializationMode)
+        else:
+            self._set_parameters(parameters)
+            self._call("fmi3EnterInitializationMode",
+                       lambda: self.fmu.enterInitializationMode(startTime=start_s, stopTime=stop_s))
+        self.write_inputs()
+
+    def exit_initialization(self) -> None:
+        self.write_inputs()
+        self._call("exitInitializationMode", self.fmu.exitInitializationMode)
+        self.read_outputs()
+
+    def _set_parameters(self, parameters: dict[str, Any]) -> None:
+        for key, value in parameters.items():
+            signals = self.interface.expand(key, f"component {self.name!r} parameter")
+            values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value] * len(signals)
+            if len(values) != len(signals):
+                raise ComponentError(self.name, f"setting {key}", self.time_s,
+                                     [f"{len(values)} values for {len(signals)} elements"])
+            for sig, v in zip(signals, values):
+                if sig.name in self.inputs.index:  # an input's start value: kept in the input vector too
+                    self.inputs.values[self.inputs.index[sig.name]] = float(v)
+            self._write_variables(signals, values)
+
+    def _write_variables(self, signals: list[Signal], values: list[Any]) -> None:
+        """Set whole variables (an FMI 3.0 array needs all its elements: the others keep their start)."""
+        grouped: dict[str, list[Any]] = {}
+        for sig, v in zip(signals, values):
+            var = sig.variable
+            if var.name not in grouped:
+                grouped[var.name] = [_start(Signal("", var, i, sig.type, sig.causality, None))
+                                     for i in range(array_size(var) or 1)]
+            grouped[var.name][sig.element] = v
+        for var_name, vals in grouped.items():
+            var = self.interface.variables[var_name]
+            kind = {"Float64": "Real", "Int32": "Integer"}.get(var.type, var.type)
+            vr = [var.valueReference]
+            f = self.fmu
+            if kind == "Real":
+                setter = f.setReal if self.version == 2 else f.setFloat64
+                self._call(f"set {var_name}", lambda: setter(vr, [float(x) for x in vals]))
+            elif kind == "Integer":
+                setter = f.setInteger if self.version == 2 else f.setInt32
+                self._call(f"set {var_name}", lambda: setter(vr, [int(x) for x in vals]))
+            elif kind == "Boolean":
+                self._call(f"set {var_name}", lambda: f.setBoolean(vr, [bool(x) for x in vals]))
+            elif kind == "String":
+                self._call(f"set {var_name}", lambda: f.setString(vr, [str(x) for x in vals]))
+            else:
+                raise ComponentError(self.name, f"set {var_name}", self.time_s, [f"type {var.type} is not supported"])
+
+    # -- stepping ----------------------------------------------------------------------------
+    def write_inputs(self) -> None:
+        """Set every input from :attr:`inputs` (one FMI call per type)."""
+        self._transfer(self.inputs, self._set, "set inputs")
+
+    def read_outputs(self) -> None:
+        """Get every output into :attr:`outputs` (one FMI call per type)."""
+        self._transfer(self.outputs, self._get, "get outputs")
+
+    def _transfer(self, port: _Port, calls: dict[str, Any], what: str) -> None:
+        from fmpy.fmi1 import FMICallException
+
+        comp = self.fmu.component
+        try:
+            for kind, vrs, nvr, n, where in port.blocks:
+                if kind == "Real":
+                    buf = port.values[where]
+                    ptr = buf.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+                    if self.version == 2:
+                        calls[kind](comp, vrs, nvr, ptr)
+                    else:
+                        calls[kind](comp, vrs, nvr, ptr, n)
+                else:
+                    scratch = port._scratch[kind]
+                    if calls is self._set:
+                        scratch[:] = [int(round(v)) if kind == "Integer" else bool(v) for v in port.values[where]]
+                    if self.version == 2:
+                        calls[kind](comp, vrs, nvr, scratch)
+                    else:
+                        calls[kind](comp, vrs, nvr, scratch, n)
+                    if calls is self._get:
+                        port.values[where] = np.frombuffer(scratch, dtype=np.int32 if kind == "Integer" or
+                                                           self.version == 2 else np.bool_).astype(float)
+        except FMICallException as exc:
+            raise ComponentError(self.name, what, self.time_s, self._problems() or [str(exc)]) from None
+
+    def _problems(self) -> list[str]:
+        return [m for m in self.messages if m.startswith(("[error]", "[fatal]"))]
+
+    def do_step(self, time_s: float, step_s: float, rollback: bool = False) -> None:
+        """One communication step from ``time_s``; ``rollback``: the master may set an earlier state."""
+        from fmpy.fmi1 import FMICallException
+
+        self.time_s = time_s
+        try:
+            if self.version == 2:
+                self.fmu.fmi2DoStep(self.fmu.component, time_s, step_s, 0 if rollback else 1)
+            else:
+                e, t, r, last = self._step_flags
+                self.fmu.fmi3DoStep(self.fmu.component, time_s, step_s, not rollback, ctypes.byref(e),
+                                    ctypes.byref(t), ctypes.byref(r), ctypes.byref(last))
+                if t.value:
+                    raise ComponentError(self.name, "fmi3DoStep", time_s, self._problems() or
+                                         ["the FMU asked to terminate the simulation"])
+        except FMICallException as exc:
+            raise ComponentError(self.name, "doStep", time_s, self._problems() or [str(exc)]) from None
+        self.time_s = time_s + step_s
+
+    def save_state(self) -> None:
+        """Keep the FMU's state (one state object per instance, overwritten each call)."""
+        self._call("getFMUState", lambda: self._get_state(self.fmu.component, ctypes.byref(self._state)))
+
+    def restore_state(self, time_s: float) -> None:
+        self._call("setFMUState", lambda: self._set_state(self.fmu.component, self._state))
+        self.time_s = time_s
+
+    def free(self) -> None:
+        """Terminate and free the instance (and its saved state); safe to call twice."""
+        if self._freed:
+            return
+        self._freed = True
+        try:
+            if self._state.value:
+                self._free_state(self.fmu.component, ctypes.byref(self._state))
+        except Exception:  # noqa: BLE001 - freeing continues whatever the FMU reports
+            pass
+        for call in (self.fmu.terminate, self.fmu.freeInstance):
+            try:
+                call()
+            except Exception:  # noqa: BLE001 - an instance in error cannot terminate; it is freed anyway
+                pass
+
+
+_STATUS = ("ok", "warning", "discard", "error", "fatal", "pending")

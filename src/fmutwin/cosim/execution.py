@@ -1,0 +1,270 @@
+"""The execution: a resolved system's FMU instances, run from start to stop with an algorithm,
+observers and manipulators (libcosim's split), and the failure rule: when a component fails or
+the coupling does not converge, the run stops with a :class:`CosimError` naming the component,
+time and message, the observers are closed (a file writer's rows are on disk) and every FMU
+instance is freed, whatever happened.
+"""
+
+from __future__ import annotations
+
+import sys
+import time as _time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from fmutwin.cosim.algorithms import CouplingError, make_algorithm
+from fmutwin.cosim.component import Component, ComponentError
+from fmutwin.cosim.manipulators import Manipulator
+from fmutwin.cosim.observers import Observer, Recorder
+from fmutwin.cosim.system import Resolved, System, SystemError, resolve, split_endpoint
+
+
+class CosimError(RuntimeError):
+    """A run that stopped part-way: ``component``, ``time_s``, the cause's message, and
+    ``partial``, the in-memory recorder's results up to the last completed step (the file
+    writers' files hold the same rows)."""
+
+    def __init__(self, message: str, component: str | None, time_s: float, partial: dict[str, np.ndarray]) -> None:
+        super().__init__(message)
+        self.component, self.time_s, self.partial = component, time_s, partial
+
+
+@dataclass
+class RunStats:
+    """Wall time of the run, of the FMU calls, the steps and component steps taken, and the master's
+    own time per component step (everything that is not inside an FMU call)."""
+
+    wall_s: float = 0.0
+    fmu_s: float = 0.0
+    steps: int = 0
+    component_steps: int = 0
+    iterations: list[int] = field(default_factory=list)
+
+    @property
+    def overhead_per_component_step_s(self) -> float:
+        return (self.wall_s - self.fmu_s) / max(self.component_steps, 1)
+
+
+class Execution:
+    """Run ``system`` (a :class:`System` or a resolved one). ``algorithm``: a name or an algorithm
+    object (default: the system's); ``observers`` and ``manipulators`` as in their modules;
+    ``progress``: a tqdm progress bar (None: only on a terminal)."""
+
+    def __init__(self, system: System | Resolved, algorithm: Any = None, observers: Sequence[Observer] = (),
+                 manipulators: Sequence[Manipulator] = (), base: Path | None = None, progress: bool | None = None,
+                 timing: bool = False) -> None:
+        self._base = Path(base) if base is not None else Path.cwd()
+        self.resolved = system if isinstance(system, Resolved) else resolve(system, self._base)
+        self._located: dict[str, tuple[Component, np.ndarray, np.ndarray, list[str]]] = {}
+        self.system = self.resolved.system
+        self.order = self.resolved.order
+        self.algorithm = make_algorithm(algorithm or self.system.algorithm) if isinstance(algorithm, str) or \
+            algorithm is None else algorithm
+        self.recorder = Recorder()
+        self.observers = [self.recorder, *observers]
+        self.manipulators = list(manipulators)
+        self.multiple = {c.name: c.step_multiple for c in self.system.components}
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.timing = timing
+        self.stats = RunStats()
+        self.components: dict[str, Component] = {}
+
+    # -- operations the algorithms use ---------------------------------------------------------
+    def feed(self, name: str, t: float) -> np.ndarray:
+        """Connections, then forced values, into component ``name``'s input vector (returned)."""
+        inputs = self.components[name].inputs.values
+        for src, src_idx, dst_idx, gain, offset in self._feeds[name]:
+            inputs[dst_idx] = self.components[src].outputs.values[src_idx] * gain + offset
+        forced = self._forced.get(name)
+        if forced is not None:
+            inputs[forced[0]] = forced[1]
+        return inputs
+
+    def advance(self, name: str, t: float, h: float, rollback: bool = False, read: bool = True) -> None:
+        comp = self.components[name]
+        t0 = _time.perf_counter() if self.timing else 0.0
+        comp.write_inputs()
+        comp.do_step(t, h, rollback)
+        if read:
+            comp.read_outputs()
+        if self.timing:
+            self.stats.fmu_s += _time.perf_counter() - t0
+        self.stats.component_steps += 1
+
+    def read(self, name: str) -> None:
+        t0 = _time.perf_counter() if self.timing else 0.0
+        self.components[name].read_outputs()
+        if self.timing:
+            self.stats.fmu_s += _time.perf_counter() - t0
+
+    def save(self, name: str) -> None:
+        self.components[name].save_state()
+
+    def restore(self, name: str, t: float) -> None:
+        self.components[name].restore_state(t)
+
+    def input_name(self, name: str, index: int) -> str:
+        return self.components[name].inputs.signals[index].name
+
+    # -- what observers and manipulators resolve ---------------------------------------------
+    def _locate(self, endpoint: str) -> tuple[Component, np.ndarray, np.ndarray, list[str]]:
+        """(component, the vector holding the signals, their indices, their names)."""
+        if endpoint in self._located:
+            return self._located[endpoint]
+        self._located[endpoint] = found = self._find(endpoint)
+        return found
+
+    def _find(self, endpoint: str) -> tuple[Component, np.ndarray, np.ndarray, list[str]]:
+        comp_decl, var = split_endpoint(endpoint, self.system)
+        comp = self.components[comp_decl.name]
+        signals = self.resolved.interfaces[comp.name].expand(var, endpoint)
+        for port in (comp.outputs, comp.inputs):
+            if all(s.name in port.index for s in signals):
+                return comp, port.values, np.array([port.index[s.name] for s in signals]), [s.name for s in signals]
+        raise SystemError(f"{endpoint}: only inputs and outputs can be observed or manipulated")
+
+    def select(self, variables: Sequence[str] | None) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray]]]:
+        """Columns and (vector, indices) picks for an observer; None: every output."""
+        if variables is None:  # one pick per component, not per signal
+            cols, picks = [], []
+            for c in self.order:
+                comp = self.components[c]
+                cols += [f"{c}.{s.name}" for s in comp.outputs.signals]
+                picks.append((comp.outputs.values, np.arange(len(comp.outputs.signals))))
+            return cols, picks
+        cols, picks = [], []
+        for v in variables:
+            comp, vec, idx, names = self._locate(v)
+            cols += [f"{comp.name}.{n}" for n in names]
+            picks.append((vec, idx))
+        return cols, picks
+
+    def probe(self, endpoint: str) -> Any:
+        """A function giving the current value of one signal (for conditions)."""
+        comp, vec, idx, names = self._locate(endpoint)
+        if len(idx) != 1:
+            raise SystemError(f"{endpoint}: a condition needs one signal, this names {len(idx)}")
+        i = int(idx[0])
+        return lambda: float(vec[i])
+
+    def set_parameters(self, values: dict[str, Any]) -> None:
+        """Set parameters (or inputs' values) by endpoint during the run (an event's tunable change)."""
+        for endpoint, value in values.items():
+            comp_decl, var = split_endpoint(endpoint, self.system)
+            self.components[comp_decl.name]._set_parameters({var: value})
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self, stop_s: float | None = None, step_s: float | None = None) -> dict[str, np.ndarray]:
+        """Run to ``stop_s`` with macro step ``step_s`` (defaults: the system's); the recorder's
+        results. On failure a :class:`CosimError` (with ``partial``)."""
+        stop_s = self.system.stop_s if stop_s is None else stop_s
+        step_s = self.system.step_s if step_s is None else step_s
+        if stop_s is None or step_s is None or not step_s > 0 or not stop_s > self.system.start_s:
+            raise ValueError(f"run: stop time {stop_s} after the start {self.system.start_s} and a step > 0 "
+                             f"({step_s}) are needed")
+        n_steps = int(round((stop_s - self.system.start_s) / step_s))
+        start_wall = _time.perf_counter()
+        t = self.system.start_s
+        failed: str | None = None
+        try:
+            self._instantiate()
+            for obs in self.observers:
+                obs.bind(self)
+            for m in self.manipulators:
+                m.bind(self)
+            self._initialize(t, stop_s)
+            for obs in self.observers:
+                obs.observe(t)
+            bar = _progress(n_steps, self.system.name) if self.progress else None
+            for n in range(n_steps):
+                t = self.system.start_s + n * step_s
+                self._force(t)
+                self.algorithm.step(self, n, t, step_s)
+                t = self.system.start_s + (n + 1) * step_s
+                self.stats.steps += 1
+                for obs in self.observers:
+                    obs.observe(t)
+                if bar is not None:
+                    bar.update(1)
+            if bar is not None:
+                bar.close()
+        except ComponentError as exc:
+            failed = exc.component
+            raise CosimError(str(exc), exc.component, exc.time_s, self.recorder.result()) from None
+        except (CouplingError, ValueError, SystemError) as exc:
+            raise CosimError(f"at t = {t:g} s: {exc}", failed, t, self.recorder.result()) from None
+        finally:
+            for obs in self.observers:
+                try:
+                    obs.close()
+                except Exception:  # noqa: BLE001 - every observer is closed even if one fails
+                    pass
+            for comp in self.components.values():
+                comp.free()
+            self.stats.wall_s = _time.perf_counter() - start_wall
+            self.stats.iterations = list(getattr(self.algorithm, "iterations", []))
+        return self.recorder.result()
+
+    def _instantiate(self) -> None:
+        import fmpy
+
+        unzipped: dict[Path, str] = {}
+        for decl in self.system.components:
+            path = self._fmu_path(decl.fmu)
+            if path not in unzipped:
+                unzipped[path] = fmpy.extract(str(path))
+            self.components[decl.name] = Component(decl.name, unzipped[path], self.resolved.interfaces[decl.name])
+        self._feeds: dict[str, list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = \
+            {c: [] for c in self.components}
+        grouped: dict[tuple[str, str], list[Any]] = {}
+        for link in self.resolved.links:
+            grouped.setdefault((link.target, link.source), []).append(link)
+        for (target, source), links in grouped.items():
+            dst = self.components[target].inputs.index
+            src = self.components[source].outputs.index
+            self._feeds[target].append((source, np.array([src[lk.source_signal.name] for lk in links]),
+                                        np.array([dst[lk.target_signal.name] for lk in links]),
+                                        np.array([lk.gain for lk in links]), np.array([lk.offset for lk in links])))
+        self._forced: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _fmu_path(self, fmu: Path) -> Path:
+        return fmu if fmu.is_absolute() else self._base / fmu
+
+    def _initialize(self, t: float, stop_s: float) -> None:
+        """Every FMU from its parameter values and its inputs' start values (manipulators' values at
+        the start applied), initialisation mode entered and left; then the outputs are read and the
+        connections carry them from the first step. (Outputs read during initialisation mode are
+        not valid in every FMU, so the master does not propagate them there.)"""
+        self._force(t)
+        for decl in self.system.components:
+            comp = self.components[decl.name]
+            comp.initialize(t, stop_s, decl.parameters)
+            forced = self._forced.get(decl.name)
+            if forced is not None:
+                comp.inputs.values[forced[0]] = forced[1]
+        for c in self.order:
+            self.components[c].exit_initialization()
+
+    def _force(self, t: float) -> None:
+        """Collect every manipulator's values for this step into per-component forced inputs."""
+        forced: dict[str, dict[int, float]] = {}
+        for m in self.manipulators:
+            values = m.values(t)
+            if not values:
+                continue
+            for endpoint, value in values.items():
+                comp, vec, idx, names = self._locate(endpoint)
+                if vec is not comp.inputs.values:
+                    raise SystemError(f"{endpoint}: a manipulator sets inputs; this is an output")
+                vals = np.broadcast_to(np.asarray(value, dtype=float), idx.shape)
+                forced.setdefault(comp.name, {}).update(zip(idx.tolist(), vals.tolist()))
+        self._forced = {c: (np.array(list(d)), np.array(list(d.values()))) for c, d in forced.items()}
+
+
+def _progress(total: int, name: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=name, unit="step", leave=False)

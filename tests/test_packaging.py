@@ -33,7 +33,9 @@ def test_wheel_carries_what_building_fmus_needs(wheel):
             "fmutwin/params/data/module_example.json", "fmutwin/fmu_sources/pack_thermal.py",
             "fmutwin/params/data/pack_thermal_example.json", "fmutwin/fmu_sources/module_echem.py",
             "fmutwin/params/data/module_echem_example.json", "fmutwin/fmu_sources/bms.py",
-            "fmutwin/params/data/bms_example.json"} <= names, sorted(names)
+            "fmutwin/params/data/bms_example.json", "fmutwin/fmu_sources/power_load.py",
+            "fmutwin/params/data/chen2020_dfn_50Ah.json", "fmutwin/params/data/flagship_module_12s4p.json",
+            "fmutwin/params/data/flagship_bms_96s4p.json", "fmutwin/cosim/execution.py"} <= names, sorted(names)
 
 
 @pytest.mark.slow

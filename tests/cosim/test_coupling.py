@@ -114,3 +114,23 @@ def test_iterated_coupling_matches_the_monolithic_pack_and_the_others_converge_a
         lag = errors[name, 1.0]["cellTemperature"]
         assert lag > 100 * errors["iterated", 1.0]["cellTemperature"]  # a real coupling error ...
         assert 1.8 < errors[name, 2.0]["cellTemperature"] / lag < 2.3  # measured 2.0-2.1  # ... of first order in the step
+
+
+@pytest.mark.parametrize("algorithm", ["gauss-seidel", "iterated"])
+def test_heat_is_conserved_across_the_fmus(pack_fmus, pack, algorithm):
+    """The heat the cells generate = what the cell, plate and enclosure masses store + what the
+    coolant carries away + what the enclosure gives the ambient, over the whole run: the heat one
+    FMU gives is the heat the other receives, in the same step."""
+    result, _ = _run(pack_fmus, pack, algorithm, stop_s=120.0)
+    c_cell = pack.module.cell.thermal.mass_J_per_K
+    generated = _cells(result, pack, "cellHeat")[1:].sum()  # step averages x 1 s
+    cells = _cells(result, pack, "cellTemperature")
+    plates = np.column_stack([result[f"thermal.plateTemperature[{m + 1}]"] for m in range(pack.n_modules)])
+    stored = (c_cell * (cells[-1] - cells[0]).sum()
+              + np.dot(pack.thermal.per_module("plate_heat_capacity_J_per_K"), plates[-1] - plates[0])
+              + pack.thermal.enclosure_heat_capacity_J_per_K * (result["thermal.enclosureTemperature"][-1]
+                                                                - result["thermal.enclosureTemperature"][0]))
+    removed = result["thermal.heatToCoolant"][1:].sum() + result["thermal.heatToAmbient"][1:].sum()
+    print(algorithm, generated, stored, removed, generated - stored - removed)
+    assert generated > 1e3  # J: a real heat flow
+    assert abs(generated - stored - removed) < 1e-9 * (abs(stored) + abs(removed) + generated)

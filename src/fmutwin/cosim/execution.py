@@ -34,10 +34,13 @@ class CosimError(RuntimeError):
 
 @dataclass
 class RunStats:
-    """Wall time of the run, of the FMU calls, the steps and component steps taken, and the master's
-    own time per component step (everything that is not inside an FMU call)."""
+    """Wall time of the run (``wall_s``) and of its stepping loop (``loop_s``: after instantiation
+    and initialisation, observers included), the time inside the FMUs' step, set and get calls
+    during the loop, the steps and component steps taken, and the master's own time per
+    component step (loop time not inside an FMU call)."""
 
     wall_s: float = 0.0
+    loop_s: float = 0.0
     fmu_s: float = 0.0
     steps: int = 0
     component_steps: int = 0
@@ -45,7 +48,7 @@ class RunStats:
 
     @property
     def overhead_per_component_step_s(self) -> float:
-        return (self.wall_s - self.fmu_s) / max(self.component_steps, 1)
+        return (self.loop_s - self.fmu_s) / max(self.component_steps, 1)
 
 
 class Execution:
@@ -54,8 +57,8 @@ class Execution:
     ``progress``: a tqdm progress bar (None: only on a terminal)."""
 
     def __init__(self, system: System | Resolved, algorithm: Any = None, observers: Sequence[Observer] = (),
-                 manipulators: Sequence[Manipulator] = (), base: Path | None = None, progress: bool | None = None,
-                 timing: bool = False) -> None:
+                 manipulators: Sequence[Manipulator] = (), base: Path | None = None,
+                 progress: bool | None = None) -> None:
         self._base = Path(base) if base is not None else Path.cwd()
         self.resolved = system if isinstance(system, Resolved) else resolve(system, self._base)
         self._located: dict[str, tuple[Component, np.ndarray, np.ndarray, list[str]]] = {}
@@ -68,7 +71,6 @@ class Execution:
         self.manipulators = list(manipulators)
         self.multiple = {c.name: c.step_multiple for c in self.system.components}
         self.progress = sys.stderr.isatty() if progress is None else progress
-        self.timing = timing
         self.stats = RunStats()
         self.components: dict[str, Component] = {}
 
@@ -76,29 +78,25 @@ class Execution:
     def feed(self, name: str, t: float) -> np.ndarray:
         """Connections, then forced values, into component ``name``'s input vector (returned)."""
         inputs = self.components[name].inputs.values
-        for src, src_idx, dst_idx, gain, offset in self._feeds[name]:
-            inputs[dst_idx] = self.components[src].outputs.values[src_idx] * gain + offset
-        forced = self._forced.get(name)
-        if forced is not None:
-            inputs[forced[0]] = forced[1]
+        for source, src_idx, dst_idx, gain, offset in self._feeds[name]:
+            if gain is None:
+                inputs[dst_idx] = source[src_idx]
+            else:
+                inputs[dst_idx] = source[src_idx] * gain + offset
+        for idx, values in self._forced.get(name, ()):
+            inputs[idx] = values
         return inputs
 
     def advance(self, name: str, t: float, h: float, rollback: bool = False, read: bool = True) -> None:
         comp = self.components[name]
-        t0 = _time.perf_counter() if self.timing else 0.0
         comp.write_inputs()
         comp.do_step(t, h, rollback)
         if read:
             comp.read_outputs()
-        if self.timing:
-            self.stats.fmu_s += _time.perf_counter() - t0
         self.stats.component_steps += 1
 
     def read(self, name: str) -> None:
-        t0 = _time.perf_counter() if self.timing else 0.0
         self.components[name].read_outputs()
-        if self.timing:
-            self.stats.fmu_s += _time.perf_counter() - t0
 
     def save(self, name: str) -> None:
         self.components[name].save_state()
@@ -126,14 +124,14 @@ class Execution:
                 return comp, port.values, np.array([port.index[s.name] for s in signals]), [s.name for s in signals]
         raise SystemError(f"{endpoint}: only inputs and outputs can be observed or manipulated")
 
-    def select(self, variables: Sequence[str] | None) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray]]]:
-        """Columns and (vector, indices) picks for an observer; None: every output."""
+    def select(self, variables: Sequence[str] | None) -> tuple[list[str], list[tuple[np.ndarray, Any]]]:
+        """Columns and (vector, indices or None for all of it) picks for an observer; None: every output."""
         if variables is None:  # one pick per component, not per signal
             cols, picks = [], []
             for c in self.order:
                 comp = self.components[c]
                 cols += [f"{c}.{s.name}" for s in comp.outputs.signals]
-                picks.append((comp.outputs.values, np.arange(len(comp.outputs.signals))))
+                picks.append((comp.outputs.values, None))
             return cols, picks
         cols, picks = [], []
         for v in variables:
@@ -179,6 +177,7 @@ class Execution:
             for obs in self.observers:
                 obs.observe(t)
             bar = _progress(n_steps, self.system.name) if self.progress else None
+            loop_start, fmu_start = _time.perf_counter(), sum(c.fmi_s for c in self.components.values())
             for n in range(n_steps):
                 t = self.system.start_s + n * step_s
                 self._force(t)
@@ -189,6 +188,8 @@ class Execution:
                     obs.observe(t)
                 if bar is not None:
                     bar.update(1)
+            self.stats.loop_s = _time.perf_counter() - loop_start
+            self.stats.fmu_s = sum(c.fmi_s for c in self.components.values()) - fmu_start
             if bar is not None:
                 bar.close()
         except ComponentError as exc:
@@ -225,10 +226,13 @@ class Execution:
         for (target, source), links in grouped.items():
             dst = self.components[target].inputs.index
             src = self.components[source].outputs.index
-            self._feeds[target].append((source, np.array([src[lk.source_signal.name] for lk in links]),
+            gain, offset = np.array([lk.gain for lk in links]), np.array([lk.offset for lk in links])
+            plain = bool(np.all(gain == 1.0) and np.all(offset == 0.0))
+            self._feeds[target].append((self.components[source].outputs.values,
+                                        np.array([src[lk.source_signal.name] for lk in links]),
                                         np.array([dst[lk.target_signal.name] for lk in links]),
-                                        np.array([lk.gain for lk in links]), np.array([lk.offset for lk in links])))
-        self._forced: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+                                        None if plain else gain, None if plain else offset))
+        self._forced: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
 
     def _fmu_path(self, fmu: Path) -> Path:
         return fmu if fmu.is_absolute() else self._base / fmu
@@ -242,15 +246,15 @@ class Execution:
         for decl in self.system.components:
             comp = self.components[decl.name]
             comp.initialize(t, stop_s, decl.parameters)
-            forced = self._forced.get(decl.name)
-            if forced is not None:
-                comp.inputs.values[forced[0]] = forced[1]
+            for idx, values in self._forced.get(decl.name, ()):
+                comp.inputs.values[idx] = values
         for c in self.order:
             self.components[c].exit_initialization()
 
     def _force(self, t: float) -> None:
-        """Collect every manipulator's values for this step into per-component forced inputs."""
-        forced: dict[str, dict[int, float]] = {}
+        """Collect every manipulator's values for this step into per-component forced inputs
+        (applied in the manipulators' order: a later one wins)."""
+        forced: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         for m in self.manipulators:
             values = m.values(t)
             if not values:
@@ -259,9 +263,14 @@ class Execution:
                 comp, vec, idx, names = self._locate(endpoint)
                 if vec is not comp.inputs.values:
                     raise SystemError(f"{endpoint}: a manipulator sets inputs; this is an output")
-                vals = np.broadcast_to(np.asarray(value, dtype=float), idx.shape)
-                forced.setdefault(comp.name, {}).update(zip(idx.tolist(), vals.tolist()))
-        self._forced = {c: (np.array(list(d)), np.array(list(d.values()))) for c, d in forced.items()}
+                if isinstance(value, float):
+                    vals: Any = value
+                else:
+                    vals = np.asarray(value, dtype=float)
+                    if vals.size not in (1, idx.size):
+                        raise SystemError(f"{endpoint}: {vals.size} values for {idx.size} elements")
+                forced.setdefault(comp.name, []).append((idx, vals))
+        self._forced = forced
 
 
 def _progress(total: int, name: str) -> Any:

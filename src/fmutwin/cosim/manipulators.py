@@ -84,6 +84,17 @@ class InputSource(Manipulator):
         return {self.targets[0]: float(self.data[max(k, 0)])}
 
 
+def _finite(value: Any, what: str) -> Any:
+    """A forced value as a float (or an array of floats), refused unless finite."""
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: {value!r} is not a number") from None
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{what}: {value!r} is not finite")
+    return float(array) if array.ndim == 0 else array
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -97,7 +108,8 @@ class Override(Manipulator):
 
     def __init__(self, target: str, value: Any, start_s: float = -np.inf, stop_s: float = np.inf) -> None:
         super().__init__([target])
-        self.value, self.start_s, self.stop_s = value, float(start_s), float(stop_s)
+        self.value = _finite(value, f"override of {target}")
+        self.start_s, self.stop_s = float(start_s), float(stop_s)
 
     def values(self, time_s: float) -> dict[str, Any] | None:
         return {self.targets[0]: self.value} if self.start_s <= time_s < self.stop_s else None
@@ -119,7 +131,8 @@ class Event(Manipulator):
             raise ValueError(f"{name}: give a time or a condition (not both)")
         if when is not None and when[1] not in _OPS:
             raise ValueError(f"{name}: condition operator {when[1]!r} is not one of {', '.join(_OPS)}")
-        self.inputs, self.parameters = dict(inputs or {}), dict(parameters or {})
+        self.inputs = {k: _finite(v, f"{name}: {k}") for k, v in (inputs or {}).items()}
+        self.parameters = dict(parameters or {})
         if not self.inputs and not self.parameters:
             raise ValueError(f"{name}: an event sets at least one input or parameter")
         super().__init__(list(self.inputs))

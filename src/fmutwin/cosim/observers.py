@@ -27,7 +27,7 @@ class Observer:
         self.variables = None if variables is None else list(variables)
         self.decimation = int(decimation)
         self.columns: list[str] = []
-        self._picks: list[tuple[np.ndarray, np.ndarray]] = []  # per column block: (source vector, indices)
+        self._picks: list[tuple[np.ndarray, Any]] = []  # per column block: (source vector, indices)
         self._count = 0
 
     def bind(self, execution: Any) -> None:
@@ -37,7 +37,7 @@ class Observer:
     def observe(self, time_s: float) -> None:
         """Called at every communication point (the first at the start time)."""
         if self._count % self.decimation == 0:
-            row = np.concatenate([[time_s], *(vec[idx] for vec, idx in self._picks)])
+            row = np.concatenate([[time_s], *(vec if idx is None else vec[idx] for vec, idx in self._picks)])
             self._write(row)
         self._count += 1
 

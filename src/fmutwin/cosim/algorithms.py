@@ -12,8 +12,9 @@ t, h)``: write inputs, step, read outputs).
   ``group`` limits the iteration to the strongly coupled components (the others step once, in
   order, before or after it).
 
-A component with ``step_multiple`` k steps every k-th macro step over k steps (its outputs are
-held in between); the iterated algorithm needs k = 1 for the components it iterates.
+A component with ``step_multiple`` k steps every k-th macro step over k steps, or to the stop
+time if that is nearer (its outputs are held in between); the iterated algorithm needs k = 1 for
+the components it iterates, and that they can get and set their FMU state.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ class CouplingError(RuntimeError):
 class Jacobi:
     name = "jacobi"
 
+    def check(self, ex: Any) -> None:
+        """Nothing to check before the run."""
+
     def step(self, ex: Any, n: int, t: float, h: float) -> None:
         due = [c for c in ex.order if n % ex.multiple[c] == 0]
         for c in due:
             ex.feed(c, t)
         for c in due:
-            ex.advance(c, t, h * ex.multiple[c], read=False)
+            ex.advance(c, t, ex.step_length(c, t, h), read=False)
         for c in due:
             ex.read(c)
 
@@ -43,11 +47,14 @@ class Jacobi:
 class GaussSeidel:
     name = "gauss-seidel"
 
+    def check(self, ex: Any) -> None:
+        """Nothing to check before the run."""
+
     def step(self, ex: Any, n: int, t: float, h: float) -> None:
         for c in ex.order:
             if n % ex.multiple[c] == 0:
                 ex.feed(c, t)
-                ex.advance(c, t, h * ex.multiple[c])
+                ex.advance(c, t, ex.step_length(c, t, h))
 
 
 class Iterated:
@@ -63,26 +70,36 @@ class Iterated:
         self.group = None if group is None else list(group)
         self.iterations: list[int] = []
 
-    def step(self, ex: Any, n: int, t: float, h: float) -> None:
+    def check(self, ex: Any) -> None:
+        """Before the run: the group names components, next to each other in the order, that step
+        every macro step and can save and restore their state."""
+        unknown = sorted(set(self.group or ()) - set(ex.order))
+        if unknown:
+            raise ValueError(f"iterated coupling: no component {', '.join(map(repr, unknown))} in the system")
         group = [c for c in ex.order if self.group is None or c in self.group]
+        first, last = ex.order.index(group[0]), ex.order.index(group[-1])
+        inside = [c for c in ex.order[first:last + 1] if c not in group]
+        if inside:
+            raise ValueError(f"iterated coupling: {', '.join(inside)} sit(s) inside the iterated group in the order; "
+                             "put the group's members next to each other")
         for c in group:
             if ex.multiple[c] != 1:
                 raise ValueError(f"iterated coupling: component {c!r} has step_multiple {ex.multiple[c]}; "
                                  "iterated components step every macro step")
-        first = ex.order.index(group[0])
-        last = ex.order.index(group[-1])
-        for c in ex.order[:first]:
-            if c not in group and n % ex.multiple[c] == 0:
-                ex.feed(c, t)
-                ex.advance(c, t, h * ex.multiple[c])
-        self._iterate(ex, group, t, h)
-        for c in ex.order[first:]:
-            if c not in group and n % ex.multiple[c] == 0:
-                if ex.order.index(c) < last:
-                    raise ValueError(f"iterated coupling: component {c!r} sits inside the iterated group in the "
-                                     "order; put the group's members next to each other")
-                ex.feed(c, t)
-                ex.advance(c, t, h * ex.multiple[c])
+            if not ex.components[c].can_rollback:
+                raise ValueError(f"iterated coupling: component {c!r} cannot get and set its FMU state "
+                                 "(canGetAndSetFMUstate is false); iterate only components that can")
+        self._group, self._before, self._after = group, ex.order[:first], ex.order[last + 1:]
+
+    def step(self, ex: Any, n: int, t: float, h: float) -> None:
+        for part in (self._before, None, self._after):
+            if part is None:
+                self._iterate(ex, self._group, t, h)
+                continue
+            for c in part:
+                if n % ex.multiple[c] == 0:
+                    ex.feed(c, t)
+                    ex.advance(c, t, ex.step_length(c, t, h))
 
     def _iterate(self, ex: Any, group: list[str], t: float, h: float) -> None:
         for c in group:
@@ -96,7 +113,13 @@ class Iterated:
             for c in group:
                 now = ex.feed(c, t)
                 change = np.abs(now - used[c]) / (1.0 + np.abs(now))
-                if change.size and change.max() > worst:
+                if not change.size:
+                    continue
+                if not np.all(np.isfinite(change)):
+                    bad = int(np.argmax(~np.isfinite(change)))
+                    raise CouplingError(f"iterated coupling at t = {t:g} s: {c}.{ex.input_name(c, bad)} became "
+                                        f"{now[bad]!r} in sweep {k}")
+                if change.max() > worst:
                     worst, where = float(change.max()), f"{c}.{ex.input_name(c, int(np.argmax(change)))}"
             if worst <= self.tolerance:
                 self.iterations.append(k)

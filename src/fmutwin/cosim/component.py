@@ -90,13 +90,16 @@ class Component:
         signals = list(interface.signals.values())
         self.inputs = _Port([s for s in signals if s.causality == "input"], self.version)
         self.outputs = _Port([s for s in signals if s.causality == "output"], self.version)
+        self._written: dict[str, list[Any]] = {}
+        self._failed = self._initialized = False
+        self.can_rollback = bool(md.coSimulation.canGetAndSetFMUstate)
         kwargs = dict(guid=md.guid, unzipDirectory=self.unzip_dir, modelIdentifier=md.coSimulation.modelIdentifier,
                       instanceName=name)
         if self.version == 2:
             from fmpy.fmi2 import FMU2Slave, fmi2CallbackFunctions, fmi2CallbackLoggerTYPE
             from fmpy.logging import addLoggerProxy
 
-            self.fmu = FMU2Slave(**kwargs)
+            self.fmu = self._call("loading the FMU's binary", lambda: FMU2Slave(**kwargs))
             self._callbacks = fmi2CallbackFunctions()
             self._callbacks.logger = fmi2CallbackLoggerTYPE(self._log2)
             addLoggerProxy(ctypes.byref(self._callbacks))
@@ -108,7 +111,7 @@ class Component:
         else:
             from fmpy.fmi3 import FMU3Slave
 
-            self.fmu = FMU3Slave(**kwargs)
+            self.fmu = self._call("loading the FMU's binary", lambda: FMU3Slave(**kwargs))
             self._log3_ref = self._log3
             self._call("instantiate", lambda: self.fmu.instantiate(loggingOn=logging_on, logMessage=self._log3_ref))
             f = self.fmu
@@ -128,14 +131,20 @@ class Component:
         self.messages.append(f"[{_STATUS[min(status, 5)]}] {message.decode(errors='replace')}")
 
     def _call(self, what: str, fn: Any) -> Any:
+        """An FMI call through fmpy's wrapper; a failure (an error status, or fmpy's own exception
+        for an instance it could not make) is a :class:`ComponentError`."""
         from fmpy.fmi1 import FMICallException
 
         try:
             return fn()
         except FMICallException as exc:
+            self._failed = True
             raise ComponentError(self.name, what, self.time_s,
                                  [m for m in self.messages if m.startswith(("[error]", "[fatal]", "[warning]"))]
                                  or [str(exc)]) from None
+        except Exception as exc:  # noqa: BLE001 - fmpy raises plain exceptions, e.g. "Failed to instantiate"
+            self._failed = True
+            raise ComponentError(self.name, what, self.time_s, self._problems() or [str(exc)]) from None
 
     # -- set-up ------------------------------------------------------------------------------
     def initialize(self, start_s: float, stop_s: float | None, parameters: dict[str, Any]) -> None:
@@ -155,6 +164,7 @@ class Component:
     def exit_initialization(self) -> None:
         self.write_inputs()
         self._call("exitInitializationMode", self.fmu.exitInitializationMode)
+        self._initialized = True
         self.read_outputs()
 
     def _set_parameters(self, parameters: dict[str, Any]) -> None:
@@ -170,13 +180,15 @@ class Component:
             self._write_variables(signals, values)
 
     def _write_variables(self, signals: list[Signal], values: list[Any]) -> None:
-        """Set whole variables (an FMI 3.0 array needs all its elements: the others keep their start)."""
+        """Set whole variables: an FMI 3.0 array needs all its elements, so the master keeps each
+        array's values as last written (from its start values) and changes only the named ones."""
         grouped: dict[str, list[Any]] = {}
         for sig, v in zip(signals, values):
             var = sig.variable
             if var.name not in grouped:
-                grouped[var.name] = [_start(Signal("", var, i, sig.type, sig.causality, None))
-                                     for i in range(array_size(var) or 1)]
+                grouped[var.name] = self._written.setdefault(
+                    var.name, [_start(Signal("", var, i, sig.type, sig.causality, None))
+                               for i in range(array_size(var) or 1)])
             grouped[var.name][sig.element] = v
         for var_name, vals in grouped.items():
             var = self.interface.variables[var_name]
@@ -227,6 +239,7 @@ class Component:
                 kind, where = typed
                 self.inputs._views[kind][:] = np.rint(values[where]) if kind == "Integer" else values[where] != 0.0
             if f(*args) > 1:
+                self._failed = True
                 raise ComponentError(self.name, "set inputs", self.time_s, self._problems() or ["error status"])
         self.fmi_s += perf_counter() - t0
 
@@ -236,6 +249,7 @@ class Component:
         t0 = perf_counter()
         for f, args, typed in self._calls["Get"]:
             if f(*args) > 1:
+                self._failed = True
                 raise ComponentError(self.name, "get outputs", self.time_s, self._problems() or ["error status"])
             if typed is not None:
                 kind, where = typed
@@ -261,33 +275,41 @@ class Component:
                 self.messages.append("[error] the FMU asked to terminate the simulation")
         self.fmi_s += perf_counter() - t0
         if status > 1:
+            self._failed = True
             raise ComponentError(self.name, "doStep", time_s, self._problems() or
                                  [f"status {_STATUS[min(status, 5)]} without a log message"])
         self.time_s = time_s + step_s
 
     def save_state(self) -> None:
         """Keep the FMU's state (one state object per instance, overwritten each call)."""
+        t0 = perf_counter()
         self._call("getFMUState", lambda: self._get_state(self.fmu.component, ctypes.byref(self._state)))
+        self.fmi_s += perf_counter() - t0
 
     def restore_state(self, time_s: float) -> None:
+        t0 = perf_counter()
         self._call("setFMUState", lambda: self._set_state(self.fmu.component, self._state))
+        self.fmi_s += perf_counter() - t0
         self.time_s = time_s
 
     def free(self) -> None:
-        """Terminate and free the instance (and its saved state); safe to call twice."""
+        """Free the instance, safe to call twice: terminated first where the state machine allows it
+        (initialised and no call failed), its saved state freed, then freeInstance, always."""
         if self._freed:
             return
         self._freed = True
-        try:
-            if self._state.value:
-                self._free_state(self.fmu.component, ctypes.byref(self._state))
-        except Exception:  # noqa: BLE001 - freeing continues whatever the FMU reports
-            pass
-        for call in (self.fmu.terminate, self.fmu.freeInstance):
+        if not self._failed:
             try:
-                call()
-            except Exception:  # noqa: BLE001 - an instance in error cannot terminate; it is freed anyway
+                if self._state.value:
+                    self._free_state(self.fmu.component, ctypes.byref(self._state))
+                if self._initialized:
+                    self.fmu.terminate()
+            except Exception:  # noqa: BLE001 - freeing continues whatever the FMU reports
                 pass
+        try:
+            self.fmu.freeInstance()
+        except Exception:  # noqa: BLE001 - the instance is gone either way
+            pass
 
 
 _STATUS = ("ok", "warning", "discard", "error", "fatal", "pending")

@@ -7,6 +7,7 @@ instance is freed, whatever happened.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time as _time
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ class Execution:
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.stats = RunStats()
         self.components: dict[str, Component] = {}
+        self._unzipped: list[str] = []  # the FMUs' extracted folders, removed after the run
 
     # -- operations the algorithms use ---------------------------------------------------------
     def feed(self, name: str, t: float) -> np.ndarray:
@@ -94,6 +96,10 @@ class Execution:
         if read:
             comp.read_outputs()
         self.stats.component_steps += 1
+
+    def step_length(self, name: str, t: float, h: float) -> float:
+        """Component ``name``'s step from ``t``: its multiple of the macro step ``h``, not past the stop."""
+        return min(h * self.multiple[name], self._stop_s - t)
 
     def read(self, name: str) -> None:
         self.components[name].read_outputs()
@@ -164,11 +170,15 @@ class Execution:
             raise ValueError(f"run: stop time {stop_s} after the start {self.system.start_s} and a step > 0 "
                              f"({step_s}) are needed")
         n_steps = int(round((stop_s - self.system.start_s) / step_s))
+        if abs(self.system.start_s + n_steps * step_s - stop_s) > 1e-9 * max(1.0, abs(stop_s)):
+            raise ValueError(f"run: the stop time {stop_s:g} s is not a whole number of {step_s:g} s steps from the "
+                             f"start {self.system.start_s:g} s")
+        self._stop_s = stop_s
         start_wall = _time.perf_counter()
         t = self.system.start_s
-        failed: str | None = None
         try:
             self._instantiate()
+            self.algorithm.check(self)
             for obs in self.observers:
                 obs.bind(self)
             for m in self.manipulators:
@@ -193,10 +203,11 @@ class Execution:
             if bar is not None:
                 bar.close()
         except ComponentError as exc:
-            failed = exc.component
             raise CosimError(str(exc), exc.component, exc.time_s, self.recorder.result()) from None
         except (CouplingError, ValueError, SystemError) as exc:
-            raise CosimError(f"at t = {t:g} s: {exc}", failed, t, self.recorder.result()) from None
+            raise CosimError(f"at t = {t:g} s: {exc}", None, t, self.recorder.result()) from None
+        except Exception as exc:  # noqa: BLE001 - whatever fails, the results so far are kept and named
+            raise CosimError(f"at t = {t:g} s: {type(exc).__name__}: {exc}", None, t, self.recorder.result()) from exc
         finally:
             for obs in self.observers:
                 try:
@@ -205,6 +216,8 @@ class Execution:
                     pass
             for comp in self.components.values():
                 comp.free()
+            for folder in self._unzipped:
+                shutil.rmtree(folder, ignore_errors=True)
             self.stats.wall_s = _time.perf_counter() - start_wall
             self.stats.iterations = list(getattr(self.algorithm, "iterations", []))
         return self.recorder.result()
@@ -217,6 +230,7 @@ class Execution:
             path = self._fmu_path(decl.fmu)
             if path not in unzipped:
                 unzipped[path] = fmpy.extract(str(path))
+                self._unzipped.append(unzipped[path])
             self.components[decl.name] = Component(decl.name, unzipped[path], self.resolved.interfaces[decl.name])
         self._feeds: dict[str, list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = \
             {c: [] for c in self.components}

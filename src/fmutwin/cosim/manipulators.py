@@ -59,23 +59,36 @@ class InputSource(Manipulator):
                  **kw: Any) -> "InputSource":
         """From a CSV file (lines starting with ``#`` skipped); columns by header name or index."""
         path = Path(path)
-        with open(path, newline="") as f:
-            rows = [r for r in csv.reader(line for line in f if not line.lstrip().startswith("#")) if r]
-        header = rows[0] if any(not _is_number(x) for x in rows[0]) else None
+        try:
+            with open(path, newline="") as f:
+                rows = [(n, r) for n, r in enumerate(csv.reader(f), start=1)
+                        if r and not r[0].lstrip().startswith("#")]
+        except OSError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        header = [h.strip() for h in rows[0][1]] if rows and any(not _is_number(x) for x in rows[0][1]) else None
         body = rows[1:] if header else rows
+        if not body:
+            raise ValueError(f"{path}: no data rows")
 
         def col(c: str | int) -> int:
             if isinstance(c, int):
                 return c
-            if header is None or c not in [h.strip() for h in header]:
+            if header is None or c not in header:
                 raise ValueError(f"{path}: no column {c!r} (columns: {header})")
-            return [h.strip() for h in header].index(c)
+            return header.index(c)
 
+        i_t, i_v = col(time_column), col(column)
+        data = []
+        for line, r in body:
+            try:
+                data.append((float(r[i_t]), float(r[i_v])))
+            except (ValueError, IndexError):
+                raise ValueError(f"{path}:{line}: {r!r} has no number in columns {time_column!r} and {column!r}") from None
+        array = np.array(data)
         try:
-            data = np.array([[float(r[col(time_column)]), float(r[col(column)])] for r in body])
-        except (ValueError, IndexError) as exc:
-            raise ValueError(f"{path}: not a numeric time series ({exc})") from None
-        return cls(target, data[:, 0], data[:, 1], **kw)
+            return cls(target, array[:, 0], array[:, 1], **kw)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
 
     def values(self, time_s: float) -> dict[str, Any]:
         if self.interpolation == "linear":

@@ -125,6 +125,7 @@ class Interface:
         units = {t.name: t.unit for t in self.md.typeDefinitions}
         self.signals: dict[str, Signal] = {}
         self.arrays: dict[str, list[str]] = {}
+        scalars: dict[str, dict[int, str]] = {}  # FMI 2.0 x[i] scalars by their index i
         for v in self.md.modelVariables:
             unit = v.unit or (units.get(v.declaredType.name) if v.declaredType is not None else None)
             kind = _kind(v.type)
@@ -133,12 +134,15 @@ class Interface:
                 self.signals[v.name] = Signal(v.name, v, 0, kind, v.causality, unit)
                 m = re.match(r"^(.*)\[(\d+)\]$", v.name)
                 if m:
-                    self.arrays.setdefault(m.group(1), []).append(v.name)
+                    scalars.setdefault(m.group(1), {})[int(m.group(2))] = v.name
             else:
                 names = [f"{v.name}[{i + 1}]" for i in range(size)]
                 self.arrays[v.name] = names
                 for i, n in enumerate(names):
                     self.signals[n] = Signal(n, v, i, kind, v.causality, unit)
+        for base, by_index in scalars.items():
+            if base not in self.arrays and sorted(by_index) == list(range(1, len(by_index) + 1)):
+                self.arrays[base] = [by_index[i] for i in range(1, len(by_index) + 1)]  # x[1] .. x[n], no gaps
 
     def expand(self, spec: str, where: str) -> list[Signal]:
         """The signals an endpoint's variable part names (see the module docstring)."""
@@ -153,7 +157,8 @@ class Interface:
                 return [self.signals[n] for n in self.arrays[var]]
             raise SystemError(f"{where}: no variable {var!r}{_suggest(var, list(self.signals) + list(self.arrays))}")
         if var not in self.arrays:
-            raise SystemError(f"{where}: {var!r} is not an array{_suggest(var, list(self.arrays))}")
+            raise SystemError(f"{where}: {var!r} is not an array (or its elements {var}[1].. are not numbered "
+                              f"1..n){_suggest(var, list(self.arrays))}")
         first, last = int(a), int(b) if b is not None else int(a)
         n = len(self.arrays[var])
         if not 1 <= first <= last <= n:
@@ -161,8 +166,14 @@ class Interface:
         return [self.signals[self.arrays[var][i - 1]] for i in range(first, last + 1, int(s or 1))]
 
 
+#: the variable types the master transfers, as its three kinds (FMI 2.0 and 3.0 names)
+SUPPORTED = {"Real": "Real", "Float64": "Real", "Integer": "Integer", "Int32": "Integer", "Boolean": "Boolean"}
+
+
 def _kind(fmi_type: str) -> str:
-    return {"Float64": "Real", "Float32": "Real", "Int32": "Integer", "Int64": "Integer"}.get(fmi_type, fmi_type)
+    """The master's kind of a variable type; other types keep their FMI name (and are refused
+    where they would be transferred)."""
+    return SUPPORTED.get(fmi_type, fmi_type)
 
 
 def array_size(v: Any) -> int | None:
@@ -256,6 +267,10 @@ def resolve(system: System, base: Path | None = None) -> Resolved:
                 raise SystemError(f"{where}: source {src_comp.name}.{s.name} is a {s.causality}, not an output")
             if t.causality != "input":
                 raise SystemError(f"{where}: target {dst_comp.name}.{t.name} is a {t.causality}, not an input")
+            for sig, comp in ((s, src_comp), (t, dst_comp)):
+                if sig.type not in SUPPORTED.values():
+                    raise SystemError(f"{where}: {comp.name}.{sig.name} is a {sig.variable.type}; the master "
+                                      "transfers Real/Float64, Integer/Int32 and Boolean signals")
             if s.type != t.type:
                 raise SystemError(f"{where}: type mismatch, {src_comp.name}.{s.name} is {s.type} and "
                                   f"{dst_comp.name}.{t.name} is {t.type}")
@@ -339,12 +354,11 @@ def save(system: System, path: str | Path) -> None:
                          version="1.0", name=system.name)
     sys_el = etree.SubElement(root, f"{{{SSD}}}System", name=system.name)
     elements = etree.SubElement(sys_el, f"{{{SSD}}}Elements")
+    import os
+
     for comp in system.components:
-        fmu = Path(comp.fmu)
-        try:
-            source = str(fmu.resolve().relative_to(path.parent.resolve())) if fmu.is_absolute() else str(fmu)
-        except ValueError:
-            source = str(fmu)
+        fmu = Path(comp.fmu).resolve()  # a relative path is the working directory's; written as the file's
+        source = os.path.relpath(fmu, path.parent.resolve())
         el = etree.SubElement(elements, f"{{{SSD}}}Component", name=comp.name, source=source,
                               type="application/x-fmu-sharedlibrary")
         if comp.parameters:
@@ -417,31 +431,42 @@ def load(path: str | Path) -> System:
             raise SystemError(f"{path}:{el.sourceline}: {etree.QName(el).localname} has no {attr!r} attribute")
         return value
 
+    def number(el: Any, attr: str, default: str, kind: Any = float) -> Any:
+        text = el.get(attr, default)
+        try:
+            return kind(text)
+        except ValueError:
+            raise SystemError(f"{path}:{el.sourceline}: {etree.QName(el).localname} {attr}={text!r} is not a "
+                              f"{'number' if kind is float else 'whole number'}") from None
+
     system = System(name=need(root, "name"))
     for el in root.iterfind("ssd:System/ssd:Elements/ssd:Component", NS):
         params: dict[str, Any] = {}
         for p in el.iterfind(".//ssv:Parameter", NS):
             params[need(p, "name")] = _read_value(p, path)
         master = el.find("ssc:Annotations/ssc:Annotation/fmutwin:Master", NS)
-        extra = {} if master is None else {"step_multiple": int(master.get("stepMultiple", "1")),
+        extra = {} if master is None else {"step_multiple": number(master, "stepMultiple", "1", int),
                                            "feedthrough": master.get("feedthrough", "false") == "true"}
         source = Path(need(el, "source"))
-        system.add(need(el, "name"), source if source.is_absolute() else path.parent / source, parameters=params,
-                   **extra)
+        try:
+            system.add(need(el, "name"), source if source.is_absolute() else path.parent / source, parameters=params,
+                       **extra)
+        except SystemError as exc:
+            raise SystemError(f"{path}:{el.sourceline}: {exc}") from None
     for el in root.iterfind("ssd:System/ssd:Connections/ssd:Connection", NS):
         lt = el.find("ssc:LinearTransformation", NS)
-        gain, offset = (1.0, 0.0) if lt is None else (float(lt.get("factor", "1")), float(lt.get("offset", "0")))
+        gain, offset = (1.0, 0.0) if lt is None else (number(lt, "factor", "1"), number(lt, "offset", "0"))
         system.connect(f"{need(el, 'startElement')}.{need(el, 'startConnector')}",
                        f"{need(el, 'endElement')}.{need(el, 'endConnector')}", gain, offset)
     master = root.find("ssc:Annotations/ssc:Annotation/fmutwin:Master", NS)
     if master is not None:
         system.algorithm = master.get("algorithm", system.algorithm)
-        system.step_s = float(master.get("stepSize")) if master.get("stepSize") else None
+        system.step_s = number(master, "stepSize", "") if master.get("stepSize") else None
         system.order = master.get("order").split() if master.get("order") else None
     experiment = root.find("ssd:DefaultExperiment", NS)
     if experiment is not None:
-        system.start_s = float(experiment.get("startTime", "0"))
-        system.stop_s = float(experiment.get("stopTime")) if experiment.get("stopTime") else None
+        system.start_s = number(experiment, "startTime", "0")
+        system.stop_s = number(experiment, "stopTime", "") if experiment.get("stopTime") else None
     return system
 
 
@@ -458,6 +483,8 @@ def _read_value(p: Any, path: Path) -> Any:
             if kind == "String":
                 return value
             parts = [float(v) for v in value.split()]
+            if not parts:
+                raise ValueError(value)
         except ValueError:
             raise SystemError(f"{path}:{child.sourceline}: parameter {p.get('name')!r}: {value!r} is not a "
                               f"{kind}") from None

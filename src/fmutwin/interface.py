@@ -101,6 +101,9 @@ def _bound(bound: float | str | None, values: Mapping[str, Any], default: float)
 
 def flat(value: Any) -> list[Any]:
     """The elements of a scalar, a sequence or nested sequences (row-major)."""
+    if isinstance(value, (list, tuple)) and not any(isinstance(x, (list, tuple)) or hasattr(x, "tolist")
+                                                    and getattr(x, "ndim", 0) > 0 for x in value):
+        return [x.item() if hasattr(x, "item") else x for x in value]  # one level of scalars: no recursion
     if isinstance(value, (list, tuple)) or (hasattr(value, "tolist") and not isinstance(value, (str, bytes))):
         value = value.tolist() if hasattr(value, "tolist") else value
         if not isinstance(value, list):

@@ -62,11 +62,29 @@ def build_pack_fmus(out: Path) -> dict[str, Path]:
 
 def pack_system(fmus: dict[str, Path], pack: Any, coolant_flow_kg_per_s: float = 0.05,
                 coolant_inlet_temperature_K: float = 293.15, ambient_temperature_K: float = 298.15,
-                with_bms: bool = True, with_load: bool = True, name: str = "pack") -> System:
+                with_bms: bool = True, with_load: bool = True, charger: bool = False,
+                initial_temperature_K: float | None = None, initial_soc: float | None = None,
+                name: str = "pack") -> System:
     """The coupled pack of ``pack`` (a PackParameters of ``n_modules`` modules of the module FMU's
     design) on the FMUs ``fmus`` (by kind). Without the load the modules' current is an input the
-    caller drives (``module{m}.current``); without the BMS nothing is clamped or balanced."""
+    caller drives (``module{m}.current``, and the BMS's ``packCurrent``); without the BMS nothing
+    is clamped or balanced. ``charger``: no load; a charger connected to the pack delivers the
+    BMS's CC-CV request (the modules' and the BMS's current are minus ``bms.chargeCurrentRequest``,
+    the request of the step before, as a charger follows its BMS). ``initial_temperature_K``: every
+    cell, plate and the enclosure start there (default: the files' initial temperatures);
+    ``initial_soc``: the cells' mean initial SoC, their realised spread kept."""
+    if charger and (with_load or not with_bms):
+        raise ValueError("pack_system: a charger needs the BMS and no load")
     pack = pack.realise()
+    if initial_temperature_K is not None:
+        realised = dict(pack.realised or {})
+        realised["initial_temperature_K"] = [float(initial_temperature_K)] * pack.n_modules * pack.module.n_cells
+        pack = pack.model_copy(update={"realised": realised})
+    if initial_soc is not None:
+        realised = dict(pack.realised or {})
+        socs = np.asarray(realised["initial_soc"], dtype=float)
+        realised["initial_soc"] = list(np.clip(socs - socs.mean() + float(initial_soc), 0.0, 1.0))
+        pack = pack.model_copy(update={"realised": realised})
     n, ns, m_count = pack.module.n_cells, pack.module.n_series, pack.n_modules
     np_ = pack.module.n_parallel
     system = System(name, algorithm="gauss-seidel", step_s=1.0)
@@ -77,11 +95,14 @@ def pack_system(fmus: dict[str, Path], pack: Any, coolant_flow_kg_per_s: float =
         share = {VARIATION_PARAMETERS[k]: [float(v) for v in values[m * n:(m + 1) * n]]
                  for k, values in (pack.realised or {}).items()}
         system.add(mod, fmus["module"], parameters=share)
-    system.add("thermal", fmus["thermal"], parameters={
-        "coolantFlow": coolant_flow_kg_per_s, "coolantInletTemperature": coolant_inlet_temperature_K,
-        "ambientTemperature": ambient_temperature_K})
+    thermal = {"coolantFlow": coolant_flow_kg_per_s, "coolantInletTemperature": coolant_inlet_temperature_K,
+               "ambientTemperature": ambient_temperature_K}
+    if initial_temperature_K is not None:
+        thermal.update(initialPlateTemperature=[float(initial_temperature_K)] * m_count,
+                       initialEnclosureTemperature=float(initial_temperature_K))
+    system.add("thermal", fmus["thermal"], parameters=thermal)
     if with_bms:
-        system.add("bms", fmus["bms"])
+        system.add("bms", fmus["bms"], parameters={"chargerConnected": True} if charger else {})
     for m, mod in enumerate(modules):
         k = m + 1
         system.connect(f"{mod}.heatToColdPlate", f"thermal.plateHeat[{k}]")
@@ -91,11 +112,15 @@ def pack_system(fmus: dict[str, Path], pack: Any, coolant_flow_kg_per_s: float =
         if with_load:
             system.connect("load.current", f"{mod}.current")
             system.connect(f"{mod}.moduleVoltage", f"load.moduleVoltage[{k}]")
+        if charger:
+            system.connect("bms.chargeCurrentRequest", f"{mod}.current", gain=-1.0)
         if with_bms:
             first, last = m * ns + 1, (m + 1) * ns
             system.connect(f"{mod}.elementVoltage", f"bms.elementVoltage[{first}:{last}]")
             system.connect(f"{mod}.cellTemperature[1:{n - np_ + 1}:{np_}]", f"bms.elementTemperature[{first}:{last}]")
             system.connect(f"bms.bleed[{first}:{last}]", f"{mod}.bleed")
+    if charger:
+        system.connect("bms.chargeCurrentRequest", "bms.packCurrent", gain=-1.0)
     if with_bms and with_load:
         system.connect("load.current", "bms.packCurrent")
         system.connect("bms.dischargeCurrentLimit", "load.dischargeCurrentLimit")

@@ -87,3 +87,19 @@ def test_the_flagship_system_runs_its_load_and_bms(pack_fmus, pack):
     for m in range(pack.n_modules):
         assert np.allclose(r[f"module{m + 1}.moduleCurrent"][1:], r["load.current"][1:], rtol=0, atol=1e-9)
     assert np.all(np.abs(r["bms.soc[1]"][1:] - 0.9) < 0.05)  # the EKF near the pack's 90 % start
+
+
+def test_a_charger_delivers_the_bms_request_within_its_cold_limit(pack_fmus, pack):
+    """The fast-charge wiring: the modules carry minus the BMS's CC-CV request of the step before,
+    which at 0 degC is the derated charge limit (0.2 of the 1C rating at 0 degC), from the first
+    step: the BMS starts from the modules' own initial voltages and temperatures."""
+    system = pack_system(pack_fmus, pack, coolant_inlet_temperature_K=273.15, ambient_temperature_K=273.15,
+                         with_load=False, charger=True, initial_temperature_K=273.15, initial_soc=0.1)
+    r = Execution(system).run(stop_s=20.0, step_s=1.0)
+    request, limit = r["bms.chargeCurrentRequest"], r["bms.chargeCurrentLimit"]
+    rating = pack.module.cell.nominal_capacity_As / 3600.0 * pack.module.n_parallel  # 1C of an element [A]
+    assert np.allclose(limit[:3], 0.2 * rating, rtol=0.02)  # the derating at 0 degC (the cells warm a little)
+    assert np.all(request <= limit + 1e-9) and np.all(request > 0.19 * rating)
+    for m in range(pack.n_modules):
+        assert np.allclose(r[f"module{m + 1}.moduleCurrent"][1:], -request[:-1], rtol=0, atol=1e-9)
+    assert abs(r["bms.packSocMean"][0] - 0.1) < 0.02  # from the OCV of the modules' initial voltages

@@ -247,23 +247,31 @@ class Execution:
                                         np.array([dst[lk.target_signal.name] for lk in links]),
                                         None if plain else gain, None if plain else offset))
         self._forced: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._source_name = {id(comp.outputs.values): name for name, comp in self.components.items()}
 
     def _fmu_path(self, fmu: Path) -> Path:
         return fmu if fmu.is_absolute() else self._base / fmu
 
     def _initialize(self, t: float, stop_s: float) -> None:
-        """Every FMU from its parameter values and its inputs' start values (manipulators' values at
-        the start applied), initialisation mode entered and left; then the outputs are read and the
-        connections carry them from the first step. (Outputs read during initialisation mode are
-        not valid in every FMU, so the master does not propagate them there.)"""
+        """The FMUs one after the other in the algorithm's order: each from its parameter values,
+        its inputs' start values, the manipulators' values at the start and the outputs of the
+        FMUs already initialised (so a BMS starts from the voltages its modules start with); a
+        connection from an FMU later in the order carries its value from the first step. (Outputs
+        read during initialisation mode are not valid in every FMU, so the master reads them only
+        after an FMU has left it.)"""
         self._force(t)
-        for decl in self.system.components:
-            comp = self.components[decl.name]
-            comp.initialize(t, stop_s, decl.parameters)
-            for idx, values in self._forced.get(decl.name, ()):
-                comp.inputs.values[idx] = values
+        done: set[str] = set()
         for c in self.order:
-            self.components[c].exit_initialization()
+            comp = self.components[c]
+            comp.initialize(t, stop_s, self.system.component(c).parameters)
+            inputs = comp.inputs.values
+            for source, src_idx, dst_idx, gain, offset in self._feeds[c]:
+                if self._source_name[id(source)] in done:
+                    inputs[dst_idx] = source[src_idx] if gain is None else source[src_idx] * gain + offset
+            for idx, values in self._forced.get(c, ()):
+                inputs[idx] = values
+            comp.exit_initialization()
+            done.add(c)
 
     def _force(self, t: float) -> None:
         """Collect every manipulator's values for this step into per-component forced inputs

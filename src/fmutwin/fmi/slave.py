@@ -9,7 +9,6 @@ only bind this to pythonfmu's and pythonfmu3's base classes.
 from __future__ import annotations
 
 import ctypes
-import math
 import sys
 from typing import Any, Callable
 
@@ -171,7 +170,7 @@ class TwinSlaveCore:
                 problem = _describe(exc)
             else:
                 bad = [n for n, v in outputs.items() if self.declared[n].type == "Real"
-                       and not all(math.isfinite(float(x)) for x in flat(v))]
+                       and not np.all(np.isfinite(np.asarray(v, dtype=float)))]
                 if bad:  # the step is refused: back to where it started
                     self.model.set_state(saved)
                     problem = f"output {bad[0]} = {outputs[bad[0]]} at t = {current_time + step_size}"
@@ -188,14 +187,19 @@ class TwinSlaveCore:
         """Store the outputs (arrays flattened) and log those outside their declared warn range."""
         for name, value in outputs.items():
             var = self.declared[name]
-            self.values[name] = [_CONVERT[var.type](x) for x in flat(value)] if var.dimensions else value
+            if var.dimensions:
+                self.values[name] = np.asarray(value, dtype=float).ravel().tolist() if var.type == "Real" else \
+                    [_CONVERT[var.type](x) for x in flat(value)]
+            else:
+                self.values[name] = value
             if var.warn_range is not None:
                 lo, hi = var.warn_range
-                for k, x in enumerate(flat(value)):
-                    if not lo <= float(x) <= hi:
-                        where = f"{name}[{k + 1}]" if var.dimensions else name
-                        self._log(f"t = {time_s}: {where} = {float(x):.6g} outside [{lo:g}, {hi:g}]", "warning")
-                        break
+                elements = np.asarray(value, dtype=float).ravel()
+                outside = np.flatnonzero(~((lo <= elements) & (elements <= hi)))
+                if outside.size:
+                    k = int(outside[0])
+                    where = f"{name}[{k + 1}]" if var.dimensions else name
+                    self._log(f"t = {time_s}: {where} = {elements[k]:.6g} outside [{lo:g}, {hi:g}]", "warning")
 
     # -- FMU state: variable values plus the model's own state -------------------------------------
     def _get_fmu_state(self) -> dict[str, Any]:

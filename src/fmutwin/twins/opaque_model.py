@@ -48,7 +48,8 @@ class OpaqueTwinModel:
             raise ModelError(message) from None
         out: dict[str, Any] = {}
         for var, key in self.declared["outputs"]:
-            values = [bool(v > 0.5) if var.type == "Boolean" else float(v) for v in np.ravel(y[key])]
+            array = np.ravel(y[key])
+            values = (array > 0.5).tolist() if var.type == "Boolean" else array.astype(float).tolist()
             out[var.name] = values if var.dimensions else values[0]
         return out
 

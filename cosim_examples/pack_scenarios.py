@@ -1,7 +1,8 @@
-"""More pack co-simulations of the flagship's FMUs: a hot US06 with a coolant-pump failure, and a
-cold fast charge under the BMS's CC-CV.
+"""More pack co-simulations of the flagship's FMUs: a hot US06 with a coolant-pump failure, a cold
+fast charge under the BMS's CC-CV, and an internal short in one cell that the BMS flags.
 
-Usage: python cosim_examples/pack_scenarios.py [us06-hot-pump-failure | fast-charge-cold] [--out out/scenarios]
+Usage: python cosim_examples/pack_scenarios.py [us06-hot-pump-failure | fast-charge-cold | internal-short]
+       [--out out/scenarios]
 
 * ``us06-hot-pump-failure``: US06 (``../shared/data``, one cell's current, times 40 for the
   pack's 4 x 50 Ah elements: up to 1.6C discharge) three times back to back at 40 degC ambient,
@@ -11,6 +12,14 @@ Usage: python cosim_examples/pack_scenarios.py [us06-hot-pump-failure | fast-cha
 * ``fast-charge-cold``: from 10 % SoC with everything at 0 degC, a charger connected: the modules
   and the BMS carry minus the BMS's CC-CV request (``bms.chargeCurrentRequest``, connected with a
   gain of -1), which its temperature derating holds at 0.2C until the cells warm; one hour.
+* ``internal-short``: WLTC as the flagship, with an internal short (0.1 Ohm across the OCV) in
+  cell 5 of module 3 (the first cell of its second element, where that element's temperature
+  sensor sits) from 300 s: the Module FMU is built from the flagship module file with the short in
+  its cell file, and ``internalShortScale`` (a per-cell parameter) puts it in that one cell only.
+  The cell heats by about 160 W (to 50 degC, below the 60 degC over-temperature threshold); 36 s
+  after the short the BMS flags that element's temperature sensor (10 K above the median of all
+  96), an alarm that stops charge and discharge: its limits, and the load's current, go to zero.
+  15 minutes.
 
 Each writes ``<out>/<scenario>/results.csv`` (pack-level columns, streamed) and ``<scenario>.png``.
 Positive current discharges the pack.
@@ -60,9 +69,41 @@ def fast_charge_cold(fmus: dict, out: Path) -> dict:
     return _run(system, "gauss-seidel", [], 3600.0, out)
 
 
-def _run(system, algorithm, manipulators, stop_s: float, out: Path) -> dict:
+SHORT_MODULE, SHORT_CELL = 3, 5  # 1-based: module 3, cell 5 (element 2, position 1)
+
+
+def internal_short(fmus: dict, out: Path) -> dict:
+    import dataclasses
+
+    from fmutwin.data import power_per_second
+    from fmutwin.fmi.native.build import build_native
+    from fmutwin.params.flagship import flagship_cell, flagship_module, flagship_pack
+    from fmutwin.registry import TWINS
+
+    folder = out / "internal_short_fmus"
+    folder.mkdir(parents=True, exist_ok=True)
+    cell = flagship_cell().with_changes(faults={"internal_short": {"trigger": {"kind": "time", "time_s": 300.0},
+                                                                   "resistance_ohm": 0.1}})
+    module = flagship_module(cell)
+    module_file = folder / "module_with_short.json"
+    module.save(module_file)
+    faulted = build_native(dataclasses.replace(TWINS["module"], parameter_file=lambda: module_file), folder, 3)
+    pack = flagship_pack(module)
+    n = pack.module.n_cells
+    scale = [0.0] * (pack.n_modules * n)
+    scale[(SHORT_MODULE - 1) * n + SHORT_CELL - 1] = 1.0
+    pack = pack.model_copy(update={"realised": {**pack.realised, "internal_short_scale": scale}})
+    system = pack_system({**fmus, "module": faulted}, pack, name="internal_short")
+    seconds, power = power_per_second("WLTC")
+    group = [f"module{m + 1}" for m in range(N_MODULES)] + ["thermal"]
+    return _run(system, Iterated(group=group), [InputSource("load.powerDemand", seconds[:-1], power)], 900.0, out,
+                extra=[f"module{SHORT_MODULE}.cellTemperature[{SHORT_CELL}]", "load.current", "load.demandedCurrent",
+                       "bms.alarmTemperatureSensor", "bms.alarmVoltageSensor"])
+
+
+def _run(system, algorithm, manipulators, stop_s: float, out: Path, extra: tuple | list = ()) -> dict:
     folder = out / system.name
-    writer = FileWriter(folder / "results.csv", WATCH)
+    writer = FileWriter(folder / "results.csv", [*WATCH, *extra])
     result = Execution(system, algorithm=algorithm, manipulators=manipulators, observers=[writer]).run(stop_s, 1.0)
     _plot(folder / f"{system.name}.png", result, system.name)
     return result
@@ -107,7 +148,8 @@ def _plot(path: Path, r: dict, title: str) -> None:
     plt.close(fig)
 
 
-SCENARIOS = {"us06-hot-pump-failure": us06_hot_pump_failure, "fast-charge-cold": fast_charge_cold}
+SCENARIOS = {"us06-hot-pump-failure": us06_hot_pump_failure, "fast-charge-cold": fast_charge_cold,
+             "internal-short": internal_short}
 
 
 def main() -> None:

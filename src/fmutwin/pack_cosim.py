@@ -35,7 +35,8 @@ from fmutwin.cosim import System
 #: the module FMU parameters that carry a module's share of the pack's realised variation
 VARIATION_PARAMETERS = {"capacity_scale": "capacityScale", "r0_scale": "r0Scale",
                         "rc_resistance_scale": "rcResistanceScale", "initial_soc": "initialSoc",
-                        "initial_temperature_K": "initialTemperature", "initial_cycles": "initialCycles"}
+                        "initial_temperature_K": "initialTemperature", "initial_cycles": "initialCycles",
+                        "internal_short_scale": "internalShortScale"}
 #: FMU file of each component kind in the folder :func:`build_pack_fmus` writes
 FMU_FILES = {"module": "ModuleNative_fmi3.fmu", "thermal": "PackThermalNative_fmi2.fmu", "bms": "Bms_fmi3.fmu",
              "load": "PowerLoadNative_fmi2.fmu"}

@@ -177,3 +177,36 @@ def test_current_interruption_above_its_temperature():
     assert all(c == 30.0 for c in currents[:first]) and all(c == 0.0 for c in currents[first:])
     # it opens on the first step that starts at or above the limit
     assert temps[first - 1] >= 303.15 > temps[first - 2]
+
+
+def test_an_internal_short_in_one_cell_of_a_module():
+    """``variation.internal_short_scale`` puts the cell file's short in chosen cells only: at zero
+    module current the shorted cell's group loses exactly the short's charge (its parallel
+    neighbours discharge into it), every other group keeps its charge, and the shorted cell heats."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from modules import make_module
+
+    from fmutwin.twins.module import ModuleTwin
+
+    r_short = 0.5
+    cell = simple_cell(faults={"internal_short": {"trigger": {"kind": "time", "time_s": 5.0},
+                                                  "resistance_ohm": r_short}},
+                       thermal={"model": "lumped", "mass_J_per_K": 900.0, "heat_transfer_W_per_K": 0.1})
+    scale = [0.0] * 6
+    scale[4] = 1.0  # element 2 (cells 3, 4, 5), position 1
+    twin = ModuleTwin(make_module(2, 3, cell, variation={"internal_short_scale": scale}))
+    q = cell.nominal_capacity_As
+    soc0 = np.array(twin.state["soc"], dtype=float)
+    drawn = 0.0
+    for k in range(30):
+        y = twin.step(0.0, 1.0)
+        if k >= 5:
+            drawn += _ocv(cell, y["cell_soc"][4]) / r_short  # about: the OCV moves little in 25 s
+    lost = (soc0 - np.array(y["cell_soc"])) * q
+    assert np.allclose(lost[:3], 0.0, atol=1e-9 * q)  # element 1: no short, no current
+    assert lost[3:].sum() == pytest.approx(drawn, rel=2e-3)
+    assert np.all(lost[3:] > 0) and lost[4] > lost[3]  # its neighbours feed it
+    assert y["cell_heat_W"][4] > 10 * max(y["cell_heat_W"][0], 1e-9)

@@ -279,7 +279,8 @@ def circuit_over_step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str
     if s.self_discharge:
         internal = internal + ocv0 / held["self_discharge_r"]
     if s.internal_short:
-        internal = internal + x_eff["internal_short_active"] * ocv0 / p["internal_short_resistance_ohm"]
+        internal = internal + x_eff["internal_short_active"] * p["internal_short_scale"] * ocv0 / \
+            p["internal_short_resistance_ohm"]
 
     # -- charge, and the energy the OCV source gives up (exact for SOC linear in time) ---------
     xn["soc"] = x["soc"] - (current + internal) * dt / capacity

@@ -43,7 +43,7 @@ from fmutwin.ops import Ops
 INPUTS: tuple[str, ...] = ("current_A", "cold_plate_temperature_K", "ambient_temperature_K", "dt_s")
 #: cell quantities that vary from cell to cell (cell arrays in p)
 VARYING = ("capacity_scale", "r0_scale", "rc_resistance_scale", "initial_soc", "initial_temperature_K",
-           "initial_cycles")
+           "initial_cycles", "internal_short_scale")
 SPLIT_ITERATIONS = 3
 #: the split stops iterating once every residual is below this [V] (numpy and generated code alike)
 SPLIT_EXIT_V = 1e-11
@@ -113,7 +113,7 @@ def _cell_parameters(p: dict[str, Any], c: dict[str, Any]) -> dict[str, Any]:
     return {**shared, "nominal_capacity_As": shared["nominal_capacity_As"] * c["capacity_scale"],
             "r0_scale": c["r0_scale"], "rc_resistance_scale": c["rc_resistance_scale"],
             "initial_soc": c["initial_soc"], "initial_temperature_K": c["initial_temperature_K"],
-            "initial_cycles": c["initial_cycles"]}
+            "initial_cycles": c["initial_cycles"], "internal_short_scale": c["internal_short_scale"]}
 
 
 def initial_state(ops: Ops, s: ModuleStructure, p: dict[str, Any]) -> dict[str, Any]:

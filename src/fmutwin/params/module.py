@@ -39,6 +39,8 @@ VARYING: dict[str, tuple[str, tuple[float, float]]] = {
     "initial_soc": ("initial SOC [1]", (0.0, 1.0)),
     "initial_temperature_K": ("initial cell temperature [K]", (T_MIN_K, T_MAX_K)),
     "initial_cycles": ("equivalent full discharges before the start [1]", (0.0, 1e7)),
+    "internal_short_scale": ("conductance scale of the cell file's internal short: 0 = no short in this cell [1]",
+                             (0.0, 1e6)),
 }
 
 
@@ -52,6 +54,7 @@ class Variation(StrictModel):
     initial_soc: list[float] | Distribution | None = None
     initial_temperature_K: list[float] | Distribution | None = None
     initial_cycles: list[float] | Distribution | None = None
+    internal_short_scale: list[float] | Distribution | None = None
 
 
 class Interconnect(StrictModel):

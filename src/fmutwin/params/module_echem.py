@@ -19,7 +19,7 @@ from fmutwin.params.cell import T_MAX_K, T_MIN_K
 from fmutwin.params.module import ModuleLayout
 
 #: variation quantities an electrochemical cell has no counterpart for
-ECM_ONLY = ("r0_scale", "rc_resistance_scale", "initial_cycles")
+ECM_ONLY = ("r0_scale", "rc_resistance_scale", "initial_cycles", "internal_short_scale")
 
 
 class EchemCell(StrictModel):

@@ -26,7 +26,7 @@ def current_limit_A(params: ModuleParameters) -> float:
 
 _VARYING_NAMES = {"capacity_scale": "capacityScale", "r0_scale": "r0Scale", "rc_resistance_scale": "rcResistanceScale",
                   "initial_soc": "initialSoc", "initial_temperature_K": "initialTemperature",
-                  "initial_cycles": "initialCycles"}
+                  "initial_cycles": "initialCycles", "internal_short_scale": "internalShortScale"}
 _VARYING_UNITS = {"initial_temperature_K": "K"}
 
 

@@ -19,15 +19,17 @@ def _current(t):
     return 60.0 + 70.0 * np.sin(2 * np.pi * t / 40.0)
 
 
-def _run(pack_fmus, pack, algorithm, step_s=1.0, stop_s=60.0, thermal=None, observers=()):
+def _run(pack_fmus, pack, algorithm, step_s=1.0, stop_s=60.0, thermal=None, observers=(), with_bms=False):
     fmus = dict(pack_fmus, thermal=thermal) if thermal is not None else pack_fmus
-    system = pack_system(fmus, pack, FLOW, INLET, AMBIENT, with_bms=False, with_load=False)
+    system = pack_system(fmus, pack, FLOW, INLET, AMBIENT, with_bms=with_bms, with_load=False)
     busbar = pack.module.interconnect.series_busbar_resistance_ohm
     for comp in system.components:
         if comp.name.startswith("module"):
             comp.parameters["seriesBusbarResistance"] = busbar
     times = np.arange(0.0, stop_s, step_s)
     sources = [InputSource(f"module{m + 1}.current", times, _current(times)) for m in range(pack.n_modules)]
+    if with_bms:
+        sources.append(InputSource("bms.packCurrent", times, _current(times)))
     ex = Execution(system, algorithm=algorithm, manipulators=sources, observers=observers)
     return ex.run(stop_s=stop_s, step_s=step_s), ex
 
@@ -37,36 +39,47 @@ def _cells(result, pack, what):
     return np.column_stack([result[f"module{m + 1}.{what}[{c + 1}]"] for m in range(pack.n_modules) for c in range(n)])
 
 
-def _python_gauss_seidel(pack, stop_s=60.0):
-    """The module and pack-thermal twins coupled by hand in the master's Gauss-Seidel order
-    (modules from the plate and enclosure temperatures at the step's start, then the thermal
-    system from the modules' heat at its end)."""
+def _python_gauss_seidel(pack, stop_s=60.0, bms=None):
+    """The module, pack-thermal (and BMS) twins coupled by hand in the master's Gauss-Seidel order:
+    modules from the plate and enclosure temperatures at the step's start (and the BMS's bleed
+    switches), then the thermal system from the modules' heat at its end, then the BMS from the
+    modules' element voltages and first-cell temperatures at its end."""
+    from fmutwin.twins.bms import BmsTwin
     from fmutwin.twins.module import ModuleTwin
     from fmutwin.twins.pack_thermal import PackThermalTwin
 
-    n = pack.module.n_cells
+    n, ns, npar = pack.module.n_cells, pack.module.n_series, pack.module.n_parallel
     modules = [ModuleTwin(pack.module.model_copy(update={"realised": {k: v[m * n:(m + 1) * n] for k, v in
                                                                       pack.realised.items()}}))
                for m in range(pack.n_modules)]
     thermal = PackThermalTwin(pack.thermal)
+    monitor = BmsTwin(bms) if bms is not None else None
     plates = np.array(thermal.state["plate_temperature_K"], dtype=float)
     enclosure = float(thermal.state["enclosure_temperature_K"])
-    volts, temps = [], []
+    bleed = np.zeros(pack.n_modules * ns)
+    volts, temps, socs = [], [], []
     for t in np.arange(0.0, stop_s, 1.0):
-        ys = [mod.step(float(_current(t)), 1.0, plates[m], enclosure) for m, mod in enumerate(modules)]
+        ys = [mod.step(float(_current(t)), 1.0, plates[m], enclosure, bleed[m * ns:(m + 1) * ns])
+              for m, mod in enumerate(modules)]
         y = thermal.step(1.0, FLOW, INLET, AMBIENT, [y["heat_to_cold_plate_W"] for y in ys],
                          [y["heat_to_ambient_W"] for y in ys])
         plates, enclosure = np.array(y["plate_temperature_K"]), float(y["enclosure_temperature_K"])
         volts.append(np.concatenate([y["cell_voltage_V"] for y in ys]))
         temps.append(np.concatenate([y["cell_temperature_K"] for y in ys]))
-    return np.array(volts), np.array(temps)
+        if monitor is not None:
+            out = monitor.step(element_voltage_V=np.concatenate([y["element_voltage_V"] for y in ys]),
+                               temperature_K=np.concatenate([np.asarray(y["cell_temperature_K"])[::npar] for y in ys]),
+                               current_A=float(_current(t)), dt_s=1.0)
+            bleed = np.asarray(out["bleed"], dtype=float)
+            socs.append(np.asarray(out["soc"], dtype=float))
+    return np.array(volts), np.array(temps), np.array(socs)
 
 
 @pytest.mark.parametrize("thermal", ["native FMI 2.0", "Python FMI 3.0"])
 def test_cosimulated_pack_equals_the_twins_coupled_in_python(pack_fmus, python_thermal_fmu, pack, thermal):
     result, _ = _run(pack_fmus, pack, "gauss-seidel", thermal=python_thermal_fmu if thermal.startswith("Python")
                      else None)
-    volts, temps = _python_gauss_seidel(pack)
+    volts, temps, _ = _python_gauss_seidel(pack)
     assert np.max(np.abs(_cells(result, pack, "cellVoltage")[1:] - volts)) < 1e-9
     assert np.max(np.abs(_cells(result, pack, "cellTemperature")[1:] - temps)) < 1e-9
 
@@ -78,6 +91,19 @@ def _without_series_busbars(pack):
     module = pack.module.model_copy(update={"interconnect": pack.module.interconnect.model_copy(
         update={"series_busbar_resistance_ohm": 0.0})})
     return pack.model_copy(update={"module": module})
+
+
+def test_cosimulated_pack_with_its_bms_equals_the_twins_coupled_in_python(pack_fmus, pack):
+    """Modules, thermal system and the Python Bms FMU against ModuleTwin, PackThermalTwin and
+    BmsTwin coupled by hand: the same cells and the same SoC estimates, balancing switches fed back."""
+    from fmutwin.params.flagship import flagship_bms_parameters
+
+    result, _ = _run(pack_fmus, pack, "gauss-seidel", stop_s=40.0, with_bms=True)
+    volts, temps, socs = _python_gauss_seidel(pack, 40.0, flagship_bms_parameters())
+    estimated = np.column_stack([result[f"bms.soc[{e + 1}]"] for e in range(socs.shape[1])])
+    assert np.max(np.abs(_cells(result, pack, "cellVoltage")[1:] - volts)) < 1e-9
+    assert np.max(np.abs(estimated[1:] - socs)) < 1e-9
+    assert np.ptp(socs[-1]) > 0  # the elements' estimates differ (a real comparison)
 
 
 def _monolithic(pack, step_s, stop_s=60.0):

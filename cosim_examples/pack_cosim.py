@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--fmus", type=Path, default=Path("out/pack_fmus"), help="where the pack's FMUs are (built "
                     "if missing)")
     ap.add_argument("--out", type=Path, default=Path("out/pack_cosim"))
+    ap.add_argument("--stop", type=float, default=None, help="stop time [s] (default: the whole cycle)")
     args = ap.parse_args()
 
     fmus = {kind: args.fmus / name for kind, name in FMU_FILES.items()}
@@ -56,7 +57,7 @@ def main() -> None:
     execution = Execution(system, algorithm=algorithm, observers=[writer],
                           manipulators=[InputSource("load.powerDemand", seconds[:-1], power)])
     t0 = time.perf_counter()
-    result = execution.run(stop_s=float(seconds[-1]), step_s=1.0)
+    result = execution.run(stop_s=args.stop or float(seconds[-1]), step_s=1.0)
     wall = time.perf_counter() - t0
 
     ms, ns, npar = pack.n_modules, pack.module.n_series, pack.module.n_parallel

@@ -38,6 +38,7 @@ from fmutwin.cosim import Event, Execution, FileWriter, InputSource, Iterated
 from fmutwin.data import drive_cycle
 from fmutwin.pack_cosim import FMU_FILES, build_pack_fmus, pack_system
 from fmutwin.params.flagship import flagship_pack_parameters
+from fmutwin.report import finish_figure
 
 N_MODULES = 8
 WATCH = ["thermal.plateTemperature", "thermal.outletTemperature", "thermal.enclosureTemperature",
@@ -140,12 +141,7 @@ def _plot(path: Path, r: dict, title: str) -> None:
     ax[2].set_ylabel("SoC")
     ax[2].set_xlabel("time [min]")
     ax[2].legend(fontsize=8)
-    for a in ax:
-        a.grid(alpha=0.3)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    finish_figure(fig, ax, path, title)
 
 
 SCENARIOS = {"us06-hot-pump-failure": us06_hot_pump_failure, "fast-charge-cold": fast_charge_cold,

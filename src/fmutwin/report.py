@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -138,7 +138,14 @@ def plot_pack_cosim(path: Path, result: Mapping[str, np.ndarray], true_soc: np.n
     ax[4].set_ylabel("W")
     ax[4].set_xlabel("time [min]")
     ax[4].legend(fontsize=8)
-    for a in ax:
+    finish_figure(fig, ax, path, title)
+
+
+def finish_figure(fig: Any, axes: Any, path: Path, title: str) -> None:
+    """Grid every axis, title the figure, lay it out, write it as PNG and close it."""
+    import matplotlib.pyplot as plt
+
+    for a in axes:
         a.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()

@@ -36,3 +36,27 @@ def test_a_scenario_runs_from_the_command_line(pack_fmus, pack, tmp_path):
     (tmp_path / "scenario.json").write_text(json.dumps(scenario))
     bad = CliRunner().invoke(main, ["cosim", "run", str(tmp_path / "scenario.json")])
     assert bad.exit_code != 0 and "stop_s: Input should be greater than 0" in bad.output
+
+
+def test_the_readme_main_job_writes_its_system_results_and_plot(pack_fmus, tmp_path):
+    """cosim_examples/pack_cosim.py (the README's first command) on the session's FMUs, 60 s of
+    WLTC: it writes the system file, the results with every FMU's provenance, and the plot."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from fmutwin.cosim import load
+
+    script = Path(__file__).resolve().parents[2] / "cosim_examples" / "pack_cosim.py"
+    fmus = pack_fmus["module"].parent
+    run = subprocess.run([sys.executable, str(script), "--fmus", str(fmus), "--out", str(tmp_path), "--stop", "60"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "60 steps of 1 s" in run.stdout
+    assert len(load(tmp_path / "pack.ssd").components) == 11
+    r = read_results(tmp_path / "results.parquet")
+    assert np.array_equal(r["time"], np.arange(0.0, 61.0))
+    meta = json.loads((tmp_path / "results.parquet.meta.json").read_text())
+    cell = meta["fmus"]["module"]["parameter_file_provenance"]["origin"]["cell"]
+    assert cell["name"] == "chen2020_dfn_50Ah" and len(cell["record_sha256"]) == 64
+    assert (tmp_path / "pack_cosim.png").stat().st_size > 50_000

@@ -98,7 +98,8 @@ def plot_pack_cosim(path: Path, result: Mapping[str, np.ndarray], true_soc: np.n
     t = result["time"] / 60.0
     modules = [f"module{m + 1}" for m in range(n_modules)]
     fig, ax = plt.subplots(5, 1, figsize=(10, 15), sharex=True)
-    ax[0].plot(t, result["load.packVoltage"], "k", label="pack voltage [V]")
+    pack_voltage = np.sum([result[f"{m}.moduleVoltage"] for m in modules], axis=0)  # modules in series
+    ax[0].plot(t, pack_voltage, "k", label="pack voltage [V]")
     ax[0].set_ylabel("V")
     twin = ax[0].twinx()
     twin.plot(t, result["load.current"], "C0", lw=0.8, label="current [A]")

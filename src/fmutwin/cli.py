@@ -1,4 +1,4 @@
-"""Command line: ``fmutwin build | check | env | reduce | provenance | cosim run``."""
+"""Command line: ``fmutwin build | check | env | reduce | provenance | cosim run | bms analyse``."""
 
 from __future__ import annotations
 
@@ -215,3 +215,44 @@ def cosim_run(system_or_scenario: Path, stop: float | None, step: float | None, 
         click.echo(f"stopped: {exc}; results up to t = {exc.time_s:g} s are in {writer.path}", err=True)
         sys.exit(1)
     click.echo(f"{system.name}: {execution.stats.steps} steps in {execution.stats.wall_s:.1f} s; wrote {writer.path}")
+
+
+@main.group()
+def bms() -> None:
+    """The BMS twin's algorithms outside a co-simulation."""
+
+
+@bms.command("analyse")
+@click.argument("log", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--parameters", "parameter_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="BMS parameter file (default: the shipped example, 12s4p)")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out/bms_analysis"), show_default=True)
+@click.option("--time-column", default="time", show_default=True, help="time column [s]")
+@click.option("--current-column", default="current", show_default=True, help="pack current column [A]")
+@click.option("--current-sign", type=click.Choice(["1", "-1"]), default="1", show_default=True,
+              help="-1 for a log that counts charge positive (fmutwin: positive = discharge)")
+@click.option("--voltage-prefix", default="V", show_default=True, help="element voltage columns: V1, V2, ..")
+@click.option("--temperature-prefix", default="T", show_default=True, help="temperature columns: T1, T2, .. (or T1)")
+@click.option("--temperature-unit", type=click.Choice(["K", "degC"]), default="K", show_default=True)
+@click.option("--max-gap", type=float, default=60.0, show_default=True, help="longest accepted gap between rows [s]")
+def bms_analyse(log: Path, parameter_file: Path | None, out: Path, time_column: str, current_column: str,
+                current_sign: str, voltage_prefix: str, temperature_prefix: str, temperature_unit: str,
+                max_gap: float) -> None:
+    """Run the BMS on a logged CSV; write its outputs, the alarm events, a report and a plot."""
+    from fmutwin.interface import InputError, StateError
+    from fmutwin.params.base import ParameterError
+    from fmutwin.params.bms import BmsParameters
+    from fmutwin.params.defaults import default_bms_parameters
+    from fmutwin.twins.bms_log import LogError, analyse, read_log, write_report
+
+    try:
+        params = BmsParameters.load(parameter_file) if parameter_file else default_bms_parameters()
+        data = read_log(log, params.n_series, time_column, current_column, voltage_prefix, temperature_prefix,
+                        temperature_unit, float(current_sign), max_gap)
+        result = analyse(data, params)
+        summary = write_report(out, data, result, params)
+    except (LogError, ParameterError, InputError, StateError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{log}: {summary['rows']} rows, SoC {summary['soc_start']:.3f} -> {summary['soc_end']:.3f}, "
+               f"{summary['alarm_events']} alarm events; wrote {out}/report.md, events.csv, bms_outputs.csv, "
+               "bms_analysis.png")

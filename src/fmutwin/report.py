@@ -152,3 +152,37 @@ def finish_figure(fig: Any, axes: Any, path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_bms_log(path: Path, t: np.ndarray, current: np.ndarray, soc: np.ndarray, voltage_spread: np.ndarray,
+                 result: Mapping[str, np.ndarray], name: str) -> None:
+    """The offline BMS analysis figure: current with the BMS limits, each element's estimated SoC,
+    the imbalance (voltage spread and SoC spread with its standard deviation), alarms."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    minutes = t / 60.0
+    fig, ax = plt.subplots(4, 1, figsize=(10, 11), sharex=True)
+    ax[0].plot(minutes, current, "C0", lw=0.6, label="current [A] (+ = discharge)")
+    ax[0].plot(minutes, result["discharge_current_limit_A"], "C3--", lw=0.8, label="discharge limit")
+    ax[0].plot(minutes, -np.asarray(result["charge_current_limit_A"]), "C2--", lw=0.8, label="-charge limit")
+    ax[0].set_ylabel("A")
+    ax[0].legend(fontsize=8)
+    ax[1].plot(minutes, soc, lw=0.5)
+    ax[1].set_ylabel("estimated SoC per element")
+    ax[2].plot(minutes, 1e3 * voltage_spread, "C1", lw=0.6, label="voltage spread [mV]")
+    twin = ax[2].twinx()
+    spread, std = np.asarray(result["soc_spread"]), np.asarray(result["soc_spread_std"])
+    twin.plot(minutes, 100 * spread, "C4", label="SoC spread [%]")
+    twin.fill_between(minutes, 100 * (spread - std), 100 * (spread + std), color="C4", alpha=0.2)
+    twin.set_ylabel("%")
+    ax[2].set_ylabel("mV")
+    ax[2].legend(loc="upper left", fontsize=8)
+    twin.legend(loc="upper right", fontsize=8)
+    ax[3].plot(minutes, result["alarm_any"], "C3", label="any alarm (0/1)")
+    ax[3].set_ylabel("alarm")
+    ax[3].set_xlabel("time [min]")
+    ax[3].legend(fontsize=8)
+    finish_figure(fig, ax, path, f"BMS analysis ({name})")

@@ -66,4 +66,4 @@ def test_installed_wheel_builds_and_checks_fmus_from_an_unrelated_folder(wheel, 
     assert {p.name for p in fmus} == {f"{m}_fmi{v}.fmu" for m in models for v in (2, 3)}
     check = subprocess.run([str(venv / "bin" / "fmutwin"), "check", *map(str, fmus)], cwd=work, env=env,
                            capture_output=True, text=True, timeout=600)
-    assert check.returncode == 0 and check.stdout.count(": OK") == 18, check.stdout + check.stderr
+    assert check.returncode == 0 and check.stdout.count(": OK") == len(fmus), check.stdout + check.stderr

@@ -109,6 +109,13 @@ def pybamm_source(model: str, parameter_set: str | None, bpx_file: str | Path | 
     return rec
 
 
+def file_reference(params: Any) -> dict[str, Any]:
+    """How an assembled file names a file it is made from: its name, content hash and the hash of
+    its own provenance record (None if it has none)."""
+    return {"name": params.name, "content_sha256": content_sha256(params),
+            "record_sha256": (params.provenance or {}).get("record_sha256")}
+
+
 def content_sha256(params: ParameterFile) -> str:
     """Hash of a parameter set's content, its provenance excluded (canonical JSON)."""
     data = params.model_dump(mode="json", exclude_none=True, exclude={"provenance"})

@@ -148,8 +148,8 @@ class Component:
 
     # -- set-up ------------------------------------------------------------------------------
     def initialize(self, start_s: float, stop_s: float | None, parameters: dict[str, Any]) -> None:
-        """Set-up, the parameter values and the inputs' current values, then initialisation mode
-        (entered and left: the master sets the connected inputs before :meth:`exit_initialization`)."""
+        """Set-up and the parameter values, then initialisation mode (the master sets the inputs,
+        once, in :meth:`exit_initialization`)."""
         self.time_s = start_s
         if self.version == 2:
             self._call("fmi2SetupExperiment", lambda: self.fmu.setupExperiment(startTime=start_s, stopTime=stop_s))
@@ -159,7 +159,6 @@ class Component:
             self._set_parameters(parameters)
             self._call("fmi3EnterInitializationMode",
                        lambda: self.fmu.enterInitializationMode(startTime=start_s, stopTime=stop_s))
-        self.write_inputs()
 
     def exit_initialization(self) -> None:
         self.write_inputs()

@@ -11,7 +11,7 @@ from fmutwin.params.cell import CellParameters
 
 def bms_example(cell: CellParameters) -> BmsParameters:
     """The BMS of 12 series elements of 4 parallel ``cell`` cells, every setting at its default."""
-    from fmutwin.provenance import attach, content_sha256
+    from fmutwin.provenance import attach, file_reference
 
     params = BmsParameters(
         name="bms_example_12s4p",
@@ -19,8 +19,6 @@ def bms_example(cell: CellParameters) -> BmsParameters:
                 "setting at its default (EKF, 10 mV / 50 mA sensor noise, limits 2.5-4.2 V over 10 s at 3C / 1C, "
                 "CC-CV 1C to 4.1 V, balancing above 2 % SoC spread)"),
         cell=cell, n_series=12, n_parallel=4)
-    cell_record = cell.provenance or {}
     return attach(params, {"origin": {
         "kind": "assembled by fmutwin", "converter": f"{__name__}.bms_example",
-        "cell": {"name": cell.name, "content_sha256": content_sha256(cell),
-                 "record_sha256": cell_record.get("record_sha256")}}})
+        "cell": file_reference(cell)}})

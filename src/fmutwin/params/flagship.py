@@ -43,7 +43,7 @@ def flagship_cell() -> CellParameters:
 
 def flagship_module(cell: CellParameters) -> ModuleParameters:
     """12 series elements of 4 parallel ``cell`` cells; the variation is drawn over the pack."""
-    from fmutwin.provenance import attach, content_sha256
+    from fmutwin.provenance import attach, file_reference
 
     params = ModuleParameters(
         name="flagship_module_12s4p",
@@ -60,11 +60,9 @@ def flagship_module(cell: CellParameters) -> ModuleParameters:
         variation={"capacity_scale": {"kind": "normal", "spread": 0.02, "seed": 11},
                    "r0_scale": {"kind": "normal", "spread": 0.05, "seed": 12},
                    "initial_soc": {"kind": "normal", "spread": 0.005, "seed": 13}})
-    cell_record = cell.provenance or {}
     return attach(params, {"origin": {
         "kind": "assembled by fmutwin", "converter": f"{__name__}.flagship_module",
-        "cell": {"name": cell.name, "content_sha256": content_sha256(cell),
-                 "record_sha256": cell_record.get("record_sha256")}}})
+        "cell": file_reference(cell)}})
 
 
 def flagship_pack(module: ModuleParameters) -> PackParameters:
@@ -89,18 +87,16 @@ def flagship_pack(module: ModuleParameters) -> PackParameters:
 def flagship_bms(cell: CellParameters) -> BmsParameters:
     """The BMS of all 96 series elements of 4 parallel ``cell`` cells, EKF, default settings
     otherwise; it starts from the SoC of the OCV at the first measured voltages."""
-    from fmutwin.provenance import attach, content_sha256
+    from fmutwin.provenance import attach, file_reference
 
     params = BmsParameters(
         name="flagship_bms_96s4p",
         source=(f"fmutwin flagship: the BMS of the 96s4p pack of the reduced cell {cell.name!r}; EKF, every setting "
                 "at its default"),
         cell=cell, n_series=N_MODULES * 12, n_parallel=4)
-    cell_record = cell.provenance or {}
     return attach(params, {"origin": {
         "kind": "assembled by fmutwin", "converter": f"{__name__}.flagship_bms",
-        "cell": {"name": cell.name, "content_sha256": content_sha256(cell),
-                 "record_sha256": cell_record.get("record_sha256")}}})
+        "cell": file_reference(cell)}})
 
 
 def flagship_module_parameters() -> ModuleParameters:

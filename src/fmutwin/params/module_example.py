@@ -14,7 +14,7 @@ from fmutwin.params.module_echem import ModuleEchemParameters
 def module_example(cell: CellParameters) -> ModuleParameters:
     """12 series elements of 4 parallel cells of ``cell``, 2 % capacity and 5 % R0 variation
     (seeded), interconnects and a thermal grid: illustrative values, not a particular module."""
-    from fmutwin.provenance import attach, content_sha256
+    from fmutwin.provenance import attach, file_reference
 
     params = ModuleParameters(
         name="module_example_12s4p",
@@ -30,11 +30,9 @@ def module_example(cell: CellParameters) -> ModuleParameters:
         bleed_resistance_ohm=30.0,
         variation={"capacity_scale": {"kind": "normal", "spread": 0.02, "seed": 1},
                    "r0_scale": {"kind": "normal", "spread": 0.05, "seed": 2}}).realise()
-    cell_record = cell.provenance or {}
     return attach(params, {"origin": {
         "kind": "assembled by fmutwin", "converter": f"{__name__}.module_example",
-        "cell": {"name": cell.name, "content_sha256": content_sha256(cell),
-                 "record_sha256": cell_record.get("record_sha256")},
+        "cell": file_reference(cell),
         "variation": params.variation.model_dump(exclude_none=True)}})
 
 

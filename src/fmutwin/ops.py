@@ -256,9 +256,7 @@ class Ops:
         import casadi as ca
 
         if self.name != "numpy":
-            out = [ca.SX(v) if not isinstance(v, ca.MX) else v for v in fn(self, x, args)]
-            jac = ca.jacobian(ca.vertcat(*out), ca.vertcat(*x))
-            return out, [[jac[i, k] for k in range(len(x))] for i in range(len(out))]
+            return _casadi_linearise(self, fn, x, args)
         names = sorted(args)
         cached = getattr(fn, "_linearised", None)
         if cached is None or cached[0] != (len(x), tuple(names)):
@@ -285,8 +283,10 @@ class Ops:
         """``fn`` of each cell: numpy calls it once on the arrays (vectorised); on CasADi symbols
         ``fn`` is evaluated once, on scalar symbols, as a CasADi Function that is then called for
         each cell (generated C: one function body, called per cell), its results (nested dicts
-        and lists) stacked into cell arrays. ``cells`` holds cell arrays, or nested dicts and lists of them;
-        ``fn`` reads anything else (shared parameters, tables) from its closure."""
+        and lists) stacked into cell arrays. ``cells`` holds cell arrays, or nested dicts and lists of them,
+        and scalars shared by every cell; ``fn`` reads parameters, tables and the step's inputs from
+        its closure, but a value the step computed from the cells belongs in ``cells`` (read from
+        the closure, generated code would recompute it, from every cell, inside each cell's call)."""
         if self.name == "numpy":
             return fn(cells)
         return _casadi_map_cells(fn, n, cells)
@@ -515,6 +515,34 @@ def _compiled(function: Any) -> Any:
             except RuntimeError:  # a compiler that fails: CasADi's virtual machine, same numbers
                 _COMPILED[key] = function
     return _COMPILED[key]
+
+
+def _casadi_linearise(ops: Ops, fn: Callable[..., list[Any]], x: list[Any], args: dict[str, Any]) -> tuple[
+        list[Any], list[list[Any]]]:
+    """:meth:`Ops.linearise` on CasADi values (scalars ``x``, any ``args``): ``fn`` and its
+    Jacobian as one Function of fresh symbols (AD needs symbols; ``x`` may be expressions), made
+    once per ``fn`` (every symbol it reads from its closure, such as the parameters, an input of
+    it) and called, so generated code holds it once however often a step linearises it."""
+    import casadi as ca
+
+    names = sorted(args)
+    values = [*x, *(args[n] for n in names)]
+    kind = ca.MX if _is_mx(*values) else ca.SX
+    shapes = tuple(kind(v).shape for v in values)
+    key = (kind.__name__, len(x), tuple(names), shapes)
+    cached = getattr(fn, "_casadi_linearised", None)
+    if cached is None or cached[0] != key:
+        symbols = [kind.sym(f"linearise_{i}", *shape) for i, shape in enumerate(shapes)]
+        xs, arg_syms = symbols[:len(x)], dict(zip(names, symbols[len(x):]))
+        out = ca.vertcat(*[kind(v) for v in fn(ops, xs, arg_syms)])
+        jac = ca.jacobian(out, ca.vertcat(*xs))
+        own = {s.name() for s in symbols}
+        free = [v for v in ca.symvar(ca.vertcat(out, ca.vec(jac))) if v.name() not in own]
+        cached = (key, ca.Function("linearised", symbols + free, [out, jac]), free, out.numel())
+        fn._casadi_linearised = cached  # type: ignore[attr-defined]
+    _, function, free, n_out = cached
+    out, jac = function(*[kind(v) for v in values], *free)
+    return [out[i] for i in range(n_out)], [[jac[i, k] for k in range(len(x))] for i in range(n_out)]
 
 
 def _casadi_map_cells(fn: Callable[[Any], Any], n: int, cells: Any) -> Any:

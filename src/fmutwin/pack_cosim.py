@@ -4,9 +4,9 @@ master (:mod:`fmutwin.cosim`), which knows none of this.
 A composition root like :mod:`fmutwin.registry`: it knows which FMUs make a pack and how they
 connect. :func:`build_pack_fmus` builds them from the flagship's files
 (:mod:`fmutwin.params.flagship`): the native Module FMU (FMI 3.0) of the 12s4p module of the
-reduced cell, the native PackThermal FMU (FMI 2.0), the Python Bms FMU (FMI 3.0) of all 96
-elements and the native PowerLoad FMU (FMI 2.0): FMI 2.0 and 3.0, native and Python in one
-system. :func:`pack_system` connects them:
+reduced cell, the native PackThermal FMU (FMI 2.0), the native Bms FMU (FMI 3.0) of all 96
+elements and the native PowerLoad FMU (FMI 2.0): FMI 2.0 and 3.0 in one system, none of it
+needing Python at run time. :func:`pack_system` connects them:
 
     load.current            -> module{m}.current, bms.packCurrent   (modules in series)
     module{m}.moduleVoltage -> load.moduleVoltage[m]                (the load's pack voltage)
@@ -38,7 +38,7 @@ VARIATION_PARAMETERS = {"capacity_scale": "capacityScale", "r0_scale": "r0Scale"
                         "initial_temperature_K": "initialTemperature", "initial_cycles": "initialCycles",
                         "internal_short_scale": "internalShortScale"}
 #: FMU file of each component kind in the folder :func:`build_pack_fmus` writes
-FMU_FILES = {"module": "ModuleNative_fmi3.fmu", "thermal": "PackThermalNative_fmi2.fmu", "bms": "Bms_fmi3.fmu",
+FMU_FILES = {"module": "ModuleNative_fmi3.fmu", "thermal": "PackThermalNative_fmi2.fmu", "bms": "BmsNative_fmi3.fmu",
              "load": "PowerLoadNative_fmi2.fmu"}
 
 
@@ -47,7 +47,6 @@ def build_pack_fmus(out: Path) -> dict[str, Path]:
     this fmutwin); the paths by component kind."""
     import dataclasses
 
-    from fmutwin.fmi.build import build_python_fmu
     from fmutwin.fmi.native.build import build_native
     from fmutwin.params import flagship
     from fmutwin.registry import TWINS
@@ -57,7 +56,7 @@ def build_pack_fmus(out: Path) -> dict[str, Path]:
     bms = dataclasses.replace(TWINS["bms"], parameter_file=lambda: flagship.data_file(flagship.BMS_FILE))
     builds = {"module": lambda: build_native(module, out, 3), "thermal": lambda: build_native(TWINS["pack_thermal"],
                                                                                              out, 2),
-              "bms": lambda: build_python_fmu(bms, 3, out), "load": lambda: build_native(TWINS["power_load"], out, 2)}
+              "bms": lambda: build_native(bms, out, 3), "load": lambda: build_native(TWINS["power_load"], out, 2)}
     return {kind: build() for kind, build in builds.items()}
 
 

@@ -120,10 +120,16 @@ def _module_echem_file() -> Path:
 BMS_PARAMETER_FILE = "bms_parameters.json"
 
 
-def _bms(resources: Any) -> SteppableModel:
-    from fmutwin.twins.bms_interface import BmsModel
+def _bms_spec(resources: Any = None) -> EquationSpec:
+    from fmutwin.twins.bms_interface import bms_file_spec
 
-    return BmsModel(_shipped_file(resources, BMS_PARAMETER_FILE))
+    return bms_file_spec(_shipped_file(resources, BMS_PARAMETER_FILE))
+
+
+def _bms(resources: Any) -> SteppableModel:
+    from fmutwin.twins.equation_model import EquationModel
+
+    return EquationModel(_bms_spec(resources))
 
 
 def _bms_file() -> Path:
@@ -166,8 +172,8 @@ TWINS: dict[str, TwinExport] = {
         None, _module_echem_file, MODULE_ECHEM_PARAMETER_FILE),
     "bms": TwinExport(
         "bms", "Bms", "fmutwin BMS twin (SoC per series element by EKF / UKF / adaptive filter on the cell equations, "
-        "current and power limits, CC-CV charge request, passive balancing, debounced alarms; needs numpy and CasADi "
-        "in the importing Python; positive current discharges the pack).", _bms, None, _bms_file, BMS_PARAMETER_FILE),
+        "current and power limits, CC-CV charge request, passive balancing, debounced alarms, capacity from rest to "
+        "rest; positive current discharges the pack).", _bms, _bms_spec, _bms_file, BMS_PARAMETER_FILE),
     "power_load": TwinExport(
         "power_load", "PowerLoad", "fmutwin power load: a pack power demand (positive = discharge) to the current of "
         "modules in series, from their measured voltages, within the BMS's charge and discharge current limits.",

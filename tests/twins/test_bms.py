@@ -94,7 +94,7 @@ def test_initial_soc_from_the_ocv_at_rest():
 def test_filter_jacobians_equal_finite_differences_of_the_numpy_cell_step():
     twin = bms()
     # off the tables' breakpoints (there the slope jumps); every RC voltage of the structure
-    z = [np.array([0.234, 0.517, 0.773, 0.936])] + [np.array([0.01, -0.02, 0.0, 0.03])] * twin.structure.n_rc
+    z = [np.array([0.234, 0.517, 0.773, 0.936])] + [np.array([0.01, -0.02, 0.0, 0.03])] * twin.structure.cell.n_rc
     assert len(z) >= 2
     u = {"current_A": np.array([150.0, -80.0, 20.0, 0.0]), "temperature_K": np.array([278.15, 298.15, 308.15, 298.15]),
          "dt_s": 1.0}
@@ -115,7 +115,8 @@ def test_covariance_stays_symmetric_and_positive(plant_run, method):
     twin = bms(initial_soc=0.5, method=method)
     for k in range(200):
         twin.step(r["voltage"][k], r["temperature"][k], r["current"][k], 1.0)
-    p = np.array(twin.state["covariance"])  # (n, n, elements)
+    n_z = twin.structure.n_z
+    p = np.array([[twin.state[f"covariance{i}_{j}"] for j in range(n_z)] for i in range(n_z)])  # (n, n, elements)
     np.testing.assert_allclose(p, np.transpose(p, (1, 0, 2)), rtol=0, atol=1e-18)
     assert all(np.linalg.eigvalsh(p[:, :, e]).min() > 0 for e in range(NS))
 
@@ -131,10 +132,10 @@ def test_bad_input_names_the_input_and_keeps_the_state(inputs, expect):
     twin = bms(initial_soc=0.5)
     good = {"element_voltage_V": [3.6] * NS, "temperature_K": 298.15, "current_A": 10.0, "dt_s": 1.0}
     twin.step(**good)
-    before = [v.copy() for v in twin.state["z"]]
+    before = twin.get_state()
     with pytest.raises(InputError, match=expect.replace("[", r"\[").replace("]", r"\]")):
         twin.step(**{**good, **inputs})
-    assert all(np.array_equal(a, b) for a, b in zip(before, twin.state["z"]))
+    assert twin.get_state() == before
 
 
 def test_element_of_parallel_cells_is_one_cell_of_np_times_the_capacity():

@@ -59,13 +59,13 @@ def voltage_limited_current(ops: Ops, voltage_fn: Callable[..., list[Any]], z: l
     return ops.where(solved > 0.5, current, 0.0 * current), voltage
 
 
-def current_limits(ops: Ops, voltage_fn: Callable[..., list[Any]], z: list[Any], temperature_K: Any,
+def element_limits(ops: Ops, voltage_fn: Callable[..., list[Any]], z: list[Any], temperature_K: Any,
                    settings: dict[str, Any]) -> dict[str, Any]:
-    """Per element and for the pack: the discharge and charge current limits (magnitudes) and
-    what bounds each. ``settings``: ``horizon_s``, ``min_voltage_V``, ``max_voltage_V``,
+    """Per element: the discharge and charge current limits (magnitudes) and what bounds each.
+    ``settings``: ``horizon_s``, ``min_voltage_V``, ``max_voltage_V``,
     ``max_discharge_current_A``, ``max_charge_current_A`` (the element's rating),
     ``derating_temperature_K`` with ``discharge_derating`` and ``charge_derating`` (factors on
-    the ratings), ``soc_window`` (lower, upper)."""
+    the ratings), ``soc_window_low`` and ``soc_window_high``."""
     soc = z[0]
     horizon = settings["horizon_s"]
     v_dis, _ = voltage_limited_current(ops, voltage_fn, z, temperature_K, horizon, settings["min_voltage_V"])
@@ -73,12 +73,10 @@ def current_limits(ops: Ops, voltage_fn: Callable[..., list[Any]], z: list[Any],
     grid = settings["derating_temperature_K"]
     rated_dis = settings["max_discharge_current_A"] * ops.interp1(temperature_K, grid, settings["discharge_derating"])
     rated_ch = settings["max_charge_current_A"] * ops.interp1(temperature_K, grid, settings["charge_derating"])
-    lo, hi = settings["soc_window"]
-    discharge = ops.where(soc > lo, ops.fmax(ops.fmin(v_dis, rated_dis), 0.0), 0.0 * soc)
-    charge = ops.where(soc < hi, ops.fmax(ops.fmin(-v_ch, rated_ch), 0.0), 0.0 * soc)
+    discharge = ops.where(soc > settings["soc_window_low"], ops.fmax(ops.fmin(v_dis, rated_dis), 0.0), 0.0 * soc)
+    charge = ops.where(soc < settings["soc_window_high"], ops.fmax(ops.fmin(-v_ch, rated_ch), 0.0), 0.0 * soc)
     return {"discharge_A": discharge, "charge_A": charge, "voltage_limited_discharge_A": v_dis,
-            "voltage_limited_charge_A": -v_ch, "rated_discharge_A": rated_dis, "rated_charge_A": rated_ch,
-            "pack_discharge_A": ops.smallest(discharge), "pack_charge_A": ops.smallest(charge)}
+            "voltage_limited_charge_A": -v_ch, "rated_discharge_A": rated_dis, "rated_charge_A": rated_ch}
 
 
 def power_limits(ops: Ops, voltage_fn: Callable[..., list[Any]], z: list[Any], temperature_K: Any, horizon_s: Any,

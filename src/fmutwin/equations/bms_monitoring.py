@@ -57,16 +57,16 @@ def unchanged_time(ops: Ops, voltage: Any, previous: Any, unchanged_s: Any, curr
     return same * (unchanged_s + current_flows * dt)
 
 
-def conditions(ops: Ops, voltage: Any, temperature: Any, current: Any, pack_voltage: Any, innovation: Any,
-               innovation_variance: Any, unchanged_s: Any, settings: dict[str, Any]) -> dict[str, Any]:
+def conditions(ops: Ops, voltage: Any, temperature: Any, current: Any, pack_voltage: Any, pack_measured: Any,
+               innovation: Any, innovation_variance: Any, unchanged_s: Any, settings: dict[str, Any]) -> dict[str, Any]:
     """The alarm conditions (0/1) of a step from the measurements, the filter's innovation and
-    how long each voltage reading has not changed (:func:`unchanged_time`); ``pack_voltage``
-    NaN: not measured (its plausibility condition stays 0)."""
+    how long each voltage reading has not changed (:func:`unchanged_time`); ``pack_measured`` 0:
+    the pack voltage is not measured (its plausibility condition stays 0)."""
     def above(x: Any, limit: Any) -> Any:
         return ops.where(x > limit, 1.0, 0.0)
 
     total = ops.total(voltage)
-    measured = ops.where(pack_voltage == pack_voltage, 1.0, 0.0)  # NaN != NaN
+    measured = ops.where(pack_measured > 0.5, 1.0, 0.0)
     gap = ops.fabs(ops.where(measured > 0.5, pack_voltage, total) - total)
     median = ops.median(temperature)
     return {

@@ -1,5 +1,5 @@
-"""The BMS twin's exposed variables (declared once: FMI 2.0 and 3.0 come from this) and the model
-the FMI layer drives. Nothing here knows FMI. Positive current discharges the pack.
+"""The BMS twin's exposed variables (declared once: FMI 2.0 and 3.0, Python and native, come from
+this) and its equation spec. Nothing here knows FMI. Positive current discharges the pack.
 
 Inputs are what a BMS measures (element voltages, element temperatures, the pack current, the
 pack voltage where ``packVoltageMeasured``) and whether a charger is connected; outputs are what
@@ -10,13 +10,12 @@ module FMU's ``bleed`` input) and the alarms.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
 
+from fmutwin.equations import bms
 from fmutwin.equations.bms_monitoring import ELEMENT_ALARMS, PACK_ALARMS
-from fmutwin.interface import ModelError, Variable
-from fmutwin.params.base import ParameterError
+from fmutwin.interface import EquationSpec, Variable
 from fmutwin.params.bms import BmsParameters
-from fmutwin.twins.opaque_model import OpaqueTwinModel
+from fmutwin.twins.bms import bms_parameters
 
 #: the largest accepted |pack current| by default: this C-rate of an element
 LIMIT_C_RATE = 20.0
@@ -34,13 +33,13 @@ def declaration(params: BmsParameters) -> dict[str, tuple[tuple[Variable, str], 
     one_c = params.cell.nominal_capacity_As / 3600.0 * params.n_parallel
     parameters = (
         (Variable("socFromOcv", "parameter", "start from the SoC of the OCV at the first measured voltages (the pack "
-                  "at rest); else from initialSoc", type="Boolean", start=est.initial_soc is None), "soc_from_ocv"),
+                  "at rest); else from initialSoc", type="Boolean", start=est.initial_soc is None), "estimator.soc_from_ocv"),
         (Variable("initialSoc", "parameter", "initial SoC guess of every element", unit="1",
-                  start=0.5 if est.initial_soc is None else est.initial_soc, min=0.0, max=1.0), "initial_soc"),
+                  start=0.5 if est.initial_soc is None else est.initial_soc, min=0.0, max=1.0), "estimator.initial_soc"),
         (Variable("cvVoltage", "parameter", "CC-CV charge: the highest element's voltage held", unit="V",
-                  start=ch.cv_voltage_V, min=0.1, max=10.0), "cv_voltage_V"),
+                  start=ch.cv_voltage_V, min=0.1, max=10.0), "charge.cv_voltage_V"),
         (Variable("bleedResistance", "parameter", "an element's bleed resistor (the estimator counts its current)",
-                  unit="Ohm", start=bal.bleed_resistance_ohm, min=1e-6, max=1e6), "bleed_resistance_ohm"),
+                  unit="Ohm", start=bal.bleed_resistance_ohm, min=1e-6, max=1e6), "balancing.bleed_resistance_ohm"),
         (Variable("packVoltageMeasured", "parameter", "the pack voltage input is a measurement (checked against "
                   "the sum of the elements)", type="Boolean", start=False), "pack_voltage_measured"),
         (Variable("currentLimit", "parameter", "largest accepted |packCurrent|", unit="A",
@@ -105,36 +104,22 @@ def declaration(params: BmsParameters) -> dict[str, tuple[tuple[Variable, str], 
     return {"parameters": parameters, "inputs": inputs, "outputs": outputs}
 
 
-class BmsModel(OpaqueTwinModel):
-    """Drives one :class:`fmutwin.twins.bms.BmsTwin` from FMI-named values."""
+def equation_spec(params: BmsParameters) -> EquationSpec:
+    """The BMS equations (:mod:`fmutwin.equations.bms`) and the binding of the declared variables."""
+    structure, p = bms_parameters(params)
+    declared = declaration(params)
+    starts = {key: var.start for var, key in declared["parameters"]}
+    p = {**p, "current_limit_A": starts["current_limit_A"]}  # the bound of packCurrent's range
+    return EquationSpec(step=bms.step, initial_state=bms.initial_state, structure=structure, p=p,
+                        state_names=tuple(structure.state_names()), input_names=structure.input_names(),
+                        parameters=declared["parameters"], inputs=declared["inputs"], outputs=declared["outputs"],
+                        dt_input="dt_s", time_state="time_s")
 
-    def __init__(self, parameter_file: str | Path | None) -> None:
-        from fmutwin.params.defaults import default_bms_parameters
 
-        self._load(parameter_file, BmsParameters.load, default_bms_parameters, declaration)
+def bms_file_spec(parameter_file: str | Path | None) -> EquationSpec:
+    """The spec of the parameter file an FMU carries (the shipped example while none is given)."""
+    from fmutwin.params.defaults import default_bms_parameters
 
-    def initialize(self, parameters: Mapping[str, Any], overridden: set[str],
-                   inputs: Mapping[str, Any]) -> dict[str, Any]:
-        from fmutwin.twins.bms import BmsTwin
-
-        values = {key: parameters[var.name] for var, key in self.declared["parameters"]}
-        self.pack_voltage_measured = bool(values["pack_voltage_measured"])
-        data = self.params.model_dump()
-        data["estimator"]["initial_soc"] = None if values["soc_from_ocv"] else float(values["initial_soc"])
-        data["charge"]["cv_voltage_V"] = float(values["cv_voltage_V"])
-        data["balancing"]["bleed_resistance_ohm"] = float(values["bleed_resistance_ohm"])
-        try:
-            self.twin = BmsTwin(BmsParameters.from_dict(data))
-        except (ParameterError, ValueError) as exc:
-            raise ModelError(str(exc)) from None
-        return self._look(inputs)
-
-    def step(self, inputs: Mapping[str, Any], time_s: float, dt_s: float) -> dict[str, Any]:
-        args = {key: inputs[var.name] for var, key in self.declared["inputs"]}
-        args["charger_connected"] = float(bool(args["charger_connected"]))
-        if not self.pack_voltage_measured:
-            args["pack_voltage_V"] = None
-        return self._step_twin(dt_s, args)
-
-    def get_state(self) -> dict[str, Any]:
-        return self.twin.get_state()
+    if parameter_file is not None and Path(parameter_file).is_file():
+        return equation_spec(BmsParameters.load(parameter_file))
+    return equation_spec(default_bms_parameters())

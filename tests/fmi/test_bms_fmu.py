@@ -184,3 +184,39 @@ def test_bms_fmu_takes_every_start_value_and_runs_beside_another_instance(open_f
     assert all(host.errors() == [] for host in hosts)
     np.testing.assert_array_equal(runs[0], runs[1])
     assert np.max(np.abs(np.array(runs[2])[:, :NS] - np.array(runs[1])[:, :NS])) > 0.01
+
+
+@pytest.fixture(scope="module")
+def hysteresis_plant():
+    from test_bms import hysteresis_cell, measured_plant
+
+    cell = hysteresis_cell()
+    return cell, measured_plant(cell=cell)
+
+
+@pytest.mark.parametrize("method", ["ekf", "ukf", "adaptive"])
+def test_native_bms_of_a_cell_with_hysteresis_equals_the_twin(open_fmu, hysteresis_plant, tmp_path, method):
+    """Every filter with the hysteresis state in its model (tests/twins/test_bms.py): the
+    generated C equals the numpy twin (measured 1e-15 relative, 300 steps)."""
+    import dataclasses
+
+    from fmutwin.params.bms import BmsParameters
+    from fmutwin.registry import TWINS
+
+    cell, r = hysteresis_plant
+    n_series = r["voltage"].shape[1]
+    params = BmsParameters.from_dict({"name": "hysteresis", "cell": cell.model_dump(mode="json", exclude_none=True),
+                                      "n_series": n_series, "n_parallel": 2,
+                                      "estimator": {"initial_soc": 0.5, "method": method}})
+    params.save(tmp_path / "bms.json")
+    fmu = build_native(dataclasses.replace(TWINS["bms"], parameter_file=lambda: tmp_path / "bms.json"), tmp_path, 3)
+    host = open_fmu(fmu, instance=method)
+    host.initialize()
+    twin = BmsTwin(params)
+    for k in range(300):
+        y = twin.step(r["voltage"][k], r["temperature"][k], r["current"][k], 1.0)
+        host.set(elementVoltage=r["voltage"][k], elementTemperature=r["temperature"][k], packCurrent=r["current"][k])
+        host.step(1.0)
+        got = host.get("soc", "dischargeCurrentLimit", "chargeCurrentLimit")
+        np.testing.assert_allclose(got, np.r_[y["soc"], y["discharge_current_limit_A"], y["charge_current_limit_A"]],
+                                   rtol=1e-12, atol=1e-12)

@@ -21,17 +21,28 @@ from fmutwin.twins.module import ModuleTwin
 NS, NP = 4, 2
 
 
-def bms(**estimator) -> BmsTwin:
-    cell = default_cell_parameters().model_dump(mode="json", exclude_none=True)
+def bms(cell=None, **estimator) -> BmsTwin:
+    cell = (cell or default_cell_parameters()).model_dump(mode="json", exclude_none=True)
     return BmsTwin(BmsParameters.from_dict({"name": "bms", "cell": cell, "n_series": NS, "n_parallel": NP,
                                             "estimator": estimator}))
 
 
-def measured_plant(r0_scale: float | None = None) -> dict[str, np.ndarray]:
+def hysteresis_cell():
+    """The default cell with hysteresis: 10-30 mV, converging within 1/20 of a capacity (no
+    instantaneous part: its jump at zero current leaves a parallel split with no solution)."""
+    data = default_cell_parameters().model_dump(mode="json", exclude_none=True)
+    data["hysteresis"] = {"rate": 20.0, "max_voltage_V": {"soc": [0.0, 0.5, 1.0], "values": [0.03, 0.01, 0.02]}}
+    from fmutwin.params.cell import CellParameters
+
+    return CellParameters.from_dict(data)
+
+
+def measured_plant(r0_scale: float | None = None, cell=None) -> dict[str, np.ndarray]:
     """UDDS twice, peaking at 1C of the 2 x 100 Ah elements, from SOC 0.7; the measurements with
     10 mV voltage noise, 50 mA current noise and a 0.5 % current gain error. ``r0_scale``: every
-    cell's R0 that much larger (else 5 % variation)."""
-    cell = default_cell_parameters()
+    cell's R0 that much larger (else 5 % variation); ``cell``: the plant's cell file (default: the
+    shipped one)."""
+    cell = cell or default_cell_parameters()
     _, i = drive_cycle("UDDS")
     current = np.tile(i, 2) * 200.0 / np.max(np.abs(i))
     time_s = np.arange(len(current) + 1.0)
@@ -191,3 +202,19 @@ def test_state_restore_repeats_the_run_exactly(plant_run, method):
     for a, b in zip(first, again):
         for key in a:
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_the_filter_models_the_cells_hysteresis():
+    """A plant whose cells have hysteresis (10-30 mV): the EKF whose model has it too (the state H
+    estimated, its sign from the measured current) keeps the SoC where the same filter on the
+    cell file without hysteresis is biased by the hysteresis voltage."""
+    cell = hysteresis_cell()
+    r = measured_plant(cell=cell)
+    plain = cell.model_copy(update={"hysteresis": None})
+    runs = {name: bms(cell=c, initial_soc=0.5).run(r["time_s"], r["current"], r["voltage"], r["temperature"])
+            for name, c in (("modelled", cell), ("ignored", plain))}
+    after = runs["modelled"]["time_s"] > 300
+    rms = {name: float(np.sqrt(np.mean((out["soc"] - r["true_soc"])[after] ** 2))) for name, out in runs.items()}
+    # measured: 0.098 % RMS modelled, 0.36 % ignored
+    assert rms["modelled"] < 0.5 * rms["ignored"]
+    assert rms["modelled"] < 2e-3

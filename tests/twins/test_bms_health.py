@@ -64,3 +64,18 @@ def test_cycles_and_coulombic_efficiency(cycle):
     last = rows[-1]
     np.testing.assert_allclose(last["equivalent_full_cycles"], np.mean(discharged / last["capacity_As"]), rtol=1e-12)
     assert last["coulombic_efficiency"] == pytest.approx(discharged / charged, rel=1e-12)
+
+
+def test_soc_from_the_ocv_at_each_long_rest(cycle):
+    """``rest_soc``: the initial estimate until the first rest of 600 s, then each element's SoC
+    from its relaxed voltage: the plant's (the same OCV; 2 x 90 Ah cells, so the SoC after the
+    half discharge is 0.9 - 324 x 10 s x 100 A / 648,000 As)."""
+    current, rows, plant_rows = cycle
+    rest = np.array([r["rest_soc"] for r in rows])
+    assert np.all(rest[:59] == 0.9)  # the first rest is 600 s long at step 59
+    true = [np.reshape(p["cell_soc"], (NS, NP)).mean(axis=1) for p in plant_rows]
+    np.testing.assert_allclose(rest[59], true[59], atol=1e-4)
+    np.testing.assert_allclose(rest[453], 0.9 - 324 * DT * 100.0 / TRUE_CAPACITY_AS, atol=1e-4)
+    np.testing.assert_allclose(rest[453], true[453], atol=1e-4)
+    assert np.all(rest[60:453] == rest[59]) and np.all(rest[454:847] == rest[453])  # once per rest
+    np.testing.assert_allclose(rest[847], true[847], atol=1e-4)  # the third rest, after the charge back

@@ -66,3 +66,17 @@ def test_bad_logs_are_refused_naming_row_and_column(tmp_path, edit, message):
     _write_log(log, rows=edit)
     run = CliRunner().invoke(main, ["bms", "analyse", str(log), "--out", str(tmp_path / "out")])
     assert run.exit_code != 0 and message in run.output, run.output
+
+
+@pytest.mark.parametrize("shown", [True, False])
+def test_a_progress_bar_counts_the_rows_where_asked(tmp_path, capsys, shown):
+    """On a terminal (here: asked for) a progress bar counts the log's rows on stderr; elsewhere
+    (CliRunner, CI logs) nothing is written."""
+    from fmutwin.params.defaults import default_bms_parameters
+    from fmutwin.twins.bms_log import analyse, read_log
+
+    log = tmp_path / "log.csv"
+    _write_log(log, rows=lambda lines: lines[:41])
+    analyse(read_log(log, 12), default_bms_parameters(), progress=shown)
+    err = capsys.readouterr().err
+    assert ("bms analyse" in err and "40/40" in err) if shown else err == ""

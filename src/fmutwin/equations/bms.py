@@ -12,7 +12,8 @@ whether a charger is connected) and, in this order (each part's equations in its
 3. monitoring (:mod:`fmutwin.equations.bms_monitoring`): debounced alarms, stuck and
    implausible sensors, rest time;
 4. health (:mod:`fmutwin.equations.bms_health`): charge counters and, when a rest has just
-   become long enough, the capacity estimate from the SoC change since the previous rest;
+   become long enough, the SoC from the OCV (an output) and the capacity estimate from the SoC
+   change since the previous rest;
 5. current limits (:mod:`fmutwin.equations.bms_limits`), zero in a direction a raised alarm
    stops;
 6. control (:mod:`fmutwin.equations.bms_control`): the CC-CV charge request and the bleed
@@ -45,7 +46,8 @@ MAX_CAPACITY_STEP = 0.5
 OCV_BISECTIONS = 40
 #: state entries of one value per element, beside the filter's z and covariance and the element alarms
 ELEMENT_STATE = ("soc_cc", "voltage", "unchanged_s", "candidate", "bleed", "bleed_on_s", "capacity_As",
-                 "capacity_var", "anchor_soc", "anchor_charge_As", "charge_As", "discharged_As", "charged_As")
+                 "capacity_var", "anchor_soc", "anchor_charge_As", "charge_As", "discharged_As", "charged_As",
+                 "hysteresis_sign")
 #: state entries of one value for the pack, beside the pack alarms
 PACK_STATE = ("time_s", "started", "rest_s", "charge_complete", "anchored")
 ALARMS = (*bms_monitoring.PACK_ALARMS, *bms_monitoring.ELEMENT_ALARMS)
@@ -144,39 +146,44 @@ def _started(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], vo
     zero = 0.0 * voltage
     soc = ops.unless(1.0 - est["soc_from_ocv"], est["initial_soc"] + zero,
                      lambda kept, c: soc_from_ocv(ops, s, p, c["v"], c["t"]), {"v": voltage, "t": temperature})
-    z = [soc] + [zero] * n_rc + [1.0 + zero] * s.adaptive
+    hysteresis = int(s.cell.hysteresis)
+    z = [soc] + [zero] * (n_rc + hysteresis) + [1.0 + zero] * s.adaptive
     variances = ([est["initial_soc_std"] ** 2] + [est["rc_process_noise_V"] ** 2] * n_rc
-                 + [est["r0_factor_std"] ** 2] * s.adaptive)
+                 + [est["hysteresis_std"] ** 2] * hysteresis + [est["r0_factor_std"] ** 2] * s.adaptive)
     out = dict(x)
     out.update({name: 0.0 * x[name] for name in (*s.pack_state(), *s.element_state())})
     out.update({f"z{k}": v for k, v in enumerate(z)})
     out.update({f"covariance{i}_{i}": variances[i] + zero for i in range(len(z))})
     capacity = p["capacity_As"]
-    out.update(time_s=x["time_s"], soc_cc=soc, voltage=voltage, capacity_As=capacity + zero,
+    out.update(time_s=x["time_s"], soc_cc=soc, voltage=voltage, anchor_soc=soc, capacity_As=capacity + zero,
                capacity_var=(p["health"]["initial_capacity_std"] * capacity) ** 2 + zero)
     return out
 
 
 def _estimate(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], u: dict[str, Any],
-              current: Any) -> dict[str, Any]:
-    """The filter's step of every element (``current``: each element's, bleed included)."""
+              current: Any, sign: Any) -> dict[str, Any]:
+    """The filter's step of every element (``current``: each element's, bleed included; ``sign``:
+    the hysteresis sign after the step, None without hysteresis)."""
     est, dt = p["estimator"], u["dt_s"]
     transition, measurement, _ = models(s, p)
     soc_noise = (est["current_noise_A"] * dt / p["capacity_As"]) ** 2 + est["soc_process_noise"] ** 2 * dt
     q = ([soc_noise] + [est["rc_process_noise_V"] ** 2 * dt] * s.cell.n_rc
+         + [est["hysteresis_process_noise"] ** 2 * dt] * int(s.cell.hysteresis)
          + [est["r0_factor_process_noise"] ** 2 * dt] * s.adaptive)
     filter_step = estimation.ukf_step if s.method == "ukf" else estimation.ekf_step
     n_z = s.n_z
 
     def one(c: dict[str, Any]) -> dict[str, Any]:
-        return filter_step(ops, transition, measurement, c["z"], c["covariance"],
-                           {"current_A": c["i"], "temperature_K": c["t"], "dt_s": dt}, c["v"], q,
+        model_u = {"current_A": c["i"], "temperature_K": c["t"], "dt_s": dt}
+        if "sign" in c:
+            model_u["hysteresis_sign"] = c["sign"]
+        return filter_step(ops, transition, measurement, c["z"], c["covariance"], model_u, c["v"], q,
                            est["voltage_noise_V"] ** 2)
 
-    return ops.map_cells(one, s.n, {
-        "z": [x[f"z{k}"] for k in range(n_z)],
-        "covariance": [[x[f"covariance{i}_{j}"] for j in range(n_z)] for i in range(n_z)],
-        "i": current, "t": u["temperature_K"], "v": u["element_voltage_V"]})
+    cells = {"z": [x[f"z{k}"] for k in range(n_z)],
+             "covariance": [[x[f"covariance{i}_{j}"] for j in range(n_z)] for i in range(n_z)],
+             "i": current, "t": u["temperature_K"], "v": u["element_voltage_V"]}
+    return ops.map_cells(one, s.n, cells if sign is None else {**cells, "sign": sign})
 
 
 def _monitor(ops: Ops, p: dict[str, Any], x: dict[str, Any], u: dict[str, Any], was_started: Any,
@@ -232,12 +239,18 @@ def _health(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], u: 
     return out
 
 
-def _limits(ops: Ops, s: BmsStructure, p: dict[str, Any], z: list[Any], temperature: Any,
+def _with_sign(cells: dict[str, Any], sign: Any) -> dict[str, Any]:
+    """Per-element entries for :meth:`Ops.map_cells`, with the hysteresis sign where there is one."""
+    return cells if sign is None else {**cells, "sign": sign}
+
+
+def _limits(ops: Ops, s: BmsStructure, p: dict[str, Any], z: list[Any], temperature: Any, sign: Any,
             alarms: dict[str, Any]) -> dict[str, Any]:
     """The current limits, zero in a direction a raised alarm stops."""
     horizon = models(s, p)[2]
-    per_element = ops.map_cells(lambda c: bms_limits.element_limits(ops, horizon, c["z"], c["t"], p["limits"]), s.n,
-                                {"z": z, "t": temperature})
+    per_element = ops.map_cells(lambda c: bms_limits.element_limits(ops, horizon, c["z"], c["t"], p["limits"],
+                                                                    c.get("sign")),
+                                s.n, _with_sign({"z": z, "t": temperature}, sign))
     out = {"discharge_A": per_element["discharge_A"], "charge_A": per_element["charge_A"]}
     for direction, stops in (("charge", bms_monitoring.STOPS_CHARGE), ("discharge", bms_monitoring.STOPS_DISCHARGE)):
         stopped = 0.0
@@ -249,8 +262,8 @@ def _limits(ops: Ops, s: BmsStructure, p: dict[str, Any], z: list[Any], temperat
     return out
 
 
-def _control(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], z: list[Any], u: dict[str, Any],
-             monitored: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:
+def _control(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], z: list[Any], sign: Any,
+             u: dict[str, Any], monitored: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:
     """The charge request and the bleed switches of the step, from the new estimate."""
     ch, bal = p["charge"], p["balancing"]
     connected = u["charger_connected"]
@@ -258,12 +271,12 @@ def _control(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], z:
 
     def cv(kept: Any, c: dict[str, Any]) -> Any:  # the current that holds each element at the CV voltage
         return ops.map_cells(lambda e: bms_limits.voltage_limited_current(ops, horizon, e["z"], e["t"], c["dt"],
-                                                                          ch["cv_voltage_V"])[0],
-                             s.n, {"z": c["z"], "t": c["t"]})
+                                                                          ch["cv_voltage_V"], e.get("sign"))[0],
+                             s.n, _with_sign({"z": c["z"], "t": c["t"]}, c.get("sign")))
 
     # without a charger nothing is asked, whatever the CV current: it is not computed
     cv_current = ops.smallest(-ops.unless(1.0 - connected, 0.0 * z[0], cv,
-                                          {"z": z, "t": u["temperature_K"], "dt": u["dt_s"]}))
+                                          _with_sign({"z": z, "t": u["temperature_K"], "dt": u["dt_s"]}, sign)))
     request, complete = bms_control.charge_request(ops, connected, x["charge_complete"], ch["cc_current_A"],
                                                    limits["pack_charge_A"], cv_current, ch["termination_current_A"])
     charging_high = (ops.where(u["current_A"] < 0.0, 1.0, 0.0)
@@ -287,7 +300,7 @@ def _at_extreme(ops: Ops, soc: Any, extreme: Any, values: Any) -> Any:
 
 
 def _outputs(ops: Ops, s: BmsStructure, p: dict[str, Any], u: dict[str, Any], filtered: dict[str, Any],
-             soc_cc: Any, monitored: dict[str, Any], limits: dict[str, Any], control: dict[str, Any],
+             sign: Any, soc_cc: Any, monitored: dict[str, Any], limits: dict[str, Any], control: dict[str, Any],
              health: dict[str, Any]) -> dict[str, Any]:
     z, est, capacity_0 = filtered["z"], p["estimator"], p["capacity_As"]
     soc, temperature, capacity = z[0], u["temperature_K"], health["capacity_As"]
@@ -299,8 +312,7 @@ def _outputs(ops: Ops, s: BmsStructure, p: dict[str, Any], u: dict[str, Any], fi
         clipped = ops.clip(c["z"][0], 0.0, 1.0)
         to_soc = mean_over_soc(ops, *table, zero, clipped, c["t"], "ocv_V")
         full = mean_over_soc(ops, *table, zero, 1.0 + zero, c["t"], "ocv_V")
-        args = {**{f"z{k}": v for k, v in enumerate(c["z"])}, "temperature_K": c["t"],
-                "dt_s": p["limits"]["horizon_s"]}
+        args = bms_limits.horizon_args(c["z"], c["t"], p["limits"]["horizon_s"], c.get("sign"))
         (v_discharge,), _ = ops.linearise(horizon, [c["discharge_A"] + zero], args)
         (v_charge,), _ = ops.linearise(horizon, [-c["charge_A"] + zero], args)
         return {"soe": bms_health.energy_fraction(ops, to_soc, clipped, full), "mean_full_V": full,
@@ -308,8 +320,8 @@ def _outputs(ops: Ops, s: BmsStructure, p: dict[str, Any], u: dict[str, Any], fi
 
     # the pack's limits as shared entries: read from the closure, generated code would recompute
     # them (from every element) inside each element's call
-    element = ops.map_cells(one, s.n, {"z": z, "t": temperature, "discharge_A": limits["pack_discharge_A"],
-                                       "charge_A": limits["pack_charge_A"]})
+    element = ops.map_cells(one, s.n, _with_sign({"z": z, "t": temperature, "discharge_A": limits["pack_discharge_A"],
+                                                  "charge_A": limits["pack_charge_A"]}, sign))
     full = capacity * element["mean_full_V"]  # the energy [J] each element holds when full
     energy = element["soe"] * full
     cycle_capacity = ops.where(p["health"]["compensate_cycles"] > 0.5, capacity, capacity_0 + 0.0 * capacity)
@@ -337,7 +349,7 @@ def _outputs(ops: Ops, s: BmsStructure, p: dict[str, Any], u: dict[str, Any], fi
         "alarm_any": monitored["alarm"], "rest_time_s": monitored["rest_s"],
         "charge_current_request_A": control["request_A"], "charge_complete": control["charge_complete"],
         "bleed": control["bleed"], "balancing_candidate": control["candidate"],
-        "capacity_As": capacity, "soh_capacity": capacity / capacity_0,
+        "rest_soc": health["anchor_soc"], "capacity_As": capacity, "soh_capacity": capacity / capacity_0,
         "capacity_std_As": ops.sqrt(ops.fmax(health["capacity_var"], 0.0)), "soe": element["soe"],
         "pack_energy_J": ops.total(energy), "pack_soe": ops.total(energy) / ops.total(full),
         "equivalent_full_cycles": ops.total(health["discharged_As"] / cycle_capacity) / s.n,
@@ -357,19 +369,21 @@ def step(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any],
                    {"v": voltage, "t": temperature})
     # an element's current: the pack's plus its bleed resistor's (switched over the step as commanded)
     current = u["current_A"] + x["bleed"] * voltage / p["balancing"]["bleed_resistance_ohm"]
-    filtered = _estimate(ops, s, p, x, u, current)
+    sign = estimation.hysteresis_sign(ops, x["hysteresis_sign"], current)
+    known_sign = sign if s.cell.hysteresis else None  # what the models read: a cell with hysteresis
+    filtered = _estimate(ops, s, p, x, u, current, known_sign)
     soc_cc = estimation.coulomb_count(x["soc_cc"], current, u["dt_s"], p["capacity_As"])
     monitored = _monitor(ops, p, x, u, was_started, filtered)
     health = _health(ops, s, p, x, u, current, monitored["rest_s"])
-    limits = _limits(ops, s, p, filtered["z"], temperature, monitored["alarms"])
-    control = _control(ops, s, p, x, filtered["z"], u, monitored, limits)
+    limits = _limits(ops, s, p, filtered["z"], temperature, known_sign, monitored["alarms"])
+    control = _control(ops, s, p, x, filtered["z"], known_sign, u, monitored, limits)
     n_z = s.n_z
     x_next = {"time_s": x["time_s"] + u["dt_s"], "started": 1.0 + 0.0 * was_started,
               **{f"z{k}": filtered["z"][k] for k in range(n_z)},
               **{f"covariance{i}_{j}": filtered["covariance"][i][j] for i in range(n_z) for j in range(n_z)},
-              "soc_cc": soc_cc, "voltage": voltage, "unchanged_s": monitored["unchanged_s"],
+              "soc_cc": soc_cc, "voltage": voltage, "unchanged_s": monitored["unchanged_s"], "hysteresis_sign": sign,
               "rest_s": monitored["rest_s"], "charge_complete": control["charge_complete"],
               "candidate": control["candidate"], "bleed": control["bleed"], "bleed_on_s": control["on_s"], **health}
     for name, (timer, flag) in monitored["alarms"].items():
         x_next[f"alarm_timer_{name}"], x_next[f"alarm_flag_{name}"] = timer, flag
-    return x_next, _outputs(ops, s, p, u, filtered, soc_cc, monitored, limits, control, health)
+    return x_next, _outputs(ops, s, p, u, filtered, known_sign, soc_cc, monitored, limits, control, health)

@@ -5,12 +5,14 @@ A series element of Np parallel cells is estimated as one cell of Np times the c
 of R0 and of the RC resistances (the time constants kept): what the BMS measures of it is its
 voltage, its temperature and the pack current. The filter's model is the cell step itself
 (:func:`fmutwin.equations.cell.step`, exact RC discretisation, the OCV source, tables over SOC
-and temperature), with the thermal state held at the measured temperature and without the fault,
-aging and hysteresis states, which a SoC filter does not estimate. Its state per element is
-``z = (SOC, v_RC1, ..., v_RCn)``, and for the adaptive filter also a factor on R0 (the EKF on the
-augmented state, the factor a random walk: the element's resistance relative to the cell file's,
-i.e. to new); its Jacobians come from CasADi's automatic differentiation of that step
-(:meth:`Ops.linearise`), never by hand.
+and temperature), with the thermal state held at the measured temperature and without the fault
+and aging states, which a SoC filter does not estimate. Its state per element is
+``z = (SOC, v_RC1, ..., v_RCn)``, with the hysteresis state H after them where the cell file has
+hysteresis (its sign S, -sign of the last non-zero current, is known from the measured current:
+an input of the model, ``hysteresis_sign``, not a filter state), and for the adaptive filter
+last a factor on R0 (the EKF on the augmented state, the factor a random walk: the element's
+resistance relative to the cell file's, i.e. to new); its Jacobians come from CasADi's automatic
+differentiation of that step (:meth:`Ops.linearise`), never by hand.
 
 One EKF step per element, with the current held over the step (positive = discharge):
 
@@ -44,9 +46,9 @@ from fmutwin.ops import Ops
 
 
 def estimator_structure(s: CellStructure) -> CellStructure:
-    """The cell structure the filter runs: its tables and RC branches, the temperature a held
-    input (a constant thermal model), no fault, aging or hysteresis states."""
-    return replace(s, thermal_model="constant", n_nodes=1, hysteresis=False, cycling_aging=False,
+    """The cell structure the filter runs: its tables, RC branches and hysteresis, the
+    temperature a held input (a constant thermal model), no fault or aging states."""
+    return replace(s, thermal_model="constant", n_nodes=1, cycling_aging=False,
                    internal_short=False, series_resistance=False, exothermic_reaction=False,
                    current_interruption=False)
 
@@ -58,19 +60,30 @@ def element_parameters(p: dict[str, Any], n_parallel: int) -> dict[str, Any]:
 
 
 def state_names(s: CellStructure, adaptive: bool = False) -> list[str]:
-    """The filter's state per element, in the order of ``z``; the adaptive filter adds the factor
-    on the cell file's R0 (the element's resistance relative to new)."""
-    return ["soc"] + [f"rc_voltage_{i + 1}_V" for i in range(s.n_rc)] + (["r0_factor"] if adaptive else [])
+    """The filter's state per element, in the order of ``z``: SoC, the RC voltages, the hysteresis
+    state where the cell has one, and for the adaptive filter the factor on the cell file's R0
+    (the element's resistance relative to new)."""
+    return (["soc"] + [f"rc_voltage_{i + 1}_V" for i in range(s.n_rc)] + (["hysteresis_state"] if s.hysteresis else [])
+            + (["r0_factor"] if adaptive else []))
 
 
-def cell_state(ops: Ops, s: CellStructure, z: list[Any], temperature_K: Any) -> dict[str, Any]:
+def cell_state(ops: Ops, s: CellStructure, z: list[Any], temperature_K: Any, hysteresis_sign: Any = 0.0) -> dict[
+        str, Any]:
     """The cell equations' state for the filter's ``z`` (the rest at rest, no fault; an R0 factor
-    at the end of ``z`` is not a cell state and is ignored)."""
+    at the end of ``z`` is not a cell state and is ignored; the hysteresis sign as given)."""
     zero = 0.0 * z[0]
     x = {name: zero for name in s.state_names()}
     x.update(zip(state_names(s), z))
     x["node_temperature_1_K"] = temperature_K + zero
+    if s.hysteresis:
+        x["hysteresis_sign"] = hysteresis_sign + zero
     return x
+
+
+def hysteresis_sign(ops: Ops, sign: Any, current_A: Any) -> Any:
+    """The hysteresis sign S after a step of ``current_A`` (positive = discharge): -sign of the
+    last non-zero current."""
+    return ops.where(current_A != 0, -ops.sign(current_A), sign)
 
 
 def model(s: CellStructure, p: dict[str, Any], adaptive: bool = False) -> tuple[Callable[..., list[Any]],
@@ -78,7 +91,8 @@ def model(s: CellStructure, p: dict[str, Any], adaptive: bool = False) -> tuple[
     """The filter's (transition, measurement) functions for :meth:`Ops.linearise`, over the
     estimator structure ``s`` and element parameters ``p``: ``transition(ops, z, u)`` -> z after
     a step, ``measurement(ops, z, u)`` -> [terminal voltage]; ``u`` holds ``current_A``,
-    ``temperature_K`` and ``dt_s``. ``adaptive``: the last entry of ``z`` multiplies R0 and
+    ``temperature_K`` and ``dt_s`` (and ``hysteresis_sign`` after the step, where the cell has
+    hysteresis). ``adaptive``: the last entry of ``z`` multiplies R0 and
     stays constant over a step (a random walk: its process noise lets it follow). Each call of
     :func:`model` makes new functions (their linearisation is made once per function)."""
     n_cell = len(state_names(s))
@@ -87,14 +101,14 @@ def model(s: CellStructure, p: dict[str, Any], adaptive: bool = False) -> tuple[
         return {**p, "r0_scale": p["r0_scale"] * z[-1]} if adaptive else p
 
     def transition(ops: Ops, z: list[Any], u: dict[str, Any]) -> list[Any]:
-        x = cell_state(ops, s, z, u["temperature_K"])
+        x = cell_state(ops, s, z, u["temperature_K"], u.get("hysteresis_sign", 0.0))
         xn, _ = cell.step(ops, s, parameters(z), x, {"current_A": u["current_A"], "heat_flow_W": 0.0 * z[0],
                                                      "ambient_temperature_K": u["temperature_K"], "dt_s": u["dt_s"]})
         return [xn[name] for name in state_names(s)] + list(z[n_cell:])
 
     def measurement(ops: Ops, z: list[Any], u: dict[str, Any]) -> list[Any]:
-        return [cell.terminal_voltage(ops, s, parameters(z), cell_state(ops, s, z, u["temperature_K"]), u["current_A"],
-                                      u["temperature_K"])]
+        x = cell_state(ops, s, z, u["temperature_K"], u.get("hysteresis_sign", 0.0))
+        return [cell.terminal_voltage(ops, s, parameters(z), x, u["current_A"], u["temperature_K"])]
 
     return transition, measurement
 

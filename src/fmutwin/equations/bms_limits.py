@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from fmutwin.equations.bms_estimation import hysteresis_sign
 from fmutwin.ops import Ops
 
 NEWTON_ITERATIONS = 4
@@ -31,23 +32,33 @@ SOLVED_V = 1e-4
 def horizon_voltage(transition: Callable[..., list[Any]], measurement: Callable[..., list[Any]],
                     n_z: int) -> Callable[..., list[Any]]:
     """``fn(ops, [current], args)`` -> [terminal voltage after a horizon at that current], for
-    :meth:`Ops.linearise`; ``args`` holds the state as ``z0..z<n_z-1>``, ``temperature_K`` and the
-    horizon as ``dt_s``. Make it once per filter model (its linearisation is made once)."""
+    :meth:`Ops.linearise`; ``args`` holds the state as ``z0..z<n_z-1>``, ``temperature_K``, the
+    horizon as ``dt_s`` and, for a cell with hysteresis, the ``hysteresis_sign`` now (a non-zero
+    current sets its own). Make it once per filter model (its linearisation is made once)."""
 
     def fn(ops: Ops, x: list[Any], args: dict[str, Any]) -> list[Any]:
         z = [args[f"z{k}"] for k in range(n_z)]
         u = {"current_A": x[0] + 0.0 * z[0], "temperature_K": args["temperature_K"], "dt_s": args["dt_s"]}
+        if "hysteresis_sign" in args:
+            u["hysteresis_sign"] = hysteresis_sign(ops, args["hysteresis_sign"], u["current_A"])
         return measurement(ops, transition(ops, z, u), u)
 
     return fn
 
 
+def horizon_args(z: list[Any], temperature_K: Any, horizon_s: Any, sign: Any = None) -> dict[str, Any]:
+    """The ``args`` of :func:`horizon_voltage`'s function (``sign``: the hysteresis sign, None
+    for a cell without hysteresis)."""
+    args = {**{f"z{k}": v for k, v in enumerate(z)}, "temperature_K": temperature_K, "dt_s": horizon_s}
+    return args if sign is None else {**args, "hysteresis_sign": sign}
+
+
 def voltage_limited_current(ops: Ops, voltage_fn: Callable[..., list[Any]], z: list[Any], temperature_K: Any,
-                            horizon_s: Any, limit_V: Any) -> tuple[Any, Any]:
+                            horizon_s: Any, limit_V: Any, sign: Any = None) -> tuple[Any, Any]:
     """(current, the voltage it gives after the horizon) with that voltage at ``limit_V``: a
     positive (discharge) current for a lower limit below the present voltage, a negative (charge)
-    one for an upper limit above it."""
-    args = {**{f"z{k}": v for k, v in enumerate(z)}, "temperature_K": temperature_K, "dt_s": horizon_s}
+    one for an upper limit above it (``sign``: the hysteresis sign, as :func:`horizon_args`)."""
+    args = horizon_args(z, temperature_K, horizon_s, sign)
     current = 0.0 * z[0]
     for _ in range(NEWTON_ITERATIONS):
         (voltage,), ((slope,),) = ops.linearise(voltage_fn, [current], args)
@@ -60,16 +71,17 @@ def voltage_limited_current(ops: Ops, voltage_fn: Callable[..., list[Any]], z: l
 
 
 def element_limits(ops: Ops, voltage_fn: Callable[..., list[Any]], z: list[Any], temperature_K: Any,
-                   settings: dict[str, Any]) -> dict[str, Any]:
+                   settings: dict[str, Any], sign: Any = None) -> dict[str, Any]:
     """Per element: the discharge and charge current limits (magnitudes) and what bounds each.
     ``settings``: ``horizon_s``, ``min_voltage_V``, ``max_voltage_V``,
     ``max_discharge_current_A``, ``max_charge_current_A`` (the element's rating),
     ``derating_temperature_K`` with ``discharge_derating`` and ``charge_derating`` (factors on
-    the ratings), ``soc_window_low`` and ``soc_window_high``."""
+    the ratings), ``soc_window_low`` and ``soc_window_high``; ``sign``: the hysteresis sign, as
+    :func:`horizon_args`."""
     soc = z[0]
     horizon = settings["horizon_s"]
-    v_dis, _ = voltage_limited_current(ops, voltage_fn, z, temperature_K, horizon, settings["min_voltage_V"])
-    v_ch, _ = voltage_limited_current(ops, voltage_fn, z, temperature_K, horizon, settings["max_voltage_V"])
+    v_dis, _ = voltage_limited_current(ops, voltage_fn, z, temperature_K, horizon, settings["min_voltage_V"], sign)
+    v_ch, _ = voltage_limited_current(ops, voltage_fn, z, temperature_K, horizon, settings["max_voltage_V"], sign)
     grid = settings["derating_temperature_K"]
     rated_dis = settings["max_discharge_current_A"] * ops.interp1(temperature_K, grid, settings["discharge_derating"])
     rated_ch = settings["max_charge_current_A"] * ops.interp1(temperature_K, grid, settings["charge_derating"])
@@ -77,13 +89,3 @@ def element_limits(ops: Ops, voltage_fn: Callable[..., list[Any]], z: list[Any],
     charge = ops.where(soc < settings["soc_window_high"], ops.fmax(ops.fmin(-v_ch, rated_ch), 0.0), 0.0 * soc)
     return {"discharge_A": discharge, "charge_A": charge, "voltage_limited_discharge_A": v_dis,
             "voltage_limited_charge_A": -v_ch, "rated_discharge_A": rated_dis, "rated_charge_A": rated_ch}
-
-
-def power_limits(ops: Ops, voltage_fn: Callable[..., list[Any]], z: list[Any], temperature_K: Any, horizon_s: Any,
-                 pack_discharge_A: Any, pack_charge_A: Any) -> dict[str, Any]:
-    """The pack's discharge and charge power limits [W, magnitudes]: each limit current times the
-    sum of the element voltages it gives at the end of the horizon."""
-    args = {**{f"z{k}": v for k, v in enumerate(z)}, "temperature_K": temperature_K, "dt_s": horizon_s}
-    (v_dis,), _ = ops.linearise(voltage_fn, [pack_discharge_A + 0.0 * z[0]], args)
-    (v_ch,), _ = ops.linearise(voltage_fn, [-pack_charge_A + 0.0 * z[0]], args)
-    return {"discharge_W": pack_discharge_A * ops.total(v_dis), "charge_W": pack_charge_A * ops.total(v_ch)}

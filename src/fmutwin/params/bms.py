@@ -32,6 +32,10 @@ class EstimatorSettings(StrictModel):
                                                                          "1 s, std (its variance grows with the step) [1]")
     eol_resistance_factor: float = Field(2.0, gt=1, le=100, description="R at end of life over R new, for SoH "
                                                                         "by resistance [1]")
+    hysteresis_std: float = Field(0.5, gt=0, le=1, description="a cell file with hysteresis: standard deviation "
+                                                             "of the initial hysteresis state guess (0) [1]")
+    hysteresis_process_noise: float = Field(1e-3, ge=0, le=1, description="a cell file with hysteresis: its state's "
+                                                                         "model error over 1 s, std [1]")
     soc_process_noise: float = Field(1e-6, ge=0, le=1, description="SoC model error over 1 s beyond the current "
                                                                    "noise's, std (its variance grows with the step) [1]")
 

@@ -10,7 +10,7 @@ alarms, sensor plausibility and rest detection (:mod:`fmutwin.equations.bms_moni
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -142,11 +142,11 @@ class BmsTwin(ArrayState):
         return {k: float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float) for k, v in y.items()}
 
     def run(self, time_s: Any, current_A: Any, element_voltage_V: Any, temperature_K: Any,
-            pack_voltage_V: Any = None) -> dict[str, np.ndarray]:
+            pack_voltage_V: Any = None, progress: Callable[[int], Any] | None = None) -> dict[str, np.ndarray]:
         """Step through logged measurements: ``current_A[k]`` held over ``[t_k, t_k+1]``,
         ``element_voltage_V[k]`` and ``temperature_K[k]`` (one row of elements) and
-        ``pack_voltage_V[k]`` (optional) at ``t_k+1``."""
+        ``pack_voltage_V[k]`` (optional) at ``t_k+1``; ``progress(1)`` after each step."""
         profile = {"current_A": current_A, "element_voltage_V": element_voltage_V, "temperature_K": temperature_K}
         if pack_voltage_V is not None:
             profile["pack_voltage_V"] = pack_voltage_V
-        return run_profile(self.step, time_s, profile, {})
+        return run_profile(self.step, time_s, profile, {}, progress)

@@ -93,6 +93,8 @@ def declaration(params: BmsParameters) -> dict[str, tuple[tuple[Variable, str], 
                       boolean=True) for name in ELEMENT_ALARMS),
         pack("alarmAny", "alarm_any", "any alarm raised", boolean=True),
         pack("restTime", "rest_time_s", "how long the pack has been at rest", "s"),
+        per_element("restSoc", "rest_soc", "SoC from the OCV at the end of the last rest of health.rest_s (before "
+                    "one: the initial estimate)"),
         per_element("capacity", "capacity_As", "estimated capacity of each element (from rest to rest)", "As"),
         per_element("sohCapacity", "soh_capacity", "SoH by capacity: estimated over the cell file's"),
         per_element("soe", "soe", "state of energy of each element"),

@@ -97,10 +97,18 @@ def read_log(path: str | Path, n_series: int, time_column: str = "time", current
     return Log(time_s, current_sign * data[:, 1], data[:, 2:2 + n_series], t)
 
 
-def analyse(log: Log, params: BmsParameters) -> dict[str, np.ndarray]:
-    """The BMS twin over the log: every output at each logged time after the first."""
+def analyse(log: Log, params: BmsParameters, progress: bool | None = None) -> dict[str, np.ndarray]:
+    """The BMS twin over the log: every output at each logged time after the first. ``progress``:
+    a tqdm progress bar over the rows (None: only on a terminal)."""
+    import sys
+
+    from tqdm import tqdm
+
     twin = BmsTwin(params)
-    return twin.run(log.time_s, log.current_A[1:], log.element_voltage_V[1:], log.temperature_K[1:])
+    show = sys.stderr.isatty() if progress is None else progress
+    with tqdm(total=len(log.time_s) - 1, desc="bms analyse", unit="row", leave=False, disable=not show) as bar:
+        return twin.run(log.time_s, log.current_A[1:], log.element_voltage_V[1:], log.temperature_K[1:],
+                        progress=bar.update)
 
 
 def events(time_s: np.ndarray, result: dict[str, np.ndarray]) -> list[tuple[float, str, str]]:

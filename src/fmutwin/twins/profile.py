@@ -20,12 +20,14 @@ Step = Callable[..., Mapping[str, Any]]
 
 
 def run_profile(step: Step, time_s: Any, profile: Mapping[str, Any],
-                held: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+                held: Mapping[str, Any] | None = None, progress: Callable[[int], Any] | None = None
+                ) -> dict[str, np.ndarray]:
     """``step(dt_s=..., **inputs)`` for each interval of ``time_s``; the outputs at ``time_s[1:]``.
 
     Returns every output stacked over the steps plus ``time_s`` (the end of each step). A failure
     part-way (:class:`InputError`, :class:`StateError`) is re-raised with the results recorded up
-    to it in ``exc.partial`` (same keys, as many rows as steps completed).
+    to it in ``exc.partial`` (same keys, as many rows as steps completed). ``progress(1)`` is
+    called after each step (a progress bar's ``update``).
     """
     time_s = np.asarray(time_s, dtype=float)
     n = len(time_s) - 1
@@ -39,6 +41,8 @@ def run_profile(step: Step, time_s: Any, profile: Mapping[str, Any],
         for k in range(n):
             rows.append(step(dt_s=float(time_s[k + 1] - time_s[k]),
                              **{name: values[k] for name, values in series.items()}, **(held or {})))
+            if progress is not None:
+                progress(1)
     except (InputError, StateError) as exc:
         exc.partial = _stack(time_s[1:len(rows) + 1], rows)  # type: ignore[attr-defined]
         raise

@@ -1,5 +1,6 @@
 """The BMS's SoC filters on an electrochemical plant: PyBaMM's DFN (Chen2020, one cell, isothermal)
-over UDDS and WLTC-shaped currents at 25 degC and UDDS at 15 and 35 degC, the filters' model the
+over UDDS and WLTC-shaped currents at 25 degC and UDDS at 15 and 35 degC (and the capacity
+estimate over a full cycle), the filters' model the
 2-RC ECM that ``fmutwin reduce`` fitted to that DFN at those temperatures (never the plant's own
 model), measured with 10 mV voltage noise, 50 mA current noise and a 0.5 % current gain error,
 from a 20 % SoC error. The issue's target: EKF and UKF SoC RMS error <= 1 % after the first 300 s
@@ -14,7 +15,7 @@ from fmutwin.data import drive_cycle, power_per_second
 from fmutwin.params.bms import BmsParameters
 from fmutwin.params.cell import CellParameters
 from fmutwin.twins.bms import BmsTwin
-from fmutwin.twins.cell_echem import CellEchemTwin
+from fmutwin.twins.cell_echem import CellEchemTwin, LimitReached
 
 pytestmark = pytest.mark.slow
 
@@ -58,3 +59,60 @@ def test_filters_meet_one_percent_on_the_dfn(plant, reduced_chen2020_three_tempe
           f"within 2 % from {converged_s:.0f} s; coulomb counting {100 * np.sqrt(np.mean(error_cc[after] ** 2)):.2f} %")
     assert rms <= 0.01
     assert np.sqrt(np.mean(error_cc[after] ** 2)) > 0.15  # charge counting keeps the 20 % error
+
+
+def test_capacity_from_rest_to_rest_on_the_dfn(reduced_chen2020_three_temperatures):
+    """The capacity estimate over one full cycle of the DFN plant (rest, discharge 0.8 -> 0.2 at
+    0.5C, rest, charge back, rest; 10 s steps, the same sensor noise): within 1 % of the DFN's own
+    capacity, the charge it gave over its SoC change between the two rests (measured 0.23 %; the
+    issue's target 3 %: the ECM's OCV is the DFN's equilibrium, 600 s of rest nearly relax it)."""
+    cell = CellParameters.load(reduced_chen2020_three_temperatures)
+    capacity_As = 5.0 * 3600.0
+    rest, half = np.zeros(70), np.full(216, 0.5 * capacity_As / 3600.0)  # 0.5C for 2160 s: 0.3 of the capacity x 2
+    current = np.r_[rest, half, half, rest, -half, -half, rest]
+    time_s = np.arange(len(current) + 1.0) * 10.0
+    dfn = CellEchemTwin("DFN", "Chen2020", initial_soc=0.8)
+    out = dfn.run(time_s, current)
+    rng = np.random.default_rng(3)
+    params = BmsParameters(name="dfn", cell=cell, n_series=1, estimator={"initial_soc": 0.7})
+    est = BmsTwin(params).run(time_s, current + rng.normal(0.0, 0.05, current.shape),
+                              (out["voltage_V"] + rng.normal(0.0, 0.01, current.shape))[:, None],
+                              np.full((len(current), 1), 298.15))
+    rested = 70 + 432 + 59  # the second rest reaches 600 s at this step
+    drawn = np.sum(current[70:70 + 432]) * 10.0
+    true_capacity = drawn / (out["soc"][70] - out["soc"][rested])
+    estimate = np.reshape(est["capacity_As"], -1)
+    print(f"DFN capacity {true_capacity:.0f} As, estimate {estimate[rested]:.0f} As after the discharge, "
+          f"{estimate[-1]:.0f} As at the end")
+    assert estimate[rested - 1] == cell.nominal_capacity_As  # no estimate before the second rest
+    assert abs(estimate[rested] / true_capacity - 1.0) < 0.01
+    assert abs(estimate[-1] / true_capacity - 1.0) < 0.01
+
+
+@pytest.mark.parametrize("direction, soc0", [
+    pytest.param("discharge", 0.3, marks=pytest.mark.xfail(
+        strict=True, raises=LimitReached,
+        reason="issue 17: the reduced ECM, fitted to 1.6C, under-predicts the DFN's drop at the 2.9C the BMS then "
+               "allows (14.4 A): the DFN reaches 2.5 V at 331 s; the BMS's 10 mV margin does not cover that")),
+    ("charge", 0.7)])
+def test_the_dfn_at_the_limit_current_stays_within_its_voltage_limits(reduced_chen2020_three_temperatures,
+                                                                      direction, soc0):
+    """The DFN plant driven at the BMS's discharge (charge) current limit, as a drive that asks
+    for more than it may get: its voltage never leaves the limits the BMS keeps to (2.5-4.2 V),
+    and it comes close (the limit binds), though the estimator's model is the reduced ECM."""
+    cell = CellParameters.load(reduced_chen2020_three_temperatures)
+    params = BmsParameters(name="dfn", cell=cell, n_series=1, estimator={"initial_soc": soc0})
+    bms, dfn = BmsTwin(params), CellEchemTwin("DFN", "Chen2020", initial_soc=soc0)
+    sign = 1.0 if direction == "discharge" else -1.0
+    y = bms.step([float(dfn.step(0.0, 1e-3)["voltage_V"][0])], 298.15, 0.0, 1e-3)
+    voltages = []
+    for _ in range(900):
+        current = sign * y[f"{direction}_current_limit_A"]
+        v = float(dfn.step(current, 1.0)["voltage_V"][0])
+        voltages.append(v)
+        y = bms.step([v], 298.15, current, 1.0)
+    lim = params.limits
+    if direction == "discharge":
+        assert min(voltages) >= lim.min_cell_voltage_V and min(voltages) < lim.min_cell_voltage_V + 0.05
+    else:
+        assert max(voltages) <= lim.max_cell_voltage_V and max(voltages) > lim.max_cell_voltage_V - 0.05

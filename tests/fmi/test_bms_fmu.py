@@ -191,7 +191,7 @@ def hysteresis_plant():
     from test_bms import hysteresis_cell, measured_plant
 
     cell = hysteresis_cell()
-    return cell, measured_plant(cell=cell)
+    return cell, measured_plant(cell=cell, n_parallel=1)
 
 
 @pytest.mark.parametrize("method", ["ekf", "ukf", "adaptive"])
@@ -206,7 +206,7 @@ def test_native_bms_of_a_cell_with_hysteresis_equals_the_twin(open_fmu, hysteres
     cell, r = hysteresis_plant
     n_series = r["voltage"].shape[1]
     params = BmsParameters.from_dict({"name": "hysteresis", "cell": cell.model_dump(mode="json", exclude_none=True),
-                                      "n_series": n_series, "n_parallel": 2,
+                                      "n_series": n_series, "n_parallel": 1,
                                       "estimator": {"initial_soc": 0.5, "method": method}})
     params.save(tmp_path / "bms.json")
     fmu = build_native(dataclasses.replace(TWINS["bms"], parameter_file=lambda: tmp_path / "bms.json"), tmp_path, 3)

@@ -62,7 +62,7 @@ def test_installed_wheel_builds_and_checks_fmus_from_an_unrelated_folder(wheel, 
     assert build.returncode == 0, build.stdout + build.stderr
     fmus = sorted((work / "fmus").glob("*.fmu"))
     models = ("CellECM", "CellEchem", "CellECMNative", "Module", "ModuleNative", "PackThermal", "PackThermalNative",
-              "ModuleEchem", "Bms", "PowerLoad", "PowerLoadNative")
+              "ModuleEchem", "Bms", "BmsNative", "PowerLoad", "PowerLoadNative")
     assert {p.name for p in fmus} == {f"{m}_fmi{v}.fmu" for m in models for v in (2, 3)}
     check = subprocess.run([str(venv / "bin" / "fmutwin"), "check", *map(str, fmus)], cwd=work, env=env,
                            capture_output=True, text=True, timeout=600)

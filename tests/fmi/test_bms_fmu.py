@@ -220,3 +220,24 @@ def test_native_bms_of_a_cell_with_hysteresis_equals_the_twin(open_fmu, hysteres
         got = host.get("soc", "dischargeCurrentLimit", "chargeCurrentLimit")
         np.testing.assert_allclose(got, np.r_[y["soc"], y["discharge_current_limit_A"], y["charge_current_limit_A"]],
                                    rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind, version", VERSIONS)
+def test_bms_outputs_during_initialisation_and_a_bad_input_there(open_fmu, fmus, measured, kind, version):
+    """Outputs read in initialisation mode follow the inputs set so far (the same after its end);
+    a temperature below its range set there is refused at its end, naming it."""
+    for bad in (False, True):
+        host = open_fmu(fmus[kind, version], instance=f"init{bad}{version}")
+        if host.version == 2:
+            host.fmu.setupExperiment(startTime=0.0)
+        host.fmu.enterInitializationMode()
+        set_arrays(host, elementVoltage=measured["voltage"][0],
+                   elementTemperature=[0.5] * NS if bad else measured["temperature"][0])
+        if bad:
+            with pytest.raises(FMICallException):
+                host.fmu.exitInitializationMode()
+            assert any("elementTemperature" in e for e in host.errors()), host.errors()
+            continue
+        during = host.get(*element(host, "soc", version))
+        host.fmu.exitInitializationMode()
+        assert during == host.get(*element(host, "soc", version)) and min(during) > 0.05

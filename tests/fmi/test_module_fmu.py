@@ -13,6 +13,7 @@ from dataclasses import replace
 import fmpy
 import numpy as np
 import pytest
+from fmpy.fmi1 import FMICallException
 
 from modules import make_module
 from fmutwin.data import drive_cycle
@@ -241,3 +242,30 @@ def test_native_module_in_the_c_host_without_python(fmu_host, module_fmus, us06,
     ref = ModuleTwin(module_fmus[0]).run(time_s, current, 298.15, 298.15)
     np.testing.assert_allclose(data[:, 1], ref["module_voltage_V"], rtol=1e-9)
     np.testing.assert_allclose(data[:, 2], ref["min_cell_soc"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_outputs_read_during_initialisation_follow_the_inputs_set_so_far(open_fmu, module_fmus, case):
+    """An importer that reads outputs in initialisation mode (to initialise what they feed) gets
+    them from the parameters and inputs set so far, as after the end of initialisation."""
+    host = open_fmu(module_fmus[1][case], instance=f"init{case}")
+    if host.version == 2:
+        host.fmu.setupExperiment(startTime=0.0)
+    host.fmu.enterInitializationMode()
+    host.set(current=80.0)
+    during = host.get("moduleVoltage", "moduleCurrent")
+    host.fmu.exitInitializationMode()
+    assert during == host.get("moduleVoltage", "moduleCurrent") and during[1] == 80.0
+    assert host.errors() == []
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_an_input_out_of_range_set_during_initialisation_is_refused_naming_it(open_fmu, module_fmus, case):
+    host = open_fmu(module_fmus[1][case], instance=f"bad{case}")
+    if host.version == 2:
+        host.fmu.setupExperiment(startTime=0.0)
+    host.fmu.enterInitializationMode()
+    host.set(ambientTemperature=0.0)
+    with pytest.raises(FMICallException):
+        host.fmu.exitInitializationMode()
+    assert any("ambientTemperature" in e for e in host.errors()), host.errors()

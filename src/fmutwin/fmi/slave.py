@@ -89,14 +89,36 @@ class TwinSlaveCore:
         self.overridden: set[str] = set()
         self.initialized = False
         self.failed = False
+        self.initializing = False  # in initialisation mode
+        self.looked = False  # the outputs follow the values set so far in initialisation mode
 
     # -- variable access (bound as getter/setter by the version classes) -----------------------
     def _getter(self, name: str) -> Callable[[], Any]:
+        if self.declared[name].causality == "output":
+            return lambda: self._output(name)
         return lambda: self.values[name]
 
     def _element_getter(self, name: str, k: int) -> Callable[[], Any]:
         """Element ``k`` of an array (FMI 2.0 exposes arrays as indexed scalars)."""
+        if self.declared[name].causality == "output":
+            return lambda: self._output(name)[k]
         return lambda: self.values[name][k]
+
+    def _output(self, name: str) -> Any:
+        """An output; read in initialisation mode, the one at the initial state from the
+        parameters and inputs set so far (evaluated once per change; a failure is logged as a
+        warning and leaves the start values: the end of initialisation reports it)."""
+        if self.initializing and not self.looked:
+            self.looked = True
+            try:
+                problem = self._problem("parameter") or self._problem("input")
+                if problem:
+                    raise ModelError(problem)
+                self._take_outputs(self.model.initialize(self._model_values("parameter"), self.overridden,
+                                                         self._model_values("input")), 0.0)
+            except Exception as exc:  # noqa: BLE001 (any failure: logged, initialisation decides)
+                self._log(f"outputs read during initialisation: {_describe(exc)}", "warning")
+        return self.values[name]
 
     def _setter(self, name: str) -> Callable[[Any], None]:
         var = self.declared[name]
@@ -119,6 +141,7 @@ class TwinSlaveCore:
         return set_element
 
     def _touch(self, var: Variable) -> None:
+        self.looked = False
         if var.causality == "parameter":  # a value set by the importer wins over the parameter file
             self.overridden.add(var.name)
 
@@ -140,9 +163,13 @@ class TwinSlaveCore:
                     return f"{causality} {problem}"
         return None
 
+    def enter_initialization_mode(self) -> None:
+        self.initializing, self.looked = True, False
+
     def exit_initialization_mode(self) -> None:
         """Build the model from the parameters; a bad parameter fails with a named log line. The
         outputs are those at the initial state with the inputs set during initialisation."""
+        self.initializing = False
         try:
             problem = self._problem("parameter") or self._problem("input")
             if problem:

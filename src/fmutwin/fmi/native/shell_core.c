@@ -14,7 +14,8 @@
  *
  * Checks, from the declaration: a parameter is finite and inside its range when it is set (a
  * bound may be another parameter's value, e.g. |current| <= currentLimit), grids are strictly
- * increasing at the end of initialisation, inputs are finite and in range before every step,
+ * increasing at the end of initialisation, inputs are finite and in range at its end and before
+ * every step (outputs read during initialisation are computed from what is set so far),
  * outputs and states are finite after it (else the step is refused and nothing changes), and an
  * output outside its warn range logs a warning. The FMI state machine is kept here too: calls in
  * the wrong state are refused with a log line, and after a failed step only getters, reset,
@@ -244,7 +245,30 @@ static int model_finite(Instance *m, const double *x, const double *y, double t,
     return 1;
 }
 
-/* End of initialisation: grids, initial state, derived quantities, outputs with the inputs set. */
+/* Every input finite and inside its range (bounds named by parameters read now), else one line
+   naming it, at time t. */
+static int model_check_inputs(Instance *m, double t) {
+    for (int i = 0; i < NINPUTS; i++) {
+        const VarInfo *v = &VARS[INPUT_ROWS[i]];
+        for (int e = 0; e < v->count; e++) {
+            double value = m->s.u[v->index + e], lo = var_min(m, v), hi = var_max(m, v);
+            if (!isfinite(value)) {
+                model_log(m, 3, "logStatusError", "t = %.17g: input %s = %g is not finite", t, v->name, value);
+                return 0;
+            }
+            if (value < lo || value > hi) {
+                char prefix[64];
+                snprintf(prefix, sizeof prefix, "t = %.17g: input ", t);
+                log_range(m, prefix, v, value, lo, hi, "");
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* End of initialisation (and an output read during it): grids, initial state, derived
+   quantities, outputs with the inputs set so far, which must be finite and in range. */
 static int model_exit_init(Instance *m) {
     double x_look[NX];
     for (int i = 0; i < NVARS; i++) {
@@ -264,6 +288,7 @@ static int model_exit_init(Instance *m) {
             return 0;
         }
     }
+    if (!model_check_inputs(m, m->s.time)) return 0;
     if (!model_initial_state(m)) {
         model_log(m, 3, "logStatusError", "the initial state could not be evaluated from the parameters");
         return 0;
@@ -288,22 +313,7 @@ static int model_exit_init(Instance *m) {
 /* One communication step. Returns 1 on success; on failure nothing changes and one line is logged. */
 static int model_step(Instance *m, double t, double dt) {
     double x_next[NX], y_next[NY];
-    for (int i = 0; i < NINPUTS; i++) {
-        const VarInfo *v = &VARS[INPUT_ROWS[i]];
-        for (int e = 0; e < v->count; e++) {
-            double value = m->s.u[v->index + e], lo = var_min(m, v), hi = var_max(m, v);
-            if (!isfinite(value)) {
-                model_log(m, 3, "logStatusError", "t = %.17g: input %s = %g is not finite", t, v->name, value);
-                return 0;
-            }
-            if (value < lo || value > hi) {
-                char prefix[64];
-                snprintf(prefix, sizeof prefix, "t = %.17g: input ", t);
-                log_range(m, prefix, v, value, lo, hi, "");
-                return 0;
-            }
-        }
-    }
+    if (!model_check_inputs(m, t)) return 0;
     if (!(dt > 0)) {
         model_log(m, 3, "logStatusError", "t = %.17g: communication step size %g must be > 0", t, dt);
         return 0;
@@ -364,6 +374,15 @@ static int model_values(Instance *m, char type, const unsigned int vrs[], size_t
                         size_t values_size, const char *what, int set) {
     size_t k = 0;
     if (set && !model_allowed(m, PHASE_INSTANTIATED | PHASE_INIT | PHASE_STEPPING, what)) return 0;
+    if (!set && m->s.phase == PHASE_INIT) { /* outputs read during initialisation: from what is set so far */
+        for (size_t i = 0; i < n; i++) {
+            const VarInfo *v = find_var(vrs[i]);
+            if (v && v->kind == KIND_OUTPUT) {
+                if (!model_exit_init(m)) return 0;
+                break;
+            }
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         const VarInfo *v = find_var(vrs[i]);
         if (!v || v->type != type) {

@@ -294,14 +294,16 @@ def thermal_network(ops: Ops, s: ModuleStructure, p: dict[str, Any], temps: Any,
                     h_a: Any, dt: Any) -> dict[str, Any]:
     """The cells' thermal network over a step (see the module docstring): its matrix
     (``diagonal``, ``bands``) and right-hand side without the cold-plate and ambient terms
-    (``rhs``; add ``g_plate`` x plate and ``h_a`` x ambient temperature)."""
+    (``rhs``; add ``g_plate`` x plate and ``h_a`` x ambient temperature), the temperatures at the
+    start (``t_old``) and ``lag``, the fitted storage term minus C/dt (see :func:`external_heat`)."""
     g_plate, g_n = p["cold_plate_conductance_W_per_K"], p["neighbour_conductance_W_per_K"]
     conductance = g_plate + h_a + g_n * ops.cell_array(s.touches) + 0.0 * temps
     z = conductance * dt / heat_capacity
     storage = heat_capacity / dt * ops.exp(-z) / ops.phi1(z)  # C_i / dt_i
     bands = {k: -g_n * ops.cell_array(touching) for k, touching in s.bands.items()}
     return {"g_plate": g_plate + 0.0 * temps, "h_a": h_a + 0.0 * temps, "diagonal": storage + conductance,
-            "bands": bands, "rhs": storage * temps + cell_heat}
+            "bands": bands, "rhs": storage * temps + cell_heat, "t_old": temps,
+            "lag": storage - heat_capacity / dt}
 
 
 def finish_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, Any], u: dict[str, Any],
@@ -313,7 +315,6 @@ def finish_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, An
     cells, currents, volts, current = w["cells"], w["currents"], w["volts"], w["current"]
     members, all_open, bleed = w["members"], w["all_open"], w["bleed"]
     cell_heat, interconnect, bleed_loss = w["cell_heat"], w["interconnect"], w["bleed_loss"]
-    g_plate, h_a = w["g_plate"], w["h_a"]
     cells["t_new"] = t_new
     dt, currents_cells = u["dt_s"], cells["i"]
 
@@ -352,24 +353,46 @@ def finish_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, An
         "cell_temperature_K": temperature,
         "cell_heat_W": cell_heat,
         "element_voltage_V": node,
-        **summaries(ops, cell_voltage, soc, temperature, cells["t_new"], {"g_plate": g_plate, "h_a": h_a}, u,
-                    interconnect, bleed_loss),
+        **summaries(ops, cell_voltage, soc, temperature, cells["t_new"], w, u, interconnect, bleed_loss),
         "split_residual_V": w["split_residual"],
     }
     return xn, y
 
 
+def mean_shift(ops: Ops, network: dict[str, Any]) -> Any:
+    """Per cell, r with T_mean - T_new = r (T_new - T_old) over a step (see :func:`external_heat`);
+    0 for a cell with neither a cold-plate nor an ambient path."""
+    external = network["g_plate"] + network["h_a"]
+    return ops.where(external > 0, network["lag"] / ops.where(external > 0, external, 1.0), 0.0 * external)
+
+
+def external_heat(ops: Ops, network: dict[str, Any], t_new: Any) -> tuple[Any, Any]:
+    """Per cell, the heat it gives the cold plate and the ambient over the step beyond the
+    end-of-step flows G_plate (T_new - T_plate) and h_a (T_new - T_ambient) [W]: the flows are
+    step means, G (T_mean - T_plate), with T_mean = T_new + r (T_new - T_old) (:func:`mean_shift`,
+    r = lag / (G_plate + h_a), ``lag`` the network's fitted storage term minus C/dt).
+
+    The fitted storage (C/dt e^-z / phi1(z), exact for one node with constant surroundings) makes
+    end-of-step flows miss the heat balance; with these, summed over the cells, heat generated -
+    C dT/dt = heat to the plate and the ambient exactly (neighbour flows cancel), and for one node
+    they are the exact step means."""
+    shift = mean_shift(ops, network) * (t_new - network["t_old"])
+    return network["g_plate"] * shift, network["h_a"] * shift
+
+
 def summaries(ops: Ops, cell_voltage: Any, soc: Any, temperature: Any, t_new: Any, network: dict[str, Any],
               u: dict[str, Any], interconnect: Any, bleed_loss: Any) -> dict[str, Any]:
     """A module's summary outputs, whatever its cells: lowest, highest and spread of the cell
-    voltages, SOCs and temperatures; heat to the cold plate and to ambient at the cells' new
-    temperatures (``network``: :func:`thermal_network`'s conductances); interconnect and bleed losses."""
+    voltages, SOCs and temperatures; heat to the cold plate and to ambient over the step, step
+    means (``network``: :func:`thermal_network`'s, see :func:`external_heat`); interconnect and
+    bleed losses."""
     y: dict[str, Any] = {}
     for name, unit, values in (("voltage", "_V", cell_voltage), ("soc", "", soc), ("temperature", "_K", temperature)):
         lo, hi = ops.smallest(values), ops.largest(values)
         y[f"min_cell_{name}{unit}"], y[f"max_cell_{name}{unit}"], y[f"cell_{name}_spread{unit}"] = lo, hi, hi - lo
-    y["heat_to_cold_plate_W"] = ops.total(network["g_plate"] * (t_new - u["cold_plate_temperature_K"]))
-    y["heat_to_ambient_W"] = ops.total(network["h_a"] * (t_new - u["ambient_temperature_K"]))
+    plate_shift, ambient_shift = external_heat(ops, network, t_new)
+    y["heat_to_cold_plate_W"] = ops.total(network["g_plate"] * (t_new - u["cold_plate_temperature_K"]) + plate_shift)
+    y["heat_to_ambient_W"] = ops.total(network["h_a"] * (t_new - u["ambient_temperature_K"]) + ambient_shift)
     y["interconnect_loss_W"] = ops.total(interconnect)
     y["bleed_loss_W"] = ops.total(bleed_loss)
     return y

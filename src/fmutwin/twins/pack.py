@@ -108,9 +108,13 @@ class PackTwin(ArrayState):
         x0, x_plates, x_e = x[:, 0], x[:, 1:m_count + 1], x[:, m_count + 1]
         # heat into plate m and into the enclosure from module m, each affine in (T_plates, T_e):
         # [constant | plate coefficients | enclosure coefficient]
-        to_plate = (g_plate[:, None] * self._modules).T @ x
+        # (step means: a cell's flows at T_new + r (T_new - T_old), module.external_heat)
+        r = module.mean_shift(NUMPY, w)
+        to_plate = ((g_plate * (1.0 + r))[:, None] * self._modules).T @ x
+        to_plate[:, 0] -= self._modules.T @ (g_plate * r * w["t_old"])
         to_plate[:, 1:m_count + 1] -= np.diag(self._modules.T @ g_plate)
-        to_enclosure = (h_a[:, None] * self._modules).T @ x
+        to_enclosure = ((h_a * (1.0 + r))[:, None] * self._modules).T @ x
+        to_enclosure[:, 0] -= self._modules.T @ (h_a * r * w["t_old"])
         to_enclosure[:, m_count + 1] -= self._modules.T @ h_a
 
         u_thermal = {"coolant_flow_kg_per_s": u["coolant_flow_kg_per_s"],

@@ -90,16 +90,20 @@ def test_the_pack_is_the_iterated_cosimulation_of_its_modules_and_thermal_system
 
 
 def test_the_balances_of_the_pack():
-    """Module heat to each plate is what its cells give it; the coolant carries what the plates
-    give it; with a series busbar the pack voltage is the modules' less the busbars between them."""
+    """What each module's cells generate and do not store is the heat it gives its plate and the
+    enclosure (step means); the coolant carries what the plates give it; with a series busbar the
+    pack voltage is the modules' less the busbars between them."""
     params = _pack(series_busbar=1e-4)
     twin = PackTwin(params)
     r_sb = 1e-4
+    mass = params.module.cell.thermal.mass_J_per_K
+    before = twin.state["node_temperature_1_K"].copy()
     for k in range(30):
         y = twin.step(150.0 if k < 20 else -80.0, 2.0, 0.05 if k < 25 else 0.0, 293.15, 303.15)
-        cells = y["cell_temperature_K"].reshape(3, 6)
-        assert y["module_heat_to_plate_W"] == pytest.approx(3.0 * (cells - y["plate_temperature_K"][:, None]).sum(1),
-                                                            rel=1e-12, abs=1e-12)
+        kept = (y["cell_heat_W"] - mass * (y["cell_temperature_K"] - before) / 2.0).reshape(3, 6).sum(1)
+        before = y["cell_temperature_K"].copy()
+        assert y["module_heat_to_plate_W"] + y["module_heat_to_enclosure_W"] == pytest.approx(kept, rel=1e-9,
+                                                                                              abs=1e-9)
         if k < 25:
             assert 0.05 * CP * (y["outlet_temperature_K"] - 293.15) == pytest.approx(y["heat_to_coolant_W"], rel=1e-12)
         else:

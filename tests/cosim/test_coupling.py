@@ -168,3 +168,24 @@ def test_heat_is_conserved_across_the_fmus(pack_fmus, pack, algorithm):
     removed = result["thermal.heatToCoolant"][1:].sum() + result["thermal.heatToAmbient"][1:].sum()
     assert abs(heat_in) > 1e3  # J: a real heat flow
     assert abs(heat_in - stored - removed) < 1e-9 * (abs(stored) + abs(removed) + abs(heat_in))
+
+
+@pytest.mark.parametrize("algorithm", ["gauss-seidel", "iterated"])
+def test_the_pack_s_heat_is_generated_stored_or_carried_away(pack_fmus, pack, algorithm):
+    """The whole co-simulated pack over 120 s: the heat its 384 cells generate is what their
+    masses, the plates and the enclosure stored plus what the coolant and the ambient carried
+    away, to round-off (the modules give step means of their heat; the thermal FMU takes them
+    over the step)."""
+    result, _ = _run(pack_fmus, pack, Iterated(group=[f"module{m + 1}" for m in range(pack.n_modules)] + ["thermal"])
+                     if algorithm == "iterated" else algorithm, stop_s=120.0)
+    m = pack.n_modules
+    generated = _cells(result, pack, "cellHeat")[1:].sum()  # W x 1 s steps
+    temps = _cells(result, pack, "cellTemperature")
+    stored_cells = pack.module.cell.thermal.mass_J_per_K * (temps[-1] - temps[0]).sum()
+    plates = np.column_stack([result[f"thermal.plateTemperature[{k + 1}]"] for k in range(m)])
+    stored_thermal = (np.dot(pack.thermal.per_module("plate_heat_capacity_J_per_K"), plates[-1] - plates[0])
+                      + pack.thermal.enclosure_heat_capacity_J_per_K * (result["thermal.enclosureTemperature"][-1]
+                                                                        - result["thermal.enclosureTemperature"][0]))
+    removed = result["thermal.heatToCoolant"][1:].sum() + result["thermal.heatToAmbient"][1:].sum()
+    assert generated > 1e4 and abs(stored_cells) > 0.1 * generated  # the cells cool towards the plates here
+    assert generated == pytest.approx(stored_cells + stored_thermal + removed, rel=1e-9)

@@ -116,3 +116,28 @@ def test_the_dfn_at_the_limit_current_stays_within_its_voltage_limits(reduced_ch
         assert min(voltages) >= lim.min_cell_voltage_V and min(voltages) < lim.min_cell_voltage_V + 0.05
     else:
         assert max(voltages) <= lim.max_cell_voltage_V and max(voltages) > lim.max_cell_voltage_V - 0.05
+
+
+def test_the_adaptive_filter_finds_a_larger_resistance_of_the_dfn(reduced_chen2020_three_temperatures):
+    """The DFN with 8 mOhm of contact resistance (an aged cell's added series resistance) over
+    UDDS from SoC 0.6: the adaptive filter's R0 factor after 600 s is the plant's resistance over
+    the reduced ECM's, (R0 + 8 mOhm) / R0 at the cell's SoC and temperature, within 5 % (measured
+    1-3 %; the issue's target 10 %); on the same DFN without it, 1 within 5 % (measured 1 %)."""
+    from scipy.interpolate import RegularGridInterpolator
+
+    from fmutwin.twins.cell_echem import CONTACT_RESISTANCE
+
+    cell = CellParameters.load(reduced_chen2020_three_temperatures)
+    current = cycle("UDDS")
+    time_s = np.arange(len(current) + 1.0)
+    r0 = RegularGridInterpolator((cell.r0_ohm.soc, cell.r0_ohm.temperature_K), np.asarray(cell.r0_ohm.values))
+    for extra_ohm in (0.0, 0.008):
+        dfn = CellEchemTwin("DFN", "Chen2020", initial_soc=0.6, parameter_overrides={CONTACT_RESISTANCE: extra_ohm},
+                            model_options={"contact resistance": "true"})
+        out = dfn.run(time_s, current)
+        params = BmsParameters(name="dfn", cell=cell, n_series=1, estimator={"initial_soc": 0.5, "method": "adaptive"})
+        est = BmsTwin(params).run(time_s, current, out["voltage_V"][:, None], np.full((len(current), 1), 298.15))
+        late = est["time_s"] > 600
+        factor = np.reshape(est["r0_factor"], -1)[late]
+        own = r0(np.column_stack([out["soc"][late], np.full(late.sum(), 298.15)]))
+        np.testing.assert_allclose(factor, (own + extra_ohm) / own, rtol=0.05)

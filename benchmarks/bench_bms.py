@@ -50,10 +50,9 @@ def cycle_current(name: str) -> np.ndarray:
 def plant_run(name: str, temperature_K: float) -> dict[str, np.ndarray]:
     """The DFN plant's true SoC and voltage over the cycle."""
     from fmutwin.params import flagship
-    from fmutwin.params.cell import CellParameters
     from fmutwin.twins.cell_echem import CellEchemTwin
 
-    config = CellParameters.load(flagship.data_file(flagship.CELL_FILE)).provenance["config"]
+    config = flagship.flagship_cell().provenance["config"]
     current = cycle_current(name)
     dfn = CellEchemTwin(config["model"], config["parameter_set"], initial_soc=0.8, ambient_temperature_K=temperature_K,
                         parameter_overrides=config["parameter_overrides"])
@@ -64,7 +63,6 @@ def plant_run(name: str, temperature_K: float) -> dict[str, np.ndarray]:
 def estimate(plant: dict[str, np.ndarray], temperature_K: float, method: str, bias: bool, seed: int) -> dict:
     from fmutwin.params import flagship
     from fmutwin.params.bms import BmsParameters
-    from fmutwin.params.cell import CellParameters
     from fmutwin.twins.bms import BmsTwin
 
     rng = np.random.default_rng(seed)
@@ -72,7 +70,7 @@ def estimate(plant: dict[str, np.ndarray], temperature_K: float, method: str, bi
     if bias:
         current = current * 1.005 + 0.1
     voltage = plant["voltage"] + rng.normal(0.0, 0.01, plant["voltage"].shape)
-    cell = CellParameters.load(flagship.data_file(flagship.CELL_FILE))
+    cell = flagship.flagship_cell()
     params = BmsParameters(name="bench", cell=cell, n_series=1, estimator={"initial_soc": 0.6, "method": method})
     n = len(current)
     out = BmsTwin(params).run(np.arange(n + 1.0), current, voltage[:, None], np.full((n, 1), temperature_K))
@@ -93,9 +91,8 @@ def bms_file(n_series: int, folder: Path) -> Path:
     """A BMS file of ``n_series`` elements of the flagship cell (EKF, from SoC 0.6)."""
     from fmutwin.params import flagship
     from fmutwin.params.bms import BmsParameters
-    from fmutwin.params.cell import CellParameters
 
-    cell = CellParameters.load(flagship.data_file(flagship.CELL_FILE))
+    cell = flagship.flagship_cell()
     params = BmsParameters(name=f"bench_{n_series}s", cell=cell, n_series=n_series, n_parallel=4 if n_series > 1 else 1,
                            estimator={"initial_soc": 0.6})
     path = folder / f"bms_{n_series}s.json"

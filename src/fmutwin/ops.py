@@ -356,11 +356,9 @@ class Ops:
         sym_kept = [ca.MX.sym(f"unless_kept_{i}", *ca.MX(v).shape) for i, v in enumerate(kept_leaves)]
         sym_context = [ca.MX.sym(f"unless_context_{i}", *ca.MX(v).shape) for i, v in enumerate(context_leaves)]
         new = [ca.MX(v) for v in _leaves(update(_rebuilt(kept, iter(sym_kept)), _rebuilt(context, iter(sym_context))))]
-        own = {v.name() for v in sym_kept + sym_context}
-        free = [v for v in ca.symvar(ca.vertcat(*[ca.vec(v) for v in new])) if v.name() not in own]
-        inputs = sym_kept + sym_context + free
-        switch = ca.Function.if_else("unless", ca.Function("unless_keep", inputs, sym_kept),
-                                     ca.Function("unless_update", inputs, new))
+        updated, free = _closure_function("unless_update", sym_kept + sym_context, new)
+        switch = ca.Function.if_else("unless", ca.Function("unless_keep", sym_kept + sym_context + free, sym_kept),
+                                     updated)
         out = switch(done, *[ca.MX(v) for v in kept_leaves + context_leaves], *free)
         return _rebuilt(kept, iter(out if isinstance(out, (list, tuple)) else [out]))
 
@@ -517,6 +515,17 @@ def _compiled(function: Any) -> Any:
     return _COMPILED[key]
 
 
+def _closure_function(name: str, symbols: list[Any], outputs: list[Any]) -> tuple[Any, list[Any]]:
+    """(a Function of ``symbols`` and then of every other symbol ``outputs`` read, those others):
+    what a closure read (parameters, the step's inputs) becomes inputs passed through at each
+    call, so a Function made on fresh symbols can be called inside the step's graph."""
+    import casadi as ca
+
+    own = {s.name() for s in symbols}
+    free = [v for v in ca.symvar(ca.vertcat(*[ca.vec(o) for o in outputs])) if v.name() not in own]
+    return ca.Function(name, list(symbols) + free, list(outputs)), free
+
+
 def _casadi_linearise(ops: Ops, fn: Callable[..., list[Any]], x: list[Any], args: dict[str, Any]) -> tuple[
         list[Any], list[list[Any]]]:
     """:meth:`Ops.linearise` on CasADi values (scalars ``x``, any ``args``): ``fn`` and its
@@ -535,10 +544,8 @@ def _casadi_linearise(ops: Ops, fn: Callable[..., list[Any]], x: list[Any], args
         symbols = [kind.sym(f"linearise_{i}", *shape) for i, shape in enumerate(shapes)]
         xs, arg_syms = symbols[:len(x)], dict(zip(names, symbols[len(x):]))
         out = ca.vertcat(*[kind(v) for v in fn(ops, xs, arg_syms)])
-        jac = ca.jacobian(out, ca.vertcat(*xs))
-        own = {s.name() for s in symbols}
-        free = [v for v in ca.symvar(ca.vertcat(out, ca.vec(jac))) if v.name() not in own]
-        cached = (key, ca.Function("linearised", symbols + free, [out, jac]), free, out.numel())
+        function, free = _closure_function("linearised", symbols, [out, ca.jacobian(out, ca.vertcat(*xs))])
+        cached = (key, function, free, out.numel())
         fn._casadi_linearised = cached  # type: ignore[attr-defined]
     _, function, free, n_out = cached
     out, jac = function(*[kind(v) for v in values], *free)
@@ -564,10 +571,7 @@ def _casadi_map_cells(fn: Callable[[Any], Any], n: int, cells: Any) -> Any:
     else:
         cell_symbols = [kind.sym(f"cell_entry_{i}") for i in range(len(inputs))]
         result = fn(_rebuilt(cells, iter(cell_symbols)))
-        outputs = [kind(v) for v in _leaves(result)]
-        own = {s.name() for s in cell_symbols}
-        free = [v for v in ca.symvar(ca.vertcat(*outputs)) if v.name() not in own]
-        function = ca.Function("cell", cell_symbols + free, outputs)
+        function, free = _closure_function("cell", cell_symbols, [kind(v) for v in _leaves(result)])
         fn._casadi_cell_function = (key, function, free, result)  # type: ignore[attr-defined]
     columns = [kind(v) for v in inputs]
     calls = [function(*[c[i] if c.numel() == n else c for c in columns], *free) for i in range(n)]

@@ -160,6 +160,11 @@ def _started(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], vo
     return out
 
 
+def _with_sign(cells: dict[str, Any], sign: Any) -> dict[str, Any]:
+    """Per-element entries for :meth:`Ops.map_cells`, with the hysteresis sign where there is one."""
+    return cells if sign is None else {**cells, "sign": sign}
+
+
 def _estimate(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], u: dict[str, Any],
               current: Any, sign: Any) -> dict[str, Any]:
     """The filter's step of every element (``current``: each element's, bleed included; ``sign``:
@@ -175,15 +180,15 @@ def _estimate(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], u
 
     def one(c: dict[str, Any]) -> dict[str, Any]:
         model_u = {"current_A": c["i"], "temperature_K": c["t"], "dt_s": dt}
-        if "sign" in c:
+        if "sign" in c:  # a cell with hysteresis
             model_u["hysteresis_sign"] = c["sign"]
         return filter_step(ops, transition, measurement, c["z"], c["covariance"], model_u, c["v"], q,
                            est["voltage_noise_V"] ** 2)
 
-    cells = {"z": [x[f"z{k}"] for k in range(n_z)],
-             "covariance": [[x[f"covariance{i}_{j}"] for j in range(n_z)] for i in range(n_z)],
-             "i": current, "t": u["temperature_K"], "v": u["element_voltage_V"]}
-    return ops.map_cells(one, s.n, cells if sign is None else {**cells, "sign": sign})
+    return ops.map_cells(one, s.n, _with_sign({
+        "z": [x[f"z{k}"] for k in range(n_z)],
+        "covariance": [[x[f"covariance{i}_{j}"] for j in range(n_z)] for i in range(n_z)],
+        "i": current, "t": u["temperature_K"], "v": u["element_voltage_V"]}, sign))
 
 
 def _monitor(ops: Ops, p: dict[str, Any], x: dict[str, Any], u: dict[str, Any], was_started: Any,
@@ -237,11 +242,6 @@ def _health(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], u: 
     out.update(ops.unless(1.0 - rested, kept, anchor, {"v": u["element_voltage_V"], "t": u["temperature_K"],
                                                        "charge": out["charge_As"], "bleed": x["bleed"]}))
     return out
-
-
-def _with_sign(cells: dict[str, Any], sign: Any) -> dict[str, Any]:
-    """Per-element entries for :meth:`Ops.map_cells`, with the hysteresis sign where there is one."""
-    return cells if sign is None else {**cells, "sign": sign}
 
 
 def _limits(ops: Ops, s: BmsStructure, p: dict[str, Any], z: list[Any], temperature: Any, sign: Any,

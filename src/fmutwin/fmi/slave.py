@@ -111,11 +111,7 @@ class TwinSlaveCore:
         if self.initializing and not self.looked:
             self.looked = True
             try:
-                problem = self._problem("parameter") or self._problem("input")
-                if problem:
-                    raise ModelError(problem)
-                self._take_outputs(self.model.initialize(self._model_values("parameter"), self.overridden,
-                                                         self._model_values("input")), 0.0)
+                self._take_outputs(self._initial_outputs(), 0.0)
             except Exception as exc:  # noqa: BLE001 (any failure: logged, initialisation decides)
                 self._log(f"outputs read during initialisation: {_describe(exc)}", "warning")
         return self.values[name]
@@ -163,6 +159,14 @@ class TwinSlaveCore:
                     return f"{causality} {problem}"
         return None
 
+    def _initial_outputs(self) -> dict[str, Any]:
+        """The model built from the values set so far, and its outputs at the initial state (a bad
+        parameter or input raises :class:`ModelError` naming it)."""
+        problem = self._problem("parameter") or self._problem("input")
+        if problem:
+            raise ModelError(problem)
+        return self.model.initialize(self._model_values("parameter"), self.overridden, self._model_values("input"))
+
     def enter_initialization_mode(self) -> None:
         self.initializing, self.looked = True, False
 
@@ -171,11 +175,7 @@ class TwinSlaveCore:
         outputs are those at the initial state with the inputs set during initialisation."""
         self.initializing = False
         try:
-            problem = self._problem("parameter") or self._problem("input")
-            if problem:
-                raise ModelError(problem)
-            outputs = self.model.initialize(self._model_values("parameter"), self.overridden,
-                                            self._model_values("input"))
+            outputs = self._initial_outputs()
         except Exception as exc:  # any failure: one named log line, then fail initialisation
             self._log(_describe(exc), "error")
             _survive_exception_cleanup(self)

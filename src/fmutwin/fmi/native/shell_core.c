@@ -64,6 +64,7 @@ typedef struct {
     double p[NP];
     double d[ND > 0 ? ND : 1]; /* derived from p by DERIVE_FUNCTION */
     Phase phase;
+    int looked; /* in initialisation: y follows the values set so far (cleared by every set) */
 } ModelState;
 
 typedef struct {
@@ -171,6 +172,7 @@ static int model_reset(Instance *m) {
     memset(m->s.y, 0, sizeof m->s.y);
     m->s.time = 0.0;
     m->s.phase = PHASE_INSTANTIATED;
+    m->s.looked = 0;
     return model_initial_state(m);
 }
 
@@ -360,10 +362,12 @@ static int model_set(Instance *m, const VarInfo *v, int k, double value) {
             return 0;
         }
         m->s.p[v->index + k] = value;
+        m->s.looked = 0;
         return 1;
     }
     if (!model_allowed(m, PHASE_INSTANTIATED | PHASE_INIT | PHASE_STEPPING, "setting an input")) return 0;
     m->s.u[v->index + k] = value; /* checked before the next step: it may depend on parameters set later */
+    m->s.looked = 0;
     return 1;
 }
 
@@ -374,11 +378,12 @@ static int model_values(Instance *m, char type, const unsigned int vrs[], size_t
                         size_t values_size, const char *what, int set) {
     size_t k = 0;
     if (set && !model_allowed(m, PHASE_INSTANTIATED | PHASE_INIT | PHASE_STEPPING, what)) return 0;
-    if (!set && m->s.phase == PHASE_INIT) { /* outputs read during initialisation: from what is set so far */
+    if (!set && m->s.phase == PHASE_INIT && !m->s.looked) { /* outputs read during initialisation */
         for (size_t i = 0; i < n; i++) {
             const VarInfo *v = find_var(vrs[i]);
             if (v && v->kind == KIND_OUTPUT) {
-                if (!model_exit_init(m)) return 0;
+                if (!model_exit_init(m)) return 0; /* from what is set so far, once per change */
+                m->s.looked = 1;
                 break;
             }
         }

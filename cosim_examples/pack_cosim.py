@@ -1,10 +1,10 @@
 """The flagship: co-simulate the 96s4p pack from its FMUs over WLTC and plot it (the README's main job).
 
-Usage: python cosim_examples/pack_cosim.py [--cycle WLTC] [--algorithm iterated] [--out out/pack_cosim]
+Usage: python cosim_examples/pack_cosim.py [--cycle WLTC] [--algorithm iterated] [--out out/pack_cosim] [--fmi 2]
 
 Eight native Module FMUs (12s4p each, FMI 3.0, the cells an ECM reduced from PyBaMM's DFN, each
 module with its share of the pack's cell variation), the native PackThermal FMU (FMI 2.0: cold
-plates in one coolant loop, enclosure), the Python Bms FMU (FMI 3.0: EKF SoC of all 96 elements,
+plates in one coolant loop, enclosure), the native Bms FMU (FMI 3.0: EKF SoC of all 96 elements,
 current limits, balancing) and the native PowerLoad FMU (FMI 2.0), coupled by fmutwin's master
 (fmutwin.pack_cosim). The drive cycle is a vehicle's battery power (positive = discharge); the
 load turns it into the pack current with the module voltages it measures at the start of each
@@ -25,7 +25,7 @@ import numpy as np
 
 from fmutwin.cosim import Execution, FileWriter, InputSource, Iterated, save
 from fmutwin.data import power_per_second
-from fmutwin.pack_cosim import FMU_FILES, build_pack_fmus, element_true_soc, fmu_provenance, pack_system
+from fmutwin.pack_cosim import build_pack_fmus, fmu_files, element_true_soc, fmu_provenance, pack_system
 from fmutwin.params.flagship import flagship_pack_parameters
 from fmutwin.report import plot_pack_cosim
 
@@ -38,12 +38,14 @@ def main() -> None:
                     "if missing)")
     ap.add_argument("--out", type=Path, default=Path("out/pack_cosim"))
     ap.add_argument("--stop", type=float, default=None, help="stop time [s] (default: the whole cycle)")
+    ap.add_argument("--fmi", type=int, choices=[2, 3], default=None, help="every FMU in this FMI version (default: "
+                    "modules and BMS 3.0, thermal and load 2.0); 2 for a system `fmutwin export-ssp` can export")
     args = ap.parse_args()
 
-    fmus = {kind: args.fmus / name for kind, name in FMU_FILES.items()}
+    fmus = {kind: args.fmus / name for kind, name in fmu_files(args.fmi).items()}
     if not all(p.is_file() for p in fmus.values()):
         print(f"building the pack's FMUs into {args.fmus} ...")
-        fmus = build_pack_fmus(args.fmus)
+        fmus = build_pack_fmus(args.fmus, args.fmi)
     pack = flagship_pack_parameters()
     system = pack_system(fmus, pack, name=f"{pack.name}_{args.cycle}")
     args.out.mkdir(parents=True, exist_ok=True)

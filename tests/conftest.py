@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from fmutwin.params import CellParameters, default_cell_parameters
+
+
+@pytest.fixture(scope="session")
+def fmu_host(tmp_path_factory) -> Path:
+    """The C host (tests/fmi/c_host/fmu_host.c), compiled with gcc."""
+    import shutil
+    import subprocess
+
+    gcc = shutil.which("gcc")
+    assert gcc, "gcc is needed to build the C host (Debian: apt-get install gcc)"
+    exe = tmp_path_factory.mktemp("c_host") / "fmu_host"
+    build = subprocess.run([gcc, "-std=c99", "-O2", "-Wall", "-Wextra", "-o", str(exe), str(HOST_SOURCE), "-ldl"],
+                           capture_output=True, text=True, timeout=120)
+    assert build.returncode == 0, f"gcc failed:\n{build.stderr}"
+    return exe
+
+
+HOST_SOURCE = Path(__file__).parent / "fmi" / "c_host" / "fmu_host.c"
 
 
 @pytest.fixture

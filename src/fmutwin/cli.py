@@ -1,4 +1,4 @@
-"""Command line: ``fmutwin build | check | env | reduce | provenance | cosim run | bms analyse``."""
+"""Command line: ``fmutwin build | check | env | reduce | provenance | cosim run | export-ssp | export-fmu | bms analyse``."""
 
 from __future__ import annotations
 
@@ -192,12 +192,23 @@ def cosim() -> None:
               "beside the system, or the scenario's)")
 def cosim_run(system_or_scenario: Path, stop: float | None, step: float | None, algorithm: str | None,
               out: Path | None) -> None:
-    """Run a system description (.ssd) or a scenario (.json: system, inputs, events, outputs)."""
+    """Run a system description (.ssd), an SSP archive (.ssp) or a scenario (.json: system, inputs,
+    events, outputs)."""
     from fmutwin.cosim import CosimError, Execution, FileWriter, SystemError, load, make_algorithm
     from fmutwin.cosim.scenario import algorithm_of, load_scenario, manipulators_of, writer_of
 
+    import tempfile
+
+    from fmutwin.cosim.ssp import is_ssp, open_ssp
+
+    unpacked = tempfile.TemporaryDirectory(prefix="fmutwin_ssp_") if is_ssp(system_or_scenario) else None
     try:
-        if system_or_scenario.suffix == ".json":
+        if unpacked is not None:
+            system = open_ssp(system_or_scenario, unpacked.name)
+            writer = FileWriter(out or system_or_scenario.with_name("results.csv"),
+                                metadata={"system": str(system_or_scenario)})
+            execution = Execution(system, make_algorithm(algorithm) if algorithm else None, [writer])
+        elif system_or_scenario.suffix == ".json":
             scenario, base = load_scenario(system_or_scenario)
             system = load(base / scenario.system)
             stop, step = stop or scenario.stop_s, step or scenario.step_s
@@ -214,7 +225,53 @@ def cosim_run(system_or_scenario: Path, stop: float | None, step: float | None, 
     except CosimError as exc:
         click.echo(f"stopped: {exc}; results up to t = {exc.time_s:g} s are in {writer.path}", err=True)
         sys.exit(1)
+    finally:
+        if unpacked is not None:
+            unpacked.cleanup()
     click.echo(f"{system.name}: {execution.stats.steps} steps in {execution.stats.wall_s:.1f} s; wrote {writer.path}")
+
+
+@main.command("export-ssp")
+@click.argument("system", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="the .ssp archive")
+def export_ssp_command(system: Path, out: Path) -> None:
+    """Export a system description (.ssd) as an SSP 1.0 archive: SystemStructure.ssd, the FMUs
+    under resources/, parameter values (each module's realised cell variation) as .ssv files.
+    Its FMUs must be FMI 2.0 where arrays are connected (SSP 1.0 cannot name FMI 3.0 array elements)."""
+    from fmutwin.cosim import SystemError, load
+    from fmutwin.cosim.ssp import export_ssp
+
+    try:
+        description = load(system)
+        export_ssp(description, out)
+    except SystemError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{description.name}: {len(description.components)} components, {len(description.connections)} "
+               f"connections; wrote {out}")
+
+
+@main.command("export-fmu")
+@click.argument("system", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="the .fmu")
+@click.option("--fmi", "fmi_version", type=click.Choice(["2", "3"]), default="2", show_default=True,
+              help="FMI version of the container FMU (its components keep theirs)")
+def export_fmu_command(system: Path, out: Path, fmi_version: str) -> None:
+    """Export a system description (.ssd or .ssp) as one co-simulation FMU (fmpy's container FMU):
+    its unconnected inputs, parameter values and every output, coupled by Jacobi at the system's
+    step; no Python at run time when its FMUs are native."""
+    import tempfile
+
+    from fmutwin.cosim import CosimError, SystemError, load
+    from fmutwin.cosim.container import export_fmu
+    from fmutwin.cosim.ssp import is_ssp, open_ssp
+
+    with tempfile.TemporaryDirectory(prefix="fmutwin_ssp_") as unpacked:
+        try:
+            description = open_ssp(system, unpacked) if is_ssp(system) else load(system)
+            export_fmu(description, out, int(fmi_version))
+        except (SystemError, CosimError) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"{description.name}: {len(description.components)} FMUs in one FMI {fmi_version}.0 FMU; wrote {out}")
 
 
 @main.group()

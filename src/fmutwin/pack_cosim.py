@@ -37,27 +37,43 @@ VARIATION_PARAMETERS = {"capacity_scale": "capacityScale", "r0_scale": "r0Scale"
                         "rc_resistance_scale": "rcResistanceScale", "initial_soc": "initialSoc",
                         "initial_temperature_K": "initialTemperature", "initial_cycles": "initialCycles",
                         "internal_short_scale": "internalShortScale"}
-#: FMU file of each component kind in the folder :func:`build_pack_fmus` writes
-FMU_FILES = {"module": "ModuleNative_fmi3.fmu", "thermal": "PackThermalNative_fmi2.fmu", "bms": "BmsNative_fmi3.fmu",
-             "load": "PowerLoadNative_fmi2.fmu"}
+#: the twin and FMI version of each component kind of the default pack: FMI 2.0 and 3.0 in one system
+PACK_TWINS = {"module": ("module", 3), "thermal": ("pack_thermal", 2), "bms": ("bms", 3), "load": ("power_load", 2)}
 
 
-def build_pack_fmus(out: Path) -> dict[str, Path]:
+def fmu_files(fmi_version: int | None = None) -> dict[str, str]:
+    """The FMU file of each component kind in the folder :func:`build_pack_fmus` writes: the
+    default mix, or every component in FMI ``fmi_version`` (2 for an SSP 1.0 export, whose
+    connectors cannot name the elements of an FMI 3.0 array)."""
+    from fmutwin.registry import TWINS
+
+    return {kind: f"{TWINS[twin].model_name}Native_fmi{fmi_version or version}.fmu"
+            for kind, (twin, version) in PACK_TWINS.items()}
+
+
+#: FMU file of each component kind of the default pack
+FMU_FILES = fmu_files()
+
+
+def build_pack_fmus(out: Path, fmi_version: int | None = None) -> dict[str, Path]:
     """Build the pack's FMUs into ``out`` (skipping those already newer than their files and of
-    this fmutwin); the paths by component kind."""
+    this fmutwin), all native: the default FMI 2.0 / 3.0 mix, or every one in ``fmi_version``;
+    the paths by component kind."""
     import dataclasses
 
     from fmutwin.fmi.native.build import build_native
     from fmutwin.params import flagship
     from fmutwin.registry import TWINS
 
+    files = {"module": flagship.MODULE_FILE, "bms": flagship.BMS_FILE}
     out = Path(out)
-    module = dataclasses.replace(TWINS["module"], parameter_file=lambda: flagship.data_file(flagship.MODULE_FILE))
-    bms = dataclasses.replace(TWINS["bms"], parameter_file=lambda: flagship.data_file(flagship.BMS_FILE))
-    builds = {"module": lambda: build_native(module, out, 3), "thermal": lambda: build_native(TWINS["pack_thermal"],
-                                                                                             out, 2),
-              "bms": lambda: build_native(bms, out, 3), "load": lambda: build_native(TWINS["power_load"], out, 2)}
-    return {kind: build() for kind, build in builds.items()}
+    paths = {}
+    for kind, (twin, version) in PACK_TWINS.items():
+        export = TWINS[twin]
+        if kind in files:
+            export = dataclasses.replace(export, parameter_file=lambda f=files[kind]: flagship.data_file(f))
+        paths[kind] = build_native(export, out, fmi_version or version)
+    return paths
 
 
 def pack_system(fmus: dict[str, Path], pack: Any, coolant_flow_kg_per_s: float = 0.05,

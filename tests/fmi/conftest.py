@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -70,18 +68,3 @@ def _collect_garbage_after_each_test():
     import gc
 
     gc.collect()
-
-
-@pytest.fixture(scope="session")
-def fmu_host(tmp_path_factory) -> Path:
-    """The C host, compiled with gcc."""
-    gcc = shutil.which("gcc")
-    assert gcc, "gcc is needed to build the C host (Debian: apt-get install gcc)"
-    exe = tmp_path_factory.mktemp("c_host") / "fmu_host"
-    build = subprocess.run([gcc, "-std=c99", "-O2", "-Wall", "-Wextra", "-o", str(exe), str(HOST_SOURCE), "-ldl"],
-                           capture_output=True, text=True, timeout=120)
-    assert build.returncode == 0, f"gcc failed:\n{build.stderr}"
-    return exe
-
-
-HOST_SOURCE = Path(__file__).parent / "c_host" / "fmu_host.c"

@@ -46,6 +46,7 @@ class RunStats:
     steps: int = 0
     component_steps: int = 0
     iterations: list[int] = field(default_factory=list)
+    init_sweeps: int = 0
 
     @property
     def overhead_per_component_step_s(self) -> float:
@@ -214,13 +215,33 @@ class Execution:
                     obs.close()
                 except Exception:  # noqa: BLE001 - every observer is closed even if one fails
                     pass
-            for comp in self.components.values():
-                comp.free()
-            for folder in self._unzipped:
-                shutil.rmtree(folder, ignore_errors=True)
+            self._free()
             self.stats.wall_s = _time.perf_counter() - start_wall
             self.stats.iterations = list(getattr(self.algorithm, "iterations", []))
         return self.recorder.result()
+
+    def initial_inputs(self) -> dict[tuple[str, str], float]:
+        """Instantiate and initialise the FMUs as :meth:`run` does (the manipulators' values at
+        the start included), then free them: the value every connected input starts with, by
+        (component, signal)."""
+        stop_s = self.system.stop_s if self.system.stop_s is not None else self.system.start_s + 1.0
+        try:
+            self._instantiate()
+            self._initialize(self.system.start_s, stop_s)
+            return {(name, sig.name): float(value) for name, comp in self.components.items()
+                    for sig, value in zip(comp.inputs.signals, comp.inputs.values)
+                    if sig.name in self.resolved.linked_inputs[name]}
+        except ComponentError as exc:
+            raise CosimError(str(exc), exc.component, exc.time_s, {}) from None
+        finally:
+            self._free()
+
+    def _free(self) -> None:
+        for comp in self.components.values():
+            comp.free()
+        for folder in self._unzipped:
+            shutil.rmtree(folder, ignore_errors=True)
+        self._unzipped.clear()
 
     def _instantiate(self) -> None:
         import fmpy
@@ -253,25 +274,66 @@ class Execution:
         return fmu if fmu.is_absolute() else self._base / fmu
 
     def _initialize(self, t: float, stop_s: float) -> None:
-        """The FMUs one after the other in the algorithm's order: each from its parameter values,
-        its inputs' start values, the manipulators' values at the start and the outputs of the
-        FMUs already initialised (so a BMS starts from the voltages its modules start with); a
-        connection from an FMU later in the order carries its value from the first step. (Outputs
-        read during initialisation mode are not valid in every FMU, so the master reads them only
-        after an FMU has left it.)"""
+        """Initialisation, as the system's ``initialization`` says:
+
+        - ``iterated`` (default, as libcosim and ecos do): every FMU enters initialisation mode
+          with its parameter values, then Jacobi sweeps set every input from the outputs read in
+          initialisation mode until no connected input changes by more than 1e-12 (relative),
+          then every FMU leaves it: the start is consistent (a load sees the voltages the modules
+          start with, the modules the current it draws). A loop that does not settle in 100
+          sweeps is an error naming the input.
+        - ``sequential``: the FMUs one after the other in the algorithm's order, each from the
+          outputs of those already initialised (read after they left initialisation mode, for
+          FMUs whose outputs are not valid in it); a connection from an FMU later in the order
+          carries its value from the first step.
+        Manipulators' values at the start apply in both."""
         self._force(t)
-        done: set[str] = set()
+        if self.system.initialization in ("sequential", "start"):
+            done: set[str] = set()
+            for c in self.order:
+                comp = self.components[c]
+                comp.initialize(t, stop_s, self.system.component(c).parameters)
+                inputs = comp.inputs.values
+                for source, src_idx, dst_idx, gain, offset in self._feeds[c]:
+                    if self._source_name[id(source)] in done and self.system.initialization == "sequential":
+                        inputs[dst_idx] = source[src_idx] if gain is None else source[src_idx] * gain + offset
+                for idx, values in self._forced.get(c, ()):
+                    inputs[idx] = values
+                comp.exit_initialization()
+                done.add(c)
+            return
+        for c in self.order:
+            self.components[c].initialize(t, stop_s, self.system.component(c).parameters)
         for c in self.order:
             comp = self.components[c]
-            comp.initialize(t, stop_s, self.system.component(c).parameters)
-            inputs = comp.inputs.values
-            for source, src_idx, dst_idx, gain, offset in self._feeds[c]:
-                if self._source_name[id(source)] in done:
-                    inputs[dst_idx] = source[src_idx] if gain is None else source[src_idx] * gain + offset
             for idx, values in self._forced.get(c, ()):
-                inputs[idx] = values
-            comp.exit_initialization()
-            done.add(c)
+                comp.inputs.values[idx] = values
+            comp.write_inputs()
+            comp.read_outputs()
+        for sweep in range(1, INIT_SWEEPS + 1):
+            worst, where = 0.0, ""
+            for c in self.order:
+                before = self.components[c].inputs.values.copy()
+                now = self.feed(c, t)
+                if now.size:
+                    change = np.abs(now - before) / (1.0 + np.abs(now))
+                    if not np.all(np.isfinite(now)):
+                        bad = int(np.argmax(~np.isfinite(now)))
+                        raise SystemError(f"initialisation: {c}.{self.input_name(c, bad)} became {now[bad]!r}")
+                    if change.max() > worst:
+                        worst, where = float(change.max()), f"{c}.{self.input_name(c, int(np.argmax(change)))}"
+                self.components[c].write_inputs()
+            for c in self.order:
+                self.components[c].read_outputs()
+            if worst <= INIT_TOLERANCE:
+                break
+        else:
+            raise SystemError(f"initialisation did not settle in {INIT_SWEEPS} sweeps: {where} still changes by "
+                              f"{worst:.3g} (relative); an algebraic loop at the start? (or use initialization "
+                              "'sequential')")
+        self.stats.init_sweeps = sweep
+        for c in self.order:
+            self.components[c].exit_initialization()
 
     def _force(self, t: float) -> None:
         """Collect every manipulator's values for this step into per-component forced inputs
@@ -293,6 +355,10 @@ class Execution:
                         raise SystemError(f"{endpoint}: {vals.size} values for {idx.size} elements")
                 forced.setdefault(comp.name, []).append((idx, vals))
         self._forced = forced
+
+
+#: the iterated initialisation's sweeps at most, and its tolerance on the relative change of an input
+INIT_SWEEPS, INIT_TOLERANCE = 100, 1e-12
 
 
 def _progress(total: int, name: str) -> Any:

@@ -68,7 +68,9 @@ class Connection:
 
 @dataclass
 class System:
-    """Components and connections, with the run's defaults (start, stop, step, algorithm)."""
+    """Components and connections, with the run's defaults (start, stop, step, algorithm) and how
+    the FMUs are initialised (``iterated`` to consistent start values, or ``sequential``: see
+    :meth:`fmutwin.cosim.Execution._initialize`)."""
 
     name: str
     components: list[Component] = field(default_factory=list)
@@ -78,6 +80,7 @@ class System:
     step_s: float | None = None
     algorithm: str = "gauss-seidel"
     order: list[str] | None = None
+    initialization: str = "iterated"
 
     def component(self, name: str) -> Component:
         for c in self.components:
@@ -166,6 +169,8 @@ class Interface:
         return [self.signals[self.arrays[var][i - 1]] for i in range(first, last + 1, int(s or 1))]
 
 
+INITIALIZATIONS = ("iterated", "sequential", "start")
+
 #: the variable types the master transfers, as its three kinds (FMI 2.0 and 3.0 names)
 SUPPORTED = {"Real": "Real", "Float64": "Real", "Integer": "Integer", "Int32": "Integer", "Boolean": "Boolean"}
 
@@ -238,6 +243,9 @@ def resolve(system: System, base: Path | None = None) -> Resolved:
     base = Path(base) if base is not None else Path.cwd()
     if not system.components:
         raise SystemError(f"system {system.name!r} has no components")
+    if system.initialization not in INITIALIZATIONS:
+        raise SystemError(f"system {system.name!r}: initialization {system.initialization!r} is not one of "
+                          f"{', '.join(INITIALIZATIONS)}")
     interfaces: dict[str, Interface] = {}
     for comp in system.components:
         path = comp.fmu if comp.fmu.is_absolute() else base / comp.fmu
@@ -347,29 +355,54 @@ def _order(system: System, links: list[Link]) -> list[str]:
 # -- file format ---------------------------------------------------------------------------------
 
 def save(system: System, path: str | Path) -> None:
-    """Write ``system`` as an SSD-style XML file (FMU paths relative to the file's folder)."""
+    """Write ``system`` as an SSD file (FMU paths relative to the file's folder, parameter values
+    inline, connections with their element ranges)."""
+    import os
+
     path = Path(path)
+    sources = {c.name: os.path.relpath(Path(c.fmu).resolve(), path.parent.resolve())  # relative to the file
+               for c in system.components}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(to_xml(ssd_tree(system, sources)))
+
+
+@dataclass(frozen=True)
+class Connector:
+    """An SSD connector: ``kind`` input / output / parameter, ``type`` Real / Integer / Boolean."""
+
+    name: str
+    kind: str
+    type: str
+    unit: str | None = None
+
+
+def ssd_tree(system: System, sources: dict[str, str], connectors: dict[str, list[Connector]] | None = None,
+             units: dict[str, dict[str, float]] | None = None, bindings: dict[str, str] | None = None) -> Any:
+    """The SystemStructureDescription element of ``system`` in SSP 1.0's element order, each
+    component's FMU at ``sources[name]``; optionally its declared ``connectors``, the ``units``
+    they use (name -> BaseUnit attributes) and parameter values in ``.ssv`` files
+    (``bindings[name]``, else inline)."""
     root = etree.Element(f"{{{SSD}}}SystemStructureDescription", nsmap={"ssd": SSD, "ssc": SSC, "ssv": SSV,
                                                                            "fmutwin": FMUTWIN},
                          version="1.0", name=system.name)
     sys_el = etree.SubElement(root, f"{{{SSD}}}System", name=system.name)
     elements = etree.SubElement(sys_el, f"{{{SSD}}}Elements")
-    import os
-
     for comp in system.components:
-        fmu = Path(comp.fmu).resolve()  # a relative path is the working directory's; written as the file's
-        source = os.path.relpath(fmu, path.parent.resolve())
-        el = etree.SubElement(elements, f"{{{SSD}}}Component", name=comp.name, source=source,
+        el = etree.SubElement(elements, f"{{{SSD}}}Component", name=comp.name, source=sources[comp.name],
                               type="application/x-fmu-sharedlibrary")
+        if connectors and connectors.get(comp.name):
+            conns = etree.SubElement(el, f"{{{SSD}}}Connectors")
+            for c in connectors[comp.name]:
+                cel = etree.SubElement(conns, f"{{{SSD}}}Connector", name=c.name, kind=c.kind)
+                etree.SubElement(cel, f"{{{SSC}}}{c.type}", **({"unit": c.unit} if c.unit else {}))
         if comp.parameters:
-            bindings = etree.SubElement(el, f"{{{SSD}}}ParameterBindings")
-            binding = etree.SubElement(bindings, f"{{{SSD}}}ParameterBinding")
-            values = etree.SubElement(binding, f"{{{SSD}}}ParameterValues")
-            pset = etree.SubElement(values, f"{{{SSV}}}ParameterSet", version="1.0", name=f"{comp.name}_parameters")
-            params = etree.SubElement(pset, f"{{{SSV}}}Parameters")
-            for key, value in comp.parameters.items():
-                p = etree.SubElement(params, f"{{{SSV}}}Parameter", name=key)
-                _value_element(p, value)
+            bindings_el = etree.SubElement(el, f"{{{SSD}}}ParameterBindings")
+            if bindings and comp.name in bindings:
+                etree.SubElement(bindings_el, f"{{{SSD}}}ParameterBinding", source=bindings[comp.name])
+            else:
+                binding = etree.SubElement(bindings_el, f"{{{SSD}}}ParameterBinding")
+                values = etree.SubElement(binding, f"{{{SSD}}}ParameterValues")
+                values.append(parameter_set(f"{comp.name}_parameters", comp.parameters))
         if comp.step_multiple != 1 or comp.feedthrough:
             _annotation(el, stepMultiple=str(comp.step_multiple), feedthrough=str(comp.feedthrough).lower())
     if system.connections:
@@ -380,18 +413,36 @@ def save(system: System, path: str | Path) -> None:
                                   endElement=te, endConnector=tv)
             if c.gain != 1.0 or c.offset != 0.0:
                 etree.SubElement(el, f"{{{SSC}}}LinearTransformation", factor=repr(c.gain), offset=repr(c.offset))
-    settings = {"algorithm": system.algorithm}
+    if units:
+        units_el = etree.SubElement(root, f"{{{SSD}}}Units")
+        for name, base in units.items():
+            unit = etree.SubElement(units_el, f"{{{SSC}}}Unit", name=name)
+            etree.SubElement(unit, f"{{{SSC}}}BaseUnit", **{k: repr(v) if isinstance(v, float) else str(v)
+                                                             for k, v in base.items()})
+    experiment = {"startTime": repr(system.start_s)}
+    if system.stop_s is not None:
+        experiment["stopTime"] = repr(system.stop_s)
+    etree.SubElement(root, f"{{{SSD}}}DefaultExperiment", **experiment)
+    settings = {"algorithm": system.algorithm, "initialization": system.initialization}
     if system.step_s is not None:
         settings["stepSize"] = repr(system.step_s)
     if system.order is not None:
         settings["order"] = " ".join(system.order)
     _annotation(root, **settings)
-    experiment = {"startTime": repr(system.start_s)}
-    if system.stop_s is not None:
-        experiment["stopTime"] = repr(system.stop_s)
-    etree.SubElement(root, f"{{{SSD}}}DefaultExperiment", **experiment)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8"))
+    return root
+
+
+def parameter_set(name: str, parameters: dict[str, Any]) -> Any:
+    """An ``ssv:ParameterSet`` of ``parameters`` (an array value: its elements space separated)."""
+    pset = etree.Element(f"{{{SSV}}}ParameterSet", nsmap={"ssv": SSV}, version="1.0", name=name)
+    params = etree.SubElement(pset, f"{{{SSV}}}Parameters")
+    for key, value in parameters.items():
+        _value_element(etree.SubElement(params, f"{{{SSV}}}Parameter", name=key), value)
+    return pset
+
+
+def to_xml(element: Any) -> bytes:
+    return etree.tostring(element, pretty_print=True, xml_declaration=True, encoding="UTF-8")
 
 
 def _value_element(parent: Any, value: Any) -> None:
@@ -408,7 +459,7 @@ def _value_element(parent: Any, value: Any) -> None:
 
 
 def _annotation(parent: Any, **attributes: str) -> None:
-    annotations = etree.SubElement(parent, f"{{{SSC}}}Annotations")
+    annotations = etree.SubElement(parent, f"{{{SSD}}}Annotations")
     ann = etree.SubElement(annotations, f"{{{SSC}}}Annotation", type="fmutwin.cosim")
     etree.SubElement(ann, f"{{{FMUTWIN}}}Master", **attributes)
 
@@ -442,9 +493,22 @@ def load(path: str | Path) -> System:
     system = System(name=need(root, "name"))
     for el in root.iterfind("ssd:System/ssd:Elements/ssd:Component", NS):
         params: dict[str, Any] = {}
-        for p in el.iterfind(".//ssv:Parameter", NS):
-            params[need(p, "name")] = _read_value(p, path)
-        master = el.find("ssc:Annotations/ssc:Annotation/fmutwin:Master", NS)
+        for binding in el.iterfind("ssd:ParameterBindings/ssd:ParameterBinding", NS):
+            prefix = binding.get("prefix", "")
+            if binding.get("source"):  # an .ssv file, relative to the SSD's folder
+                ssv = path.parent / binding.get("source")
+                try:
+                    pset = etree.parse(str(ssv)).getroot()
+                except (OSError, etree.XMLSyntaxError) as exc:
+                    raise SystemError(f"{path}:{binding.sourceline}: cannot read the parameter values {ssv} "
+                                      f"({exc})") from None
+                where = ssv
+            else:
+                pset, where = binding, path
+            for p in pset.iterfind(".//ssv:Parameter", NS):
+                name = need(p, "name")
+                params[name[len(prefix):] if prefix and name.startswith(prefix) else name] = _read_value(p, where)
+        master = el.find("{*}Annotations/ssc:Annotation/fmutwin:Master", NS)  # ssd: (SSP 1.0), ssc: in older files
         extra = {} if master is None else {"step_multiple": number(master, "stepMultiple", "1", int),
                                            "feedthrough": master.get("feedthrough", "false") == "true"}
         source = Path(need(el, "source"))
@@ -458,9 +522,10 @@ def load(path: str | Path) -> System:
         gain, offset = (1.0, 0.0) if lt is None else (number(lt, "factor", "1"), number(lt, "offset", "0"))
         system.connect(f"{need(el, 'startElement')}.{need(el, 'startConnector')}",
                        f"{need(el, 'endElement')}.{need(el, 'endConnector')}", gain, offset)
-    master = root.find("ssc:Annotations/ssc:Annotation/fmutwin:Master", NS)
+    master = root.find("{*}Annotations/ssc:Annotation/fmutwin:Master", NS)  # ssd: (SSP 1.0), ssc: in older files
     if master is not None:
         system.algorithm = master.get("algorithm", system.algorithm)
+        system.initialization = master.get("initialization", system.initialization)
         system.step_s = number(master, "stepSize", "") if master.get("stepSize") else None
         system.order = master.get("order").split() if master.get("order") else None
     experiment = root.find("ssd:DefaultExperiment", NS)

@@ -25,7 +25,7 @@ import numpy as np
 
 from fmutwin.cosim import Execution, FileWriter, InputSource, Iterated, save
 from fmutwin.data import power_per_second
-from fmutwin.pack_cosim import build_pack_fmus, fmu_files, element_true_soc, fmu_provenance, pack_system
+from fmutwin.pack_cosim import build_pack_fmus, element_true_soc, fmu_provenance, pack_system
 from fmutwin.params.flagship import flagship_pack_parameters
 from fmutwin.report import plot_pack_cosim
 
@@ -35,17 +35,15 @@ def main() -> None:
     ap.add_argument("--cycle", default="WLTC", help="drive cycle of ../shared/data (a power profile)")
     ap.add_argument("--algorithm", default="iterated", choices=["jacobi", "gauss-seidel", "iterated"])
     ap.add_argument("--fmus", type=Path, default=Path("out/pack_fmus"), help="where the pack's FMUs are (built "
-                    "if missing)")
+                    "where missing or stale)")
     ap.add_argument("--out", type=Path, default=Path("out/pack_cosim"))
     ap.add_argument("--stop", type=float, default=None, help="stop time [s] (default: the whole cycle)")
     ap.add_argument("--fmi", type=int, choices=[2, 3], default=None, help="every FMU in this FMI version (default: "
                     "modules and BMS 3.0, thermal and load 2.0); 2 for a system `fmutwin export-ssp` can export")
     args = ap.parse_args()
 
-    fmus = {kind: args.fmus / name for kind, name in fmu_files(args.fmi).items()}
-    if not all(p.is_file() for p in fmus.values()):
-        print(f"building the pack's FMUs into {args.fmus} ...")
-        fmus = build_pack_fmus(args.fmus, args.fmi)
+    print(f"the pack's FMUs in {args.fmus} (built where missing or stale) ...")
+    fmus = build_pack_fmus(args.fmus, args.fmi)
     pack = flagship_pack_parameters()
     system = pack_system(fmus, pack, name=f"{pack.name}_{args.cycle}")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ import numpy as np
 
 from fmutwin.cosim import Event, Execution, FileWriter, InputSource, Iterated
 from fmutwin.data import drive_cycle
-from fmutwin.pack_cosim import FMU_FILES, build_pack_fmus, pack_system
+from fmutwin.pack_cosim import build_pack_fmus, pack_system
 from fmutwin.params.flagship import flagship_pack_parameters
 from fmutwin.report import finish_figure
 
@@ -157,9 +157,7 @@ def main() -> None:
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if unknown:
         ap.error(f"unknown scenario {', '.join(unknown)}; one of {', '.join(SCENARIOS)}")
-    fmus = {kind: args.fmus / name for kind, name in FMU_FILES.items()}
-    if not all(p.is_file() for p in fmus.values()):
-        fmus = build_pack_fmus(args.fmus)
+    fmus = build_pack_fmus(args.fmus)  # built where missing or stale
     for name in args.scenarios:
         r = SCENARIOS[name](fmus, args.out)
         hottest = max(r[f"module{m + 1}.maxCellTemperature"].max() for m in range(N_MODULES)) - 273.15

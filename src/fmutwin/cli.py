@@ -1,4 +1,4 @@
-"""Command line: ``fmutwin build | check | env | reduce | provenance | cosim run | export-ssp | export-fmu | bms analyse``."""
+"""Command line: ``fmutwin build | check | env | reduce | provenance | cosim run | export-ssp | export-fmu | sweep | bms analyse``."""
 
 from __future__ import annotations
 
@@ -272,6 +272,47 @@ def export_fmu_command(system: Path, out: Path, fmi_version: str) -> None:
         except (SystemError, CosimError) as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"{description.name}: {len(description.components)} FMUs in one FMI {fmi_version}.0 FMU; wrote {out}")
+
+
+@main.command("sweep")
+@click.argument("sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="result folder (default: the sweep "
+              "file's name beside it)")
+@click.option("--fmus", type=click.Path(file_okay=False, path_type=Path), default=Path("out/pack_fmus"),
+              show_default=True, help="the pack's FMUs (built there once if missing or stale)")
+@click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True, help="local worker processes")
+@click.option("--scheduler", help="a Dask scheduler address (tcp://host:8786): run on that cluster instead")
+@click.option("--retry-failed", is_flag=True, help="run the scenarios whose row says failed again")
+def sweep_command(sweep_file: Path, out: Path | None, fmus: Path, workers: int, scheduler: str | None,
+                  retry_failed: bool) -> None:
+    """Run the scenarios of a sweep file (drive cycle x ambient x cooling x variation seed x aging)
+    on the pack co-simulation; one row per scenario in OUT/rows/ (Parquet, written as each ends;
+    a sweep run again goes on where it stopped), then OUT/results.parquet and OUT/summary.png."""
+    from fmutwin import pack_sweep
+    from fmutwin.cosim.sweep import read_table
+    from fmutwin.report import plot_sweep
+
+    try:
+        sweep, scenarios = pack_sweep.load_sweep(sweep_file)
+    except pack_sweep.SweepError as exc:
+        raise click.ClickException(str(exc)) from None
+    out = out or sweep_file.with_suffix("")
+    ran = pack_sweep.run(sweep, scenarios, out, fmus, scheduler, workers, retry_failed=retry_failed)
+    table = read_table(out / "rows")
+    _write_parquet(table, out / "results.parquet")
+    rows = table.to_pylist()
+    plot_sweep(out / "summary.png", rows, f"{sweep.name}: {len(rows)} scenarios")
+    failed = [r["id"] for r in rows if r["status"] != "ok"]
+    click.echo(f"{sweep.name}: {len(ran)} scenarios run now, {len(rows)} in all, {len(failed)} failed; wrote "
+               f"{out / 'results.parquet'} and {out / 'summary.png'}")
+    for key in failed:
+        click.echo(f"  failed: {key}", err=True)
+
+
+def _write_parquet(table: object, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path)
 
 
 @main.group()

@@ -41,25 +41,13 @@ VARIATION_PARAMETERS = {"capacity_scale": "capacityScale", "r0_scale": "r0Scale"
 PACK_TWINS = {"module": ("module", 3), "thermal": ("pack_thermal", 2), "bms": ("bms", 3), "load": ("power_load", 2)}
 
 
-def fmu_files(fmi_version: int | None = None) -> dict[str, str]:
-    """The FMU file of each component kind in the folder :func:`build_pack_fmus` writes: the
-    default mix, or every component in FMI ``fmi_version`` (2 for an SSP 1.0 export, whose
-    connectors cannot name the elements of an FMI 3.0 array)."""
-    from fmutwin.registry import TWINS
-
-    return {kind: f"{TWINS[twin].model_name}Native_fmi{fmi_version or version}.fmu"
-            for kind, (twin, version) in PACK_TWINS.items()}
-
-
-#: FMU file of each component kind of the default pack
-FMU_FILES = fmu_files()
-
-
 def build_pack_fmus(out: Path, fmi_version: int | None = None) -> dict[str, Path]:
-    """Build the pack's FMUs into ``out`` (skipping those already newer than their files and of
-    this fmutwin), all native: the default FMI 2.0 / 3.0 mix, or every one in ``fmi_version``;
-    the paths by component kind."""
+    """Build the pack's FMUs into ``out``, all native: the default FMI 2.0 / 3.0 mix, or every one
+    in ``fmi_version``; the paths by component kind. An FMU already there is kept when its stamp
+    (``<fmu>.stamp.json``) says it was built from this fmutwin code and parameter file."""
     import dataclasses
+    import hashlib
+    import json
 
     from fmutwin.fmi.native.build import build_native
     from fmutwin.params import flagship
@@ -67,13 +55,37 @@ def build_pack_fmus(out: Path, fmi_version: int | None = None) -> dict[str, Path
 
     files = {"module": flagship.MODULE_FILE, "bms": flagship.BMS_FILE}
     out = Path(out)
+    source = _source_digest()
     paths = {}
     for kind, (twin, version) in PACK_TWINS.items():
         export = TWINS[twin]
         if kind in files:
             export = dataclasses.replace(export, parameter_file=lambda f=files[kind]: flagship.data_file(f))
+        parameters = export.parameter_file() if export.parameter_file else None
+        stamp = {"fmutwin_source_sha256": source, "fmi_version": fmi_version or version,
+                 "parameter_file_sha256": None if parameters is None else
+                 hashlib.sha256(Path(parameters).read_bytes()).hexdigest()}
+        path = out / f"{export.model_name}Native_fmi{fmi_version or version}.fmu"
+        stamp_file = path.with_name(path.name + ".stamp.json")
+        if path.is_file() and stamp_file.is_file() and json.loads(stamp_file.read_text()) == stamp:
+            paths[kind] = path  # built from these sources and this parameter file: current
+            continue
         paths[kind] = build_native(export, out, fmi_version or version)
+        stamp_file.write_text(json.dumps(stamp, indent=1))
     return paths
+
+
+def _source_digest() -> str:
+    """sha256 of fmutwin's own code (Python, C, shipped data): what a built FMU depends on
+    besides its parameter file."""
+    import hashlib
+
+    root = Path(__file__).parent
+    digest = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".c", ".h", ".json") and p.is_file()):
+        digest.update(str(f.relative_to(root)).encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
 
 
 def pack_system(fmus: dict[str, Path], pack: Any, coolant_flow_kg_per_s: float = 0.05,

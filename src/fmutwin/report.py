@@ -186,3 +186,30 @@ def plot_bms_log(path: Path, t: np.ndarray, current: np.ndarray, soc: np.ndarray
     ax[3].set_xlabel("time [min]")
     ax[3].legend(fontsize=8)
     finish_figure(fig, ax, path, f"BMS analysis ({name})")
+
+
+def plot_sweep(path: Path, rows: list[dict[str, Any]], title: str = "") -> None:
+    """A sweep's summary: per scenario, the hottest cell, the lowest cell voltage, the energy
+    delivered and the BMS's SoC error; failed scenarios are named and left blank."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in rows if r.get("status") == "ok"]
+    failed = [r for r in rows if r.get("status") != "ok"]
+    labels = [r["id"].replace(",", "\n") for r in ok]
+    panels = [("max_cell_temperature_K", "hottest cell [degC]", -273.15, 1.0),
+              ("min_cell_voltage_V", "lowest cell voltage [V]", 0.0, 1.0),
+              ("energy_delivered_J", "energy delivered [kWh]", 0.0, 1 / 3.6e6),
+              ("soc_error_rms", "BMS SoC error, RMS [%]", 0.0, 100.0)]
+    fig, ax = plt.subplots(len(panels), 1, figsize=(max(8.0, 0.6 * len(ok) + 2), 11), sharex=True)
+    x = np.arange(len(ok))
+    for a, (key, label, offset, scale) in zip(ax, panels):
+        a.bar(x, [(r[key] + offset) * scale for r in ok], color="C0")
+        a.set_ylabel(label, fontsize=8)
+    ax[-1].set_xticks(x, labels, fontsize=6, rotation=90)
+    if failed:
+        ax[0].set_title("failed: " + "; ".join(f"{r['id']} ({r.get('error', '')[:60]})" for r in failed[:4])
+                        + (f" and {len(failed) - 4} more" if len(failed) > 4 else ""), fontsize=7, color="C3")
+    finish_figure(fig, ax, path, title)

@@ -56,11 +56,12 @@ class RunStats:
 class Execution:
     """Run ``system`` (a :class:`System` or a resolved one). ``algorithm``: a name or an algorithm
     object (default: the system's); ``observers`` and ``manipulators`` as in their modules;
-    ``progress``: a tqdm progress bar (None: only on a terminal)."""
+    ``progress``: a tqdm progress bar (None: only on a terminal); ``extracted``: a cache of the
+    FMUs' extracted folders the caller keeps across runs (default: extracted and removed per run)."""
 
     def __init__(self, system: System | Resolved, algorithm: Any = None, observers: Sequence[Observer] = (),
                  manipulators: Sequence[Manipulator] = (), base: Path | None = None,
-                 progress: bool | None = None) -> None:
+                 progress: bool | None = None, extracted: dict[Path, str] | None = None) -> None:
         self._base = Path(base) if base is not None else Path.cwd()
         self.resolved = system if isinstance(system, Resolved) else resolve(system, self._base)
         self._located: dict[str, tuple[Component, np.ndarray, np.ndarray, list[str]]] = {}
@@ -76,6 +77,8 @@ class Execution:
         self.stats = RunStats()
         self.components: dict[str, Component] = {}
         self._unzipped: list[str] = []  # the FMUs' extracted folders, removed after the run
+        #: FMU -> extracted folder kept across runs (a sweep's worker extracts each FMU once)
+        self._extracted = extracted
 
     # -- operations the algorithms use ---------------------------------------------------------
     def feed(self, name: str, t: float) -> np.ndarray:
@@ -246,12 +249,13 @@ class Execution:
     def _instantiate(self) -> None:
         import fmpy
 
-        unzipped: dict[Path, str] = {}
+        unzipped: dict[Path, str] = {} if self._extracted is None else self._extracted
         for decl in self.system.components:
-            path = self._fmu_path(decl.fmu)
+            path = self._fmu_path(decl.fmu).resolve()
             if path not in unzipped:
                 unzipped[path] = fmpy.extract(str(path))
-                self._unzipped.append(unzipped[path])
+                if self._extracted is None:
+                    self._unzipped.append(unzipped[path])
             self.components[decl.name] = Component(decl.name, unzipped[path], self.resolved.interfaces[decl.name])
         self._feeds: dict[str, list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = \
             {c: [] for c in self.components}

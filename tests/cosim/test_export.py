@@ -245,6 +245,21 @@ def test_fmi3_arrays_are_refused_and_bad_archives_named(pack_fmus, pack, tmp_pat
         open_ssp(tmp_path / "empty.ssp", tmp_path / "y")
 
 
+def test_gain_and_offset_survive_the_archive(fmi2_pack, tmp_path):
+    """A connection's gain and offset are an ssc:LinearTransformation the master reads back."""
+    from fmutwin.cosim import System
+    from fmutwin.cosim.ssp import export_ssp, open_ssp
+
+    thermal = fmi2_pack[0].component("thermal").fmu
+    system = System("two", step_s=1.0, stop_s=3.0)
+    system.add("a", thermal)
+    system.add("b", thermal)
+    system.connect("a.outletTemperature", "b.coolantInletTemperature", gain=0.5, offset=150.0)
+    back = open_ssp(export_ssp(system, tmp_path / "two.ssp"), tmp_path / "unpacked")
+    assert [(c.source, c.target, c.gain, c.offset) for c in back.connections] == \
+        [("a.outletTemperature", "b.coolantInletTemperature", 0.5, 150.0)]
+
+
 def test_missing_parameter_file_is_named(fmi2_pack, tmp_path):
     from fmutwin.cosim import SystemError
     from fmutwin.cosim.ssp import open_ssp

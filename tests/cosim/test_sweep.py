@@ -187,3 +187,11 @@ def test_cli_sweep_writes_the_table_and_the_summary(pack_sweep_result, tmp_path)
     assert sorted(r["status"] for r in table) == ["failed", "ok"] and (tmp_path / "small" / "summary.png").stat().st_size
     again = CliRunner().invoke(main, args)
     assert "0 scenarios run now, 2 in all" in again.output
+
+
+def test_the_example_sweep_file_loads():
+    from fmutwin.pack_sweep import load_sweep
+
+    sweep, scenarios = load_sweep(Path(__file__).parents[2] / "cosim_examples" / "pack_sweep.json")
+    assert len(scenarios) == 2 * 3 * 2 * 2 + 1 and sweep.stop_s == 600
+    assert sum(s["capacity_soh"] == 0.8 for s in scenarios.values()) == 1

@@ -6,7 +6,8 @@ Eight native Module FMUs (12s4p each, FMI 3.0, the cells an ECM reduced from PyB
 module with its share of the pack's cell variation), the native PackThermal FMU (FMI 2.0: cold
 plates in one coolant loop, enclosure), the native Bms FMU (FMI 3.0: EKF SoC of all 96 elements,
 current limits, balancing) and the native PowerLoad FMU (FMI 2.0), coupled by fmutwin's master
-(fmutwin.pack_cosim). The drive cycle is a vehicle's battery power (positive = discharge); the
+(fmutwin.pack_cosim); with --fmi 2 every FMU is FMI 2.0 (a system `fmutwin export-ssp` and
+`fmutwin export-fmu` can export). The drive cycle is a vehicle's battery power (positive = discharge); the
 load turns it into the pack current with the module voltages it measures at the start of each
 1 s step, clamped to the BMS's current limits. Coolant 0.05 kg/s at 20 degC, ambient 25 degC.
 

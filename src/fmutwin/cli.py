@@ -174,9 +174,6 @@ def provenance_cmd(path: Path) -> None:
     sys.exit(2 if stale else 0)
 
 
-if __name__ == "__main__":
-    main()
-
 
 @main.group()
 def cosim() -> None:
@@ -203,19 +200,14 @@ def cosim_run(system_or_scenario: Path, stop: float | None, step: float | None, 
 
     unpacked = tempfile.TemporaryDirectory(prefix="fmutwin_ssp_") if is_ssp(system_or_scenario) else None
     try:
-        if unpacked is not None:
-            system = open_ssp(system_or_scenario, unpacked.name)
-            writer = FileWriter(out or system_or_scenario.with_name("results.csv"),
-                                metadata={"system": str(system_or_scenario)})
-            execution = Execution(system, make_algorithm(algorithm) if algorithm else None, [writer])
-        elif system_or_scenario.suffix == ".json":
+        if system_or_scenario.suffix == ".json":
             scenario, base = load_scenario(system_or_scenario)
             system = load(base / scenario.system)
             stop, step = stop or scenario.stop_s, step or scenario.step_s
             writer = writer_of(scenario, out, base, {"scenario": str(system_or_scenario)})
             execution = Execution(system, algorithm_of(scenario, algorithm), [writer], manipulators_of(scenario, base))
         else:
-            system = load(system_or_scenario)
+            system = open_ssp(system_or_scenario, unpacked.name) if unpacked else load(system_or_scenario)
             writer = FileWriter(out or system_or_scenario.with_name("results.csv"),
                                 metadata={"system": str(system_or_scenario)})
             execution = Execution(system, make_algorithm(algorithm) if algorithm else None, [writer])
@@ -276,8 +268,8 @@ def export_fmu_command(system: Path, out: Path, fmi_version: str) -> None:
 
 @main.command("sweep")
 @click.argument("sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="result folder (default: the sweep "
-              "file's name beside it)")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="result folder (default: "
+              "out/<the sweep's name>)")
 @click.option("--fmus", type=click.Path(file_okay=False, path_type=Path), default=Path("out/pack_fmus"),
               show_default=True, help="the pack's FMUs (built there once if missing or stale)")
 @click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True, help="local worker processes")
@@ -296,9 +288,12 @@ def sweep_command(sweep_file: Path, out: Path | None, fmus: Path, workers: int, 
         sweep, scenarios = pack_sweep.load_sweep(sweep_file)
     except pack_sweep.SweepError as exc:
         raise click.ClickException(str(exc)) from None
-    out = out or sweep_file.with_suffix("")
-    ran = pack_sweep.run(sweep, scenarios, out, fmus, scheduler, workers, retry_failed=retry_failed)
-    table = read_table(out / "rows")
+    out = out or Path("out") / sweep.name
+    try:
+        ran = pack_sweep.run(sweep, scenarios, out, fmus, scheduler, workers, retry_failed=retry_failed)
+    except ValueError as exc:  # a folder of another sweep's settings, a scenario id that cannot be a file name
+        raise click.ClickException(str(exc)) from None
+    table = read_table(out / "rows", scenarios)
     _write_parquet(table, out / "results.parquet")
     rows = table.to_pylist()
     plot_sweep(out / "summary.png", rows, f"{sweep.name}: {len(rows)} scenarios")
@@ -354,3 +349,7 @@ def bms_analyse(log: Path, parameter_file: Path | None, out: Path, time_column: 
     click.echo(f"{log}: {summary['rows']} rows, SoC {summary['soc_start']:.3f} -> {summary['soc_end']:.3f}, "
                f"{summary['alarm_events']} alarm events; wrote {out}/report.md, events.csv, bms_outputs.csv, "
                "bms_analysis.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -43,9 +43,23 @@ def drive_cycle(name: str, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     return data[:, 0], data[:, 1] * scale
 
 
+#: the shared drive cycles that are a battery power demand (US06 and UDDS are one cell's current)
+POWER_CYCLES = ("WLTC",)
+
+
 def drive_cycle_power(name: str = "WLTC") -> tuple[np.ndarray, np.ndarray]:
-    """(time [s], power [W], positive = discharge) of a power-demand cycle."""
-    data = load_csv(f"drive_cycles/{name.upper()}.csv")
+    """(time [s], power [W], positive = discharge) of a power-demand cycle: a name of
+    :data:`POWER_CYCLES`, or a CSV file of time [s], power [kW] (``#`` lines skipped)."""
+    if name.lower().endswith(".csv"):
+        data = np.loadtxt(name, delimiter=",", comments="#", ndmin=2)
+    elif name.upper() in POWER_CYCLES:
+        data = load_csv(f"drive_cycles/{name.upper()}.csv")
+    else:
+        raise ValueError(f"{name!r} is not a power-demand cycle: the shared power cycles are "
+                         f"{', '.join(POWER_CYCLES)} (US06 and UDDS are one cell's current), or give a CSV file of "
+                         "time [s], power [kW]")
+    if data.shape[1] < 2 or len(data) < 2 or not np.all(np.isfinite(data[:, :2])) or np.any(np.diff(data[:, 0]) <= 0):
+        raise ValueError(f"{name}: a power cycle needs two columns, time [s] increasing and power [kW], finite")
     return data[:, 0], data[:, 1] * 1e3
 
 

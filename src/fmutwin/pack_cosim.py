@@ -67,11 +67,18 @@ def build_pack_fmus(out: Path, fmi_version: int | None = None) -> dict[str, Path
                  hashlib.sha256(Path(parameters).read_bytes()).hexdigest()}
         path = out / f"{export.model_name}Native_fmi{fmi_version or version}.fmu"
         stamp_file = path.with_name(path.name + ".stamp.json")
-        if path.is_file() and stamp_file.is_file() and json.loads(stamp_file.read_text()) == stamp:
-            paths[kind] = path  # built from these sources and this parameter file: current
+        try:
+            current = path.is_file() and json.loads(stamp_file.read_text()) == stamp
+        except (OSError, ValueError):  # no stamp, or an unreadable one: stale
+            current = False
+        if current:
+            paths[kind] = path  # built from these sources and this parameter file
             continue
+        stamp_file.unlink(missing_ok=True)
         paths[kind] = build_native(export, out, fmi_version or version)
-        stamp_file.write_text(json.dumps(stamp, indent=1))
+        partial = stamp_file.with_name(stamp_file.name + ".partial")
+        partial.write_text(json.dumps(stamp, indent=1))
+        partial.replace(stamp_file)
     return paths
 
 

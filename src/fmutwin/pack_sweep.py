@@ -6,9 +6,9 @@ pack of :mod:`fmutwin.pack_cosim` run by the master, one result row per scenario
 A sweep file (JSON, every field checked, unknown keys refused)::
 
     {"name": "summer", "stop_s": 600, "algorithm": "gauss-seidel",
-     "grid": {"cycle": ["WLTC", "US06"], "ambient_C": [0, 25, 40], "cooling": ["off", "nominal"],
+     "grid": {"cycle": ["WLTC", "highway.csv"], "ambient_C": [0, 25, 40], "cooling": ["off", "nominal"],
               "seed": [0, 1], "capacity_soh": [1.0, 0.8]},
-     "scenarios": [{"cycle": "UDDS", "ambient_C": 45, "cooling": "high"}]}
+     "scenarios": [{"cycle": "WLTC", "ambient_C": 45, "cooling": "high"}]}
 
 Scenarios are the grid's product plus the listed ones; a field left out takes
 :class:`Scenario`'s default. A scenario's cells, plates and enclosure start at its ambient
@@ -35,12 +35,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 #: coolant mass flow of each cooling strategy [kg/s]
 COOLING = {"off": 0.0, "low": 0.02, "nominal": 0.05, "high": 0.2}
-#: the grid's axes, the fields of a scenario
-AXES = ("cycle", "ambient_C", "cooling", "seed", "capacity_soh", "resistance_growth")
 
 
 class _Strict(BaseModel):
@@ -48,7 +46,9 @@ class _Strict(BaseModel):
 
 
 class Scenario(_Strict):
-    cycle: str = Field("WLTC", description="drive cycle of the shared data (a battery power profile)")
+    """One scenario's fields and their defaults (positive power = discharge)."""
+
+    cycle: str = Field("WLTC", description="a power-demand cycle: WLTC, or a CSV file of time [s], power [kW]")
     ambient_C: float = Field(25.0, ge=-40, le=80, description="ambient and initial temperature [degC]")
     cooling: Literal["off", "low", "nominal", "high"] = Field("nominal", description="coolant flow strategy")
     coolant_inlet_C: float = Field(20.0, ge=-40, le=80, description="coolant inlet temperature [degC]")
@@ -62,12 +62,22 @@ class Scenario(_Strict):
 
 
 class SweepFile(_Strict):
+    """A sweep file: its run settings, a grid (every combination) and/or a list of scenarios."""
+
     name: str = "sweep"
-    stop_s: float | None = Field(None, gt=0, description="simulated time per scenario [s] (null: the whole cycle)")
+    stop_s: float | None = Field(None, gt=0, description="simulated time per scenario [s], whole seconds (null: "
+                                 "the whole cycle)")
     algorithm: Literal["jacobi", "gauss-seidel"] = "gauss-seidel"
     grid: dict[Literal["cycle", "ambient_C", "cooling", "coolant_inlet_C", "seed", "capacity_soh",
                        "resistance_growth", "aging_cycles", "initial_soc"], list[Any]] | None = None
     scenarios: list[dict[str, Any]] | None = None
+
+    @field_validator("stop_s")
+    @classmethod
+    def _whole_seconds(cls, v: float | None) -> float | None:
+        if v is not None and v != int(v):
+            raise ValueError(f"{v} s is not a whole number of the 1 s steps")
+        return v
 
 
 class SweepError(ValueError):
@@ -75,7 +85,8 @@ class SweepError(ValueError):
 
 
 def load_sweep(path: str | Path) -> tuple[SweepFile, dict[str, dict[str, Any]]]:
-    """The sweep file and its scenarios by id (each checked as a :class:`Scenario`)."""
+    """The sweep file and its scenarios by id (each checked as a :class:`Scenario`; a cycle CSV
+    path is relative to the sweep file)."""
     path = Path(path)
     try:
         sweep = SweepFile.model_validate(json.loads(path.read_text()))
@@ -83,24 +94,47 @@ def load_sweep(path: str | Path) -> tuple[SweepFile, dict[str, dict[str, Any]]]:
         raise SweepError(f"{path}: cannot read the sweep file ({exc})") from None
     except ValidationError as exc:
         raise SweepError(f"{path}: {_first_error(exc)}") from None
-    return sweep, scenarios_of(sweep, str(path))
+    return sweep, scenarios_of(sweep, str(path), path.parent)
 
 
-def scenarios_of(sweep: SweepFile, where: str = "sweep") -> dict[str, dict[str, Any]]:
+def scenarios_of(sweep: SweepFile, where: str = "sweep", base: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The grid's product and the listed scenarios, by id: every field that differs from its
+    default, ``cycle=WLTC,ambient_C=25.0,...`` (the same scenario twice is run once). A cycle
+    that is not a power cycle, or aging cycles for a cell without a cycling-aging model, are
+    refused here, before anything runs."""
+    from fmutwin.data import drive_cycle_power
+    from fmutwin.params.flagship import flagship_pack_parameters
+
     listed = list(sweep.scenarios or [])
     if sweep.grid:
         keys = list(sweep.grid)
         listed += [dict(zip(keys, combo)) for combo in itertools.product(*(sweep.grid[k] for k in keys))]
     if not listed:
         raise SweepError(f"{where}: no scenarios (give a grid or a list)")
+    defaults = Scenario().model_dump()
+    checked: set[str] = set()
     out: dict[str, dict[str, Any]] = {}
     for i, raw in enumerate(listed):
         try:
             scenario = Scenario.model_validate(raw).model_dump()
         except ValidationError as exc:
             raise SweepError(f"{where}: scenario {i + 1} {raw}: {_first_error(exc)}") from None
-        key = ",".join(f"{k}={scenario[k]}" for k in (*AXES, "coolant_inlet_C", "aging_cycles", "initial_soc")
-                       if k in raw or k in AXES).replace(" ", "")
+        cycle = scenario["cycle"]
+        if cycle.lower().endswith(".csv"):
+            scenario["cycle"] = cycle = str((Path(base or ".") / cycle).resolve())
+        else:
+            scenario["cycle"] = cycle = cycle.upper()
+        if cycle not in checked:
+            try:
+                drive_cycle_power(cycle)
+            except (OSError, ValueError) as exc:
+                raise SweepError(f"{where}: scenario {i + 1}: cycle: {exc}") from None
+            checked.add(cycle)
+        if scenario["aging_cycles"] is not None and flagship_pack_parameters().module.cell.cycling_aging is None:
+            raise SweepError(f"{where}: scenario {i + 1}: aging_cycles: the pack's cell file has no cycling-aging "
+                             "model; give capacity_soh and resistance_growth instead")
+        key = ",".join(f"{k}={Path(v).name if k == 'cycle' else v}" for k, v in scenario.items()
+                       if k in ("cycle", "ambient_C", "cooling", "seed") or v != defaults[k])
         out.setdefault(key, scenario)
     return out
 
@@ -113,14 +147,18 @@ def _first_error(exc: ValidationError) -> str:
 def run(sweep: SweepFile, scenarios: dict[str, dict[str, Any]], out: Path, fmus: Path, scheduler: Any = None,
         workers: int = 1, progress: bool = True, retry_failed: bool = False) -> list[str]:
     """Build the pack's FMUs into ``fmus`` once (skipped when current), then run the scenarios
-    into ``out/rows`` (see :func:`fmutwin.cosim.sweep.run_sweep`); the ids run now."""
+    into ``out/rows`` (see :func:`fmutwin.cosim.sweep.run_sweep`; the stop time, algorithm and
+    FMU stamps are its settings: rows of other settings are never mixed in); the ids run now. On
+    a Dask cluster every worker must see the FMU folder and the cycle files at the same paths."""
     from fmutwin.cosim.sweep import run_sweep
     from fmutwin.pack_cosim import build_pack_fmus
 
     paths = build_pack_fmus(fmus)
     task = functools.partial(run_scenario, fmus={k: str(Path(p).resolve()) for k, p in paths.items()},
                              stop_s=sweep.stop_s, algorithm=sweep.algorithm)
-    return run_sweep(scenarios, task, Path(out) / "rows", scheduler, workers, progress, retry_failed)
+    settings = {"stop_s": sweep.stop_s, "algorithm": sweep.algorithm,
+                "fmus": {k: json.loads(Path(f"{p}.stamp.json").read_text()) for k, p in paths.items()}}
+    return run_sweep(scenarios, task, Path(out) / "rows", scheduler, workers, progress, retry_failed, settings)
 
 
 #: what a worker process keeps between scenarios: the FMUs' extracted folders
@@ -141,7 +179,7 @@ def run_scenario(scenario: dict[str, Any], fmus: dict[str, str], stop_s: float |
     system = pack_system({k: Path(v) for k, v in fmus.items()}, pack, coolant_flow_kg_per_s=COOLING[s.cooling],
                          coolant_inlet_temperature_K=s.coolant_inlet_C + 273.15, ambient_temperature_K=ambient_K,
                          initial_temperature_K=ambient_K, initial_soc=s.initial_soc, name="scenario")
-    seconds, power = power_per_second(s.cycle)
+    seconds, power = power_per_second(s.cycle)  # checked by scenarios_of
     stop = float(seconds[-1]) if stop_s is None else min(float(stop_s), float(seconds[-1]))
     ms, ns, npar = pack.n_modules, pack.module.n_series, pack.module.n_parallel
     modules = [f"module{m + 1}" for m in range(ms)]

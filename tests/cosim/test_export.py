@@ -4,7 +4,7 @@ master's own result on the same archive.
 
 The pack is the flagship's (8 native Module FMUs of 12s4p with the realised cell variation, the
 PackThermal, Bms and PowerLoad FMUs), every FMU FMI 2.0 (SSP 1.0 connectors cannot name FMI 3.0
-array elements), over the first 120 s of US06 as the load's power demand, Jacobi coupling at 1 s
+array elements), over the first 120 s of WLTC as the load's power demand, Jacobi coupling at 1 s
 (the algorithm all three importers use), with the same initialisation (Jacobi sweeps in
 initialisation mode until nothing changes, the master's default): each importer must agree with
 the master to 1e-9 (measured: bit for bit; the Jacobi - Gauss-Seidel coupling difference of the
@@ -40,7 +40,7 @@ OUTPUTS = ["load.packVoltage", "module1.moduleVoltage", "module8.minCellVoltage"
 def power():
     from fmutwin.data import power_per_second
 
-    return np.asarray(power_per_second("US06")[1][:N_STEPS], dtype=float)
+    return np.asarray(power_per_second("WLTC")[1][:N_STEPS], dtype=float)
 
 
 @pytest.fixture(scope="module")

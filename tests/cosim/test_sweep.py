@@ -108,12 +108,17 @@ def pack_sweep_result(tmp_path_factory):
 
     from fmutwin import pack_sweep
 
+    from fmutwin.data import drive_cycle_power
+
     folder = tmp_path_factory.mktemp("pack_sweep")
+    t, power = drive_cycle_power("WLTC")
+    np.savetxt(folder / "half_wltc.csv", np.column_stack([t, power / 2e3]), delimiter=",",
+               header="time [s], power [kW]: WLTC at half power")
     file = folder / "sweep.json"
     file.write_text(json.dumps({"name": "test", "stop_s": STOP_S,
                                 "grid": {"cooling": ["off", "nominal", "high"]},
-                                "scenarios": [{"cycle": "US06", "ambient_C": 0.0, "coolant_inlet_C": 0.0, "seed": 3, "capacity_soh": 0.9,
-                                               "resistance_growth": 0.3}]}))
+                                "scenarios": [{"cycle": "half_wltc.csv", "ambient_C": 0.0, "coolant_inlet_C": 0.0,
+                                               "seed": 3, "capacity_soh": 0.9, "resistance_growth": 0.3}]}))
     sweep, scenarios = pack_sweep.load_sweep(file)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
@@ -126,15 +131,15 @@ def test_pack_sweep_rows_hold_what_they_must(pack_sweep_result):
 
     scenarios, rows, _ = pack_sweep_result
     assert sorted(rows) == sorted(scenarios) and all(r["status"] == "ok" for r in rows.values()), rows
-    by = {(r["cycle"], r["cooling"]): r for r in rows.values()}
-    for cycle in ("WLTC", "US06"):
-        demand = np.asarray(power_per_second(cycle)[1][:STOP_S], dtype=float)
-        for r in (r for r in rows.values() if r["cycle"] == cycle):  # the load delivers its demand, unclamped
-            assert r["time_at_limit_s"] == 0.0
-            np.testing.assert_allclose(r["energy_delivered_J"], demand.sum() * 1.0, rtol=1e-12)
+    by = {(Path(r["cycle"]).name, r["cooling"]): r for r in rows.values()}
+    demand = np.asarray(power_per_second("WLTC")[1][:STOP_S], dtype=float)
+    for r in rows.values():  # the load delivers its demand, unclamped
+        assert r["time_at_limit_s"] == 0.0
+        half = r["cycle"].endswith("half_wltc.csv")
+        np.testing.assert_allclose(r["energy_delivered_J"], demand.sum() * (0.5 if half else 1.0), rtol=1e-12)
     off, nominal, high = (by[("WLTC", c)] for c in ("off", "nominal", "high"))
     assert abs(off["heat_to_coolant_J"]) < 1e-3 < nominal["heat_to_coolant_J"] < high["heat_to_coolant_J"]
-    cold = by[("US06", "nominal")]
+    cold = by[("half_wltc.csv", "nominal")]
     assert cold["max_cell_temperature_K"] < 273.15 + 0.5 and nominal["max_cell_temperature_K"] > 298.0
     for r in rows.values():
         assert 2.5 < r["min_cell_voltage_V"] <= r["max_cell_voltage_V"] < 4.3
@@ -160,6 +165,9 @@ def test_sweep_file_errors_name_the_field(tmp_path):
     for content, message in [({"grid": {"cooling": ["freezing"]}}, "scenario 1"),
                              ({"grid": {"colour": ["red"]}}, "grid"),
                              ({"stop_s": -5, "scenarios": [{}]}, "stop_s"),
+                             ({"stop_s": 2.5, "scenarios": [{}]}, "whole number"),
+                             ({"scenarios": [{"aging_cycles": 100}]}, "no cycling-aging model"),
+                             ({"scenarios": [{"cycle": "missing.csv"}]}, "cycle"),
                              ({}, "no scenarios")]:
         bad.write_text(json.dumps(content))
         with pytest.raises(SweepError, match=message):
@@ -176,22 +184,27 @@ def test_cli_sweep_writes_the_table_and_the_summary(pack_sweep_result, tmp_path)
 
     fmus = pack_sweep_result[2] / "fmus"
     file = tmp_path / "small.json"
-    file.write_text(json.dumps({"name": "small", "stop_s": 5, "scenarios": [{"cooling": "high"}, {"cycle": "NOPE"}]}))
-    args = ["sweep", str(file), "--fmus", str(fmus), "--workers", "1"]
+    file.write_text(json.dumps({"name": "small", "stop_s": 5, "scenarios": [{"cooling": "high"}]}))
+    args = ["sweep", str(file), "--fmus", str(fmus), "--workers", "1", "--out", str(tmp_path / "small")]
     first = CliRunner().invoke(main, args)
     assert first.exit_code == 0, first.output
-    assert "2 scenarios run now, 2 in all, 1 failed" in first.output and "failed: cycle=NOPE" in first.output
+    assert "1 scenarios run now, 1 in all, 0 failed" in first.output
     import pyarrow.parquet as pq
 
     table = pq.read_table(tmp_path / "small" / "results.parquet").to_pylist()
-    assert sorted(r["status"] for r in table) == ["failed", "ok"] and (tmp_path / "small" / "summary.png").stat().st_size
-    again = CliRunner().invoke(main, args)
-    assert "0 scenarios run now, 2 in all" in again.output
+    assert [r["status"] for r in table] == ["ok"] and (tmp_path / "small" / "summary.png").stat().st_size
+    assert "0 scenarios run now, 1 in all" in CliRunner().invoke(main, args).output
+    file.write_text(json.dumps({"name": "small", "stop_s": 6, "scenarios": [{"cooling": "high"}]}))
+    other = CliRunner().invoke(main, args)  # other settings: the old rows are not mixed in
+    assert other.exit_code != 0 and "other settings" in other.output
+    file.write_text(json.dumps({"name": "small", "scenarios": [{"cycle": "US06"}]}))
+    bad = CliRunner().invoke(main, args)
+    assert bad.exit_code != 0 and "not a power-demand cycle" in bad.output
 
 
 def test_the_example_sweep_file_loads():
     from fmutwin.pack_sweep import load_sweep
 
     sweep, scenarios = load_sweep(Path(__file__).parents[2] / "cosim_examples" / "pack_sweep.json")
-    assert len(scenarios) == 2 * 3 * 2 * 2 + 1 and sweep.stop_s == 600
+    assert len(scenarios) == 3 * 3 * 2 + 1 and sweep.stop_s == 600
     assert sum(s["capacity_soh"] == 0.8 for s in scenarios.values()) == 1

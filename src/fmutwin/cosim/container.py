@@ -29,6 +29,7 @@ archive holds a stray empty ``Container.zip`` (left out); its model description 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import tempfile
@@ -70,7 +71,8 @@ def export_fmu(system: System, path: str | Path, fmi_version: int = 2, base: Pat
         require_scalar(link.source_signal, where)
         require_scalar(link.target_signal, where)
     values = {c.name: scalar_parameters(c.name, c.parameters, resolved.interfaces[c.name]) for c in system.components}
-    start = Execution(resolved, "jacobi", base=base).initial_inputs()
+    consistent = resolve(dataclasses.replace(system, initialization="iterated"), base)
+    start = Execution(consistent, "jacobi", base=base).initial_inputs()
 
     types = _TYPES[fmi_version]
     components = {c.name: Component(name=c.name, filename=(c.fmu if c.fmu.is_absolute() else base / c.fmu).resolve(),
@@ -104,9 +106,10 @@ def export_fmu(system: System, path: str | Path, fmi_version: int = 2, base: Pat
             if sig.causality == "output":
                 require_scalar(sig, f"output {comp.name}.{sig.name}")
                 expose(comp.name, sig, f"{comp.name}.{sig.name}", "output")
-    token = "{" + str(uuid.UUID(hashlib.sha256(json.dumps(
-        [system.name, [str(v.name) for v in variables], [c.filename.name for c in components.values()]]).encode())
-        .hexdigest()[:32])) + "}"
+    content = hashlib.sha256(json.dumps([system.name, [(v.name, v.start) for v in variables]]).encode())
+    for c in components.values():  # the token changes with any value or FMU
+        content.update(hashlib.sha256(c.filename.read_bytes()).digest())
+    token = "{" + str(uuid.UUID(content.hexdigest()[:32])) + "}"
     units: dict[str, Any] = {}
     for interface in resolved.interfaces.values():
         for unit in interface.md.unitDefinitions:
@@ -119,7 +122,10 @@ def export_fmu(system: System, path: str | Path, fmi_version: int = 2, base: Pat
                                                               stopTime=None if system.stop_s is None else
                                                               repr(system.stop_s)),
                           modelVariables=variables,
-                          unitDefinitions=[units[u] for u in sorted({v.unit for v in variables if v.unit})])
+                          unitDefinitions=[units[u] for u in sorted({v.unit for v in variables if v.unit}) if u in units])
+    for v in variables:
+        if v.unit is not None and v.unit not in units:  # a unit no component defines: left off, as in the SSP
+            v.unit = None
     md.outputs = [Unknown(variable=v) for v in variables if v.causality == "output"]
     md.initialUnknowns = list(md.outputs)
     connections = [Connection(components[lk.source], [lk.source_signal.variable], components[lk.target],
@@ -133,7 +139,11 @@ def export_fmu(system: System, path: str | Path, fmi_version: int = 2, base: Pat
         unzipped.mkdir()  # fmpy's writer empties it first
         create_container_fmu(config, unzipped, built)
         partial = path.with_name(path.name + ".partial")
-        _repack(built, partial)
+        try:
+            _repack(built, partial)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     partial.replace(path)  # a complete FMU or none
     return path
 

@@ -236,10 +236,15 @@ class Execution:
                     if sig.name in self.resolved.linked_inputs[name]}
         except ComponentError as exc:
             raise CosimError(str(exc), exc.component, exc.time_s, {}) from None
+        except (ValueError, SystemError) as exc:
+            raise CosimError(f"initialisation: {exc}", None, self.system.start_s, {}) from None
         finally:
             self._free()
+            self.components.clear()  # freed: a later run makes its own
+            self._located.clear()
 
     def _free(self) -> None:
+        """Free every FMU instance made and remove the folders extracted for this run only."""
         for comp in self.components.values():
             comp.free()
         for folder in self._unzipped:
@@ -249,14 +254,16 @@ class Execution:
     def _instantiate(self) -> None:
         import fmpy
 
-        unzipped: dict[Path, str] = {} if self._extracted is None else self._extracted
+        unzipped: dict[Any, str] = {} if self._extracted is None else self._extracted
         for decl in self.system.components:
             path = self._fmu_path(decl.fmu).resolve()
-            if path not in unzipped:
-                unzipped[path] = fmpy.extract(str(path))
+            stat = path.stat()
+            key = (path, stat.st_mtime_ns, stat.st_size)  # a rebuilt FMU is extracted again
+            if key not in unzipped:
+                unzipped[key] = fmpy.extract(str(path))
                 if self._extracted is None:
-                    self._unzipped.append(unzipped[path])
-            self.components[decl.name] = Component(decl.name, unzipped[path], self.resolved.interfaces[decl.name])
+                    self._unzipped.append(unzipped[key])
+            self.components[decl.name] = Component(decl.name, unzipped[key], self.resolved.interfaces[decl.name])
         self._feeds: dict[str, list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = \
             {c: [] for c in self.components}
         grouped: dict[tuple[str, str], list[Any]] = {}
@@ -282,7 +289,7 @@ class Execution:
 
         - ``iterated`` (default, as libcosim and ecos do): every FMU enters initialisation mode
           with its parameter values, then Jacobi sweeps set every input from the outputs read in
-          initialisation mode until no connected input changes by more than 1e-12 (relative),
+          initialisation mode until no connected input changes by more than 1e-12 * (1 + |value|),
           then every FMU leaves it: the start is consistent (a load sees the voltages the modules
           start with, the modules the current it draws). A loop that does not settle in 100
           sweeps is an error naming the input.
@@ -290,7 +297,9 @@ class Execution:
           outputs of those already initialised (read after they left initialisation mode, for
           FMUs whose outputs are not valid in it); a connection from an FMU later in the order
           carries its value from the first step.
-        Manipulators' values at the start apply in both."""
+        - ``start``: every FMU from its parameter and start values alone; connections act from
+          the first step (what fmpy's container FMU does by itself).
+        Manipulators' values at the start apply in all three."""
         self._force(t)
         if self.system.initialization in ("sequential", "start"):
             done: set[str] = set()
@@ -333,7 +342,7 @@ class Execution:
                 break
         else:
             raise SystemError(f"initialisation did not settle in {INIT_SWEEPS} sweeps: {where} still changes by "
-                              f"{worst:.3g} (relative); an algebraic loop at the start? (or use initialization "
+                              f"{worst:.3g} (relative to 1 + |value|); an algebraic loop at the start? (or use initialization "
                               "'sequential')")
         self.stats.init_sweeps = sweep
         for c in self.order:

@@ -80,12 +80,16 @@ def export_ssp(system: System, path: str | Path, base: Path | None = None) -> Pa
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(SSD_NAME, ssd)
-        for name, data in parameter_files.items():
-            z.writestr(name, data)
-        for fmu, name in files.items():
-            z.write(fmu, name)
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(SSD_NAME, ssd)
+            for name, data in parameter_files.items():
+                z.writestr(name, data)
+            for fmu, name in files.items():
+                z.write(fmu, name)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(path)  # a complete archive or none
     return path
 
@@ -167,6 +171,7 @@ def open_ssp(path: str | Path, into: str | Path) -> System:
 
 
 def is_ssp(path: str | Path) -> bool:
+    """Whether ``path`` names an SSP archive (by its suffix)."""
     return Path(path).suffix.lower() == ".ssp"
 
 

@@ -442,6 +442,7 @@ def parameter_set(name: str, parameters: dict[str, Any]) -> Any:
 
 
 def to_xml(element: Any) -> bytes:
+    """``element`` as an XML document (UTF-8, declaration, indented)."""
     return etree.tostring(element, pretty_print=True, xml_declaration=True, encoding="UTF-8")
 
 
@@ -507,7 +508,7 @@ def load(path: str | Path) -> System:
                 pset, where = binding, path
             for p in pset.iterfind(".//ssv:Parameter", NS):
                 name = need(p, "name")
-                params[name[len(prefix):] if prefix and name.startswith(prefix) else name] = _read_value(p, where)
+                params[prefix + name] = _read_value(p, where)  # SSP: the prefix is prepended to the names
         master = el.find("{*}Annotations/ssc:Annotation/fmutwin:Master", NS)  # ssd: (SSP 1.0), ssc: in older files
         extra = {} if master is None else {"step_multiple": number(master, "stepMultiple", "1", int),
                                            "feedthrough": master.get("feedthrough", "false") == "true"}

@@ -86,7 +86,11 @@ def test_save_and_load_round_trip(pack_fmus, pack, tmp_path):
     again = load(path)
     assert [c.name for c in again.components] == [c.name for c in system.components]
     assert [c.fmu.resolve() for c in again.components] == [c.fmu.resolve() for c in system.components]
-    assert again.components[1].parameters == system.components[1].parameters  # module1's realised variation
+    scalars = {f"{k}[{i + 1}]": v for k, values in system.components[1].parameters.items() for i, v in enumerate(values)}
+    assert again.components[1].parameters == scalars  # module1's realised variation, element by element
+    from fmutwin.cosim.ssp import validate
+
+    validate(path.read_bytes(), "SystemStructureDescription.xsd", str(path))  # SSP 1.0, as the docs say
     assert again.connections == system.connections
     assert (again.order, again.step_s, again.algorithm) == (system.order, system.step_s, system.algorithm)
     assert len(resolve(again).links) == len(resolve(system).links)

@@ -433,11 +433,16 @@ def ssd_tree(system: System, sources: dict[str, str], connectors: dict[str, list
 
 
 def parameter_set(name: str, parameters: dict[str, Any]) -> Any:
-    """An ``ssv:ParameterSet`` of ``parameters`` (an array value: its elements space separated)."""
+    """An ``ssv:ParameterSet`` of ``parameters``; an array value of a variable ``x`` is written as
+    its elements ``x[1]`` .. ``x[n]`` (one value each, as SSP 1.0 types them; read back as those
+    signals), of a range ``x[a:b]`` space separated."""
     pset = etree.Element(f"{{{SSV}}}ParameterSet", nsmap={"ssv": SSV}, version="1.0", name=name)
     params = etree.SubElement(pset, f"{{{SSV}}}Parameters")
     for key, value in parameters.items():
-        _value_element(etree.SubElement(params, f"{{{SSV}}}Parameter", name=key), value)
+        items = [(f"{key}[{i + 1}]", v) for i, v in enumerate(value)] \
+            if isinstance(value, (list, tuple)) and "[" not in key else [(key, value)]
+        for name_, v in items:
+            _value_element(etree.SubElement(params, f"{{{SSV}}}Parameter", name=name_), v)
     return pset
 
 

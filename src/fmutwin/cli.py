@@ -193,12 +193,8 @@ def cosim_run(system_or_scenario: Path, stop: float | None, step: float | None, 
     events, outputs)."""
     from fmutwin.cosim import CosimError, Execution, FileWriter, SystemError, load, make_algorithm
     from fmutwin.cosim.scenario import algorithm_of, load_scenario, manipulators_of, writer_of
+    from fmutwin.cosim.ssp import open_system
 
-    import tempfile
-
-    from fmutwin.cosim.ssp import is_ssp, open_ssp
-
-    unpacked = tempfile.TemporaryDirectory(prefix="fmutwin_ssp_") if is_ssp(system_or_scenario) else None
     try:
         if system_or_scenario.suffix == ".json":
             scenario, base = load_scenario(system_or_scenario)
@@ -206,20 +202,18 @@ def cosim_run(system_or_scenario: Path, stop: float | None, step: float | None, 
             stop, step = stop or scenario.stop_s, step or scenario.step_s
             writer = writer_of(scenario, out, base, {"scenario": str(system_or_scenario)})
             execution = Execution(system, algorithm_of(scenario, algorithm), [writer], manipulators_of(scenario, base))
+            execution.run(stop, step)
         else:
-            system = open_ssp(system_or_scenario, unpacked.name) if unpacked else load(system_or_scenario)
-            writer = FileWriter(out or system_or_scenario.with_name("results.csv"),
-                                metadata={"system": str(system_or_scenario)})
-            execution = Execution(system, make_algorithm(algorithm) if algorithm else None, [writer])
-        execution.run(stop, step)
+            with open_system(system_or_scenario) as system:
+                writer = FileWriter(out or system_or_scenario.with_name("results.csv"),
+                                    metadata={"system": str(system_or_scenario)})
+                execution = Execution(system, make_algorithm(algorithm) if algorithm else None, [writer])
+                execution.run(stop, step)
     except (SystemError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     except CosimError as exc:
         click.echo(f"stopped: {exc}; results up to t = {exc.time_s:g} s are in {writer.path}", err=True)
         sys.exit(1)
-    finally:
-        if unpacked is not None:
-            unpacked.cleanup()
     click.echo(f"{system.name}: {execution.stats.steps} steps in {execution.stats.wall_s:.1f} s; wrote {writer.path}")
 
 
@@ -227,15 +221,15 @@ def cosim_run(system_or_scenario: Path, stop: float | None, step: float | None, 
 @click.argument("system", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="the .ssp archive")
 def export_ssp_command(system: Path, out: Path) -> None:
-    """Export a system description (.ssd) as an SSP 1.0 archive: SystemStructure.ssd, the FMUs
+    """Export a system description (.ssd, or an .ssp to rewrite) as an SSP 1.0 archive: SystemStructure.ssd, the FMUs
     under resources/, parameter values (each module's realised cell variation) as .ssv files.
     Its FMUs must be FMI 2.0 where arrays are connected (SSP 1.0 cannot name FMI 3.0 array elements)."""
-    from fmutwin.cosim import SystemError, load
-    from fmutwin.cosim.ssp import export_ssp
+    from fmutwin.cosim import SystemError
+    from fmutwin.cosim.ssp import export_ssp, open_system
 
     try:
-        description = load(system)
-        export_ssp(description, out)
+        with open_system(system) as description:
+            export_ssp(description, out)
     except SystemError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{description.name}: {len(description.components)} components, {len(description.connections)} "
@@ -251,18 +245,15 @@ def export_fmu_command(system: Path, out: Path, fmi_version: str) -> None:
     """Export a system description (.ssd or .ssp) as one co-simulation FMU (fmpy's container FMU):
     its unconnected inputs, parameter values and every output, coupled by Jacobi at the system's
     step; no Python at run time when its FMUs are native."""
-    import tempfile
-
-    from fmutwin.cosim import CosimError, SystemError, load
+    from fmutwin.cosim import CosimError, SystemError
     from fmutwin.cosim.container import export_fmu
-    from fmutwin.cosim.ssp import is_ssp, open_ssp
+    from fmutwin.cosim.ssp import open_system
 
-    with tempfile.TemporaryDirectory(prefix="fmutwin_ssp_") as unpacked:
-        try:
-            description = open_ssp(system, unpacked) if is_ssp(system) else load(system)
+    try:
+        with open_system(system) as description:
             export_fmu(description, out, int(fmi_version))
-        except (SystemError, CosimError) as exc:
-            raise click.ClickException(str(exc)) from None
+    except (SystemError, CosimError) as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"{description.name}: {len(description.components)} FMUs in one FMI {fmi_version}.0 FMU; wrote {out}")
 
 
@@ -280,6 +271,8 @@ def sweep_command(sweep_file: Path, out: Path | None, fmus: Path, workers: int, 
     """Run the scenarios of a sweep file (drive cycle x ambient x cooling x variation seed x aging)
     on the pack co-simulation; one row per scenario in OUT/rows/ (Parquet, written as each ends;
     a sweep run again goes on where it stopped), then OUT/results.parquet and OUT/summary.png."""
+    import pyarrow.parquet as pq
+
     from fmutwin import pack_sweep
     from fmutwin.cosim.sweep import read_table
     from fmutwin.report import plot_sweep
@@ -294,7 +287,7 @@ def sweep_command(sweep_file: Path, out: Path | None, fmus: Path, workers: int, 
     except ValueError as exc:  # a folder of another sweep's settings, a scenario id that cannot be a file name
         raise click.ClickException(str(exc)) from None
     table = read_table(out / "rows", scenarios)
-    _write_parquet(table, out / "results.parquet")
+    pq.write_table(table, out / "results.parquet")
     rows = table.to_pylist()
     plot_sweep(out / "summary.png", rows, f"{sweep.name}: {len(rows)} scenarios")
     failed = [r["id"] for r in rows if r["status"] != "ok"]
@@ -302,12 +295,6 @@ def sweep_command(sweep_file: Path, out: Path | None, fmus: Path, workers: int, 
                f"{out / 'results.parquet'} and {out / 'summary.png'}")
     for key in failed:
         click.echo(f"  failed: {key}", err=True)
-
-
-def _write_parquet(table: object, path: Path) -> None:
-    import pyarrow.parquet as pq
-
-    pq.write_table(table, path)
 
 
 @main.group()

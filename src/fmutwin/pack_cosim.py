@@ -49,6 +49,7 @@ def build_pack_fmus(out: Path, fmi_version: int | None = None) -> dict[str, Path
     import hashlib
     import json
 
+    from fmutwin.atomic import atomic_write
     from fmutwin.fmi.native.build import build_native
     from fmutwin.params import flagship
     from fmutwin.registry import TWINS
@@ -76,9 +77,8 @@ def build_pack_fmus(out: Path, fmi_version: int | None = None) -> dict[str, Path
             continue
         stamp_file.unlink(missing_ok=True)
         paths[kind] = build_native(export, out, fmi_version or version)
-        partial = stamp_file.with_name(stamp_file.name + ".partial")
-        partial.write_text(json.dumps(stamp, indent=1))
-        partial.replace(stamp_file)
+        with atomic_write(stamp_file) as partial:
+            partial.write_text(json.dumps(stamp, indent=1))
     return paths
 
 

@@ -112,15 +112,12 @@ class Iterated:
             worst, where = 0.0, ""
             for c in group:
                 now = ex.feed(c, t)
-                change = np.abs(now - used[c]) / (1.0 + np.abs(now))
-                if not change.size:
-                    continue
-                if not np.all(np.isfinite(change)):
-                    bad = int(np.argmax(~np.isfinite(change)))
-                    raise CouplingError(f"iterated coupling at t = {t:g} s: {c}.{ex.input_name(c, bad)} became "
-                                        f"{now[bad]!r} in sweep {k}")
-                if change.max() > worst:
-                    worst, where = float(change.max()), f"{c}.{ex.input_name(c, int(np.argmax(change)))}"
+                change, i = largest_change(now, used[c])
+                if change == np.inf:
+                    raise CouplingError(f"iterated coupling at t = {t:g} s: {c}.{ex.input_name(c, i)} became "
+                                        f"{now[i]!r} in sweep {k}")
+                if change > worst:
+                    worst, where = change, f"{c}.{ex.input_name(c, i)}"
             if worst <= self.tolerance:
                 self.iterations.append(k)
                 return
@@ -129,6 +126,18 @@ class Iterated:
                     ex.restore(c, t)
         raise CouplingError(f"iterated coupling did not converge at t = {t:g} s in {self.max_iterations} sweeps: "
                             f"{where} still changes by {worst:.3g} (relative; tolerance {self.tolerance:g})")
+
+
+def largest_change(now: np.ndarray, before: np.ndarray) -> tuple[float, int]:
+    """The largest change of a component's inputs between two sweeps, ``|now - before| / (1 +
+    |now|)``, and its index (0.0, -1 for no inputs); inf at the first input that is not finite.
+    The convergence measure of the iterated coupling and of the iterated initialisation."""
+    if not now.size:
+        return 0.0, -1
+    change = np.abs(now - before) / (1.0 + np.abs(now))
+    change[~np.isfinite(change)] = np.inf
+    i = int(np.argmax(change))
+    return float(change[i]), i
 
 
 ALGORITHMS = {"jacobi": Jacobi, "gauss-seidel": GaussSeidel, "iterated": Iterated}

@@ -38,6 +38,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from fmutwin.atomic import atomic_write
 from fmutwin.cosim.execution import Execution
 from fmutwin.cosim.ssp import require_scalar, scalar_parameters
 from fmutwin.cosim.system import System, SystemError, resolve
@@ -138,13 +139,8 @@ def export_fmu(system: System, path: str | Path, fmi_version: int = 2, base: Pat
         built, unzipped = Path(tmp) / "built.fmu", Path(tmp) / "unzipped"
         unzipped.mkdir()  # fmpy's writer empties it first
         create_container_fmu(config, unzipped, built)
-        partial = path.with_name(path.name + ".partial")
-        try:
+        with atomic_write(path) as partial:
             _repack(built, partial)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-    partial.replace(path)  # a complete FMU or none
     return path
 
 

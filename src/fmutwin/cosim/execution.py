@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from fmutwin.cosim.algorithms import CouplingError, make_algorithm
+from fmutwin.cosim.algorithms import CouplingError, largest_change, make_algorithm
 from fmutwin.cosim.component import Component, ComponentError
 from fmutwin.cosim.manipulators import Manipulator
 from fmutwin.cosim.observers import Observer, Recorder
@@ -328,13 +328,11 @@ class Execution:
             for c in self.order:
                 before = self.components[c].inputs.values.copy()
                 now = self.feed(c, t)
-                if now.size:
-                    change = np.abs(now - before) / (1.0 + np.abs(now))
-                    if not np.all(np.isfinite(now)):
-                        bad = int(np.argmax(~np.isfinite(now)))
-                        raise SystemError(f"initialisation: {c}.{self.input_name(c, bad)} became {now[bad]!r}")
-                    if change.max() > worst:
-                        worst, where = float(change.max()), f"{c}.{self.input_name(c, int(np.argmax(change)))}"
+                change, i = largest_change(now, before)
+                if change == np.inf:
+                    raise SystemError(f"initialisation: {c}.{self.input_name(c, i)} became {now[i]!r}")
+                if change > worst:
+                    worst, where = change, f"{c}.{self.input_name(c, i)}"
                 self.components[c].write_inputs()
             for c in self.order:
                 self.components[c].read_outputs()

@@ -21,11 +21,15 @@ scalars ``x[i]``). :func:`open_ssp` unpacks an archive and reads it back as a :c
 
 from __future__ import annotations
 
+import tempfile
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from lxml import etree
+
+from fmutwin.atomic import atomic_write
 
 from fmutwin.cosim.system import Connector, Interface, System, SystemError, array_size, load, parameter_set, \
     resolve, ssd_tree, to_xml
@@ -79,18 +83,12 @@ def export_ssp(system: System, path: str | Path, base: Path | None = None) -> Pa
         validate(data, "SystemStructureParameterValues.xsd", name)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
-            z.writestr(SSD_NAME, ssd)
-            for name, data in parameter_files.items():
-                z.writestr(name, data)
-            for fmu, name in files.items():
-                z.write(fmu, name)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    partial.replace(path)  # a complete archive or none
+    with atomic_write(path) as partial, zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(SSD_NAME, ssd)
+        for name, data in parameter_files.items():
+            z.writestr(name, data)
+        for fmu, name in files.items():
+            z.write(fmu, name)
     return path
 
 
@@ -170,9 +168,16 @@ def open_ssp(path: str | Path, into: str | Path) -> System:
     return load(into / SSD_NAME)
 
 
-def is_ssp(path: str | Path) -> bool:
-    """Whether ``path`` names an SSP archive (by its suffix)."""
-    return Path(path).suffix.lower() == ".ssp"
+@contextmanager
+def open_system(path: str | Path) -> Iterator[System]:
+    """The system of an SSD file, or of an SSP archive unpacked into a temporary folder for as
+    long as the ``with`` block lasts."""
+    path = Path(path)
+    if path.suffix.lower() != ".ssp":
+        yield load(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="fmutwin_ssp_") as unpacked:
+        yield open_ssp(path, unpacked)
 
 
-__all__ = ["export_ssp", "open_ssp", "is_ssp", "require_scalar", "scalar_parameters", "validate"]
+__all__ = ["export_ssp", "open_ssp", "open_system", "require_scalar", "scalar_parameters", "validate"]

@@ -30,6 +30,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable
 
+from fmutwin.atomic import atomic_write
+
 #: the file in a sweep's folder that holds the settings its rows were computed with
 MANIFEST = "_sweep.json"
 #: how often a scenario is given to a fresh worker after its worker died, before it is a failed row
@@ -150,9 +152,8 @@ def _write(folder: Path, row: dict[str, Any]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    part = folder / f".{row['id']}.parquet.partial"
-    pq.write_table(pa.Table.from_pylist([row]), part)
-    part.replace(folder / f"{row['id']}.parquet")
+    with atomic_write(folder / f"{row['id']}.parquet") as partial:
+        pq.write_table(pa.Table.from_pylist([row]), partial)
 
 
 def read_table(folder: str | Path, ids: Any = None) -> Any:

@@ -35,8 +35,9 @@ def simple_cell(n_rc: int = 1, **changes: Any) -> CellParameters:
 
 
 def all_features() -> CellParameters:
-    """Every feature of the cell twin on: 3 RC (directional), hysteresis, self-discharge,
-    distributed thermal, cycling and calendar aging, every fault (triggered early)."""
+    """Every feature of the cell twin on: 3 RC (directional), the charge-transfer and
+    concentration overpotentials, hysteresis, self-discharge, distributed thermal, cycling and
+    calendar aging, every fault (triggered early)."""
     d = default_cell_parameters().model_dump(exclude_none=True)
     branch = d["rc_branches"][0]
     d["rc_branches"] = [
@@ -50,6 +51,10 @@ def all_features() -> CellParameters:
     d["hysteresis"] = {"rate": 20.0, "max_voltage_V": {"soc": [0.0, 0.5, 1.0], "values": [0.03, 0.01, 0.02]},
                        "instantaneous_voltage_V": {"soc": [0.0, 1.0], "values": [0.004, 0.002]}, "initial_state": 0.2}
     d["self_discharge_resistance_ohm"] = {"temperature_K": [273.15, 323.15], "values": [5e3, 1e3]}
+    d["charge_transfer"] = {"voltage_V": {"soc": [0.0, 1.0], "values": [0.03, 0.02]},
+                            "current_A": {"temperature_K": [273.15, 323.15], "values": [40.0, 120.0]}}
+    d["concentration"] = {"coefficient_V": {"temperature_K": [273.15, 323.15], "values": [0.004, 0.002]},
+                          "time_constant_s": 80.0}
     d["thermal"] = {"model": "distributed", "mass_J_per_K": 1000.0, "heat_transfer_W_per_K": 10.0, "nodes": 3,
                     "node_conductance_W_per_K": 4.0}
     d["cycling_aging"] = {"reference_cycles": 1000.0, "capacity_change_percent": -20.0,

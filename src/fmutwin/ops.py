@@ -76,6 +76,12 @@ class Ops:
         """``x`` limited to ``[lo, hi]``."""
         return self.fmin(self.fmax(x, lo), hi)
 
+    def asinh(self, x: Any) -> Any:
+        """Inverse hyperbolic sine from log1p and sqrt (the primitives every backend and the
+        generated C have), accurate for small and large |x|."""
+        a = self.fabs(x)
+        return self.sign(x) * self.log1p(a + a * a / (1.0 + self.sqrt(1.0 + a * a)))
+
     def safe_div(self, num: Any, den: Any, tiny: float = 1e-300) -> Any:
         """``num/den`` with ``den`` kept away from zero (for branches that ``where`` discards)."""
         return num / self.where(self.fabs(den) > tiny, den, tiny)

@@ -13,7 +13,7 @@ import pytest
 
 from fmutwin.params.cell import CellParameters
 from fmutwin.reduction.ecm_fit import FitSettings, fit_data, fit_temperature
-from fmutwin.reduction.experiments import drive_cycle_profile, hppc_profile
+from fmutwin.reduction.experiments import constant_current_profile, drive_cycle_profile, hppc_profile
 from fmutwin.twins.cell_ecm import CellECMTwin
 
 CAPACITY_AH = 5.0
@@ -89,3 +89,38 @@ def test_bad_settings_and_data_name_the_field() -> None:
     with pytest.raises(ValueError, match="voltage_V"):
         fit_data("x", np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0]), np.array([3.7, np.nan]), 0.5, 3600.0,
                  OCV_SOC, OCV)
+
+
+B_CT = 0.02 + 0.01 * S  # charge-transfer scale b(SOC) [V]
+I_CT, K_E, TAU_E = 4.0, 0.004, 120.0  # reference current [A], concentration coefficient [V/C^3], tau_e [s]
+
+
+def test_noise_free_nonlinear_data_give_back_the_overpotentials() -> None:
+    """A truth with the charge-transfer and concentration overpotentials, driven by pulses to 3C
+    and constant-current discharges at 1C and 2.5C from SOC 0.95 to 0.15: b, I_ct,
+    k_e and tau_e come back, and the linear fit of the same data is far worse."""
+    params = CellParameters.from_dict({
+        **truth(2).model_dump(exclude_none=True),
+        "charge_transfer": {"voltage_V": {"soc": SOC, "values": B_CT.tolist()}, "current_A": I_CT},
+        "concentration": {"coefficient_V": K_E, "time_constant_s": TAU_E}})
+    profiles = [hppc_profile(CAPACITY_AH, (0.9, 0.7, 0.5, 0.3, 0.15), (0.5, 1.0, 3.0), (0.5, 1.0, 3.0)),
+                drive_cycle_profile("UDDS", CAPACITY_AH, 0.7, peak_c_rate=3.0)]
+    profiles += [constant_current_profile(CAPACITY_AH, rate, 0.95).head(int(400 * 0.8 / 0.95)) for rate in (1.0, 2.5)]
+    data = []
+    for profile in profiles:
+        p = params.with_changes(initial={"soc": profile.initial_soc, "temperature_K": 298.15})
+        voltage = CellECMTwin(p).run(profile.time_s, profile.current_A)["voltage_V"]
+        data.append(fit_data(profile.name, profile.time_s, profile.current_A, voltage, profile.initial_soc,
+                             CAPACITY_AH * 3600, OCV_SOC, OCV))
+    settings = FitSettings(n_rc=2, soc_grid=tuple(SOC), tau_soc_grid=(0.0, 1.0), smoothing=1e-9, max_nfev=200,
+                           charge_transfer=True, concentration=True)
+    fit = fit_temperature(data, 298.15, settings)
+    assert max(r["rms_V"] for r in fit.residuals.values()) < 1e-5
+    assert fit.charge_transfer_current_A == pytest.approx(I_CT, rel=1e-3)
+    np.testing.assert_allclose(fit.charge_transfer_voltage_V[COVERED], B_CT[COVERED], rtol=1e-3)
+    assert fit.concentration_coefficient_V == pytest.approx(K_E, rel=1e-3)
+    assert fit.concentration_time_constant_s == pytest.approx(TAU_E, rel=1e-3)
+    assert fit.bounds_hit == []
+    linear = fit_temperature(data, 298.15, FitSettings(n_rc=2, soc_grid=tuple(SOC), tau_soc_grid=(0.0, 1.0),
+                                                       smoothing=1e-9, max_nfev=200))
+    assert max(r["rms_V"] for r in linear.residuals.values()) > 2e-3

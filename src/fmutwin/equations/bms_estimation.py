@@ -47,8 +47,10 @@ from fmutwin.ops import Ops
 
 def estimator_structure(s: CellStructure) -> CellStructure:
     """The cell structure the filter runs: its tables, RC branches and hysteresis, the
-    temperature a held input (a constant thermal model), no fault or aging states."""
-    return replace(s, thermal_model="constant", n_nodes=1, cycling_aging=False,
+    temperature a held input (a constant thermal model), no fault or aging states, and no
+    electrolyte-concentration state (the filter's model keeps R0, the RC branches and the charge
+    transfer; the concentration term is left to the filter's process noise)."""
+    return replace(s, thermal_model="constant", n_nodes=1, cycling_aging=False, concentration=False,
                    internal_short=False, series_resistance=False, exothermic_reaction=False,
                    current_interruption=False)
 

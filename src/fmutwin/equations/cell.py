@@ -46,11 +46,14 @@ class CellStructure:
     series_resistance: bool
     exothermic_reaction: bool
     current_interruption: bool
+    charge_transfer: bool = False
+    concentration: bool = False
 
     def state_names(self) -> list[str]:
         """Names of the state entries, in a fixed order."""
         names = ["time_s", "soc"] + [f"rc_voltage_{i + 1}_V" for i in range(self.n_rc)]
         names += ["hysteresis_state", "hysteresis_sign"] if self.hysteresis else []
+        names += ["concentration_state"] if self.concentration else []
         names += [f"node_temperature_{k + 1}_K" for k in range(self.n_nodes)]
         names += ["num_cycles", "reaction_extent", "internal_short_active", "series_resistance_active",
                   "exotherm_active", "current_interrupted", "terminal_energy_J", "heat_generated_J"]
@@ -125,7 +128,8 @@ def _terminal(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], 
               t_K: Any) -> dict[str, Any]:
     """Voltages of the circuit at one state for a given cell current."""
     _, r_factor, ocv_factor = aging_factors(ops, s, p, x["num_cycles"])
-    names = ["ocv_V", "r0_ohm", "r0_charge_ohm", "hysteresis_max_voltage_V", "hysteresis_instantaneous_voltage_V"]
+    names = ["ocv_V", "r0_ohm", "r0_charge_ohm", "hysteresis_max_voltage_V", "hysteresis_instantaneous_voltage_V",
+             *NONLINEAR_TABLES]
     table = lookup_many(ops, s.tables, p, [n for n in names if n in s.tables], x["soc"], t_K)
     ocv = table["ocv_V"] * ocv_factor
     r0 = table["r0_ohm"]
@@ -142,8 +146,35 @@ def _terminal(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], 
     v_rc = 0.0 * ocv
     for i in range(s.n_rc):
         v_rc = v_rc + x[f"rc_voltage_{i + 1}_V"]
+    scale = r_factor * p["r0_calendar_factor"] * p["r0_scale"]
+    eta = nonlinear_overpotential(ops, s, table, scale, current_A, x.get("concentration_state"))
     return {"ocv": ocv, "r0": r0, "v_hyst": v_hyst, "r_factor": r_factor,
-            "voltage": ocv + v_hyst - current_A * r0 - v_rc}
+            "voltage": ocv + v_hyst - current_A * r0 - eta - v_rc}
+
+
+#: the tables of the nonlinear overpotentials (charge transfer, electrolyte concentration)
+NONLINEAR_TABLES = ("charge_transfer_voltage_V", "charge_transfer_current_A", "concentration_coefficient_V",
+                    "concentration_time_constant_s")
+
+
+def nonlinear_overpotential(ops: Ops, s: CellStructure, table: dict[str, Any], scale: Any, current_A: Any,
+                            concentration: Any) -> Any:
+    """The overpotentials beside R0 that make the ECM follow an electrochemical cell at high
+    current [V] (positive while discharging; both zero where the cell has neither):
+
+    * charge transfer, Butler-Volmer with symmetric transfer in asinh form:
+      b(SOC, T) asinh(I / I_ct(T)), scaled like R0 (``scale``: aging, calendar, variation);
+    * electrolyte concentration: k_e(T) e^3, e the concentration state (a first-order lag of
+      the C-rate with time constant tau_e(T)): linear in e it would be one more RC branch; the
+      cubic term is the steep rise of a sustained high-rate discharge (electrolyte depletion).
+    """
+    eta = 0.0 * current_A
+    if s.charge_transfer:
+        b = table["charge_transfer_voltage_V"] * scale
+        eta = eta + b * ops.asinh(current_A / table["charge_transfer_current_A"])
+    if s.concentration:
+        eta = eta + table["concentration_coefficient_V"] * concentration * concentration * concentration
+    return eta
 
 
 def terminal_voltage(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], current_A: Any,
@@ -203,6 +234,7 @@ def held_tables(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any]
     names = ["ocv_V", "entropic_coefficient_V_per_K", "r0_ohm", "hysteresis_max_voltage_V",
              "hysteresis_instantaneous_voltage_V", "self_discharge_resistance_ohm"]
     names += [f"rc{i}_{kind}" for i in range(1, s.n_rc + 1) for kind in ("resistance_ohm", "time_constant_s")]
+    names += list(NONLINEAR_TABLES)
     table = lookup_many(ops, s.tables, p, [n for m in names for n in (m, _charge_name(m)) if n in s.tables],
                         soc, t_cell)
 
@@ -225,6 +257,10 @@ def held_tables(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any]
         held["hysteresis_instantaneous"] = table["hysteresis_instantaneous_voltage_V"]
     if s.self_discharge:
         held["self_discharge_r"] = table["self_discharge_resistance_ohm"]
+    held["nonlinear"] = {k: table[k] for k in NONLINEAR_TABLES if k in table}
+    held["nonlinear_scale"] = r_factor * p["r0_calendar_factor"] * p["r0_scale"]
+    if s.concentration:
+        held["concentration_decays"] = circuit.rc_decays(ops, table["concentration_time_constant_s"], start["dt"])
     if with_slope:
         held["ocv_slope"] = slope_over_soc(ops, s.tables["ocv_V"], p["ocv_V"], soc, t_cell, "ocv_V")
     return held
@@ -270,6 +306,22 @@ def circuit_over_step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str
         rc_integral = rc_integral + circuit.rc_voltage_integral(ops, v, current, r, tau, dt, decays)
         slope = slope - r * (1.0 - tau * decays[0] / dt)
     e_loss = e_loss - current * v_hyst * dt  # hysteresis opposes the current: dissipated
+    # -- nonlinear overpotentials: the concentration state over the step, both held at its end --
+    concentration = None
+    if s.concentration:
+        c_rate = current * 3600.0 / capacity
+        decays = held["concentration_decays"]
+        concentration = circuit.rc_step(ops, x["concentration_state"], c_rate, 1.0,
+                                        held["nonlinear"]["concentration_time_constant_s"], dt, decays)
+        xn["concentration_state"] = concentration
+        slope = slope - 3.0 * held["nonlinear"]["concentration_coefficient_V"] * concentration * concentration \
+            * decays[0] * 3600.0 / capacity
+    eta = nonlinear_overpotential(ops, s, held["nonlinear"], held["nonlinear_scale"], current, concentration)
+    if s.charge_transfer:
+        b, i_ct = held["nonlinear"]["charge_transfer_voltage_V"] * held["nonlinear_scale"], \
+            held["nonlinear"]["charge_transfer_current_A"]
+        slope = slope - b / ops.sqrt(i_ct * i_ct + current * current)
+    e_loss = e_loss + current * eta * dt  # concentration: may be negative, the gradient's stored energy returned
     if s.hysteresis:
         xn["hysteresis_state"], xn["hysteresis_sign"] = hysteresis.hysteresis_step(
             ops, x["hysteresis_state"], x["hysteresis_sign"], current, p["hysteresis_rate"], capacity, dt)
@@ -291,7 +343,7 @@ def circuit_over_step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str
     xn["num_cycles"] = x["num_cycles"] + ops.fmax(current, 0.0) * dt / p["nominal_capacity_As"]
 
     # -- terminal energy: OCV energy minus what R0, the RC branches and hysteresis take -------
-    mean_voltage = ocv_mean + v_hyst - current * r0 - rc_integral / dt
+    mean_voltage = ocv_mean + v_hyst - current * r0 - eta - rc_integral / dt
     out = {"xn": xn, "x_eff": x_eff, "ocv0": ocv0, "e_loss": e_loss, "e_terminal": current * dt * mean_voltage,
            "mean_voltage": mean_voltage, "entropic": held["entropic"]}
     if "ocv_slope" in held:

@@ -57,6 +57,48 @@ class Hysteresis(StrictModel):
     initial_state: float = Field(0.0, ge=-1, le=1, description="initial hysteresis state H0 [1]")
 
 
+class ChargeTransfer(StrictModel):
+    """Charge-transfer overpotential beside R0, Butler-Volmer in asinh form: b(SOC, T) asinh(I / I_ct(T)).
+
+    At small currents it adds a resistance b / I_ct; at large ones it grows with log(I), as the
+    reaction overpotential of an electrochemical cell does (positive I = discharge).
+    """
+
+    voltage_V: Annotated[Table, bounded(0.0, 1.0, "V")] = Field(
+        description="overpotential scale b(SOC[, T]) [V] (2RT/F = 0.051 V at 25 degC for one symmetric reaction)")
+    current_A: Annotated[Table | float, bounded(0.0, 1e5, "A", lo_open=True)] = Field(
+        description="reference current I_ct(T) [A] (twice the exchange current of the cell)")
+
+    @model_validator(mode="after")
+    def _over_temperature(self) -> "ChargeTransfer":
+        if isinstance(self.current_A, Table) and self.current_A.soc is not None:
+            raise ValueError("current_A: a table over temperature_K only (I_ct(T))")
+        return self
+
+
+class Concentration(StrictModel):
+    """Electrolyte-concentration overpotential k_e(T) e^3, with e' = (C-rate - e) / tau_e(T).
+
+    e is a state (zero at rest): the C-rate (current / capacity per hour, positive = discharge)
+    seen through a first-order lag. The cubic term is small at moderate currents and rises
+    steeply under a sustained high-rate discharge, as an electrochemical cell's electrolyte
+    depletes.
+    """
+
+    coefficient_V: Annotated[Table | float, bounded(0.0, 10.0, "V")] = Field(
+        description="k_e(T) [V] per (C-rate)^3")
+    time_constant_s: Annotated[Table | float, bounded(0.0, 1e6, "s", lo_open=True)] = Field(
+        description="time constant tau_e(T) [s] of the concentration state")
+
+    @model_validator(mode="after")
+    def _over_temperature(self) -> "Concentration":
+        for name in ("coefficient_V", "time_constant_s"):
+            value = getattr(self, name)
+            if isinstance(value, Table) and value.soc is not None:
+                raise ValueError(f"{name}: a table over temperature_K only")
+        return self
+
+
 class Thermal(StrictModel):
     """Cell thermal model.
 
@@ -205,6 +247,8 @@ class CellParameters(ParameterFile):
     r0_ohm: ResistanceTable = Field(description="series resistance R0 (discharge, or both directions) [Ohm]")
     r0_charge_ohm: ResistanceTable | None = Field(None, description="series resistance while charging [Ohm]; default: same as discharge")
     rc_branches: list[RCBranch] = Field(default_factory=list, max_length=3, description="0 to 3 RC pairs")
+    charge_transfer: ChargeTransfer | None = Field(None, description="charge-transfer overpotential; None: R0 only")
+    concentration: Concentration | None = Field(None, description="electrolyte-concentration overpotential; None: none")
     hysteresis: Hysteresis | None = None
     self_discharge_resistance_ohm: SelfDischargeTable | None = Field(
         None, description="self-discharge resistance R_SD(T) [Ohm] across the OCV source; None: no self-discharge")

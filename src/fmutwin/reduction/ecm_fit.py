@@ -42,6 +42,12 @@ TAU_BOUNDS_S: dict[int, tuple[tuple[float, float], ...]] = {
 }
 
 
+#: bounds of the charge-transfer reference current I_ct [A] and the concentration time constant
+#: tau_e [s] (see :class:`FitSettings`)
+CHARGE_TRANSFER_CURRENT_BOUNDS_A = (0.05, 500.0)
+CONCENTRATION_TIME_CONSTANT_BOUNDS_S = (5.0, 5000.0)
+
+
 @dataclass(frozen=True)
 class FitSettings:
     """What is fitted and how (recorded in provenance)."""
@@ -53,6 +59,10 @@ class FitSettings:
     smoothing: float = 0.02  # weight of the SOC-curvature penalty [V per Ohm of second difference, per sqrt(sample)]
     min_resistance_ohm: float = 1e-6
     max_nfev: int = 60
+    #: fit a charge-transfer overpotential b(SOC) asinh(I / I_ct) beside R0 (b a table, I_ct one value)
+    charge_transfer: bool = False
+    #: fit an electrolyte-concentration overpotential k_e e^3, e a first-order lag of the C-rate (time constant tau_e)
+    concentration: bool = False
 
     def __post_init__(self) -> None:
         if self.n_rc not in TAU_BOUNDS_S:
@@ -65,7 +75,12 @@ class FitSettings:
     def record(self) -> dict[str, Any]:
         return {"n_rc": self.n_rc, "soc_grid": list(self.soc_grid), "tau_soc_grid": list(self.tau_soc_grid),
                 "smoothing": self.smoothing, "high_current_weight": self.high_current_weight, "min_resistance_ohm": self.min_resistance_ohm,
-                "max_nfev": self.max_nfev, "tau_bounds_s": [list(b) for b in TAU_BOUNDS_S[self.n_rc]]}
+                "max_nfev": self.max_nfev, "tau_bounds_s": [list(b) for b in TAU_BOUNDS_S[self.n_rc]],
+                "charge_transfer": self.charge_transfer, "concentration": self.concentration,
+                **({"charge_transfer_current_bounds_A": list(CHARGE_TRANSFER_CURRENT_BOUNDS_A)}
+                   if self.charge_transfer else {}),
+                **({"concentration_time_constant_bounds_s": list(CONCENTRATION_TIME_CONSTANT_BOUNDS_S)}
+                   if self.concentration else {})}
 
 
 @dataclass(frozen=True)
@@ -123,24 +138,46 @@ class TemperatureFit:
     residuals: dict[str, dict[str, float]] = field(default_factory=dict)  # experiment -> rms_V, max_V
     nfev: int = 0
     wall_time_s: float = 0.0
+    charge_transfer_voltage_V: np.ndarray | None = None  # b over soc_grid
+    charge_transfer_current_A: float | None = None  # I_ct
+    concentration_coefficient_V: float | None = None  # k_e
+    concentration_time_constant_s: float | None = None  # tau_e
+    bounds_hit: list[str] = field(default_factory=list)  # nonlinear parameters that ended at a bound
+
+
+def _lag(gain: np.ndarray, drive: np.ndarray, continues: np.ndarray) -> np.ndarray:
+    """Solve y_k = (1 - g_k) y_(k-1) + g_k u_k for stacked experiments (y = 0 before each one's
+    first step: ``continues`` is 0 there): the exact step of :func:`rc_step` for every column of
+    ``drive`` at once, as one lower-bidiagonal solve."""
+    coupling = (1.0 - gain) * continues
+    banded = np.vstack([np.ones_like(coupling), np.append(-coupling[1:], 0.0)])
+    return solve_banded((1, 0), banded, gain[:, None] * drive, check_finite=False)
 
 
 class _Problem:
-    """The separable least-squares problem of one temperature."""
+    """The separable least-squares problem of one temperature.
+
+    Nonlinear parameters (the outer problem, all as logarithms): the time-constant nodes, then
+    I_ct (with ``charge_transfer``), then tau_e (with ``concentration``). For fixed values of
+    these the voltage is linear in every table node (R0, R_i, b) and in k_e.
+    """
 
     def __init__(self, data: list[FitData], settings: FitSettings) -> None:
         self.data = data
         self.settings = settings
         self.n_soc = len(settings.soc_grid)
-        # per experiment: R0 basis at the end SOC, RC drive basis at the start SOC, tau basis at the start SOC
-        self.r0_cols = np.concatenate([-d.current_A[:, None] * _hat_basis(d.soc[1:], settings.soc_grid)
-                                       for d in data])
+        self.n_tau = settings.n_rc * len(settings.tau_soc_grid)
+        # per experiment: R0 (and b) basis at the end SOC, RC drive basis at the start SOC, tau basis at the start SOC
+        self.end_basis = np.concatenate([_hat_basis(d.soc[1:], settings.soc_grid) for d in data])
+        self.current = np.concatenate([d.current_A for d in data])
+        self.r0_cols = -self.current[:, None] * self.end_basis
         self.drive = np.concatenate([d.current_A[:, None] * _hat_basis(d.soc[:-1], settings.soc_grid) for d in data])
         self.tau_basis = np.concatenate([_hat_basis(d.soc[:-1], settings.tau_soc_grid) for d in data])
         self.dt_s = np.concatenate([d.dt_s for d in data])
         self.continues = np.concatenate([np.arange(d.dt_s.size) > 0 for d in data]).astype(float)
-        self.target = np.concatenate([d.voltage_V - d.ocv_V for d in data])  # = -I R0 - sum v_i
-        current = np.abs(np.concatenate([d.current_A for d in data]))
+        self.c_rate = np.concatenate([-3600.0 * np.diff(d.soc) / d.dt_s for d in data])  # I / (Q per hour)
+        self.target = np.concatenate([d.voltage_V - d.ocv_V for d in data])  # = -I R0 - sum v_i - overpotentials
+        current = np.abs(self.current)
         if not current.max() > 0:
             raise ValueError("data: every experiment is at rest (zero current); nothing to fit")
         self.weight = 1.0 + settings.high_current_weight * (current / current.max()) ** 2
@@ -149,11 +186,35 @@ class _Problem:
         curvature = np.zeros((max(m - 2, 0), m))
         for j in range(m - 2):
             curvature[j, j:j + 3] = (1.0, -2.0, 1.0)
-        blocks = [curvature] * (1 + settings.n_rc)
+        blocks = [curvature] * (1 + settings.n_rc + int(settings.charge_transfer))
+        if settings.concentration:
+            blocks.append(np.zeros((0, 1)))
         self.penalty = settings.smoothing * np.sqrt(n / max(m, 1)) * block_diag(*blocks)
 
-    def design(self, log_tau: np.ndarray) -> np.ndarray:
-        """Columns: R0 nodes, then each branch's R nodes; rows: every sample of every experiment.
+    def bounds(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Lower and upper bounds of the outer parameters (logs) and their names."""
+        s = self.settings
+        n_tau = len(s.tau_soc_grid)
+        names = [f"rc{i + 1}_time_constant_s[soc={soc:g}]" for i in range(s.n_rc) for soc in s.tau_soc_grid]
+        pairs = [b for b in TAU_BOUNDS_S[s.n_rc] for _ in range(n_tau)]
+        if s.charge_transfer:
+            names.append("charge_transfer_current_A")
+            pairs.append(CHARGE_TRANSFER_CURRENT_BOUNDS_A)
+        if s.concentration:
+            names += ["concentration_time_constant_s"]
+            pairs += [CONCENTRATION_TIME_CONSTANT_BOUNDS_S]
+        lo, hi = np.log(np.array(pairs, float)).T
+        return lo, hi, names
+
+    def _split(self, x: np.ndarray) -> tuple[np.ndarray, float | None, float | None]:
+        """(log tau nodes, I_ct or None, tau_e or None)."""
+        k = self.n_tau
+        i_ct = float(np.exp(x[k])) if self.settings.charge_transfer else None
+        tau_e = float(np.exp(x[-1])) if self.settings.concentration else None
+        return x[:self.n_tau], i_ct, tau_e
+
+    def design(self, x: np.ndarray) -> np.ndarray:
+        """Columns: R0 nodes, each branch's R nodes, then the b nodes; rows: every sample of every experiment.
 
         A branch's unit-resistance responses obey v_k = a_k v_(k-1) + (1 - a_k) u_k with
         a_k = exp(-dt_k / tau_k) (the exact step of :func:`rc_step`, which defines a_k and 1 - a_k
@@ -161,51 +222,66 @@ class _Problem:
         from rest) and the lower-bidiagonal system is solved for all SOC nodes at once.
         """
         s = self.settings
+        log_tau, i_ct, tau_e = self._split(x)
         tau_nodes = np.exp(log_tau.reshape(s.n_rc, -1))
         tau = self.tau_basis @ tau_nodes.T  # (n_samples, n_rc)
         gain = rc_step(NUMPY, 0.0, 1.0, 1.0, tau, self.dt_s[:, None])  # 1 - a_k: response to a unit drive
-        columns = [self.r0_cols]
-        for i in range(s.n_rc):
-            coupling = (1.0 - gain[:, i]) * self.continues
-            banded = np.vstack([np.ones_like(coupling), np.append(-coupling[1:], 0.0)])
-            columns.append(-solve_banded((1, 0), banded, gain[:, i:i + 1] * self.drive, check_finite=False))
+        columns = [self.r0_cols] + [-_lag(gain[:, i], self.drive, self.continues) for i in range(s.n_rc)]
+        if i_ct is not None:
+            columns.append(-np.arcsinh(self.current / i_ct)[:, None] * self.end_basis)
+        if tau_e is not None:  # the concentration state: the twin's rc_step of the C-rate with R = 1
+            e = _lag(rc_step(NUMPY, 0.0, 1.0, 1.0, tau_e, self.dt_s), self.c_rate[:, None], self.continues)[:, 0]
+            columns.append(-(e ** 3)[:, None])
         return np.concatenate(columns, axis=1)
 
-    def solve_linear(self, log_tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Best resistances for these time constants and the (data + penalty) residual."""
-        a = self.design(log_tau)
+    def solve_linear(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Best table values for these nonlinear parameters and the (data + penalty) residual."""
+        a = self.design(x)
         a_aug = np.vstack([a * self.weight[:, None], self.penalty])
         b_aug = np.concatenate([self.target * self.weight, np.zeros(self.penalty.shape[0])])
         q, r = np.linalg.qr(a_aug)  # same minimiser, on a square system: the bounded solve stays small
         res = lsq_linear(r, q.T @ b_aug, bounds=(self.settings.min_resistance_ohm, np.inf), method="bvls")
         return res.x, a_aug @ res.x - b_aug
 
-    def residual(self, log_tau: np.ndarray) -> np.ndarray:
-        return self.solve_linear(log_tau)[1]
+    def residual(self, x: np.ndarray) -> np.ndarray:
+        return self.solve_linear(x)[1]
+
+    def errors(self, x: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Model minus data voltage at every sample (no weights, no penalty)."""
+        return self.design(x) @ values - self.target
 
 
 def fit_temperature(data: list[FitData], temperature_K: float, settings: FitSettings = FitSettings(),
                     tau_initial_s: Sequence[float] | None = None) -> TemperatureFit:
-    """Fit R0, R_i (SOC tables) and tau_i (coarse SOC tables) to the experiments at one temperature."""
+    """Fit R0, R_i (SOC tables) and tau_i (coarse SOC tables), and b, I_ct, k_e, tau_e where the
+    settings ask for them, to the experiments at one temperature. ``bounds_hit`` names the
+    nonlinear parameters that ended at a bound (reported in the provenance record)."""
     wall = time.perf_counter()
     problem = _Problem(data, settings)
-    bounds = TAU_BOUNDS_S[settings.n_rc]
+    lo, hi, names = problem.bounds()
     n_tau = len(settings.tau_soc_grid)
     if tau_initial_s is None:
-        tau_initial_s = [np.sqrt(lo * hi) for lo, hi in bounds]
-    x0 = np.repeat(np.log(np.asarray(tau_initial_s, float)), n_tau)
-    lo = np.repeat([np.log(b[0]) for b in bounds], n_tau)
-    hi = np.repeat([np.log(b[1]) for b in bounds], n_tau)
+        tau_initial_s = [np.sqrt(a * b) for a, b in TAU_BOUNDS_S[settings.n_rc]]
+    x0 = np.concatenate([np.repeat(np.log(np.asarray(tau_initial_s, float)), n_tau),
+                         0.5 * (lo + hi)[problem.n_tau:]])
     x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
     with threadpool_limits(limits=1, user_api="blas"):  # tall, thin matrices: threads only contend
         result = least_squares(problem.residual, x0, bounds=(lo, hi), method="trf", x_scale=1.0,
                                diff_step=1e-4, max_nfev=settings.max_nfev)
-        r, _ = problem.solve_linear(result.x)
+        values, _ = problem.solve_linear(result.x)
     m = problem.n_soc
-    fit = TemperatureFit(float(temperature_K), np.asarray(settings.soc_grid), r[:m], r[m:].reshape(settings.n_rc, m),
-                         np.asarray(settings.tau_soc_grid), np.exp(result.x).reshape(settings.n_rc, n_tau),
-                         nfev=int(result.nfev))
-    err_all = problem.design(result.x) @ r - problem.target
+    n_rc = settings.n_rc
+    _, i_ct, tau_e = problem._split(result.x)
+    fit = TemperatureFit(float(temperature_K), np.asarray(settings.soc_grid), values[:m],
+                         values[m:m * (1 + n_rc)].reshape(n_rc, m), np.asarray(settings.tau_soc_grid),
+                         np.exp(result.x[:problem.n_tau]).reshape(n_rc, n_tau), nfev=int(result.nfev),
+                         charge_transfer_voltage_V=values[m * (1 + n_rc):m * (2 + n_rc)] if i_ct is not None else None,
+                         charge_transfer_current_A=i_ct,
+                         concentration_coefficient_V=float(values[-1]) if tau_e is not None else None,
+                         concentration_time_constant_s=tau_e,
+                         bounds_hit=[n for n, v, a, b in zip(names, result.x, lo, hi)
+                                     if min(v - a, b - v) < 1e-3])
+    err_all = problem.errors(result.x, values)
     offset = 0
     for d in data:
         err = err_all[offset:offset + d.dt_s.size]

@@ -39,7 +39,7 @@ class Profile:
     ``time_s[k]`` to ``time_s[k+1]``; the cell starts at rest at ``initial_soc``."""
 
     name: str
-    kind: str  # "pulses" | "drive_cycle"
+    kind: str  # "pulses" | "drive_cycle" | "constant_current"
     time_s: np.ndarray
     current_A: np.ndarray
     initial_soc: float
@@ -59,6 +59,11 @@ class Profile:
     def dt_s(self) -> np.ndarray:
         """Step lengths [s]."""
         return np.diff(self.time_s)
+
+    def head(self, steps: int) -> "Profile":
+        """The profile's first ``steps`` steps (a discharge ended at its cut-off)."""
+        return Profile(self.name, self.kind, self.time_s[:steps + 1], self.current_A[:steps], self.initial_soc,
+                       self.settings)
 
     def record(self) -> dict[str, Any]:
         """A JSON-ready description for provenance records."""
@@ -80,36 +85,66 @@ def _segments(parts: list[tuple[float, float, float]]) -> tuple[np.ndarray, np.n
 
 
 def hppc_profile(capacity_Ah: float, soc_levels: tuple[float, ...] = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1),
-                 pulse_c_rate: float = 1.0, charge_c_rate: float = 0.5, pulse_s: float = 10.0,
-                 pulse_rest_s: float = 40.0, level_c_rate: float = 1.0, level_rest_s: float = 1200.0) -> Profile:
-    """HPPC-style pulses at each SOC level, from high to low SOC.
+                 pulse_c_rates: tuple[float, ...] = (1.0,), charge_c_rates: tuple[float, ...] = (0.5,),
+                 pulse_s: float = 10.0, pulse_rest_s: float = 40.0, level_c_rate: float = 1.0,
+                 level_rest_s: float = 1200.0, fast_charge_max_soc: float = 1.0) -> Profile:
+    """HPPC-style pulses at each SOC level, from high to low SOC, at several amplitudes.
 
-    At each level: a discharge pulse of ``pulse_c_rate`` for ``pulse_s``, a rest, a charge pulse
-    of ``charge_c_rate`` for ``pulse_s``, a rest (all at 1 s steps); then a ``level_c_rate`` discharge to the next
-    level (10 s steps) and a ``level_rest_s`` rest (1 s steps for the first minute, then coarser).
-    Starts from rest at the first level.
+    At each level, for each amplitude pair in turn (``pulse_c_rates[j]`` discharge,
+    ``charge_c_rates[j]`` charge; the shorter tuple repeats its last value): a discharge pulse for
+    ``pulse_s``, a rest, a charge pulse for ``pulse_s``, a rest (all at 1 s steps); then a
+    ``level_c_rate`` discharge to the next level (10 s steps) and a ``level_rest_s`` rest (1 s
+    steps for the first minute, then coarser). Each discharge pulse is balanced by its charge
+    pulse only when the rates are equal, so a level's SOC drifts by the pulses' net charge.
+    Charge pulses faster than 1C are left out at levels above ``fast_charge_max_soc``, where a
+    cell passes its upper cut-off within the pulse. Starts from rest at the first level.
     """
     levels = sorted(soc_levels, reverse=True)
     if not levels or levels[0] > 1.0 or levels[-1] <= 0.0:
         raise ValueError(f"soc_levels must lie in (0, 1], got {soc_levels}")
+    rates = [tuple(float(r) for r in pulse_c_rates), tuple(float(r) for r in charge_c_rates)]
+    if not all(rates) or any(r < 0 for group in rates for r in group):
+        raise ValueError(f"pulse_c_rates and charge_c_rates must be non-empty and >= 0, got {pulse_c_rates}, "
+                         f"{charge_c_rates}")
+    n_pairs = max(len(r) for r in rates)
+    pairs = [tuple(group[min(j, len(group) - 1)] for group in rates) for j in range(n_pairs)]
     c = float(capacity_Ah)
     parts: list[tuple[float, float, float]] = []
     for k, soc in enumerate(levels):
-        parts += [(pulse_s, pulse_c_rate * c, 1.0), (pulse_rest_s, 0.0, 1.0),
-                  (pulse_s, -charge_c_rate * c, 1.0), (pulse_rest_s, 0.0, 1.0)]
+        for discharge, charge in pairs:
+            parts += [(pulse_s, discharge * c, 1.0), (pulse_rest_s, 0.0, 1.0)]
+            if charge <= 1.0 or soc <= fast_charge_max_soc:
+                parts += [(pulse_s, -charge * c, 1.0), (pulse_rest_s, 0.0, 1.0)]
         if k + 1 < len(levels):
             duration = (soc - levels[k + 1]) * 3600.0 / level_c_rate
             parts += [(duration, level_c_rate * c, 10.0), (60.0, 0.0, 1.0), (120.0, 0.0, 10.0),
                       (max(level_rest_s - 180.0, 30.0), 0.0, 60.0)]
     t, i = _segments(parts)
     return Profile("HPPC", "pulses", t, i, levels[0],
-                   {"soc_levels": list(levels), "pulse_c_rate": pulse_c_rate, "charge_c_rate": charge_c_rate,
-                    "pulse_s": pulse_s, "pulse_rest_s": pulse_rest_s, "level_c_rate": level_c_rate,
-                    "level_rest_s": level_rest_s})
+                   {"soc_levels": list(levels), "pulse_c_rates": [p[0] for p in pairs],
+                    "charge_c_rates": [p[1] for p in pairs], "pulse_s": pulse_s, "pulse_rest_s": pulse_rest_s,
+                    "level_c_rate": level_c_rate, "level_rest_s": level_rest_s,
+                    "fast_charge_max_soc": fast_charge_max_soc})
 
 
-def drive_cycle_profile(name: str, capacity_Ah: float, initial_soc: float, repeats: int = 1) -> Profile:
-    """A shared drive cycle at 1 s steps, currents scaled by capacity / 5 Ah (the cycles' reference cell).
+def constant_current_profile(capacity_Ah: float, c_rate: float, initial_soc: float = 1.0,
+                             steps: int = 400) -> Profile:
+    """A constant-current discharge at ``c_rate`` from rest at ``initial_soc``, long enough to
+    empty the cell (110 % of its charge): :func:`simulate` ends it at the lower voltage cut-off.
+    ``steps`` equal steps over the nominal discharge time."""
+    if not c_rate > 0:
+        raise ValueError(f"c_rate must be > 0 (a discharge), got {c_rate}")
+    duration = 1.1 * initial_soc * 3600.0 / c_rate
+    step = initial_soc * 3600.0 / c_rate / steps
+    t, i = _segments([(duration, c_rate * float(capacity_Ah), step)])
+    return Profile(f"CC{c_rate:g}C@{initial_soc:g}", "constant_current", t, i, float(initial_soc),
+                   {"c_rate": float(c_rate), "to": "lower voltage cut-off"})
+
+
+def drive_cycle_profile(name: str, capacity_Ah: float, initial_soc: float, repeats: int = 1,
+                        peak_c_rate: float | None = None) -> Profile:
+    """A shared drive cycle at 1 s steps, currents scaled by capacity / 5 Ah (the cycles' reference
+    cell), or, with ``peak_c_rate``, so that the largest discharge current is that many C.
 
     US06 and UDDS are tabulated as current; WLTC as vehicle power, which is averaged over each
     second and scaled so the raw (0.1 s) profile's peak discharge equals the other cycles' 8.1 A
@@ -128,12 +163,17 @@ def drive_cycle_profile(name: str, capacity_Ah: float, initial_soc: float, repea
         source = f"drive_cycles/{upper}.csv"
     else:
         raise ValueError(f"unknown drive cycle {name!r}; valid: US06, UDDS, WLTC")
+    if peak_c_rate is not None:
+        if not peak_c_rate > 0:
+            raise ValueError(f"peak_c_rate must be > 0, got {peak_c_rate}")
+        scale = peak_c_rate * capacity_Ah / current.max()
     one = current * scale
     period = seconds[-1] - seconds[0]
     t = np.concatenate([seconds[:-1] + k * period for k in range(repeats)] + [[seconds[-1] + (repeats - 1) * period]])
     i = np.tile(one, repeats)
-    return Profile(f"{upper}@{initial_soc:g}", "drive_cycle", t - t[0], i, float(initial_soc),
-                   {"cycle": upper, "repeats": repeats, "current_scale": scale,
+    label = f"{upper}@{initial_soc:g}" + (f"x{peak_c_rate:g}C" if peak_c_rate is not None else "")
+    return Profile(label, "drive_cycle", t - t[0], i, float(initial_soc),
+                   {"cycle": upper, "repeats": repeats, "current_scale": scale, "peak_c_rate": peak_c_rate,
                     "data": file_record(shared_data.data_dir() / source, f"drive cycle {upper}")})
 
 
@@ -220,8 +260,10 @@ class Trace:
 def simulate(source: EchemSource, profile: Profile, temperature_K: float) -> Trace:
     """Run ``profile`` on the electrochemical twin (isothermal, at ``temperature_K``).
 
-    A limit reached part-way (e.g. the voltage cut-off) raises the twin's error naming the
-    profile; an experiment must stay inside the model's limits to be usable for a fit.
+    A constant-current discharge ends at the model's lower voltage cut-off: the trace (and its
+    profile) keep the steps before the first one that ends below it. Any other profile must stay
+    inside the model's limits to be usable for a fit: a limit reached part-way raises the twin's
+    error naming the profile.
     """
     import time
 
@@ -232,9 +274,29 @@ def simulate(source: EchemSource, profile: Profile, temperature_K: float) -> Tra
     try:
         out = twin.run(profile.time_s, profile.current_A)
     except LimitReached as exc:
-        raise LimitReached(f"experiment {profile.name} at {temperature_K} K: {exc}", exc.event, exc.time_s,
-                           exc.outputs) from exc
-    return Trace(profile, float(temperature_K), out["voltage_V"], time.perf_counter() - wall)
+        if profile.kind != "constant_current":
+            raise LimitReached(f"experiment {profile.name} at {temperature_K} K: {exc}", exc.event, exc.time_s,
+                               exc.outputs) from exc
+        out = exc.partial  # type: ignore[attr-defined]
+    voltage = np.asarray(out["voltage_V"], float)
+    if profile.kind == "constant_current":
+        below = np.flatnonzero(voltage < float(source.parameter_values()["Lower voltage cut-off [V]"]))
+        steps = int(below[0]) if below.size else voltage.size
+        if steps < 2:
+            raise ValueError(f"experiment {profile.name} at {temperature_K} K starts below the lower voltage cut-off")
+        profile, voltage = profile.head(steps), voltage[:steps]
+    return Trace(profile, float(temperature_K), voltage, time.perf_counter() - wall)
+
+
+def capacity_window(trace: Trace, fraction: float = 0.95) -> Trace:
+    """A constant-current discharge's trace over the first ``fraction`` of the charge it delivered
+    (where an ECM is compared: the last steps before the cut-off are the knee); other traces as
+    they are."""
+    if trace.profile.kind != "constant_current":
+        return trace
+    charge = np.cumsum(trace.profile.current_A * trace.profile.dt_s)
+    steps = max(1, int(np.searchsorted(charge, fraction * charge[-1], side="right")))
+    return Trace(trace.profile.head(steps), trace.temperature_K, trace.voltage_V[:steps], trace.wall_time_s)
 
 
 def electrode_soh(source: EchemSource) -> dict[str, float]:

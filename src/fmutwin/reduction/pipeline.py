@@ -33,11 +33,12 @@ from pydantic import Field, field_validator, model_validator
 
 from fmutwin import provenance
 from fmutwin.params.base import StrictModel
-from fmutwin.params.cell import CellParameters, Initial, RCBranch, Thermal
+from fmutwin.params.cell import CellParameters, ChargeTransfer, Concentration, Initial, RCBranch, Thermal
 from fmutwin.params.tables import Table
 from fmutwin.reduction.ecm_fit import FitSettings, TemperatureFit, error_summary, fit_data, fit_temperature
-from fmutwin.reduction.experiments import (EchemSource, Profile, Trace, drive_cycle_profile, electrode_soh,
-                                           equilibrium_ocv, hppc_profile, simulate, thermal_properties)
+from fmutwin.reduction.experiments import (EchemSource, Profile, Trace, capacity_window, constant_current_profile,
+                                           drive_cycle_profile, electrode_soh, equilibrium_ocv, hppc_profile,
+                                           simulate, thermal_properties)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,11 @@ class CycleRun(StrictModel):
 
     cycle: Literal["US06", "UDDS", "WLTC"] = Field(description="shared drive cycle")
     initial_soc: float = Field(gt=0, le=1, description="SOC at the start [1]")
+    peak_c_rate: float | None = Field(None, gt=0, description="scale the cycle so its largest discharge current "
+                                      "is this many C (default: the shared cycle scaled to the cell's capacity)")
+
+    def profile(self, capacity_Ah: float) -> Profile:
+        return drive_cycle_profile(self.cycle, capacity_Ah, self.initial_soc, peak_c_rate=self.peak_c_rate)
 
 
 class MeasuredTest(StrictModel):
@@ -91,6 +97,10 @@ class ReductionConfig(StrictModel):
     temperatures_K: list[float] = Field([288.15, 298.15, 308.15], min_length=1,
                                         description="temperatures of the experiments and the tables [K]")
     n_rc: int = Field(2, ge=1, le=3, description="RC pairs of the ECM")
+    ecm: Literal["nonlinear", "linear"] = Field(
+        "nonlinear", description="nonlinear: R0 with a charge-transfer (asinh) and an electrolyte-concentration "
+        "overpotential beside the RC pairs (follows the electrochemical model at high current); linear: R0 and the "
+        "RC pairs only (docs/reduction.md compares them)")
     soc_grid: list[float] = Field(list(FitSettings.soc_grid), description="SOC nodes of the R tables [1]")
     tau_soc_grid: list[float] = Field(list(FitSettings.tau_soc_grid), description="SOC nodes of the tau tables")
     high_current_weight: float = Field(5.0, ge=0, description="extra weight of high-current samples in the fit")
@@ -98,11 +108,26 @@ class ReductionConfig(StrictModel):
     ocv_points: int = Field(101, ge=11, le=1001, description="SOC points of the OCV table")
     hppc_soc_levels: list[float] = Field([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1],
                                          description="SOC levels of the HPPC pulses [1]")
-    fit_cycles: list[CycleRun] = Field(default_factory=lambda: [CycleRun(cycle="UDDS", initial_soc=0.7)],
-                                       description="drive cycles fitted together with the pulses")
+    hppc_pulse_c_rates: list[float] = Field([0.5, 1.0, 2.0, 3.0], min_length=1,
+                                            description="discharge pulse amplitudes at every HPPC level [C]")
+    hppc_charge_c_rates: list[float] = Field([0.5, 1.0, 2.0, 3.0], min_length=1,
+                                             description="charge pulse amplitudes at every HPPC level [C]")
+    hppc_fast_charge_max_soc: float = Field(0.8, gt=0, le=1, description="charge pulses faster than 1C only at "
+                                            "HPPC levels at or below this SOC (above it they pass the upper cut-off)")
+    fit_cycles: list[CycleRun] = Field(
+        default_factory=lambda: [CycleRun(cycle="UDDS", initial_soc=0.7),
+                                 CycleRun(cycle="UDDS", initial_soc=0.9, peak_c_rate=3.0)],
+        description="drive cycles fitted together with the pulses")
+    fit_discharge_c_rates: list[float] = Field(
+        [1.0, 2.5], description="constant-current discharges from full to the lower cut-off, fitted [C]")
     validation_cycles: list[CycleRun] = Field(
-        default_factory=lambda: [CycleRun(cycle=c, initial_soc=s) for c in ("US06", "WLTC") for s in (0.8, 0.4)],
+        default_factory=lambda: ([CycleRun(cycle=c, initial_soc=s) for c in ("US06", "WLTC") for s in (0.8, 0.4)]
+                                 + [CycleRun(cycle=c, initial_soc=s, peak_c_rate=3.0)
+                                    for c in ("US06", "WLTC") for s in (0.9, 0.5)]),
         description="held-out drive cycles (never fitted)")
+    validation_discharge_c_rates: list[float] = Field(
+        [0.5, 2.0, 3.0], description="held-out constant-current discharges from full to the lower cut-off [C], "
+        "compared over the first 95 % of the charge the electrochemical model delivers")
     calibration: CalibrationConfig | None = Field(None, description="calibrate the model to measured data first")
     experiment_voltage_margin_V: float = Field(
         0.2, ge=0, le=1, description="the experiments may pass the model's voltage cut-offs by this much [V]")
@@ -125,14 +150,18 @@ class ReductionConfig(StrictModel):
 
     @model_validator(mode="after")
     def _held_out(self) -> "ReductionConfig":
-        fitted = [(c.cycle, c.initial_soc) for c in self.fit_cycles]
-        held = [(c.cycle, c.initial_soc) for c in self.validation_cycles]
-        for name, runs in (("fit_cycles", fitted), ("validation_cycles", held)):
-            if len(set(runs)) != len(runs):
-                raise ValueError(f"{name}: the same cycle and initial SOC twice: {runs}")
-        both = sorted(set(fitted) & set(held))
-        if both:
-            raise ValueError(f"validation_cycles: {both} are also fitted (fit_cycles); held-out cycles must not be")
+        for what, fit_field, held_field in (
+                ("cycle, initial SOC and peak", "fit_cycles", "validation_cycles"),
+                ("C-rate", "fit_discharge_c_rates", "validation_discharge_c_rates")):
+            runs = {}
+            for name in (fit_field, held_field):
+                runs[name] = [(c.cycle, c.initial_soc, c.peak_c_rate) if isinstance(c, CycleRun) else c
+                              for c in getattr(self, name)]
+                if len(set(runs[name])) != len(runs[name]):
+                    raise ValueError(f"{name}: the same {what} twice: {runs[name]}")
+            both = sorted(set(runs[fit_field]) & set(runs[held_field]), key=str)
+            if both:
+                raise ValueError(f"{held_field}: {both} are also fitted ({fit_field}); held-out runs must not be")
         return self
 
     @classmethod
@@ -154,7 +183,16 @@ class ReductionConfig(StrictModel):
 
     def fit_settings(self) -> FitSettings:
         return FitSettings(n_rc=self.n_rc, soc_grid=tuple(self.soc_grid), tau_soc_grid=tuple(self.tau_soc_grid),
-                           high_current_weight=self.high_current_weight, smoothing=self.smoothing)
+                           high_current_weight=self.high_current_weight, smoothing=self.smoothing,
+                           charge_transfer=self.ecm == "nonlinear", concentration=self.ecm == "nonlinear")
+
+
+def fitted_range(profiles: list[Profile], temperatures_K: list[float]) -> dict[str, float]:
+    """The conditions the ECM was fitted on: current (positive = discharge) and temperature; the
+    twin warns outside them (:func:`fmutwin.twins.checks.fitted_range_warnings`)."""
+    return {"max_discharge_current_A": max(float(p.current_A.max()) for p in profiles),
+            "max_charge_current_A": max(float(-p.current_A.min()) for p in profiles),
+            "min_temperature_K": min(temperatures_K), "max_temperature_K": max(temperatures_K)}
 
 
 def calibrate_source(config: ReductionConfig) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
@@ -225,6 +263,11 @@ def run_experiments(source: EchemSource, profiles: list[Profile], temperatures_K
     return {t: [done[(id(p), t)] for p in profiles] for t in temperatures_K}
 
 
+def _over_temperature(temps: list[float], values: list[float]) -> Table | float:
+    """One value per temperature: a table over temperature, a number for one temperature."""
+    return float(values[0]) if len(temps) == 1 else Table(temperature_K=temps, values=[float(v) for v in values])
+
+
 def _table(soc: list[float] | None, temps: list[float], columns: np.ndarray) -> Table:
     """A table over (SOC, T) from columns (rows over SOC); over SOC only for one temperature."""
     columns = np.asarray(columns, float)
@@ -246,11 +289,21 @@ def assemble(name: str, source_text: str, capacity_As: float, ocv_soc: np.ndarra
                          time_constant_s=_table(tau_soc, temps, np.stack([f.time_constant_s[i] for f in fits], axis=1)))
                 for i in range(fits[0].resistance_ohm.shape[0])]
     entropic_value: Table | float = 0.0 if np.all(entropic == 0) else _table(ocv_soc.tolist(), temps, entropic)
+    charge_transfer = concentration = None
+    if fits[0].charge_transfer_voltage_V is not None:
+        charge_transfer = ChargeTransfer(
+            voltage_V=_table(soc, temps, np.stack([f.charge_transfer_voltage_V for f in fits], axis=1)),
+            current_A=_over_temperature(temps, [f.charge_transfer_current_A for f in fits]))
+    if fits[0].concentration_time_constant_s is not None:
+        concentration = Concentration(
+            coefficient_V=_over_temperature(temps, [f.concentration_coefficient_V for f in fits]),
+            time_constant_s=_over_temperature(temps, [f.concentration_time_constant_s for f in fits]))
     return CellParameters(
         name=name, source=source_text, nominal_capacity_As=capacity_As, capacity_basis="electrode window",
         ocv_V=ocv_table,
         entropic_coefficient_V_per_K=entropic_value,
         r0_ohm=_table(soc, temps, np.stack([f.r0_ohm for f in fits], axis=1)), rc_branches=branches,
+        charge_transfer=charge_transfer, concentration=concentration,
         thermal=Thermal(model="lumped", **thermal), initial=Initial(soc=1.0, temperature_K=temps[len(temps) // 2]))
 
 
@@ -310,9 +363,12 @@ def reduce(config: ReductionConfig, out_dir: str | Path | None = None, command: 
                          model_options={**source.model_options, **options})
     temps = list(config.temperatures_K)
     nominal_Ah = float(source.parameter_values()["Nominal cell capacity [A.h]"])
-    hppc = hppc_profile(nominal_Ah, tuple(config.hppc_soc_levels))
-    fit_profiles = [hppc] + [drive_cycle_profile(c.cycle, nominal_Ah, c.initial_soc) for c in config.fit_cycles]
-    held_out = [drive_cycle_profile(c.cycle, nominal_Ah, c.initial_soc) for c in config.validation_cycles]
+    hppc = hppc_profile(nominal_Ah, tuple(config.hppc_soc_levels), tuple(config.hppc_pulse_c_rates),
+                        tuple(config.hppc_charge_c_rates), fast_charge_max_soc=config.hppc_fast_charge_max_soc)
+    fit_profiles = ([hppc] + [c.profile(nominal_Ah) for c in config.fit_cycles]
+                    + [constant_current_profile(nominal_Ah, r) for r in config.fit_discharge_c_rates])
+    held_out = ([c.profile(nominal_Ah) for c in config.validation_cycles]
+                + [constant_current_profile(nominal_Ah, r) for r in config.validation_discharge_c_rates])
     t_sim = time.perf_counter()
     log.info("simulating %d experiments at %d temperature(s) with PyBaMM %s ...",
              len(fit_profiles) + len(held_out), len(temps), config.model)
@@ -331,7 +387,7 @@ def reduce(config: ReductionConfig, out_dir: str | Path | None = None, command: 
     for j, temp in enumerate(temps):
         data = [fit_data(tr.profile.name, tr.profile.time_s, tr.profile.current_A, tr.voltage_V,
                          tr.profile.initial_soc, capacity_As, ocv_soc, ocv[:, j])
-                for tr in traces[temp][:len(fit_profiles)]]
+                for tr in map(capacity_window, traces[temp][:len(fit_profiles)])]  # discharges without their knee
         fits.append(fit_temperature(data, temp, settings))
     fit_s = time.perf_counter() - t_fit
     thermal = thermal_properties(source)
@@ -339,7 +395,7 @@ def reduce(config: ReductionConfig, out_dir: str | Path | None = None, command: 
     params = assemble(config.name, f"ECM ({config.n_rc} RC) fitted by fmutwin to PyBaMM {config.model} ({what}) "
                       "simulations; see provenance", capacity_As, ocv_soc, ocv, entropic, fits, thermal)
     t_val = time.perf_counter()
-    validation = validate(params, [tr for temp in temps for tr in traces[temp][len(fit_profiles):]])
+    validation = validate(params, [capacity_window(tr) for temp in temps for tr in traces[temp][len(fit_profiles):]])
     validation_s = time.perf_counter() - t_val
 
     record: dict[str, Any] = {
@@ -361,7 +417,8 @@ def reduce(config: ReductionConfig, out_dir: str | Path | None = None, command: 
                           "penalty; model = fmutwin cell ECM discretisation (exact RC steps)",
                 "settings": settings.record(),
                 "per_temperature": [{"temperature_K": f.temperature_K, "residuals": f.residuals, "nfev": f.nfev,
-                                     "wall_time_s": f.wall_time_s} for f in fits]},
+                                     "bounds_hit": f.bounds_hit, "wall_time_s": f.wall_time_s} for f in fits]},
+        "fitted_range": fitted_range(fit_profiles, temps),
         "validation": [v.record() for v in validation],
         "timings_s": {"simulation": simulation_s, "fit": fit_s, "validation": validation_s},
         **(extra_record or {}),

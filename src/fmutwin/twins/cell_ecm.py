@@ -8,6 +8,7 @@ whole module. Sign convention: positive current discharges the cell.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any, Mapping
 
 import numpy as np
@@ -73,6 +74,12 @@ def equation_parameters(params: CellParameters) -> tuple[CellStructure, dict[str
         tables["hysteresis_instantaneous_voltage_V"] = _as_table(hyst.instantaneous_voltage_V)
     if params.self_discharge_resistance_ohm is not None:
         tables["self_discharge_resistance_ohm"] = params.self_discharge_resistance_ohm
+    if params.charge_transfer is not None:
+        tables["charge_transfer_voltage_V"] = params.charge_transfer.voltage_V
+        tables["charge_transfer_current_A"] = _as_table(params.charge_transfer.current_A)
+    if params.concentration is not None:
+        tables["concentration_coefficient_V"] = _as_table(params.concentration.coefficient_V)
+        tables["concentration_time_constant_s"] = _as_table(params.concentration.time_constant_s)
 
     th = params.thermal
     f = params.faults
@@ -128,11 +135,16 @@ def equation_parameters(params: CellParameters) -> tuple[CellStructure, dict[str
         hysteresis=hyst is not None, self_discharge=params.self_discharge_resistance_ohm is not None,
         cycling_aging=ca is not None, calendar_aging=cal is not None,
         internal_short=f.internal_short is not None, series_resistance=f.series_resistance is not None,
-        exothermic_reaction=exo is not None, current_interruption=f.current_interruption is not None)
+        exothermic_reaction=exo is not None, current_interruption=f.current_interruption is not None,
+        charge_transfer=params.charge_transfer is not None, concentration=params.concentration is not None)
     cap_factor, r0_factor = cell.calendar_factors(NUMPY, structure, p)
     p["capacity_calendar_factor"] = float(cap_factor)
     p["r0_calendar_factor"] = float(r0_factor)
     return structure, p
+
+
+class FittedRangeWarning(UserWarning):
+    """A reduced ECM driven beyond the current or temperature range it was fitted on."""
 
 
 class CellECMTwin:
@@ -157,6 +169,9 @@ class CellECMTwin:
             cap_factor, r0_factor = cell.calendar_factors(NUMPY, self.structure, self.p)
             self.p["capacity_calendar_factor"], self.p["r0_calendar_factor"] = cap_factor, r0_factor
         self.soc_limit_is_error = soc_limit_is_error
+        self.fitted_range = (params.provenance or {}).get("fitted_range")
+        self.range_warnings: list[str] = []  # new warnings of the fitted range, for an FMU's log
+        self._warned: set[str] = set()
         self.state = self._per_cell(cell.initial_state(NUMPY, self.structure, self.p))
         self.outputs: dict[str, np.ndarray] = {}
 
@@ -198,9 +213,27 @@ class CellECMTwin:
             if self.soc_limit_is_error:
                 raise StateError(msg)
             log.warning(msg)
+        if self.fitted_range:
+            self._check_fitted_range(u["current_A"], y["temperature_K"])
         self.state = new_state
         self.outputs = y
         return self.outputs
+
+    def _check_fitted_range(self, current_A: np.ndarray, temperature_K: np.ndarray) -> None:
+        """Warn (once per kind) when a reduced ECM runs outside the current or temperature range
+        its tables were fitted on (the ``fitted_range`` of its provenance record)."""
+        r = self.fitted_range
+        checks = {"discharge current": (float(np.max(current_A)), r["max_discharge_current_A"], "A", 1),
+                  "charge current": (float(-np.min(current_A)), r["max_charge_current_A"], "A", 1),
+                  "temperature above": (float(np.max(temperature_K)), r["max_temperature_K"], "K", 1),
+                  "temperature below": (float(np.min(temperature_K)), r["min_temperature_K"], "K", -1)}
+        for kind, (value, limit, unit, sign) in checks.items():
+            if kind not in self._warned and sign * (value - limit) > 1e-9 * max(1.0, abs(limit)):
+                self._warned.add(kind)
+                msg = (f"{kind} {value:.6g} {unit} at t = {self.time_s:g} s is outside the range the ECM "
+                       f"{self.params.name!r} was fitted on (limit {limit:.6g} {unit}): an extrapolation")
+                self.range_warnings.append(msg)
+                warnings.warn(msg, FittedRangeWarning, stacklevel=3)
 
     def _per_cell(self, values: dict[str, Any]) -> dict[str, np.ndarray]:
         """Every entry as a float array with one value per cell (constants are broadcast)."""

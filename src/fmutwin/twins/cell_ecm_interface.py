@@ -353,7 +353,11 @@ class CellECMModel:
         return message
 
     def warnings(self) -> list[str]:
-        return []
+        """The twin's new warnings (a reduced ECM outside its fitted range): logged by the FMU."""
+        if self.twin is None:
+            return []
+        new, self.twin.range_warnings = self.twin.range_warnings, []
+        return new
 
     def output_dependencies(self) -> dict[str, tuple[str, ...]]:
         """Which inputs each output depends on, from the structure of the equations (the sparsity

@@ -263,3 +263,46 @@ def test_a_varying_current_is_rejected() -> None:
     with pytest.raises(ValueError, match="constant-current"):
         calibrate("SPM", "Chen2020", data=_data(current_A=np.array([5.0, 2.0, 5.0])),
                   parameters={"Contact resistance [Ohm]": (0.01, 0.0, 0.05)})
+
+
+def _chen_spme_discharge(c_rate: float, overrides: dict) -> MeasuredDischarge:
+    """A noise-free Chen2020 SPMe discharge (contact resistance on) with ``overrides``."""
+    values = pybamm.ParameterValues("Chen2020")
+    values.update({"Contact resistance [Ohm]": 0.0, **overrides, "Current function [A]": c_rate * CHEN_CAPACITY_A_h})
+    sim = pybamm.Simulation(pybamm.lithium_ion.SPMe(options={"contact resistance": "true"}), parameter_values=values,
+                            var_pts=COARSE_MESH, solver=pybamm.IDAKLUSolver(rtol=1e-8, atol=1e-10))
+    solution = sim.solve([0, 4000.0 / c_rate], initial_soc=1.0)
+    time_s = np.arange(30.0, 0.95 * solution.t[-1], 30.0 / c_rate)
+    return MeasuredDischarge(f"spme {c_rate:g}C {sorted(overrides.items())}", time_s, solution["Voltage [V]"](time_s),
+                             c_rate * CHEN_CAPACITY_A_h, 298.15)
+
+
+def test_an_unidentifiable_parameter_is_reported_and_left_at_its_prior() -> None:
+    """The negative electrode's electronic conductivity (215 S/m in Chen2020) hardly changes the
+    voltage: it is reported as not identifiable and stays at its initial value, while the contact
+    resistance is recovered; with a strong prior the contact resistance stays near its start."""
+    data = _chen_spme_discharge(1.0, {"Contact resistance [Ohm]": 0.01})
+    parameters = {"Contact resistance [Ohm]": (0.002, 0.0, 0.05),
+                  "Negative electrode conductivity scale factor": (1.0, 0.3, 3.0)}
+    result = calibrate("SPMe", "Chen2020", data=data, initial_soc=1.0, var_pts=COARSE_MESH, parameters=parameters)
+    ident = result.identifiability
+    assert list(ident["not_identifiable"]) == ["Negative electrode conductivity scale factor"]
+    assert ident["sensitivity_V"][0] > 0.05 > 1e-3 > ident["sensitivity_V"][1]
+    assert result.values["Negative electrode conductivity scale factor"] == pytest.approx(1.0, rel=1e-12)
+    assert result.values["Contact resistance [Ohm]"] == pytest.approx(0.01, rel=1e-3)
+    assert result.to_record()["identifiability"]["not_identifiable"]
+    held = calibrate("SPMe", "Chen2020", data=data, initial_soc=1.0, var_pts=COARSE_MESH, parameters=parameters,
+                     prior_weight_V=1.0)
+    assert abs(held.values["Contact resistance [Ohm]"] - 0.002) < 0.3 * abs(result.values["Contact resistance [Ohm]"] - 0.002)
+
+
+def test_a_calibration_worse_on_held_out_data_is_flagged() -> None:
+    """Fitted to a discharge with a contact resistance, validated on one without (where the
+    uncalibrated model is exact): the calibrated model is worse there, and says so."""
+    fit = _chen_spme_discharge(1.0, {"Contact resistance [Ohm]": 0.01})
+    held_out = _chen_spme_discharge(2.0, {})
+    result = calibrate("SPMe", "Chen2020", data=fit, validation=[held_out], initial_soc=1.0, var_pts=COARSE_MESH,
+                       parameters={"Contact resistance [Ohm]": (0.0, 0.0, 0.05)})
+    assert result.validation_initial[held_out.name]["rms_V"] < 1e-4
+    assert result.worse_on_validation() == [held_out.name]
+    assert result.to_record()["validation"][0]["uncalibrated"]["rms_V"] < 1e-4

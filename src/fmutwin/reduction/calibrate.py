@@ -418,6 +418,8 @@ class CalibrationResult:
     initial_residual_V: np.ndarray
     validation_data: list[MeasuredDischarge]
     validation: dict[str, dict[str, float]]
+    validation_initial: dict[str, dict[str, float]]  # the same tests at the initial (uncalibrated) values
+    identifiability: dict[str, Any]  # see identifiability()
     nfev: int
     wall_time_s: float
     least_squares_settings: dict[str, Any]
@@ -485,8 +487,14 @@ class CalibrationResult:
                        "nfev": self.nfev, "status": self.status, "message": self.message,
                        "wall_time_s": self.wall_time_s},
             "residuals": {"fit": error_summary(self.fit_residual_V), "initial": error_summary(self.initial_residual_V)},
-            "validation": [{"data": d.to_record(), **self.validation[d.name]} for d in self.validation_data],
+            "validation": [{"data": d.to_record(), **self.validation[d.name],
+                            "uncalibrated": self.validation_initial[d.name]} for d in self.validation_data],
+            "identifiability": self.identifiability,
         }
+
+    def worse_on_validation(self) -> list[str]:
+        """The validation tests on which the calibrated model is worse (RMS) than the uncalibrated one."""
+        return [name for name, err in self.validation.items() if err["rms_V"] > self.validation_initial[name]["rms_V"]]
 
 
 def _standarderror_summary(fitted: Sequence[FittedParameter], values: Sequence[float], jac_unit: np.ndarray,
@@ -513,6 +521,49 @@ def _standarderror_summary(fitted: Sequence[FittedParameter], values: Sequence[f
 # -- the fit ---------------------------------------------------------------------------------
 
 
+def identifiability(residual: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, names: Sequence[str],
+                    step: float, min_sensitivity_V: float, max_correlation: float) -> dict[str, Any]:
+    """What the data can determine, before fitting: forward-difference sensitivities at ``x0``
+    (the normalised start, one solve per parameter) and the correlations of the linearised
+    estimates, ``(J^T J)^-1`` scaled to unit diagonal.
+
+    ``sensitivity_V``: RMS voltage change per whole bound range. A parameter below
+    ``min_sensitivity_V``, and the less sensitive of every pair correlated beyond
+    ``max_correlation``, is ``not_identifiable`` (with the reason): the fit leaves it at its initial
+    value.
+    """
+    r0 = residual(x0)
+    columns = []
+    for k in range(x0.size):
+        h = step if x0[k] + step <= 1.0 else -step
+        x = x0.copy()
+        x[k] += h
+        columns.append((residual(x) - r0) / h)
+    jac = np.stack(columns, axis=1) if columns else np.zeros((r0.size, 0))
+    sensitivity = np.sqrt(np.mean(jac ** 2, axis=0))
+    reasons: dict[str, str] = {names[k]: f"sensitivity {sensitivity[k]:.3g} V over its range < {min_sensitivity_V:g} V"
+                               for k in range(x0.size) if sensitivity[k] < min_sensitivity_V}
+    correlation = np.full((x0.size, x0.size), np.nan)
+    keep = [k for k in range(x0.size) if names[k] not in reasons]
+    if keep:
+        jtj = jac[:, keep].T @ jac[:, keep]
+        cov = np.linalg.pinv(jtj)
+        d = np.sqrt(np.clip(np.diag(cov), 1e-300, None))
+        sub = cov / np.outer(d, d)
+        for a, i in enumerate(keep):
+            for b, j in enumerate(keep):
+                correlation[i, j] = sub[a, b]
+        for a, i in enumerate(keep):
+            for b in range(a + 1, len(keep)):
+                j = keep[b]
+                if abs(sub[a, b]) > max_correlation and names[i] not in reasons and names[j] not in reasons:
+                    weaker, stronger = (i, j) if sensitivity[i] < sensitivity[j] else (j, i)
+                    reasons[names[weaker]] = f"correlation {sub[a, b]:+.4f} with {names[stronger]!r}"
+    return {"names": list(names), "sensitivity_V": [float(v) for v in sensitivity],
+            "correlation": [[None if np.isnan(v) else float(v) for v in row] for row in correlation],
+            "not_identifiable": reasons, "min_sensitivity_V": min_sensitivity_V, "max_correlation": max_correlation}
+
+
 def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: MeasuredDischarge | None = None,
               parameters: Mapping[str, tuple[float, float, float]] | None = None,
               validation: Sequence[MeasuredDischarge] = (), model_options: Mapping[str, str] | None = None,
@@ -520,6 +571,7 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
               initial_soc: float | None = None, var_pts: Mapping[str, int] | None = None,
               rtol: float = 1e-8, atol: float = 1e-10, max_nfev: int = 60, diff_step: float = 1e-3,
               ftol: float = 1e-8, xtol: float = 1e-6, gtol: float = 1e-8,
+              prior_weight_V: float = 0.0, min_sensitivity_V: float = 1e-3, max_correlation: float = 0.99,
               progress: Callable[[int, float], None] | None = None) -> CalibrationResult:
     """Fit named parameters of a PyBaMM model to a measured constant-current test.
 
@@ -550,6 +602,14 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
     max_nfev, diff_step, ftol, xtol, gtol:
         :func:`scipy.optimize.least_squares` settings (``diff_step`` is the forward-difference
         step as a fraction of each parameter's bound range).
+    prior_weight_V, min_sensitivity_V, max_correlation:
+        Identifiability and regularisation (see :func:`identifiability`): a parameter whose
+        voltage sensitivity over its whole bound range is below ``min_sensitivity_V`` (RMS over
+        the samples), or that correlates with a more sensitive one beyond ``max_correlation``, is
+        not fitted and stays at its initial value (the parameter set's value: the prior). Each
+        fitted parameter's distance from its initial value, as a fraction of its bound range,
+        adds a residual ``prior_weight_V * sqrt(samples) * distance``: a move across the whole
+        range costs as much as ``prior_weight_V`` of RMS error.
     progress:
         Called with (evaluation count, RMS [V]) after every residual evaluation.
 
@@ -596,19 +656,38 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
                 "ftol": ftol, "xtol": xtol, "gtol": gtol, "max_nfev": max_nfev}
     x0 = np.array([float(p.to_unit(p.initial)) for p in fitted])
     initial_residual = residual(x0)
-    fit = least_squares(residual, x0, bounds=(np.zeros(len(fitted)), np.ones(len(fitted))), **settings)
-    values = {p.name: p.from_unit(u) for p, u in zip(fitted, fit.x)}
+    identified = identifiability(residual, x0, [p.name for p in fitted], diff_step, min_sensitivity_V, max_correlation)
+    free = np.array([name not in identified["not_identifiable"] for name in identified["names"]])
+    prior_scale = prior_weight_V * np.sqrt(initial_residual.size)
+
+    def objective(unit_free: np.ndarray) -> np.ndarray:
+        unit = x0.copy()
+        unit[free] = unit_free
+        return np.concatenate([residual(unit), prior_scale * (unit_free - x0[free])]) if prior_scale else residual(unit)
+
+    unit = x0.copy()
+    jac = np.zeros((initial_residual.size, len(fitted)))
+    status, message, at_bound = 0, "no parameter is identifiable from these data: none fitted", np.zeros(len(fitted), bool)
+    if free.any():
+        fit = least_squares(objective, x0[free], bounds=(np.zeros(free.sum()), np.ones(free.sum())), **settings)
+        unit[free] = fit.x
+        jac[:, free] = np.asarray(fit.jac, dtype=float)[:initial_residual.size]
+        at_bound[free] = np.asarray(fit.active_mask) != 0
+        status, message = int(fit.status), str(fit.message)
+    values = {p.name: p.from_unit(u) for p, u in zip(fitted, unit)}
     ordered = [values[p.name] for p in fitted]
+    fit_residual = residual(unit)
     validation_errors = {d.name: error_summary(runner.residual_V(ordered, d)) for d in validation}
-    at_bound = np.asarray(fit.active_mask) != 0
-    standard_errors = _standarderror_summary(fitted, ordered, np.asarray(fit.jac, dtype=float), np.asarray(fit.fun), at_bound)
+    validation_initial = {d.name: error_summary(runner.residual_V([p.initial for p in fitted], d)) for d in validation}
+    standard_errors = _standarderror_summary(fitted, ordered, jac, fit_residual, at_bound | ~free)
     return CalibrationResult(
         model=model, model_options=options, parameter_set=parameter_set,
         base_overrides=dict(parameter_overrides or {}), initial_soc=initial_soc,
         parameters=fitted, values=values, standard_errors=standard_errors,
-        at_bound=[p.name for p, b in zip(fitted, at_bound) if b], fit_data=data, fit_residual_V=np.asarray(fit.fun, dtype=float),
+        at_bound=[p.name for p, b in zip(fitted, at_bound) if b], fit_data=data, fit_residual_V=fit_residual,
         initial_residual_V=initial_residual, validation_data=list(validation), validation=validation_errors,
-        nfev=len(evaluated), wall_time_s=time.perf_counter() - wall, least_squares_settings=settings,
-        status=int(fit.status), message=str(fit.message),
+        validation_initial=validation_initial, identifiability=identified,
+        nfev=len(evaluated), wall_time_s=time.perf_counter() - wall,
+        least_squares_settings={**settings, "prior_weight_V": prior_weight_V}, status=status, message=message,
         solver_settings={"name": "IDAKLUSolver", "rtol": rtol, "atol": atol,
                          "var_pts": dict(var_pts) if var_pts else None})

@@ -84,6 +84,12 @@ class CalibrationConfig(StrictModel):
     fit_fraction: float = Field(0.7, gt=0, le=1, description="first fraction of the test (by time) that is "
                                 "fitted; the rest is held out for validation")
     max_nfev: int = Field(60, ge=1, description="least-squares evaluations at most")
+    prior_weight_V: float = Field(0.0, ge=0, description="regularisation towards the parameter set's values: a "
+                                  "move across a parameter's whole bound range costs this much RMS error [V]")
+    min_sensitivity_V: float = Field(1e-3, ge=0, description="a parameter whose RMS voltage sensitivity over its "
+                                     "bound range is below this is not fitted (left at its initial value) [V]")
+    max_correlation: float = Field(0.99, gt=0, le=1, description="of two parameters correlated beyond this, the "
+                                   "less sensitive one is not fitted")
 
 
 class ReductionConfig(StrictModel):
@@ -195,6 +201,10 @@ def fitted_range(profiles: list[Profile], temperatures_K: list[float]) -> dict[s
             "min_temperature_K": min(temperatures_K), "max_temperature_K": max(temperatures_K)}
 
 
+class CalibrationRejected(ValueError):
+    """A calibration that made the model worse on held-out data (it is not used)."""
+
+
 def calibrate_source(config: ReductionConfig) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
     """Run step 1: (PyBaMM overrides with the calibrated values, the model options the fitted
     parameters need (e.g. a contact resistance), the calibration's record)."""
@@ -210,7 +220,20 @@ def calibrate_source(config: ReductionConfig) -> tuple[dict[str, Any], dict[str,
     held_out += [test.load(f"calibration.validation.{i}") for i, test in enumerate(cfg.validation)]
     result = cal.calibrate(model=config.model, parameter_set=config.parameter_set, data=fit,
                            parameters=dict(cfg.parameters), validation=held_out, max_nfev=cfg.max_nfev,
-                           parameter_overrides=config.parameter_overrides)
+                           parameter_overrides=config.parameter_overrides, prior_weight_V=cfg.prior_weight_V,
+                           min_sensitivity_V=cfg.min_sensitivity_V, max_correlation=cfg.max_correlation)
+    for name, reason in result.identifiability["not_identifiable"].items():
+        log.warning("calibration: %s is not identifiable from %s (%s); left at its initial value", name,
+                    measured.name, reason)
+    for name in result.at_bound:
+        log.warning("calibration: %s ended on a bound (%s): the data pull it further", name, result.bounds[name])
+    worse = result.worse_on_validation()
+    if worse:
+        raise CalibrationRejected("calibration: the calibrated model is worse than the uncalibrated one on held-out "
+                                  "data, so no calibrated set is emitted: " + "; ".join(
+                                      f"{n}: {result.validation[n]['rms_V'] * 1e3:.2f} mV RMS calibrated vs "
+                                      f"{result.validation_initial[n]['rms_V'] * 1e3:.2f} mV uncalibrated"
+                                      for n in worse))
     return result.parameter_overrides(), dict(result.model_options), result.to_record()
 
 

@@ -58,7 +58,8 @@ def estimator_structure(s: CellStructure) -> CellStructure:
 def element_parameters(p: dict[str, Any], n_parallel: int) -> dict[str, Any]:
     """A cell's equation parameters for an element of ``n_parallel`` such cells in parallel."""
     return {**p, "nominal_capacity_As": p["nominal_capacity_As"] * n_parallel,
-            "r0_scale": p["r0_scale"] / n_parallel, "rc_resistance_scale": p["rc_resistance_scale"] / n_parallel}
+            "r0_scale": p["r0_scale"] / n_parallel, "rc_resistance_scale": p["rc_resistance_scale"] / n_parallel,
+            "charge_transfer_current_scale": p["charge_transfer_current_scale"] * n_parallel}
 
 
 def state_names(s: CellStructure, adaptive: bool = False) -> list[str]:

@@ -146,8 +146,7 @@ def _terminal(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], 
     v_rc = 0.0 * ocv
     for i in range(s.n_rc):
         v_rc = v_rc + x[f"rc_voltage_{i + 1}_V"]
-    scale = r_factor * p["r0_calendar_factor"] * p["r0_scale"]
-    eta = nonlinear_overpotential(ops, s, table, scale, current_A, x.get("concentration_state"))
+    eta = nonlinear_overpotential(ops, s, p, table, r_factor, current_A, x.get("concentration_state"))
     return {"ocv": ocv, "r0": r0, "v_hyst": v_hyst, "r_factor": r_factor,
             "voltage": ocv + v_hyst - current_A * r0 - eta - v_rc}
 
@@ -157,21 +156,28 @@ NONLINEAR_TABLES = ("charge_transfer_voltage_V", "charge_transfer_current_A", "c
                     "concentration_time_constant_s")
 
 
-def nonlinear_overpotential(ops: Ops, s: CellStructure, table: dict[str, Any], scale: Any, current_A: Any,
-                            concentration: Any) -> Any:
+def charge_transfer_terms(p: dict[str, Any], table: dict[str, Any], r_factor: Any) -> tuple[Any, Any]:
+    """(b, I_ct) of the charge-transfer overpotential with the aging and parallel-cell factors."""
+    return (table["charge_transfer_voltage_V"] * r_factor * p["r0_calendar_factor"],
+            table["charge_transfer_current_A"] * p["charge_transfer_current_scale"])
+
+
+def nonlinear_overpotential(ops: Ops, s: CellStructure, p: dict[str, Any], table: dict[str, Any], r_factor: Any,
+                            current_A: Any, concentration: Any) -> Any:
     """The overpotentials beside R0 that make the ECM follow an electrochemical cell at high
     current [V] (positive while discharging; both zero where the cell has neither):
 
     * charge transfer, Butler-Volmer with symmetric transfer in asinh form:
-      b(SOC, T) asinh(I / I_ct(T)), scaled like R0 (``scale``: aging, calendar, variation);
+      b(SOC, T) asinh(I / I_ct(T)); b grows with aging like R0 (``r_factor``, calendar factor),
+      I_ct scales with ``charge_transfer_current_scale`` (n cells in parallel: n);
     * electrolyte concentration: k_e(T) e^3, e the concentration state (a first-order lag of
       the C-rate with time constant tau_e(T)): linear in e it would be one more RC branch; the
       cubic term is the steep rise of a sustained high-rate discharge (electrolyte depletion).
     """
     eta = 0.0 * current_A
     if s.charge_transfer:
-        b = table["charge_transfer_voltage_V"] * scale
-        eta = eta + b * ops.asinh(current_A / table["charge_transfer_current_A"])
+        b, i_ct = charge_transfer_terms(p, table, r_factor)
+        eta = eta + b * ops.asinh(current_A / i_ct)
     if s.concentration:
         eta = eta + table["concentration_coefficient_V"] * concentration * concentration * concentration
     return eta
@@ -258,7 +264,7 @@ def held_tables(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any]
     if s.self_discharge:
         held["self_discharge_r"] = table["self_discharge_resistance_ohm"]
     held["nonlinear"] = {k: table[k] for k in NONLINEAR_TABLES if k in table}
-    held["nonlinear_scale"] = r_factor * p["r0_calendar_factor"] * p["r0_scale"]
+    held["r_factor"] = r_factor
     if s.concentration:
         held["concentration_decays"] = circuit.rc_decays(ops, table["concentration_time_constant_s"], start["dt"])
     if with_slope:
@@ -316,10 +322,9 @@ def circuit_over_step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str
         xn["concentration_state"] = concentration
         slope = slope - 3.0 * held["nonlinear"]["concentration_coefficient_V"] * concentration * concentration \
             * decays[0] * 3600.0 / capacity
-    eta = nonlinear_overpotential(ops, s, held["nonlinear"], held["nonlinear_scale"], current, concentration)
+    eta = nonlinear_overpotential(ops, s, p, held["nonlinear"], held["r_factor"], current, concentration)
     if s.charge_transfer:
-        b, i_ct = held["nonlinear"]["charge_transfer_voltage_V"] * held["nonlinear_scale"], \
-            held["nonlinear"]["charge_transfer_current_A"]
+        b, i_ct = charge_transfer_terms(p, held["nonlinear"], held["r_factor"])
         slope = slope - b / ops.sqrt(i_ct * i_ct + current * current)
     e_loss = e_loss + current * eta * dt  # concentration: may be negative, the gradient's stored energy returned
     if s.hysteresis:

@@ -95,6 +95,7 @@ def equation_parameters(params: CellParameters) -> tuple[CellStructure, dict[str
         "r0_scale": 1.0,  # cell-to-cell variation (a module's cells): R0 and the RC resistances scaled
         "rc_resistance_scale": 1.0,
         "internal_short_scale": 1.0,  # a module's cells: the short's conductance scaled (0: no short)
+        "charge_transfer_current_scale": 1.0,  # I_ct scaled: n for an element of n cells in parallel
     })
     ca = params.cycling_aging
     p.update({"reference_cycles": ca.reference_cycles if ca else 1.0,

@@ -206,3 +206,24 @@ def test_calibration_starts_from_the_users_overrides() -> None:
     factor = result.values["Negative electrode conductivity scale factor"]
     assert result.parameter_overrides()[name] == pytest.approx(7.0 * factor, rel=1e-12)
     assert result.to_record()["parameter_overrides"] == {name: 7.0}
+
+
+def test_a_constant_current_discharge_ends_at_the_cut_off_and_is_compared_over_95_percent() -> None:
+    """SPM (Chen2020) at 2C from full, with the 0.2 V experiment margin: the trace keeps the steps
+    before the first one that ends below the 2.5 V cut-off; the comparison window is the first
+    95 % of the charge delivered."""
+    import numpy as np
+
+    from fmutwin.reduction.experiments import capacity_window, constant_current_profile, simulate
+
+    source = EchemSource("SPM", "Chen2020", voltage_margin_V=0.2)
+    profile = constant_current_profile(5.0, 2.0)
+    trace = simulate(source, profile, 298.15)
+    assert trace.profile.current_A.size == trace.voltage_V.size < profile.current_A.size
+    assert trace.voltage_V.min() >= 2.5
+    full = simulate(EchemSource("SPM", "Chen2020", voltage_margin_V=0.2), profile.head(trace.voltage_V.size + 1), 298.15)
+    assert full.voltage_V.size == trace.voltage_V.size  # the next step ends below 2.5 V
+    window = capacity_window(trace)
+    delivered = np.cumsum(trace.profile.current_A * trace.profile.dt_s)
+    assert delivered[window.voltage_V.size - 1] <= 0.95 * delivered[-1] < delivered[window.voltage_V.size]
+    np.testing.assert_array_equal(window.voltage_V, trace.voltage_V[:window.voltage_V.size])

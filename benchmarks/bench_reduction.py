@@ -2,8 +2,10 @@
 electrochemical simulations alone.
 
 Runs :func:`fmutwin.reduction.pipeline.reduce` with its defaults (PyBaMM DFN, Chen2020, 15/25/35
-degC, HPPC pulses + UDDS fitted, US06 and WLTC from SOC 0.8 and 0.4 held out, 2 RC pairs; the
-simulations spread over one process per core), REPEATS times. Reported per run:
+degC, the nonlinear 2-RC ECM fitted to HPPC pulses to 3C, UDDS as tabulated and peaking at 3C
+and constant-current discharges at 1C and 2.5C; held out: US06 and WLTC as tabulated and peaking
+at 3C, constant-current discharges at 0.5C, 2C and 3C; the simulations spread over one process
+per core), REPEATS times. Reported per run:
 the pipeline's wall time, the wall time of its simulation phase, and the sum of the wall times of
 the individual simulations (what they cost run one after another); the ECM fit and validation
 times; the held-out errors at 25 degC. Results go to the "## Reduction pipeline" section of
@@ -47,9 +49,11 @@ def main() -> None:
     body = "\n".join(machine_info()) + f"""
 - pybamm {_version('pybamm')}; workers: one process per CPU, each simulation (profile x temperature) a task, longest first
 - what runs: `fmutwin.reduction.pipeline.reduce(ReductionConfig())`: PyBaMM {config.model} with {config.parameter_set}
-  at {', '.join(f'{t:g}' for t in config.temperatures_K)} K; per temperature HPPC pulses at 9 SOC levels and
-  UDDS from SOC 0.7 (fitted), US06 and WLTC from SOC 0.8 and 0.4 (held out); {runs[-1]['steps']:,} DFN steps
-  in all; the {config.n_rc}-RC fit; the ECM twin on every held-out cycle. Medians of {REPEATS} runs.
+  at {', '.join(f'{t:g}' for t in config.temperatures_K)} K; per temperature (fitted) HPPC pulses of 0.5-3C
+  both ways at 9 SOC levels, UDDS from SOC 0.7 and peaking at 3C from 0.9, discharges at 1C and 2.5C to the
+  cut-off, (held out) US06 and WLTC from SOC 0.8 and 0.4 and peaking at 3C from 0.9 and 0.5, discharges at
+  0.5C, 2C and 3C; {runs[-1]['steps']:,} DFN steps in all; the {config.ecm} {config.n_rc}-RC fit; the ECM twin
+  on every held-out experiment. Medians of {REPEATS} runs.
 
 | phase | median time [s] |
 |---|---|
@@ -57,14 +61,14 @@ def main() -> None:
 | electrochemical simulations (wall time of the parallel phase) | {med['simulation']:.1f} |
 | electrochemical simulations, sum of their individual wall times | {med['serial']:.1f} |
 | ECM fit (3 temperatures) | {med['fit']:.1f} |
-| validation (ECM twin on the held-out cycles) | {med['validation']:.1f} |
+| validation (ECM twin on the held-out experiments) | {med['validation']:.1f} |
 
 - target: whole pipeline under {TARGET_S:.0f} s: **{'met' if med['total'] < TARGET_S else 'not met'}**
   ({med['total']:.1f} s). The simulations are {100 * med['simulation'] / med['total']:.0f} % of it.
 
 Held-out errors of the fitted ECM (last run; ECM twin vs DFN, same currents):
 
-| held-out cycle | T [K] | RMS [mV] | max [mV] |
+| held-out experiment | T [K] | RMS [mV] | max [mV] |
 |---|---|---|---|
 {rows}
 

@@ -146,10 +146,11 @@ def _started(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], vo
     zero = 0.0 * voltage
     soc = ops.unless(1.0 - est["soc_from_ocv"], est["initial_soc"] + zero,
                      lambda kept, c: soc_from_ocv(ops, s, p, c["v"], c["t"]), {"v": voltage, "t": temperature})
-    hysteresis = int(s.cell.hysteresis)
-    z = [soc] + [zero] * (n_rc + hysteresis) + [1.0 + zero] * s.adaptive
+    hysteresis, concentration = int(s.cell.hysteresis), int(s.cell.concentration)
+    z = [soc] + [zero] * (n_rc + hysteresis + concentration) + [1.0 + zero] * s.adaptive
     variances = ([est["initial_soc_std"] ** 2] + [est["rc_process_noise_V"] ** 2] * n_rc
-                 + [est["hysteresis_std"] ** 2] * hysteresis + [est["r0_factor_std"] ** 2] * s.adaptive)
+                 + [est["hysteresis_std"] ** 2] * hysteresis + [estimation.CONCENTRATION_STD ** 2] * concentration
+                 + [est["r0_factor_std"] ** 2] * s.adaptive)
     out = dict(x)
     out.update({name: 0.0 * x[name] for name in (*s.pack_state(), *s.element_state())})
     out.update({f"z{k}": v for k, v in enumerate(z)})
@@ -174,6 +175,7 @@ def _estimate(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], u
     soc_noise = (est["current_noise_A"] * dt / p["capacity_As"]) ** 2 + est["soc_process_noise"] ** 2 * dt
     q = ([soc_noise] + [est["rc_process_noise_V"] ** 2 * dt] * s.cell.n_rc
          + [est["hysteresis_process_noise"] ** 2 * dt] * int(s.cell.hysteresis)
+         + [estimation.CONCENTRATION_PROCESS_NOISE ** 2 * dt] * int(s.cell.concentration)
          + [est["r0_factor_process_noise"] ** 2 * dt] * s.adaptive)
     filter_step = estimation.ukf_step if s.method == "ukf" else estimation.ekf_step
     n_z = s.n_z

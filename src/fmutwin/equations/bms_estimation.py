@@ -47,10 +47,8 @@ from fmutwin.ops import Ops
 
 def estimator_structure(s: CellStructure) -> CellStructure:
     """The cell structure the filter runs: its tables, RC branches and hysteresis, the
-    temperature a held input (a constant thermal model), no fault or aging states, and no
-    electrolyte-concentration state (the filter's model keeps R0, the RC branches and the charge
-    transfer; the concentration term is left to the filter's process noise)."""
-    return replace(s, thermal_model="constant", n_nodes=1, cycling_aging=False, concentration=False,
+    temperature a held input (a constant thermal model), no fault or aging states."""
+    return replace(s, thermal_model="constant", n_nodes=1, cycling_aging=False,
                    internal_short=False, series_resistance=False, exothermic_reaction=False,
                    current_interruption=False)
 
@@ -64,10 +62,15 @@ def element_parameters(p: dict[str, Any], n_parallel: int) -> dict[str, Any]:
 
 def state_names(s: CellStructure, adaptive: bool = False) -> list[str]:
     """The filter's state per element, in the order of ``z``: SoC, the RC voltages, the hysteresis
-    state where the cell has one, and for the adaptive filter the factor on the cell file's R0
-    (the element's resistance relative to new)."""
+    state and the electrolyte-concentration state where the cell has them, and for the adaptive
+    filter the factor on the cell file's R0 (the element's resistance relative to new)."""
     return (["soc"] + [f"rc_voltage_{i + 1}_V" for i in range(s.n_rc)] + (["hysteresis_state"] if s.hysteresis else [])
-            + (["r0_factor"] if adaptive else []))
+            + (["concentration_state"] if s.concentration else []) + (["r0_factor"] if adaptive else []))
+
+
+#: standard deviation of the concentration state at the start and its process noise per sqrt(s) [C-rate]
+CONCENTRATION_STD = 0.05
+CONCENTRATION_PROCESS_NOISE = 0.01
 
 
 def cell_state(ops: Ops, s: CellStructure, z: list[Any], temperature_K: Any, hysteresis_sign: Any = 0.0) -> dict[

@@ -108,7 +108,10 @@ def test_a_reduced_ecm_outside_its_fitted_range_warns_once_and_the_fmu_model_log
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         twin.step(300.0, 1.0, 298.15)  # once per kind
-    with pytest.warns(FittedRangeWarning, match="temperature below 278.15 K"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        twin.step(0.0, 1.0, 284.15)  # within 5 K of the fitted temperatures
+    with pytest.warns(FittedRangeWarning, match=r"temperature below 278.15 K .*\(limit 283.15 K\)"):
         twin.step(0.0, 1.0, 278.15)
     assert len(twin.range_warnings) == 2
 

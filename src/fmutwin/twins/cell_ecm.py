@@ -144,6 +144,11 @@ def equation_parameters(params: CellParameters) -> tuple[CellStructure, dict[str
     return structure, p
 
 
+#: a reduced ECM warns at temperatures more than this outside the ones it was fitted at (its
+#: tables hold their edge values there; a cell warming by a few kelvin is not an extrapolation)
+FITTED_TEMPERATURE_MARGIN_K = 5.0
+
+
 class FittedRangeWarning(UserWarning):
     """A reduced ECM driven beyond the current or temperature range it was fitted on."""
 
@@ -224,10 +229,11 @@ class CellECMTwin:
         """Warn (once per kind) when a reduced ECM runs outside the current or temperature range
         its tables were fitted on (the ``fitted_range`` of its provenance record)."""
         r = self.fitted_range
+        margin = FITTED_TEMPERATURE_MARGIN_K
         checks = {"discharge current": (float(np.max(current_A)), r["max_discharge_current_A"], "A", 1),
                   "charge current": (float(-np.min(current_A)), r["max_charge_current_A"], "A", 1),
-                  "temperature above": (float(np.max(temperature_K)), r["max_temperature_K"], "K", 1),
-                  "temperature below": (float(np.min(temperature_K)), r["min_temperature_K"], "K", -1)}
+                  "temperature above": (float(np.max(temperature_K)), r["max_temperature_K"] + margin, "K", 1),
+                  "temperature below": (float(np.min(temperature_K)), r["min_temperature_K"] - margin, "K", -1)}
         for kind, (value, limit, unit, sign) in checks.items():
             if kind not in self._warned and sign * (value - limit) > 1e-9 * max(1.0, abs(limit)):
                 self._warned.add(kind)

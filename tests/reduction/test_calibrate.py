@@ -306,3 +306,30 @@ def test_a_calibration_worse_on_held_out_data_is_flagged() -> None:
     assert result.validation_initial[held_out.name]["rms_V"] < 1e-4
     assert result.worse_on_validation() == [held_out.name]
     assert result.to_record()["validation"][0]["uncalibrated"]["rms_V"] < 1e-4
+
+
+def test_the_pipeline_refuses_a_calibration_worse_on_held_out_data(tmp_path, monkeypatch) -> None:
+    """`fmutwin reduce`'s calibration step on two CSV tests of a data folder: fitted to a 1C
+    discharge with a contact resistance, validated on a 2C one without it: refused, naming the
+    test and both errors."""
+    from fmutwin.data import data_dir as shared
+    from fmutwin.reduction.pipeline import CalibrationRejected, ReductionConfig, calibrate_source
+
+    (tmp_path / "drive_cycles").symlink_to(shared() / "drive_cycles")
+    (tmp_path / "measured").mkdir()
+    for name, c_rate, resistance in (("fit", 1.0, 0.01), ("held_out", 2.0, 0.0)):
+        values = pybamm.ParameterValues("Chen2020")
+        values.update({"Contact resistance [Ohm]": resistance, "Current function [A]": c_rate * CHEN_CAPACITY_A_h})
+        sim = pybamm.Simulation(pybamm.lithium_ion.SPMe(options={"contact resistance": "true"}), parameter_values=values,
+                                solver=pybamm.IDAKLUSolver(rtol=1e-8, atol=1e-10))
+        solution = sim.solve([0, 4000.0 / c_rate])
+        time_s = np.arange(30.0, 0.9 * solution.t[-1], 30.0 / c_rate)
+        np.savetxt(tmp_path / "measured" / f"{name}.csv", np.column_stack([time_s, solution["Voltage [V]"](time_s)]),
+                   delimiter=",", header="time [s], voltage [V]")
+    monkeypatch.setenv("FMUTWIN_DATA", str(tmp_path))
+    config = ReductionConfig(model="SPMe", calibration={
+        "data": {"file": "measured/fit.csv", "current_A": 5.0}, "fit_fraction": 1.0,
+        "validation": [{"file": "measured/held_out.csv", "current_A": 10.0}],
+        "parameters": {"Contact resistance [Ohm]": [0.0, 0.0, 0.05]}})
+    with pytest.raises(CalibrationRejected, match=r"held_out: .* mV RMS calibrated vs .* mV uncalibrated"):
+        calibrate_source(config)

@@ -146,7 +146,7 @@ def _terminal(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], 
     v_rc = 0.0 * ocv
     for i in range(s.n_rc):
         v_rc = v_rc + x[f"rc_voltage_{i + 1}_V"]
-    eta = nonlinear_overpotential(ops, s, p, table, r_factor, current_A, x.get("concentration_state"))
+    eta, _ = nonlinear_overpotential(ops, s, p, table, r_factor, current_A, x.get("concentration_state"))
     return {"ocv": ocv, "r0": r0, "v_hyst": v_hyst, "r_factor": r_factor,
             "voltage": ocv + v_hyst - current_A * r0 - eta - v_rc}
 
@@ -156,15 +156,9 @@ NONLINEAR_TABLES = ("charge_transfer_voltage_V", "charge_transfer_current_A", "c
                     "concentration_time_constant_s")
 
 
-def charge_transfer_terms(p: dict[str, Any], table: dict[str, Any], r_factor: Any) -> tuple[Any, Any]:
-    """(b, I_ct) of the charge-transfer overpotential with the aging and parallel-cell factors."""
-    return (table["charge_transfer_voltage_V"] * r_factor * p["r0_calendar_factor"],
-            table["charge_transfer_current_A"] * p["charge_transfer_current_scale"])
-
-
 def nonlinear_overpotential(ops: Ops, s: CellStructure, p: dict[str, Any], table: dict[str, Any], r_factor: Any,
-                            current_A: Any, concentration: Any) -> Any:
-    """The overpotentials beside R0 that make the ECM follow an electrochemical cell at high
+                            current_A: Any, concentration: Any) -> tuple[Any, Any]:
+    """(eta, d eta / d I at a fixed concentration state): the overpotentials beside R0 that make the ECM follow an electrochemical cell at high
     current [V] (positive while discharging; both zero where the cell has neither):
 
     * charge transfer, Butler-Volmer with symmetric transfer in asinh form:
@@ -174,13 +168,15 @@ def nonlinear_overpotential(ops: Ops, s: CellStructure, p: dict[str, Any], table
       the C-rate with time constant tau_e(T)): linear in e it would be one more RC branch; the
       cubic term is the steep rise of a sustained high-rate discharge (electrolyte depletion).
     """
-    eta = 0.0 * current_A
+    eta = slope = 0.0 * current_A
     if s.charge_transfer:
-        b, i_ct = charge_transfer_terms(p, table, r_factor)
+        b = table["charge_transfer_voltage_V"] * r_factor * p["r0_calendar_factor"]
+        i_ct = table["charge_transfer_current_A"] * p["charge_transfer_current_scale"]
         eta = eta + b * ops.asinh(current_A / i_ct)
+        slope = slope + b / ops.sqrt(i_ct * i_ct + current_A * current_A)
     if s.concentration:
         eta = eta + table["concentration_coefficient_V"] * concentration * concentration * concentration
-    return eta
+    return eta, slope
 
 
 def terminal_voltage(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str, Any], current_A: Any,
@@ -322,10 +318,8 @@ def circuit_over_step(ops: Ops, s: CellStructure, p: dict[str, Any], x: dict[str
         xn["concentration_state"] = concentration
         slope = slope - 3.0 * held["nonlinear"]["concentration_coefficient_V"] * concentration * concentration \
             * decays[0] * 3600.0 / capacity
-    eta = nonlinear_overpotential(ops, s, p, held["nonlinear"], held["r_factor"], current, concentration)
-    if s.charge_transfer:
-        b, i_ct = charge_transfer_terms(p, held["nonlinear"], held["r_factor"])
-        slope = slope - b / ops.sqrt(i_ct * i_ct + current * current)
+    eta, eta_slope = nonlinear_overpotential(ops, s, p, held["nonlinear"], held["r_factor"], current, concentration)
+    slope = slope - eta_slope
     e_loss = e_loss + current * eta * dt  # concentration: may be negative, the gradient's stored energy returned
     if s.hysteresis:
         xn["hysteresis_state"], xn["hysteresis_sign"] = hysteresis.hysteresis_step(

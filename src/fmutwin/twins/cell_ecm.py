@@ -147,6 +147,8 @@ def equation_parameters(params: CellParameters) -> tuple[CellStructure, dict[str
 #: a reduced ECM warns at temperatures more than this outside the ones it was fitted at (its
 #: tables hold their edge values there; a cell warming by a few kelvin is not an extrapolation)
 FITTED_TEMPERATURE_MARGIN_K = 5.0
+#: what the fitted-range check watches, each warned about once
+FITTED_RANGE_KINDS = ("discharge current", "charge current", "temperature above", "temperature below")
 
 
 class FittedRangeWarning(UserWarning):
@@ -219,7 +221,7 @@ class CellECMTwin:
             if self.soc_limit_is_error:
                 raise StateError(msg)
             log.warning(msg)
-        if self.fitted_range:
+        if self.fitted_range and len(self._warned) < len(FITTED_RANGE_KINDS):
             self._check_fitted_range(u["current_A"], y["temperature_K"])
         self.state = new_state
         self.outputs = y
@@ -230,10 +232,11 @@ class CellECMTwin:
         its tables were fitted on (the ``fitted_range`` of its provenance record)."""
         r = self.fitted_range
         margin = FITTED_TEMPERATURE_MARGIN_K
-        checks = {"discharge current": (float(np.max(current_A)), r["max_discharge_current_A"], "A", 1),
-                  "charge current": (float(-np.min(current_A)), r["max_charge_current_A"], "A", 1),
-                  "temperature above": (float(np.max(temperature_K)), r["max_temperature_K"] + margin, "K", 1),
-                  "temperature below": (float(np.min(temperature_K)), r["min_temperature_K"] - margin, "K", -1)}
+        checks = dict(zip(FITTED_RANGE_KINDS, (
+            (float(np.max(current_A)), r["max_discharge_current_A"], "A", 1),
+            (float(-np.min(current_A)), r["max_charge_current_A"], "A", 1),
+            (float(np.max(temperature_K)), r["max_temperature_K"] + margin, "K", 1),
+            (float(np.min(temperature_K)), r["min_temperature_K"] - margin, "K", -1))))
         for kind, (value, limit, unit, sign) in checks.items():
             if kind not in self._warned and sign * (value - limit) > 1e-9 * max(1.0, abs(limit)):
                 self._warned.add(kind)

@@ -79,7 +79,8 @@ def _is_cell_file(path: Path) -> bool:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return True  # CellParameters.load names what is wrong with it
-    return not (isinstance(data, dict) and ("n_series" in data or "n_modules" in data or data.get("kind") == "bms"))
+    return not (isinstance(data, dict) and ("n_series" in data or "n_modules" in data
+                                            or data.get("kind") in ("bms", "cell_echem")))
 
 
 def _report(paths: list[Path]) -> None:

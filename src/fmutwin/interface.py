@@ -25,7 +25,9 @@ class Variable:
 
     ``min``/``max`` are numbers, or the name of a Real parameter (``"currentLimit"``, or
     ``"-currentLimit"`` for its negative) when the importer sets the bound; an input or parameter
-    outside its range is refused, naming both. ``dimensions`` makes an array (any type; row-major;
+    outside its range is refused, naming both. On an output they are the model's validity limits
+    (a voltage cut-off): a step that would end outside them is refused, the state stays at the
+    step's start, and the log names the limit and the time at which it was crossed. ``dimensions`` makes an array (any type; row-major;
     FMI 3.0 arrays, FMI 2.0 scalars ``name[i]`` / ``name[i,j]``); ``start`` then holds every element.
     A ``structural`` parameter (e.g. an array size) is fixed when the FMU is built: importers may set
     it to its start value only. ``warn_range`` (outputs): a value outside it is logged as a warning.

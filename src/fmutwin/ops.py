@@ -285,6 +285,15 @@ class Ops:
         values = [out[i].reshape(shape) for i in range(n_out)]
         return values, [[jac[i, k::n_x].reshape(shape) for k in range(n_x)] for i in range(n_out)]
 
+    def call(self, function: Any, *args: Any) -> list[Any]:
+        """A CasADi Function (e.g. a model PyBaMM exported, or an integration step of it) on ops
+        values: on symbols it is a node of the expression (one call in generated C), on numbers
+        its results are flat numpy arrays."""
+        if self.name == "numpy":
+            return [np.asarray(r, dtype=float).ravel() for r in function.call([np.asarray(a, dtype=float)
+                                                                              for a in args])]
+        return list(function.call(list(args)))
+
     def map_cells(self, fn: Callable[[dict[str, Any]], Any], n: int, cells: dict[str, Any]) -> Any:
         """``fn`` of each cell: numpy calls it once on the arrays (vectorised); on CasADi symbols
         ``fn`` is evaluated once, on scalar symbols, as a CasADi Function that is then called for

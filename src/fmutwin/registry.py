@@ -100,6 +100,27 @@ def _cell_echem(resources: Any) -> SteppableModel:
     return CellEchemModel(resources)
 
 
+#: the name of the electrochemical cell file in a CellEchem FMU's resources folder
+CELL_ECHEM_PARAMETER_FILE = "cell_echem_parameters.json"
+
+
+def _cell_echem_spec() -> EquationSpec:
+    """The native electrochemical cell's equations, from the file it is being built from."""
+    from fmutwin.twins.cell_echem_native_interface import cell_echem_file_spec
+
+    return cell_echem_file_spec(_shipped_file(None, CELL_ECHEM_PARAMETER_FILE))
+
+
+def _cell_echem_file(path: Path | None = None) -> Path:
+    """The electrochemical cell file the FMUs are built from (the shipped SPMe, or ``path``),
+    with the build's record as its provenance: PyBaMM version, model, options, mesh,
+    parameter-set hash, scheme (the native FMU fixes them when it is generated)."""
+    from fmutwin.params.defaults import default_cell_echem_file
+    from fmutwin.twins.cell_echem_native_interface import recorded_file
+
+    return recorded_file(Path(path) if path else default_cell_echem_file())
+
+
 #: the name of the module file in an electrochemical module FMU's resources folder
 MODULE_ECHEM_PARAMETER_FILE = "module_echem_parameters.json"
 
@@ -163,8 +184,9 @@ TWINS: dict[str, TwinExport] = {
         "enclosure node; zero coolant flow is valid).", _pack_thermal, _pack_thermal_spec, _pack_thermal_file,
         PACK_THERMAL_PARAMETER_FILE),
     "cell_echem": TwinExport(
-        "cell_echem", "CellEchem", "fmutwin electrochemical cell twin (PyBaMM SPM/SPMe/DFN; needs PyBaMM in the "
-        "importing Python; positive current discharges the cell).", _cell_echem),
+        "cell_echem", "CellEchem", "fmutwin electrochemical cell twin (PyBaMM SPM/SPMe/DFN; the Python FMU needs "
+        "PyBaMM in the importing Python, the native FMU is the file's SPM/SPMe as generated C; positive current "
+        "discharges the cell).", _cell_echem, _cell_echem_spec, _cell_echem_file, CELL_ECHEM_PARAMETER_FILE),
     "module_echem": TwinExport(
         "module_echem", "ModuleEchem", "fmutwin module of electrochemical cells (Ns x Np PyBaMM SPM/SPMe cells, exact "
         "current split at the end of each step, interconnects, balancing bleed resistors, thermal network; needs "
@@ -198,6 +220,7 @@ def twin_for_file(path: str | Path) -> TwinExport:
     import json
 
     from fmutwin.params.bms import BmsParameters
+    from fmutwin.params.cell_echem import EchemCellParameters
     from fmutwin.params.module import ModuleParameters
     from fmutwin.params.module_echem import ModuleEchemParameters
     from fmutwin.params.pack import PackThermalParameters
@@ -210,6 +233,8 @@ def twin_for_file(path: str | Path) -> TwinExport:
     params = load_parameter_file(data, str(path))
     kinds = {ModuleEchemParameters: "module_echem", ModuleParameters: "module", PackThermalParameters: "pack_thermal",
              BmsParameters: "bms"}
+    if isinstance(params, EchemCellParameters):
+        return dataclasses.replace(TWINS["cell_echem"], parameter_file=lambda: _cell_echem_file(path))
     name = next((n for cls, n in kinds.items() if isinstance(params, cls)), None)
     if name is None:
         raise ValueError(f"{path}: a {type(params).__name__} file; a cell file builds the cell_ecm twin")
@@ -224,12 +249,15 @@ def load_parameter_file(data: Any, origin: str) -> Any:
     names every bad field."""
     from fmutwin.params.bms import BmsParameters
     from fmutwin.params.cell import CellParameters
+    from fmutwin.params.cell_echem import EchemCellParameters
     from fmutwin.params.module import ModuleParameters
     from fmutwin.params.module_echem import ModuleEchemParameters
     from fmutwin.params.pack import PackThermalParameters
 
     if isinstance(data, dict) and data.get("kind") == "bms":
         return BmsParameters.from_dict(data, origin=origin)
+    if isinstance(data, dict) and data.get("kind") == "cell_echem":
+        return EchemCellParameters.from_dict(data, origin=origin)
     if isinstance(data, dict) and "n_series" in data and isinstance(data.get("cell"), dict) and "model" in data["cell"]:
         return ModuleEchemParameters.from_dict(data, origin=origin)
     if isinstance(data, dict) and "n_series" in data:

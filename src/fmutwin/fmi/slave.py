@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -201,6 +201,8 @@ class TwinSlaveCore:
                 if bad:  # the step is refused: back to where it started
                     self.model.set_state(saved)
                     problem = f"output {bad[0]} = {outputs[bad[0]]} at t = {current_time + step_size}"
+                else:
+                    problem = self._limit_crossed(outputs, saved, current_time, step_size)
         for warning in self.model.warnings():
             self._log(warning, "warning")
         if problem is not None:
@@ -209,6 +211,42 @@ class TwinSlaveCore:
             return False
         self._take_outputs(outputs, current_time + step_size)
         return True
+
+    def _outside_limits(self, outputs: Mapping[str, Any]) -> tuple[str, float, float] | None:
+        """The first output outside its validity limits (an output's declared min/max): (name,
+        value, the limit it passed)."""
+        for name, value in outputs.items():
+            var = self.declared[name]
+            if var.type != "Real" or (var.min is None and var.max is None):
+                continue
+            lo, hi = var.bounds(self.values)
+            for element in np.asarray(value, dtype=float).ravel():
+                if element < lo or element > hi:
+                    return name, float(element), (hi if element > hi else lo)
+        return None
+
+    def _limit_crossed(self, outputs: Mapping[str, Any], saved: Any, time_s: float, dt_s: float) -> str | None:
+        """None if every output is within its validity limits; else the model goes back to the
+        step's start and the message names the limit and when it was crossed (bisection on the
+        step length with the same inputs, to 1e-6 of the step)."""
+        crossed = self._outside_limits(outputs)
+        if crossed is None:
+            return None
+        name, value, limit = crossed
+        inputs, inside, outside = self._model_values("input"), 0.0, dt_s
+        while outside - inside > 1e-6 * dt_s:
+            trial = 0.5 * (inside + outside)
+            self.model.set_state(saved)
+            try:
+                result = self._outside_limits(self.model.step(inputs, time_s, trial))
+            except Exception:  # noqa: BLE001 - a failing part-step counts as past the limit
+                result = crossed
+            inside, outside = (inside, trial) if result is not None else (trial, outside)
+        self.model.set_state(saved)
+        unit = f" {self.declared[name].unit}" if self.declared[name].unit not in (None, "1") else ""
+        return (f"output {name} = {value:.6g}{unit} at the end of the step passes its limit {limit:g}{unit}: "
+                f"reached at t = {time_s + 0.5 * (inside + outside):.6f} s; the step from t = {time_s} to "
+                f"{time_s + dt_s} is refused and the state stays at its start")
 
     def _take_outputs(self, outputs: dict[str, Any], time_s: float) -> None:
         """Store the outputs (arrays flattened) and log those outside their declared warn range."""

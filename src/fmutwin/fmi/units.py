@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from xml.etree.ElementTree import Element, SubElement
 
 # exponents of the SI base units (kg, m, s, A, K, mol, cd)
@@ -33,14 +34,34 @@ DISPLAY_UNITS: dict[str, tuple[tuple[str, float, float], ...]] = {
 }
 
 
+_BASE = ("kg", "m", "s", "A", "K", "mol", "cd")
+
+
+def si_exponents(name: str) -> dict[str, int]:
+    """The SI base-unit exponents of a unit: one of :data:`SI_UNITS`, or a product written as
+    PyBaMM writes units, factors with integer powers joined by dots (``"m2.s-1"``,
+    ``"mol.m-3"``, ``"A.m-2"``), each factor a base unit or a unit of :data:`SI_UNITS`."""
+    if name in SI_UNITS:
+        return dict(SI_UNITS[name])
+    total: dict[str, int] = {}
+    for factor in name.split("."):
+        match = re.fullmatch(r"([A-Za-z]+)(-?\d+)?", factor)
+        if not match or not (match.group(1) in _BASE or match.group(1) in SI_UNITS):
+            raise ValueError(f"unit {name!r} has no SI definition: {factor!r} is neither an SI base unit nor one "
+                             "of fmutwin.fmi.units.SI_UNITS")
+        power = int(match.group(2) or 1)
+        parts = {match.group(1): 1} if match.group(1) in _BASE else SI_UNITS[match.group(1)]
+        for base, exponent in parts.items():
+            total[base] = total.get(base, 0) + power * exponent
+    return {k: v for k, v in total.items() if v}
+
+
 def unit_definitions(units: list[str]) -> Element:
     """A ``<UnitDefinitions>`` element for the given unit names (SI base-unit exponents)."""
     root = Element("UnitDefinitions")
     for name in sorted(set(units)):
-        if name not in SI_UNITS:
-            raise ValueError(f"unit {name!r} has no SI definition in fmutwin.fmi.units.SI_UNITS")
         unit = SubElement(root, "Unit", name=name)
-        SubElement(unit, "BaseUnit", {k: str(v) for k, v in SI_UNITS[name].items()})
+        SubElement(unit, "BaseUnit", {k: str(v) for k, v in si_exponents(name).items()})
         for display, factor, offset in DISPLAY_UNITS.get(name, ()):
             attrib = {"name": display, "factor": repr(1.0 / factor)}
             if offset:

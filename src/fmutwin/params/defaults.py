@@ -17,6 +17,7 @@ DEFAULT_MODULE_FILE = "module_example.json"
 DEFAULT_PACK_THERMAL_FILE = "pack_thermal_example.json"
 DEFAULT_MODULE_ECHEM_FILE = "module_echem_example.json"
 DEFAULT_BMS_FILE = "bms_example.json"
+DEFAULT_CELL_ECHEM_FILE = "cell_echem_spme.json"
 #: environment variable naming the parameter file to build FMUs from (read when the cell twin's
 #: variables are declared, so set it before that import: ``fmutwin build --parameters`` does)
 CELL_FILE_ENV = "FMUTWIN_CELL_PARAMETERS"
@@ -54,6 +55,11 @@ def default_module_echem_file() -> Path:
 
 def default_module_echem_parameters() -> ModuleEchemParameters:
     return ModuleEchemParameters.load(default_module_echem_file())
+
+
+def default_cell_echem_file() -> Path:
+    """The shipped native electrochemical cell: PyBaMM's SPMe with Chen2020, isothermal, SDIRK2."""
+    return Path(str(resources.files("fmutwin.params") / "data" / DEFAULT_CELL_ECHEM_FILE))
 
 
 def default_bms_file() -> Path:

@@ -5,16 +5,12 @@ Why not PyBaMM's own solvers: the split evaluates every cell at trial currents, 
 step, and its Newton iteration needs dV/dI; an IDAKLU solve per cell and trial costs about 1 ms
 (``CellEchemTwin``), and CasADi's CVODES with forward sensitivities 4 ms (measured here). So:
 
-* PyBaMM builds and discretises the model (any parameter set or BPX file, its default or a given
-  mesh), isothermal with its heat source computed; the current, the cell temperature (PyBaMM's
-  "Ambient temperature [K]", which an isothermal cell follows) and the two electrodes' initial
-  concentrations are input parameters; ``export_casadi_objects`` gives the right-hand side, the
-  voltage, the heat and the initial state as CasADi expressions. SPM and SPMe have no algebraic
-  states; a model with them (DFN) is refused.
+* PyBaMM builds and discretises the model, isothermal with its heat source computed, and exports
+  it to CasADi (:class:`~fmutwin.twins.echem_casadi.EchemCasadi`); the cell temperature is
+  PyBaMM's "Ambient temperature [K]", which an isothermal cell follows.
 * A step of dt is ``substeps`` steps of ROS2, the two-stage Rosenbrock method of Verwer et al.
-  (1999; second order, L-stable, gamma = 1 + 1/sqrt(2)): per substep one Jacobian of the
-  right-hand side and two sparse linear solves with one matrix, (I - gamma h J) k1 = f(x),
-  (I - gamma h J) k2 = f(x + h k1) - 2 k1, x' = x + h (3 k1 + k2) / 2. It is linearly implicit (no
+  (1999; second order, L-stable; :func:`fmutwin.implicit_steps.implicit_step`): per substep one
+  Jacobian of the right-hand side and two sparse linear solves. It is linearly implicit (no
   inner iteration), so the end state is a smooth function of the current and dV/dI is its exact
   derivative (CasADi forward AD through the substeps).
 * The step is compiled once with gcc (CasADi's JIT) and mapped over the cells in threads.
@@ -24,29 +20,23 @@ Sign convention: positive current discharges the cell.
 
 from __future__ import annotations
 
-import math
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-from fmutwin.twins.cell_echem import AMBIENT_INPUT, CURRENT_INPUT, _pybamm, electrode_soh, parameter_values
+from fmutwin.implicit_steps import implicit_step
+from fmutwin.twins.echem_casadi import ODE_MODELS, THERMAL_OPTIONS, EchemCasadi
 
 #: the models this batch steps (no algebraic states)
-BATCH_MODELS = ("SPM", "SPMe")
-INITIAL_CONCENTRATION = {"n": "Initial concentration in negative electrode [mol.m-3]",
-                         "p": "Initial concentration in positive electrode [mol.m-3]"}
+BATCH_MODELS = ODE_MODELS
 #: the PyBaMM model options of every batch cell
-MODEL_OPTIONS = {"thermal": "isothermal", "calculate heat source for isothermal models": "true"}
-MAX_CONCENTRATION = {"n": "Maximum concentration in negative electrode [mol.m-3]",
-                     "p": "Maximum concentration in positive electrode [mol.m-3]"}
+MODEL_OPTIONS = THERMAL_OPTIONS["isothermal"]
 #: the PyBaMM variables a step returns (at its end), by the name :meth:`EchemBatch.step` gives them
 OUTPUTS = {"Voltage [V]": "voltage_V", "Total heating [W]": "heat_W", "Discharge capacity [A.h]": "discharged_Ah",
            "X-averaged negative particle surface stoichiometry": "negative_surface_stoichiometry",
            "X-averaged positive particle surface stoichiometry": "positive_surface_stoichiometry"}
-#: ROS2's gamma
-GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
 
 
 class EchemBatch:
@@ -71,73 +61,37 @@ class EchemBatch:
     def __init__(self, model: str = "SPMe", parameter_set: str = "Chen2020", bpx_file: str | Path | None = None,
                  n_cells: int = 1, substeps: int = 2, var_pts: Mapping[str, int] | None = None,
                  threads: int = 2) -> None:
-        import casadi as ca
-
-        pybamm = _pybamm()
         if model not in BATCH_MODELS:
             raise ValueError(f"model: {model!r}; a module of electrochemical cells takes {', '.join(BATCH_MODELS)}")
         if int(substeps) < 1:
             raise ValueError(f"substeps: {substeps!r} must be at least 1")
-        values, self.parameter_set = parameter_values(parameter_set, bpx_file)
-        self.model_name, self.n_cells, self.substeps = model, int(n_cells), int(substeps)
-        pybamm_model = getattr(pybamm.lithium_ion, model)(options=dict(MODEL_OPTIONS))
-        self.electrode_soh = electrode_soh(values, pybamm_model.param, pybamm_model.options)
-        self.window_capacity_Ah = self.electrode_soh["capacity_Ah"]
-        self.nominal_capacity_Ah = float(values["Nominal cell capacity [A.h]"])
-        self.c_max = {k: float(values[name]) for k, name in MAX_CONCENTRATION.items()}
-        self.voltage_limits_V = (float(values["Lower voltage cut-off [V]"]), float(values["Upper voltage cut-off [V]"]))
-        inputs = [CURRENT_INPUT, AMBIENT_INPUT, INITIAL_CONCENTRATION["n"], INITIAL_CONCENTRATION["p"]]
-        values.update({name: "[input]" for name in inputs})
-        sim = pybamm.Simulation(pybamm_model, parameter_values=values, var_pts=dict(var_pts) if var_pts else None)
-        sim.build(inputs=dict(zip(inputs, [0.0, 298.15, *self._concentrations(0.5)])))
-        objs = sim.built_model.export_casadi_objects(list(OUTPUTS), input_parameter_order=inputs)
-        if objs["z"].shape[0]:
-            raise ValueError(f"{model}: {objs['z'].shape[0]} algebraic states; the batch steps ODE models only")
-        x, p, t = objs["x"], objs["inputs"], objs["t"]
-        self.n_states = x.shape[0]
-        rhs = ca.Function("rhs", [x, p], [ca.substitute(objs["rhs"], t, 0.0)])
-        if set(rhs.sparsity_jac(1, 0).get_triplet()[1]) & {2, 3}:  # columns of the initial concentrations
-            raise ValueError(f"{model}: the right-hand side depends on the initial concentrations")
-        outputs = ca.Function("outputs", [x, p], [ca.substitute(ca.vertcat(*[objs["variables"][k] for k in OUTPUTS]),
-                                                                t, 0.0)])
-        self._initial = ca.Function("x0", [p], [objs["x0"]])
-        self._step = _compiled(self._step_function(rhs, outputs), self.n_cells, threads)
+        self.cell = EchemCasadi(model, parameter_set, bpx_file, list(OUTPUTS), "isothermal", var_pts)
+        self.parameter_set, self.model_name = self.cell.parameter_set, model
+        self.n_cells, self.substeps = int(n_cells), int(substeps)
+        self.electrode_soh = self.cell.electrode_soh
+        self.window_capacity_Ah = self.cell.window_capacity_Ah
+        self.nominal_capacity_Ah = self.cell.nominal_capacity_Ah
+        self.voltage_limits_V = self.cell.voltage_limits_V
+        self.n_states = self.cell.n_states
+        self._step = _compiled(self._step_function(), self.n_cells, threads)
 
-    def _concentrations(self, soc: Any) -> tuple[Any, Any]:
-        """The electrodes' initial concentrations at ``soc`` over the electrode-SOH window (the
-        stoichiometries are affine in it, PyBaMM's initial_soc definition)."""
-        soh = self.electrode_soh
-        x = soh["x_0"] + soc * (soh["x_100"] - soh["x_0"])
-        y = soh["y_0"] - soc * (soh["y_0"] - soh["y_100"])
-        return x * self.c_max["n"], y * self.c_max["p"]
-
-    def _step_function(self, rhs: Any, outputs: Any) -> Any:
+    def _step_function(self) -> Any:
         """(x, current, temperature, dt) -> (x', voltage, dV/dI, heat, discharged Ah) of one cell."""
         import casadi as ca
 
         x = ca.MX.sym("x", self.n_states)
         current, temperature, dt = ca.MX.sym("current"), ca.MX.sym("temperature"), ca.MX.sym("dt")
-        p = ca.vertcat(current, temperature, 0.0, 0.0)
-        xs, ps = ca.MX.sym("xs", self.n_states), ca.MX.sym("ps", 4)
-        jac = ca.Function("rhs_jacobian", [xs, ps], [ca.jacobian(rhs(xs, ps), xs)])
-        h = dt / self.substeps
-        state = x
-        eye = ca.DM.eye(self.n_states)
-        for _ in range(self.substeps):
-            matrix = eye - GAMMA * h * jac(state, p)
-            k1 = ca.solve(matrix, rhs(state, p), "qr")
-            k2 = ca.solve(matrix, rhs(state + h * k1, p) - 2.0 * k1, "qr")
-            state = state + h * (1.5 * k1 + 0.5 * k2)
-        out = outputs(state, p)
+        p = ca.vertcat(*self.cell.inputs(current, temperature, 0.0).values())  # the step ignores the initial state
+        state = implicit_step(self.cell.rhs, x, p, dt, "ros2", self.substeps)
+        out = self.cell.outputs(state, p)
         return ca.Function("cell_step", [x, current, temperature, dt], [state, ca.jacobian(out[0], current), out],
                            ["x", "current", "temperature", "dt"], ["x_next", "dv_di", "outputs"])
 
     def initial_state(self, soc: Any) -> np.ndarray:
         """The cells' initial states (one column per cell) at their SOCs."""
         soc = np.broadcast_to(np.asarray(soc, dtype=float), (self.n_cells,))
-        c_n, c_p = self._concentrations(soc)
-        return np.column_stack([np.asarray(self._initial([0.0, 298.15, c_n[i], c_p[i]])).ravel()
-                                for i in range(self.n_cells)])
+        return np.column_stack([np.asarray(self.cell.initial(list(self.cell.inputs(0.0, 298.15, s).values()))).ravel()
+                                for s in soc])
 
     def step(self, x: np.ndarray, current_A: Any, temperature_K: Any, dt_s: float) -> dict[str, np.ndarray]:
         """One step of every cell at its current (positive = discharge) and temperature: the new

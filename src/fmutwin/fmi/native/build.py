@@ -182,11 +182,14 @@ def _model_vars(bound: list[_Bound], time_vr: int | None) -> str:
                     '-HUGE_VAL, HUGE_VAL, "time", " s", "", ""},')
     inputs = [str(i) for i, b in enumerate(bound) if b.kind == "u"]  # checked before every step
     warned = [str(i) for i, b in enumerate(bound) if b.kind == "y" and b.var.warn_range is not None]
+    limited = [str(i) for i, b in enumerate(bound) if b.kind == "y" and (b.var.min is not None or b.var.max is not None)]
     return (f"#define NVARS {len(rows)}\nstatic const VarInfo VARS[NVARS] = {{\n" + "\n".join(rows) + "\n};\n"
             f"#define NINPUTS {len(inputs)}\nstatic const int INPUT_ROWS[NINPUTS > 0 ? NINPUTS : 1] = "
             f"{{{', '.join(inputs) or '0'}}};\n"
             f"#define NWARNED {len(warned)}\nstatic const int WARNED_ROWS[NWARNED > 0 ? NWARNED : 1] = "
-            f"{{{', '.join(warned) or '0'}}};\n")
+            f"{{{', '.join(warned) or '0'}}};\n"
+            f"#define NLIMITED {len(limited)}\nstatic const int LIMITED_ROWS[NLIMITED > 0 ? NLIMITED : 1] = "
+            f"{{{', '.join(limited) or '0'}}};\n")
 
 
 def _start_text(var: Variable, element: int) -> str:
@@ -220,7 +223,7 @@ def _model_description(version: int, model: str, guid: str, description: str, bo
         SubElement(root, "CoSimulation", canGetAndSetFMUState="true", canSerializeFMUState="true",
                    providesIntermediateUpdate="false", hasEventMode="false", **caps)
     cats = SubElement(root, "LogCategories")
-    for name in ("logStatusWarning", "logStatusError"):
+    for name in ("logStatusWarning", "logStatusDiscard", "logStatusError"):
         SubElement(cats, "Category", name=name)
     variables = SubElement(root, "ModelVariables")
     if version == 3:

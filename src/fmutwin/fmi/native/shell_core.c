@@ -16,8 +16,10 @@
  * bound may be another parameter's value, e.g. |current| <= currentLimit), grids are strictly
  * increasing at the end of initialisation, inputs are finite and in range at its end and before
  * every step (outputs read during initialisation are computed from what is set so far),
- * outputs and states are finite after it (else the step is refused and nothing changes), and an
- * output outside its warn range logs a warning. The FMI state machine is kept here too: calls in
+ * outputs and states are finite after it (else the step is refused and nothing changes), an
+ * output outside its validity limits (its min/max, e.g. a voltage cut-off) refuses the step with
+ * a discard status and a line naming the limit and the time it was reached, and an output outside
+ * its warn range logs a warning. The FMI state machine is kept here too: calls in
  * the wrong state are refused with a log line, and after a failed step only getters, reset,
  * terminate, FMU-state restore and free are accepted (as in the Modelica Reference-FMUs).
  */
@@ -312,9 +314,55 @@ static int model_exit_init(Instance *m) {
     return 1;
 }
 
-/* One communication step. Returns 1 on success; on failure nothing changes and one line is logged. */
+/* The first output of y outside its validity limits (an output's declared min/max: a voltage
+   cut-off), or NULL; the element in *element. */
+static const VarInfo *model_outside(const Instance *m, const double *y, int *element) {
+    for (int i = 0; i < NLIMITED; i++) {
+        const VarInfo *v = &VARS[LIMITED_ROWS[i]];
+        for (int e = 0; e < v->count; e++) {
+            double value = y[v->index + e];
+            if (value < var_min(m, v) || value > var_max(m, v)) {
+                *element = e;
+                return v;
+            }
+        }
+    }
+    return NULL;
+}
+
+static int all_finite(const double *a, int n) {
+    for (int i = 0; i < n; i++)
+        if (!isfinite(a[i])) return 0;
+    return 1;
+}
+
+/* A step from t of length dt that ends with output v outside its limits: the time the limit was
+   reached, by bisection on the step length with the same inputs (to 1e-6 of the step), logged. */
+static void model_log_limit(Instance *m, double t, double dt, const VarInfo *v, int element, const double *y) {
+    double inside = 0.0, outside = dt, x_try[NX], y_try[NY];
+    double value = y[v->index + element], lo = var_min(m, v), hi = var_max(m, v);
+    int e;
+    char where[160];
+    while (outside - inside > 1e-6 * dt) {
+        double trial = 0.5 * (inside + outside);
+        if (!model_outputs(m, trial, x_try, y_try) || !all_finite(y_try, NY) || model_outside(m, y_try, &e) != NULL)
+            outside = trial;
+        else inside = trial;
+    }
+    if (v->count > 1) snprintf(where, sizeof where, "%s[%d]", v->name, element + 1);
+    else snprintf(where, sizeof where, "%s", v->name);
+    model_log(m, 2, "logStatusDiscard", "output %s = %.9g%s at the end of the step passes its limit %g%s: reached "
+              "at t = %.6f s; the step from t = %.17g to %.17g is refused and the state stays at its start", where,
+              value, v->unit, value > hi ? hi : lo, v->unit, t + 0.5 * (inside + outside), t, t + dt);
+}
+
+/* One communication step. Returns 1 on success, STEP_LIMIT when an output would pass its
+   validity limits, else 0; on failure nothing changes and one line is logged. */
+#define STEP_LIMIT 2
 static int model_step(Instance *m, double t, double dt) {
     double x_next[NX], y_next[NY];
+    const VarInfo *limited;
+    int element;
     if (!model_check_inputs(m, t)) return 0;
     if (!(dt > 0)) {
         model_log(m, 3, "logStatusError", "t = %.17g: communication step size %g must be > 0", t, dt);
@@ -325,6 +373,10 @@ static int model_step(Instance *m, double t, double dt) {
         return 0;
     }
     if (!model_finite(m, x_next, y_next, t, 0)) return 0; /* generated code returns 0 even on NaN */
+    if ((limited = model_outside(m, y_next, &element)) != NULL) {
+        model_log_limit(m, t, dt, limited, element, y_next);
+        return STEP_LIMIT;
+    }
     memcpy(m->s.x, x_next, sizeof x_next);
     memcpy(m->s.y, y_next, sizeof y_next);
     m->s.time = t + dt;

@@ -141,7 +141,8 @@ class TwinCase:
 class WholeCycleCase:
     """PyBaMM's own solve of the whole cycle (one ``IDAKLUSolver.solve``), same current steps."""
 
-    def __init__(self, model: str, time_s: np.ndarray, currents: list[float]) -> None:
+    def __init__(self, model: str, time_s: np.ndarray, currents: list[float], rtol: float = RTOL,
+                 atol: float = ATOL) -> None:
         import pybamm
 
         t0 = time.perf_counter()
@@ -156,7 +157,7 @@ class WholeCycleCase:
         params = pybamm.ParameterValues(PARAMETER_SET)
         params["Current function [A]"] = current
         self.nominal_Ah = float(params["Nominal cell capacity [A.h]"])
-        self.solver = pybamm.IDAKLUSolver(rtol=RTOL, atol=ATOL, output_variables=list(PYBAMM_OUTPUTS.values()))
+        self.solver = pybamm.IDAKLUSolver(rtol=rtol, atol=atol, output_variables=list(PYBAMM_OUTPUTS.values()))
         sim = pybamm.Simulation(pb_model, parameter_values=params, solver=self.solver)
         sim.build(initial_soc=INITIAL_SOC)
         self.model = sim.built_model

@@ -85,7 +85,8 @@ def spec() -> EquationSpec:
     outputs = (
         (Variable("cellVoltage", "output", "terminal voltage of each cell", unit="V", dimensions=(N_CELLS,),
                   warn_range=(2.0, 4.5)), "cell_voltage_V"),
-        (Variable("stringVoltage", "output", "sum of the cell terminal voltages", unit="V"), "string_voltage_V"),
+        (Variable("stringVoltage", "output", "sum of the cell terminal voltages (valid down to 0 V: a validity "
+                  "limit)", unit="V", min=0.0), "string_voltage_V"),
         (Variable("highestCell", "output", "1-based index of the highest cell", type="Integer"), "highest_cell"),
         (Variable("anyBelow", "output", "a cell is below lowVoltage", type="Boolean"), "any_below"),
         (Variable("reportedVoltage", "output", "terminal voltage of cell reportCell", unit="V"),

@@ -128,6 +128,27 @@ def test_output_warn_range_logs_a_warning(open_fmu, case):
     assert any("cellVoltage[1] = 1.9 outside [2, 4.5]" in w for w in host.warnings()), host.logs  # names the cell
 
 
+def test_a_step_past_an_outputs_limit_is_discarded_naming_when_it_was_reached(open_fmu, case):
+    """10 A from the default cells, no leak: the string voltage falls linearly and reaches its
+    limit 0 V at t = (sum v0 - I sum R) / (I sum 1/C) = 27.73 s, inside the step from 25 to 30 s."""
+    (kind, version), path = case
+    host = open_fmu(path)
+    host.initialize()
+    host.set(current=10.0)
+    for _ in range(5):
+        host.step(5.0)
+    before = host.get("stringVoltage")
+    # discard; pythonfmu3's binary reports every refused Python step as fmi3Error
+    with pytest.raises(FMICallException, match="status 3" if (kind, version) == ("python", 3) else "status 2"):
+        host.step(5.0)
+    c, r, v0 = np.array([100.0, 120.0, 80.0]), np.array([0.01, 0.02, 0.015]), np.array([3.0, 3.1, 2.9])
+    reached = (v0.sum() - 10.0 * r.sum()) / (10.0 * np.sum(1.0 / c))
+    message = host.logs[-1][1]
+    assert "output stringVoltage" in message and "passes its limit 0 V" in message, host.logs
+    assert abs(float(message.split("reached at t = ")[1].split(" s")[0]) - reached) < 1e-5
+    assert host.get("stringVoltage") == before  # the state stays at the step's start
+
+
 def test_dependencies_come_from_the_equations(string_fmus):
     md = fmpy.read_model_description(str(string_fmus[("native", 3)]))
     deps = {u.variable.name: {d.name for d in u.dependencies} for u in md.outputs}

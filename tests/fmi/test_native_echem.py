@@ -28,9 +28,9 @@ from test_third_party_importers import _run_ecos, _run_libcosim
 
 VERSIONS = [2, 3]
 SOC0 = 0.7
-#: native vs PyBaMM IDAKLU at rtol = atol = 1e-10, RMS and max [V]; measured (SDIRK2, 2 substeps):
-#: US06 0.81 / 3.6 uV, WLTC x3C 1.04 / 6.1 uV, lumped SPM at 2C 0.26 / 2.3 uV
-RMS_V, MAX_V = 3e-6, 1.5e-5
+#: native vs PyBaMM IDAKLU at rtol = atol = 1e-10, RMS and max [V]; measured (Radau IIA, 1 step):
+#: US06 0.077 / 0.26 uV, WLTC x3C 0.116 / 0.49 uV, 2C to the cut-off 0.16 / 0.77 uV
+RMS_V, MAX_V = 4e-7, 1.5e-6
 DIFFUSIVITY = "Negative particle diffusivity [m2.s-1]"
 
 
@@ -171,10 +171,10 @@ def test_native_equals_the_python_cell_echem_fmu(open_fmu, spme, tmp_path):
         assert refused is None
     rms, worst = _errors_V(runs["native"][:, 0], runs["python"][:, 0])
     print(f"native vs Python FMU: {rms * 1e6:.2f} uV RMS, {worst * 1e6:.2f} uV max")
-    assert rms < 2e-6 and worst < 1e-5  # measured 0.58 / 2.55 uV: the Python FMU's tolerance dominates
+    assert rms < 3e-7 and worst < 1e-6  # measured 0.10 / 0.37 uV: the Python FMU's tolerance dominates
     gaps = np.max(np.abs(runs["native"] - runs["python"]), axis=0)
     print("max differences", dict(zip(names, gaps)))
-    assert gaps[1] < 1e-12 and gaps[2] < 1.5e-5 and gaps[3] < 5e-6, gaps  # measured 6e-16, 4.4e-6, 1.4e-6
+    assert gaps[1] < 1e-12 and gaps[2] < 1.2e-6 and gaps[3] < 1.5e-6, gaps  # measured 6e-16, 4.2e-7, 4.9e-7
 
 
 def test_native_echem_in_the_c_host_with_an_empty_environment(fmu_host, open_fmu, spme, tmp_path):
@@ -282,7 +282,9 @@ def test_lumped_spm_with_a_run_time_diffusivity_follows_pybamm(open_fmu, spm_lum
     assert rms < RMS_V and worst < MAX_V
     temperature = np.array([r["temperature_K"][0] for r in ref])
     assert temperature[-1] - temperature[0] > 1.0  # it heats: the thermal model is on
-    np.testing.assert_allclose(got[:, 1], temperature, rtol=0, atol=1e-6)
+    gap_K = float(np.max(np.abs(got[:, 1] - temperature)))
+    print(f"lumped SPM temperature: {gap_K:.2e} K max")
+    assert gap_K < 1e-5  # measured 4.0e-6 K (one simplified-Newton iteration on the thermal coupling)
     halved = open_fmu(spm_lumped, instance="default")
     halved.initialize()
     halved.set(heatFlow=2.0)
@@ -297,7 +299,7 @@ def test_native_echem_records_what_the_build_fixed(spme):
     source = record["source_model"]
     assert source["model"] == "SPMe" and source["parameter_set"] == "Chen2020"
     assert source["pybamm_version"] and len(source["parameter_values_sha256"]) == 64
-    assert source["var_pts"]["r_n"] == 20 and source["step"]["scheme"] == "sdirk2"
+    assert source["var_pts"]["r_n"] == 20 and source["step"]["scheme"] == "radau5"
     assert source["options"]["thermal"] == "isothermal"
     assert "pybamm SPMe Chen2020" in xml
 

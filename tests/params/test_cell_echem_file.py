@@ -16,7 +16,7 @@ def test_the_shipped_file_loads_as_an_electrochemical_cell():
     import json
 
     params = load_parameter_file(json.loads(default_cell_echem_file().read_text()), "shipped")
-    assert isinstance(params, EchemCellParameters) and params.model == "SPMe" and params.scheme == "sdirk2"
+    assert isinstance(params, EchemCellParameters) and params.model == "SPMe" and params.scheme == "radau5"
 
 
 @pytest.mark.parametrize("field, value, named", [

@@ -64,8 +64,9 @@ class EchemCellParameters(ParameterFile):
     thermal: Literal["isothermal", "lumped"] = Field("isothermal", description="isothermal (the cell at ambient) "
                                                      "or PyBaMM's lumped thermal model")
     var_pts: dict[str, int] | None = Field(None, description="PyBaMM mesh sizes (its defaults otherwise)")
-    scheme: Literal["ros2", "sdirk2", "radau5"] = Field("sdirk2", description="fixed-step implicit scheme")
-    substeps: int = Field(2, ge=1, le=100, description="substeps per communication step")
+    scheme: Literal["ros2", "sdirk2", "radau5"] = Field("radau5", description="fixed-step implicit scheme "
+                                                        "(fmutwin.implicit_steps; docs/cell_echem.md compares them)")
+    substeps: int = Field(1, ge=1, le=100, description="substeps per communication step")
     newton_iterations: int = Field(1, ge=1, le=10, description="Newton iterations per stage (sdirk2, radau5)")
     initial_soc: float = Field(0.9, ge=0, le=1, description="default initial SOC over the electrode-SOH window [1]")
     initial_temperature_K: float = Field(298.15, ge=T_MIN_K, le=T_MAX_K, description="default initial temperature")

@@ -104,10 +104,17 @@ def equation_spec(params: EchemCellParameters) -> EquationSpec:
 
 def cell_echem_file_spec(path: Path | None) -> EquationSpec:
     """The spec of an electrochemical cell file (the shipped SPMe when ``path`` is None); a bad
-    file raises ParameterError naming the field."""
+    file raises ParameterError naming the field. Made once per file content and process (the
+    FMI 2.0 and 3.0 FMUs of one build share PyBaMM's discretisation)."""
     from fmutwin.params.defaults import default_cell_echem_file
 
-    return equation_spec(EchemCellParameters.load(path or default_cell_echem_file()))
+    params = EchemCellParameters.load(path or default_cell_echem_file())
+    return _file_spec(params.model_dump_json(exclude={"provenance"}))
+
+
+@functools.lru_cache(maxsize=4)
+def _file_spec(content: str) -> EquationSpec:
+    return equation_spec(EchemCellParameters.model_validate_json(content))
 
 
 def build_record(params: EchemCellParameters) -> dict[str, Any]:

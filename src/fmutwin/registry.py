@@ -131,6 +131,12 @@ def _module_echem(resources: Any) -> SteppableModel:
     return ModuleEchemModel(_shipped_file(resources, MODULE_ECHEM_PARAMETER_FILE))
 
 
+def _module_echem_spec() -> EquationSpec:
+    from fmutwin.twins.module_echem_interface import module_echem_file_spec
+
+    return module_echem_file_spec(_shipped_file(None, MODULE_ECHEM_PARAMETER_FILE))
+
+
 def _module_echem_file() -> Path:
     from fmutwin.params.defaults import default_module_echem_file
 
@@ -189,9 +195,10 @@ TWINS: dict[str, TwinExport] = {
         "discharges the cell).", _cell_echem, _cell_echem_spec, _cell_echem_file, CELL_ECHEM_PARAMETER_FILE),
     "module_echem": TwinExport(
         "module_echem", "ModuleEchem", "fmutwin module of electrochemical cells (Ns x Np PyBaMM SPM/SPMe cells, exact "
-        "current split at the end of each step, interconnects, balancing bleed resistors, thermal network; needs "
-        "PyBaMM, CasADi and gcc in the importing Python; positive current discharges the module).", _module_echem,
-        None, _module_echem_file, MODULE_ECHEM_PARAMETER_FILE),
+        "current split at the end of each step, interconnects, balancing bleed resistors, thermal network; the "
+        "Python FMU needs PyBaMM, CasADi and gcc in the importing Python, the native FMU is generated C; positive "
+        "current discharges the module).", _module_echem, _module_echem_spec, _module_echem_file,
+        MODULE_ECHEM_PARAMETER_FILE),
     "bms": TwinExport(
         "bms", "Bms", "fmutwin BMS twin (SoC per series element by EKF / UKF / adaptive filter on the cell equations, "
         "current and power limits, CC-CV charge request, passive balancing, debounced alarms, capacity from rest to "

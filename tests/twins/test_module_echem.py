@@ -12,7 +12,8 @@ from fmutwin.data import drive_cycle
 from fmutwin.interface import InputError, StateError
 from fmutwin.params.module_echem import ModuleEchemParameters
 from fmutwin.twins.cell_echem import CellEchemTwin
-from fmutwin.twins.module_echem import TOLERANCE_V, ModuleEchemTwin
+from fmutwin.equations.module_echem import TOLERANCE_V
+from fmutwin.twins.module_echem import ModuleEchemTwin
 
 STEPS = 120
 #: a heat capacity so large that the cells stay at 298.15 K (what the isothermal references are)

@@ -73,7 +73,9 @@ class EchemBatch:
         self.nominal_capacity_Ah = self.cell.nominal_capacity_Ah
         self.voltage_limits_V = self.cell.voltage_limits_V
         self.n_states = self.cell.n_states
-        self._step = _compiled(self._step_function(), self.n_cells, threads)
+        self.function = self._step_function()
+        self.threads = threads
+        self._step: Any = None  # compiled at the first step (a native export needs only the function)
 
     def _step_function(self) -> Any:
         """(x, current, temperature, dt) -> (x', voltage, dV/dI, heat, discharged Ah) of one cell."""
@@ -99,6 +101,8 @@ class EchemBatch:
         discharged since the start [Ah], the electrodes' surface stoichiometries) and
         ``dv_di_ohm``, the voltage's derivative in the current [V/A]."""
         n = self.n_cells
+        if self._step is None:
+            self._step = _compiled(self.function, n, self.threads)
         row = [np.broadcast_to(np.asarray(v, dtype=float), (n,)).reshape(1, n) for v in (current_A, temperature_K)]
         x_next, dv_di, out = self._step(x, row[0], row[1], np.full((1, n), float(dt_s)))
         out = np.asarray(out).reshape(len(OUTPUTS), n)

@@ -103,6 +103,11 @@ class FmpyHost:
             runs.append(self.run_current(current, k0, k1, names))
         return runs
 
+    def runs_after_restore(self, current: Any, k_save: int, k_end: int, names: tuple[str, ...]) -> list[list[Any]]:
+        """Steps 0..k_save-1, then :meth:`reruns_from_saved_state` from there to k_end."""
+        self.run_current(current, 0, k_save, names)
+        return self.reruns_from_saved_state(current, k_save, k_end, names)
+
     def close(self) -> None:
         """Terminate (if the FMU still can) and free the instance; safe to call twice."""
         if self.fmu is None:

@@ -41,6 +41,21 @@ def cycle():
     return time_s[:STEPS + 1], current[:STEPS] / np.max(np.abs(current[:STEPS])) * 16.0  # 2 cells: peaks 1.6C
 
 
+def _run_against_the_twin(host, cycle, names):
+    """The FMU over the cycle with a cold-plate conductance of 1.5 W/K (its second half run three
+    times: straight on, from a saved and from a deserialised FMU state, which must agree), and
+    the twin over the same cycle: (FMU outputs by step, twin outputs)."""
+    time_s, current = cycle
+    host.initialize(coldPlateConductance=1.5)
+    got = host.run_current(current, 0, STEPS // 2, names)
+    first, *again = host.reruns_from_saved_state(current, STEPS // 2, STEPS, names)
+    assert again == [first, first]
+    params = default_module_echem_parameters()
+    params = params.model_copy(update={"thermal": params.thermal.model_copy(
+        update={"cold_plate_conductance_W_per_K": 1.5})})
+    return np.array(got + first), ModuleEchemTwin(params).run(time_s, current)
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_module_echem_fmu_is_conformant(fmus, version):
     assert check_fmu(fmus[version]) == []
@@ -48,18 +63,8 @@ def test_module_echem_fmu_is_conformant(fmus, version):
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_module_echem_fmu_equals_the_twin_and_restores_its_state(open_fmu, fmus, cycle, version):
-    time_s, current = cycle
-    host = open_fmu(fmus[version], instance=f"echem{version}")
-    host.initialize(coldPlateConductance=1.5)
-    names = ("moduleVoltage", "minCellSoc", "maxCellTemperature")
-    got = host.run_current(current, 0, STEPS // 2, names)
-    first, *again = host.reruns_from_saved_state(current, STEPS // 2, STEPS, names)
-    assert again == [first, first]
-    params = default_module_echem_parameters()
-    params = params.model_copy(update={"thermal": params.thermal.model_copy(
-        update={"cold_plate_conductance_W_per_K": 1.5})})
-    ref = ModuleEchemTwin(params).run(time_s, current)
-    got = np.array(got + first)
+    got, ref = _run_against_the_twin(open_fmu(fmus[version], instance=f"echem{version}"), cycle,
+                                     ("moduleVoltage", "minCellSoc", "maxCellTemperature"))
     np.testing.assert_array_equal(got[:, 0], ref["module_voltage_V"])
     np.testing.assert_array_equal(got[:, 1], ref["min_cell_soc"])
     np.testing.assert_array_equal(got[:, 2], ref["max_cell_temperature_K"])
@@ -84,18 +89,8 @@ def test_native_module_echem_needs_no_python_and_equals_the_twin(open_fmu, nativ
     needed = subprocess.run(["ldd", str(unzipped / "binaries/x86_64-linux/ModuleEchemNative.so")],
                             capture_output=True, text=True).stdout
     assert "python" not in needed and "casadi" not in needed and "sundials" not in needed, needed
-    time_s, current = cycle
-    host = open_fmu(native, instance="native")
-    host.initialize(coldPlateConductance=1.5)
-    names = ("moduleVoltage", "minCellSoc", "maxCellTemperature", "splitEvaluations")
-    got = host.run_current(current, 0, STEPS // 2, names)
-    first, *again = host.reruns_from_saved_state(current, STEPS // 2, STEPS, names)
-    assert again == [first, first]
-    params = default_module_echem_parameters()
-    params = params.model_copy(update={"thermal": params.thermal.model_copy(
-        update={"cold_plate_conductance_W_per_K": 1.5})})
-    ref = ModuleEchemTwin(params).run(time_s, current)
-    got = np.array(got + first)
+    got, ref = _run_against_the_twin(open_fmu(native, instance="native"), cycle,
+                                     ("moduleVoltage", "minCellSoc", "maxCellTemperature", "splitEvaluations"))
     # the same equations and cell step, compiled by CasADi's JIT (twin) and in the FMU: measured 1e-14 V
     np.testing.assert_allclose(got[:, 0], ref["module_voltage_V"], rtol=0, atol=1e-11)
     np.testing.assert_allclose(got[:, 1], ref["min_cell_soc"], rtol=0, atol=1e-12)

@@ -170,9 +170,8 @@ def test_native_state_save_restore_is_bit_identical(open_fmu, native_fmu):
     time_s, current = drive_cycle("US06", scale=10.0)
     host = open_fmu(native_fmu)
     host.initialize()
-    names = ("batteryVoltage", "stateOfCharge", "batteryTemperature")
-    host.run_current(current, 0, 300, names)
-    first, *again = host.reruns_from_saved_state(current, 300, 600, names)
+    first, *again = host.runs_after_restore(current, 300, 600, ("batteryVoltage", "stateOfCharge",
+                                                                "batteryTemperature"))
     assert again == [first, first]
 
 

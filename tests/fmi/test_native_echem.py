@@ -233,9 +233,8 @@ def test_native_echem_state_restore_is_bit_identical(open_fmu, spme):
     for version in VERSIONS:
         host = open_fmu(spme[version], instance=f"v{version}")
         host.initialize()
-        names = ("batteryVoltage", "stateOfCharge", "electrolyteConcentrationSeparator")
-        host.run_current(current, 0, 100, names)
-        first, *again = host.reruns_from_saved_state(current, 100, 200, names)
+        first, *again = host.runs_after_restore(current, 100, 200, ("batteryVoltage", "stateOfCharge",
+                                                                    "electrolyteConcentrationSeparator"))
         assert again == [first, first]
 
 

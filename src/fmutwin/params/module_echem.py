@@ -29,7 +29,12 @@ class EchemCell(StrictModel):
     model: Literal["SPM", "SPMe"] = Field("SPMe", description="PyBaMM model")
     parameter_set: str = Field("Chen2020", description="PyBaMM parameter set (ignored with bpx_file)")
     bpx_file: str | None = Field(None, description="BPX parameter file, instead of parameter_set")
-    substeps: int = Field(2, ge=1, le=100, description="ROS2 substeps per step")
+    substeps: int = Field(2, ge=1, le=100, description="substeps per step of the cells' scheme")
+    scheme: Literal["ros2", "sdirk2", "radau5"] | None = Field(
+        None, description="the cells' fixed-step scheme (fmutwin.implicit_steps; the native electrochemical cell "
+                          "FMU's default is radau5); None: ros2")
+    newton_iterations: int | None = Field(None, ge=1, le=10, description="Newton iterations per stage (sdirk2, "
+                                                                         "radau5); None: 1")
     heat_capacity_J_per_K: float = Field(gt=0, le=1e7, description="cell heat capacity [J/K]")
     heat_transfer_W_per_K: float = Field(0.0, ge=0, le=1e4, description="cell to ambient, h A [W/K]")
     initial_soc: float = Field(0.9, ge=0, le=1, description="SOC over the electrode-SOH window [1]")

@@ -8,10 +8,10 @@ step, and its Newton iteration needs dV/dI; an IDAKLU solve per cell and trial c
 * PyBaMM builds and discretises the model, isothermal with its heat source computed, and exports
   it to CasADi (:class:`~fmutwin.twins.echem_casadi.EchemCasadi`); the cell temperature is
   PyBaMM's "Ambient temperature [K]", which an isothermal cell follows.
-* A step of dt is ``substeps`` steps of ROS2, the two-stage Rosenbrock method of Verwer et al.
-  (1999; second order, L-stable; :func:`fmutwin.implicit_steps.implicit_step`): per substep one
-  Jacobian of the right-hand side and two sparse linear solves. It is linearly implicit (no
-  inner iteration), so the end state is a smooth function of the current and dV/dI is its exact
+* A step of dt is ``substeps`` steps of a fixed-step scheme (:func:`fmutwin.implicit_steps.implicit_step`;
+  by default ROS2, the two-stage Rosenbrock method of Verwer et al. 1999, second order, L-stable:
+  per substep one Jacobian of the right-hand side and two sparse linear solves, no inner
+  iteration), so the end state is a smooth function of the current and dV/dI is its exact
   derivative (CasADi forward AD through the substeps).
 * The step is compiled once with gcc (CasADi's JIT) and mapped over the cells in threads.
 
@@ -51,7 +51,10 @@ class EchemBatch:
     n_cells:
         How many cells each call steps.
     substeps:
-        ROS2 substeps per step.
+        Substeps per step.
+    scheme, newton_iterations:
+        The fixed-step scheme of :func:`fmutwin.implicit_steps.implicit_step` (ROS2 by default;
+        every scheme is a smooth function of the current, so dV/dI is exact).
     var_pts:
         Mesh sizes (PyBaMM's defaults otherwise).
     threads:
@@ -60,7 +63,7 @@ class EchemBatch:
 
     def __init__(self, model: str = "SPMe", parameter_set: str = "Chen2020", bpx_file: str | Path | None = None,
                  n_cells: int = 1, substeps: int = 2, var_pts: Mapping[str, int] | None = None,
-                 threads: int = 2) -> None:
+                 threads: int = 2, scheme: str = "ros2", newton_iterations: int = 1) -> None:
         if model not in BATCH_MODELS:
             raise ValueError(f"model: {model!r}; a module of electrochemical cells takes {', '.join(BATCH_MODELS)}")
         if int(substeps) < 1:
@@ -68,6 +71,7 @@ class EchemBatch:
         self.cell = EchemCasadi(model, parameter_set, bpx_file, list(OUTPUTS), "isothermal", var_pts)
         self.parameter_set, self.model_name = self.cell.parameter_set, model
         self.n_cells, self.substeps = int(n_cells), int(substeps)
+        self.scheme, self.newton_iterations = scheme, int(newton_iterations)
         self.electrode_soh = self.cell.electrode_soh
         self.window_capacity_Ah = self.cell.window_capacity_Ah
         self.nominal_capacity_Ah = self.cell.nominal_capacity_Ah
@@ -84,7 +88,7 @@ class EchemBatch:
         x = ca.MX.sym("x", self.n_states)
         current, temperature, dt = ca.MX.sym("current"), ca.MX.sym("temperature"), ca.MX.sym("dt")
         p = ca.vertcat(*self.cell.inputs(current, temperature, 0.0).values())  # the step ignores the initial state
-        state = implicit_step(self.cell.rhs, x, p, dt, "ros2", self.substeps)
+        state = implicit_step(self.cell.rhs, x, p, dt, self.scheme, self.substeps, self.newton_iterations)
         out = self.cell.outputs(state, p)
         return ca.Function("cell_step", [x, current, temperature, dt], [state, ca.jacobian(out[0], current), out],
                            ["x", "current", "temperature", "dt"], ["x_next", "dv_di", "outputs"])

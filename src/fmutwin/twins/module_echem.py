@@ -45,14 +45,20 @@ def module_echem_parameters(params: ModuleEchemParameters) -> dict[str, Any]:
             "bleed_resistance_ohm": params.bleed_resistance_ohm}
 
 
+def cell_batch(params: ModuleEchemParameters, n_cells: int, threads: int = 2) -> EchemBatch:
+    """The module file's cells (model, parameter set or BPX file, scheme) as a batch of ``n_cells``."""
+    cell = params.cell
+    return EchemBatch(cell.model, cell.parameter_set, cell.bpx_file, n_cells, cell.substeps, threads=threads,
+                      scheme=cell.scheme or "ros2", newton_iterations=cell.newton_iterations or 1)
+
+
 class ModuleEchemTwin(ArrayState):
     """Ns series elements x Np parallel PyBaMM cells; ``threads`` for the batched cell step."""
 
     def __init__(self, params: ModuleEchemParameters, threads: int = 2) -> None:
         self.params = params.realise()
         pr = self.params
-        self.batch = EchemBatch(pr.cell.model, pr.cell.parameter_set, pr.cell.bpx_file, pr.n_cells,
-                                pr.cell.substeps, threads=threads)
+        self.batch = cell_batch(pr, pr.n_cells, threads)
         batch = self.batch
         self.structure = ModuleEchemStructure(
             module_structure(None, pr.n_series, pr.n_parallel, pr.thermal.layout, pr.thermal.columns),

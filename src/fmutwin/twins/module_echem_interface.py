@@ -91,12 +91,12 @@ def equation_spec(params: ModuleEchemParameters) -> EquationSpec:
     cell here; each cell's state is ``cx<k>[c]``, the k-th PyBaMM state of cell c)."""
     from fmutwin.equations.module import module_structure
     from fmutwin.equations.module_echem import ModuleEchemStructure
-    from fmutwin.twins.echem_batch import OUTPUTS, EchemBatch
-    from fmutwin.twins.module_echem import module_echem_parameters
+    from fmutwin.twins.echem_batch import OUTPUTS
+    from fmutwin.twins.module_echem import cell_batch, module_echem_parameters
 
     params = params.realise()
     pr, n, ns = params, params.n_cells, params.n_series
-    batch = EchemBatch(pr.cell.model, pr.cell.parameter_set, pr.cell.bpx_file, 1, pr.cell.substeps)
+    batch = cell_batch(pr, 1)
     n_x = batch.n_states
 
     def cells(ops: Any, x: list[Any], current: Any, temperature: Any, dt: Any) -> dict[str, Any]:

@@ -387,6 +387,9 @@ def describe(params: ParameterFile) -> list[str]:
                      f"{source.get('model')} {source.get('options', {})}, parameters {what} "
                      f"(content sha256 {str(source.get('parameter_values_sha256', ''))[:16]}...)"
                      + (f", overrides {source['parameter_overrides']}" if source.get("parameter_overrides") else ""))
+        for key, label in (("var_pts", "mesh"), ("step", "step"), ("run_time_parameters", "run-time parameters")):
+            if source.get(key):
+                lines.append(f"     {label}: {source[key]}")
     calibration = rec.get("calibration")
     if calibration:
         lines.append(f"  <- calibration: {json.dumps(calibration.get('fitted', calibration), default=str)[:300]}")

@@ -112,3 +112,22 @@ def test_provenance_of_a_module_fmu_traces_to_the_cell_source(tmp_path):
     assert result.exit_code == 0, result.output
     assert "module_example_12s4p" in result.output and "PyBaMM ECM example" in result.output
     assert "[ok] cell provenance record" in result.output and "status: up to date" in result.output
+
+
+def test_build_native_electrochemical_fmus_from_a_cell_file_and_check_their_provenance(tmp_path):
+    """``fmutwin build --parameters CELL_ECHEM_FILE --native``: the Python and the native
+    CellEchem FMU of that file, checked; the native one's record names PyBaMM's model and scheme
+    and re-checks against the installed PyBaMM."""
+    from fmutwin.params.cell_echem import EchemCellParameters
+
+    path = tmp_path / "spm.json"
+    EchemCellParameters(name="my_spm", model="SPM", scheme="sdirk2", substeps=2).save(path)
+    runner = CliRunner()
+    built = runner.invoke(main, ["build", "--out", str(tmp_path / "out"), "--parameters", str(path), "--native",
+                                 "--fmi", "3"])
+    assert built.exit_code == 0, built.output
+    assert f"{tmp_path / 'out' / 'CellEchemNative_fmi3.fmu'}: OK" in built.output, built.output
+    result = runner.invoke(main, ["provenance", str(tmp_path / "out" / "CellEchemNative_fmi3.fmu")])
+    assert result.exit_code == 0, result.output
+    assert "my_spm" in result.output and "SPM" in result.output and "sdirk2" in result.output, result.output
+    assert "status: up to date" in result.output and "[stale]" not in result.output

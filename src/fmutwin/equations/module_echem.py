@@ -69,8 +69,9 @@ def step(ops: Ops, s: ModuleEchemStructure, p: dict[str, Any], x: dict[str, Any]
          u: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Advance by ``u["dt_s"]`` with the module current ``current_A`` (positive = discharge), the
     cold-plate and ambient temperatures and ``bleed`` (one 0/1 per series element): the new
-    state and the outputs at the end of the step, ``surface_stoichiometry_*`` and the split's
-    residual among them (the caller's validity limits)."""
+    state and the outputs at the end of the step, among them the cells' surface stoichiometries
+    (``min_surface_stoichiometry``, ``max_surface_stoichiometry``) and ``split_residual_V``: what
+    the caller checks (the twin raises, the FMUs refuse the step)."""
     m = s.module
     ns, npar = m.n_series, m.n_parallel
     dt, current, k = u["dt_s"], u["current_A"], ops.as_cells(p["capacity_scale"])

@@ -85,6 +85,9 @@ class TwinSlaveCore:
         _release_slave_module(type(self).__module__)
         self.model: SteppableModel = self.model_factory(self.resources)
         self.declared: dict[str, Variable] = {v.name: v for v in self.model.variables}
+        #: outputs with validity limits (declared min/max), checked after every step
+        self.limited = tuple(n for n, v in self.declared.items() if v.causality == "output" and v.type == "Real"
+                             and (v.min is not None or v.max is not None))
         self.values: dict[str, Any] = {v.name: _default_value(v) for v in self.model.variables}
         self.overridden: set[str] = set()
         self.initialized = False
@@ -215,12 +218,9 @@ class TwinSlaveCore:
     def _outside_limits(self, outputs: Mapping[str, Any]) -> tuple[str, float, float] | None:
         """The first output outside its validity limits (an output's declared min/max): (name,
         value, the limit it passed)."""
-        for name, value in outputs.items():
-            var = self.declared[name]
-            if var.type != "Real" or (var.min is None and var.max is None):
-                continue
-            lo, hi = var.bounds(self.values)
-            for element in np.asarray(value, dtype=float).ravel():
+        for name in self.limited:
+            lo, hi = self.declared[name].bounds(self.values)
+            for element in np.asarray(outputs[name], dtype=float).ravel():
                 if element < lo or element > hi:
                     return name, float(element), (hi if element > hi else lo)
         return None

@@ -46,9 +46,8 @@ class EchemStructure:
 def step(ops: Any, s: EchemStructure, p: dict[str, Any], x: dict[str, Any], u: dict[str, Any]) -> tuple[dict, dict]:
     """One step of ``u["dt"]`` at the step's current (positive = discharge), ambient temperature
     and heat flow: the new state and the outputs at the step's end."""
-    inputs = s.cell.inputs(u["current_A"], u["ambient_temperature_K"], p["initial_soc"], u["heat_flow_W"],
-                           p["initial_temperature_K"], {name: p["run_time"][key] for name, key in s.run_time})
-    x_next, out = ops.call(s.step, x["x"], ops.cell_array(list(inputs.values())), u["dt"])
+    inputs = _pybamm_inputs(ops, s, p, u["current_A"], u["ambient_temperature_K"], u["heat_flow_W"])
+    x_next, out = ops.call(s.step, x["x"], inputs, u["dt"])
     y = {key: out[k] for k, key in enumerate(MODEL_OUTPUTS)}
     window, nominal = s.cell.window_capacity_Ah, s.cell.nominal_capacity_Ah
     remaining_Ah = p["initial_soc"] * window - y["discharge_capacity_Ah"]
@@ -58,9 +57,17 @@ def step(ops: Any, s: EchemStructure, p: dict[str, Any], x: dict[str, Any], u: d
 
 def initial_state(ops: Any, s: EchemStructure, p: dict[str, Any]) -> dict[str, Any]:
     """PyBaMM's initial state at the initial SOC (and, lumped, temperature)."""
-    inputs = s.cell.inputs(0.0, p["initial_temperature_K"], p["initial_soc"], 0.0, p["initial_temperature_K"],
+    inputs = _pybamm_inputs(ops, s, p, 0.0, p["initial_temperature_K"], 0.0)
+    return {"x": ops.call(s.cell.initial, inputs)[0]}
+
+
+def _pybamm_inputs(ops: Any, s: EchemStructure, p: dict[str, Any], current_A: Any, ambient_temperature_K: Any,
+                   heat_flow_W: Any) -> Any:
+    """The vector of PyBaMM input parameters: these, the initial SOC and temperature and the
+    run-time parameters."""
+    inputs = s.cell.inputs(current_A, ambient_temperature_K, p["initial_soc"], heat_flow_W, p["initial_temperature_K"],
                            {name: p["run_time"][key] for name, key in s.run_time})
-    return {"x": ops.call(s.cell.initial, ops.cell_array(list(inputs.values())))[0]}
+    return ops.cell_array(list(inputs.values()))
 
 
 def equation_spec(params: EchemCellParameters) -> EquationSpec:

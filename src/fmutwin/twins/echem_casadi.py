@@ -58,9 +58,7 @@ class EchemCasadi:
         unknown = [name for name in run_time_parameters if name not in values.keys()]
         if unknown:
             raise ValueError(f"run-time parameters {unknown} are not parameters of {self.parameter_set}")
-        self.model_name, self.thermal = model, thermal
-        self.options = dict(THERMAL_OPTIONS[thermal])
-        pybamm_model = getattr(pybamm.lithium_ion, model)(options=dict(self.options))
+        pybamm_model = getattr(pybamm.lithium_ion, model)(options=dict(THERMAL_OPTIONS[thermal]))
         self.run_time_defaults = {name: float(values[name]) for name in run_time_parameters}
         self.electrode_soh = electrode_soh(values, pybamm_model.param, pybamm_model.options)
         self.window_capacity_Ah = self.electrode_soh["capacity_Ah"]
@@ -74,16 +72,13 @@ class EchemCasadi:
         names += [INITIAL_CONCENTRATION["n"], INITIAL_CONCENTRATION["p"], *run_time_parameters]
         self.input_names = tuple(names)
         values.update({name: "[input]" for name in names})
-        self.var_pts = dict(var_pts) if var_pts else None
-        sim = pybamm.Simulation(pybamm_model, parameter_values=values, var_pts=self.var_pts)
+        sim = pybamm.Simulation(pybamm_model, parameter_values=values, var_pts=dict(var_pts) if var_pts else None)
         sim.build(inputs=self.inputs(0.0, 298.15, 0.5))
-        self.mesh = {str(k): int(v) for k, v in sim.var_pts.items()}
         objs = sim.built_model.export_casadi_objects(list(output_variables), input_parameter_order=list(names))
         if objs["z"].shape[0]:
             raise ValueError(f"{model}: {objs['z'].shape[0]} algebraic states; only ODE models are stepped here")
         x, p, t = objs["x"], objs["inputs"], objs["t"]
         self.n_states = x.shape[0]
-        self.output_variables = tuple(output_variables)
         expanded = _expanded if expand else (lambda function: function)
         self.rhs = expanded(ca.Function("rhs", [x, p], [ca.substitute(objs["rhs"], t, 0.0)]))
         initial = [names.index(n) for n in (*INITIAL_CONCENTRATION.values(), INITIAL_TEMPERATURE) if n in names]

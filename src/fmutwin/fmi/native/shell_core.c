@@ -356,32 +356,43 @@ static void model_log_limit(Instance *m, double t, double dt, const VarInfo *v, 
               value, v->unit, value > hi ? hi : lo, v->unit, t + 0.5 * (inside + outside), t, t + dt);
 }
 
-/* One communication step. Returns 1 on success, STEP_LIMIT when an output would pass its
-   validity limits, else 0; on failure nothing changes and one line is logged. */
-#define STEP_LIMIT 2
+static int model_try_step(Instance *m, double t, double dt);
+
+/* FMI status codes, the same numbers in FMI 2.0 and 3.0 */
+enum { STATUS_OK = 0, STATUS_DISCARD = 2, STATUS_ERROR = 3 };
+
+/* One communication step. Returns STATUS_OK, STATUS_DISCARD when an output would pass its
+   validity limits, else STATUS_ERROR; on failure nothing changes but the phase (after a failed
+   step only getters, reset, terminate, FMU-state restore and free) and one line is logged. */
 static int model_step(Instance *m, double t, double dt) {
+    int status = model_try_step(m, t, dt);
+    if (status != STATUS_OK) m->s.phase = PHASE_ERROR;
+    return status;
+}
+
+static int model_try_step(Instance *m, double t, double dt) {
     double x_next[NX], y_next[NY];
     const VarInfo *limited;
     int element;
-    if (!model_check_inputs(m, t)) return 0;
+    if (!model_check_inputs(m, t)) return STATUS_ERROR;
     if (!(dt > 0)) {
         model_log(m, 3, "logStatusError", "t = %.17g: communication step size %g must be > 0", t, dt);
-        return 0;
+        return STATUS_ERROR;
     }
     if (!model_outputs(m, dt, x_next, y_next)) {
         model_log(m, 3, "logStatusError", "t = %.17g: the step function failed", t);
-        return 0;
+        return STATUS_ERROR;
     }
-    if (!model_finite(m, x_next, y_next, t, 0)) return 0; /* generated code returns 0 even on NaN */
+    if (!model_finite(m, x_next, y_next, t, 0)) return STATUS_ERROR; /* generated code returns 0 even on NaN */
     if ((limited = model_outside(m, y_next, &element)) != NULL) {
         model_log_limit(m, t, dt, limited, element, y_next);
-        return STEP_LIMIT;
+        return STATUS_DISCARD;
     }
     memcpy(m->s.x, x_next, sizeof x_next);
     memcpy(m->s.y, y_next, sizeof y_next);
     m->s.time = t + dt;
     model_warn(m);
-    return 1;
+    return STATUS_OK;
 }
 
 /* Value access by value reference; element `k` of variable `v`. */

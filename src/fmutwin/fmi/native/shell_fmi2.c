@@ -189,12 +189,7 @@ fmi2Status fmi2DoStep(fmi2Component c, fmi2Real currentCommunicationPoint, fmi2R
     (void)noSetFMUStatePriorToCurrentPoint;
     CHECK_INST;
     if (!model_allowed(INST, PHASE_STEPPING, "fmi2DoStep")) return fmi2Error;
-    int result = model_step(INST, currentCommunicationPoint, communicationStepSize);
-    if (result != 1) { /* a limit reached: discard (the state is that of the step's start), else error */
-        INST->s.phase = PHASE_ERROR;
-        return result == STEP_LIMIT ? fmi2Discard : fmi2Error;
-    }
-    return fmi2OK;
+    return (fmi2Status)model_step(INST, currentCommunicationPoint, communicationStepSize);
 }
 
 fmi2Status fmi2CancelStep(fmi2Component c) { (void)c; return fmi2Error; }

@@ -350,11 +350,8 @@ fmi3Status fmi3DoStep(fmi3Instance instance, fmi3Float64 currentCommunicationPoi
     *earlyReturn = fmi3False;
     *lastSuccessfulTime = INST->s.time;
     if (!model_allowed(INST, PHASE_STEPPING, "fmi3DoStep")) return fmi3Error;
-    int result = model_step(INST, currentCommunicationPoint, communicationStepSize);
-    if (result != 1) { /* a limit reached: discard (the state is that of the step's start), else error */
-        INST->s.phase = PHASE_ERROR;
-        return result == STEP_LIMIT ? fmi3Discard : fmi3Error;
-    }
+    fmi3Status status = (fmi3Status)model_step(INST, currentCommunicationPoint, communicationStepSize);
+    if (status != fmi3OK) return status;
     *lastSuccessfulTime = INST->s.time;
     return fmi3OK;
 }

@@ -10,6 +10,7 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.interpolate import RegularGridInterpolator
 
+from cells import make_cell, simple_cell
 from modules import make_module, one_direction_cell
 from fmutwin.data import drive_cycle
 from fmutwin.interface import InputError
@@ -166,6 +167,108 @@ def test_energy_of_the_cells_is_the_terminal_energy_plus_losses(us06):
     drawn = np.sum(out["cell_mean_current_A"] * dt[:, None], axis=0)
     soc0 = np.asarray(twin.params.realised["initial_soc"])
     np.testing.assert_allclose(out["cell_soc"][-1], soc0 - drawn / q, rtol=0, atol=1e-13)
+
+
+# -- instantaneous hysteresis: a set-valued cell voltage at zero current ---------------------------------
+
+M0 = 0.005  # the instantaneous hysteresis voltage of the cells below [V]
+
+
+def _hysteresis_cell(m0=M0, simple=True):
+    """A cell with instantaneous hysteresis M0 only (no slow hysteresis): V = OCV + M0 S - ...,
+    S = -1 after discharge, +1 after charge."""
+    hysteresis = {"rate": 20.0, "max_voltage_V": 0.0, "instantaneous_voltage_V": m0, "initial_state": -1.0}
+    lumped = {"model": "lumped", "mass_J_per_K": 1000.0, "heat_transfer_W_per_K": 10.0}
+    return simple_cell(hysteresis=hysteresis, thermal=lumped) if simple else make_cell(hysteresis={
+        **hysteresis, "max_voltage_V": 0.02, "instantaneous_voltage_V": {"soc": [0.0, 1.0], "values": [0.006, 0.003]},
+        "initial_state": 0.0})
+
+
+def _ocv(soc):
+    table = default_cell_parameters().ocv_V
+    return np.interp(soc, table.soc, table.values)
+
+
+@pytest.mark.parametrize("soc, circulates", [((0.6, 0.5), True), ((0.503, 0.5), False)])
+def test_parallel_cells_at_rest_circulate_only_beyond_their_hysteresis_band(soc, circulates):
+    """Two cells at rest after a discharge (S = -1), OCVs apart by dOCV: a cell carries a current
+    only where its node voltage leaves its band OCV +- M0. Beyond it (dOCV > 2 M0) the pair
+    circulates (dOCV - 2 M0) / (R_a + R_b) at once (by hand: the RC branches hold ~ dt / 2 tau of
+    their share in a 1 ms step), the higher cell discharging, the lower now charging (its S
+    +1); within it (dOCV < 2 M0) neither carries any current, both at one node voltage inside
+    both bands: with M0 = 0 the same pair circulates."""
+    r_tab = 2e-4
+    twin = ModuleTwin(make_module(1, 2, _hysteresis_cell(), variation={"initial_soc": list(soc)},
+                                  interconnect={"tab_resistance_ohm": r_tab}))
+    y = twin.step(0.0, 1e-3)
+    d_ocv = _ocv(soc[0]) - _ocv(soc[1])
+    expected = max(d_ocv - 2 * M0, 0.0) / (2 * (1e-3 + r_tab))
+    assert y["cell_mean_current_A"][0] == pytest.approx(expected, rel=2e-4, abs=0)
+    assert y["cell_mean_current_A"][1] == -y["cell_mean_current_A"][0]
+    if circulates:
+        assert expected > 1.0
+        np.testing.assert_array_equal(twin.state["hysteresis_sign"], [-1.0, 1.0])
+        return
+    for _ in range(100):
+        y = twin.step(0.0, 1.0)
+        np.testing.assert_array_equal(y["cell_mean_current_A"], 0.0)
+        np.testing.assert_array_equal(y["cell_voltage_V"], y["element_voltage_V"][0])
+        assert np.all(np.abs(y["element_voltage_V"][0] - _ocv(np.array(soc))) <= M0 + 1e-12)
+    assert np.all(np.abs(twin.state["hysteresis_sign"]) <= 1.0)
+    plain = ModuleTwin(make_module(1, 2, _hysteresis_cell(0.0), variation={"initial_soc": list(soc)},
+                                   interconnect={"tab_resistance_ohm": r_tab}))
+    assert plain.step(0.0, 1.0)["cell_mean_current_A"][0] > 0.5
+
+
+@pytest.fixture(scope="module")
+def drive_with_rests(us06):
+    """US06, a rest, a charge (US06 reversed in sign), a rest: every sign of current and zero."""
+    _, current = us06
+    current = np.concatenate([current, np.zeros(120), -current[:150], np.zeros(60)])
+    return np.arange(len(current) + 1.0), current
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 4)])
+def test_identical_hysteresis_cells_are_the_cell_twin(drive_with_rests, shape):
+    """Identical cells with instantaneous and slow hysteresis, through rests: each equals the cell
+    twin at I / Np (a 1x1 module: to 1e-12 V)."""
+    time_s, current = drive_with_rests
+    ns, npar = shape
+    cell = _hysteresis_cell(simple=False)
+    out = ModuleTwin(make_module(ns, npar, cell)).run(time_s, current * npar)
+    ref = CellECMTwin(cell).run(time_s, current)
+    for name, ref_name, atol in (("cell_voltage_V", "voltage_V", 1e-12), ("cell_soc", "soc", 1e-14)):
+        np.testing.assert_allclose(np.reshape(out[name], (len(current), -1)),
+                                   np.repeat(ref[ref_name][:, None], ns * npar, axis=1), rtol=0, atol=atol)
+
+
+def test_a_varied_module_of_hysteresis_cells_splits_exactly_through_rests(drive_with_rests):
+    """3s4p of varied cells with instantaneous hysteresis, interconnects and a bleeding element, over
+    US06, rests and a charge: every step's split converges (the twin raises otherwise), cells carry
+    the element current (sum to 1e-12 A), the parallel cells' nodes agree at the step's end
+    to 1e-9 V, stuck cells carry exactly zero with S inside [-1, 1], and the energy balance holds
+    (cell energies = terminal energy + losses, 1e-13)."""
+    time_s, current = drive_with_rests
+    twin = ModuleTwin(_varied(3, 4, cell=_hysteresis_cell(simple=False)))
+    bleed = np.array([1.0, 0.0, 0.0])
+    out = twin.run(time_s, current * 4, bleed=bleed)
+    i_end, v_cell = out["cell_current_A"].reshape(-1, 3, 4), out["cell_voltage_V"].reshape(-1, 3, 4)
+    drops = np.cumsum(np.concatenate([np.zeros_like(i_end[..., :1]),
+                                      R_PB * np.cumsum(i_end[..., ::-1], axis=-1)[..., ::-1][..., 1:]], axis=-1),
+                      axis=-1)
+    nodes = v_cell - R_TAB * i_end - drops
+    np.testing.assert_allclose(nodes, np.repeat(out["element_voltage_V"][..., None], 4, axis=-1), rtol=0, atol=1e-9)
+    mean = out["cell_mean_current_A"].reshape(-1, 3, 4)
+    element = mean.sum(axis=-1)[:, 1:] - current[:, None] * 4
+    np.testing.assert_allclose(element, 0.0, rtol=0, atol=1e-12)
+    stuck = mean == 0.0
+    assert 100 < np.count_nonzero(stuck) < stuck.size / 2
+    assert np.all(np.abs(twin.state["hysteresis_sign"]) <= 1.0)
+    assert np.count_nonzero(np.abs(twin.state["hysteresis_sign"]) < 1.0) > 0
+    dt = np.diff(time_s)
+    terminal = np.sum(out["module_mean_voltage_V"] * out["module_current_A"] * dt)
+    losses = np.sum((out["interconnect_loss_W"] + out["bleed_loss_W"]) * dt)
+    assert terminal + losses == pytest.approx(twin.state["terminal_energy_J"].sum(), rel=1e-13)
 
 
 # -- thermal ------------------------------------------------------------------------------------------

@@ -18,8 +18,17 @@ by Newton's method on (I_1..I_Np, V_e) with the derivative of Vbar (exact where 
 smooth); an open cell carries no current. From the equal split, at most ``SPLIT_ITERATIONS`` (3)
 iterations, each only while some residual is above ``SPLIT_EXIT_V`` (1e-11 V), in numpy and in
 generated code alike (``ops.unless``): mostly one on a drive cycle; 3 reach 1.4e-14 V at three
-times WLTC's current on the 12s4p example (2 leave 1.2e-10 V). The residual is an output. Step-averaged voltages make the energy
-balance of the circuit exact: cell energy = terminal energy + tab, busbar and bleed losses.
+times WLTC's current on the 12s4p example (2 leave 1.2e-10 V). The residual is an output.
+Step-averaged voltages make the energy balance of the circuit exact: cell energy = terminal
+energy + tab, busbar and bleed losses.
+
+Instantaneous hysteresis (M0 S, S = -sign of the last non-zero current) makes a cell's voltage
+jump by 2 M0 where its current changes sign, so the split has no solution in the single-valued
+sense when a parallel cell should carry nothing: its node sits inside its band Vfree +- M0. The
+split treats S as set-valued at zero current (S in [-1, 1] there, as friction holds within its
+limit) and solves that by semismooth Newton (:meth:`Split.sticking`: stuck cells carry exactly
+zero at their node's voltage, S the value that puts them there); ``SPLIT_ITERATIONS`` + 2 Np
+iterations allowed (5 on US06 with rests for a varied 3s4p). A lone cell keeps the cell twin's rule.
 
 Thermal network. Every cell is a lumped mass (its heat capacity, convection hA to the ambient)
 conducting to its layout neighbours and to a cold plate. The step is backward Euler with each
@@ -34,6 +43,7 @@ series busbar shared by the cells of the two elements it joins) and of its eleme
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import reduce
 from typing import Any
 
 from fmutwin.equations import cell
@@ -173,6 +183,10 @@ def electrical_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str
     members = ops.group_members(open_cell, ns, npar)
     all_open = ops.where(group_open > npar - 0.5, 1.0, 0.0)  # an element with no closed cell: V_e = mean Vbar
     context = {"cells": dict(cells), "members": members, "all_open": all_open, "current": current, "bleed": bleed}
+    if s.cell.hysteresis:  # the instantaneous hysteresis: each cell's M0 and its S before the step
+        context["m0"] = ops.group_members(cells["held"]["hysteresis_instantaneous"] + 0.0 * starts["t_cell"], ns,
+                                          npar)
+        context["sign"] = ops.group_members(x["hysteresis_sign"], ns, npar)
 
     def evaluate(ctx: dict[str, Any], currents: list[Any], volts: Any) -> dict[str, Any]:
         """The circuits at trial currents and the split's residuals there (``volts`` None: the
@@ -181,23 +195,30 @@ def electrical_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str
         c = ops.map_cells(circuit, n, {**ctx["cells"], "i": ops.from_members(currents, ns)})
         v_bar = ops.group_members(c["mean_voltage"], ns, npar)
         volts = split.implied_voltage(currents, v_bar) if volts is None else volts
-        residual, last = split.residuals(currents, volts, v_bar)
         slope = ops.group_members(c["mean_voltage_slope"], ns, npar)
-        return {"currents": currents, "volts": volts, "c": c, "residual": residual, "last": last, "slope": slope}
+        t = {"currents": currents, "volts": volts, "c": c, "slope": slope}
+        if "m0" in ctx:
+            return {**t, **split.sticking(currents, volts, v_bar, slope, ctx["m0"], ctx["sign"])}
+        residual, last = split.residuals(currents, volts, v_bar)
+        return {**t, "residual": residual, "last": last, "test": residual}
 
     def iterate(t: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
         split = Split(ops, npar, ctx["members"], ctx["all_open"], ctx["current"], ctx["bleed"], r_tab, r_pb)
-        return evaluate(ctx, *split.newton(t["currents"], t["volts"], t["slope"], t["residual"], t["last"]))
+        return evaluate(ctx, *split.newton(t["currents"], t["volts"], t["slope"], t["residual"], t["last"],
+                                           t.get("fixed"), t.get("hold")))
 
     trial = evaluate(context, [current / npar + 0.0 * members[j] for j in range(npar)], None)  # the equal split
-    for _ in range(SPLIT_ITERATIONS):  # generated code skips the iterations left once converged, as numpy
-        done = ops.converged([*trial["residual"], trial["last"]], SPLIT_EXIT_V)
+    for _ in range(split_iterations(s)):  # generated code skips the iterations left once converged, as numpy
+        done = ops.converged([*trial["test"], trial["last"]], SPLIT_EXIT_V)
         if done is True:
             break
         trial = ops.unless(done, trial, iterate, context)
-    currents, volts, c, residual = trial["currents"], trial["volts"], trial["c"], trial["residual"]
+    currents, volts, c = trial["currents"], trial["volts"], trial["c"]
+    fixed, hold = trial.get("fixed", members), trial.get("hold", 0.0 * current)
+    if "m0" in context:
+        c = settled(ops, ns, c, trial["stuck"], trial["sigma_hat"], trial["free"], context["m0"])
     cells["i"] = ops.from_members(currents, ns)
-    split_residual = ops.largest(ops.cell_array([ops.largest(ops.fabs(r)) for r in residual]))
+    split_residual = ops.largest(ops.cell_array([ops.largest(ops.fabs(r)) for r in trial["test"]]))
     cells["c"] = c
 
     # -- heat: the cells' own, plus interconnect and bleed shares -------------------------------
@@ -208,8 +229,10 @@ def electrical_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str
     cell_heat = heat["heat_W"] + losses["cell_share_W"]
     network = thermal_network(ops, s, p, starts["t_cell"], cell_heat, heat["heat_capacity"],
                               p["cell"]["heat_transfer_W_per_K"], dt)
-    return {"cells": cells, "currents": currents, "volts": volts, "current": current, "members": members,
-            "all_open": all_open, "bleed": bleed, "split_residual": split_residual, "cell_heat": cell_heat,
+    hysteresis = {"m0": context["m0"]} if "m0" in context else {}
+    return {"cells": cells, "currents": currents, "volts": volts, "current": current, "members": members, **hysteresis,
+            "fixed": fixed, "hold": hold, "all_open": all_open, "bleed": bleed, "split_residual": split_residual,
+            "cell_heat": cell_heat,
             "interconnect": losses["interconnect_W"], "bleed_loss": losses["bleed_W"], **network}
 
 
@@ -252,21 +275,131 @@ class Split:
                          sum(currents) - self.current - self.bleed * volts)
         return residual, last
 
-    def newton(self, currents: list[Any], volts: Any, slope: list[Any], residual: list[Any],
-               last: Any) -> tuple[list[Any], Any]:
+    def newton(self, currents: list[Any], volts: Any, slope: list[Any], residual: list[Any], last: Any,
+               fixed: list[Any] | None = None, hold: Any = None) -> tuple[list[Any], Any]:
         """The Newton update of (currents, volts), given each cell voltage's derivative in its
         current. Where the cell voltages are affine in their currents (the end of a step: slope
-        -R0) one update solves the split exactly."""
+        -R0) one update solves the split exactly. ``fixed`` (default: the open cells) are the
+        cells whose row is their current's own (``residual`` is then that current); where ``hold``
+        (1 per element) no cell's voltage equation sets the element voltage: it moves by -``last``."""
         ops, npar, r_tab, r_pb = self.ops, self.npar, self.r_tab, self.r_pb
+        fixed = self.members if fixed is None else fixed
         a = []
-        for j in range(npar):  # an open cell's row is I_j's own; a closed cell's, its voltage equation
-            closed = 1.0 - self.members[j]
+        for j in range(npar):  # a fixed cell's row is I_j's own; a closed cell's, its voltage equation
+            closed = 1.0 - fixed[j]
             a.append([ops.where(closed > 0.5, slope[j] - r_tab - r_pb * j, 1.0) if m == j
                       else -r_pb * min(j, m) * closed if min(j, m) else 0.0 for m in range(npar)] + [-closed])
-        some_closed = 1.0 - self.all_open
+        some_closed = 1.0 - self.all_open if hold is None else (1.0 - self.all_open) * (1.0 - hold)
         a.append([some_closed] * npar + [ops.where(some_closed > 0.5, -self.bleed, 1.0)])
         delta = ops.solve_small(a, [-r for r in residual] + [-last])
         return [currents[j] + delta[j] for j in range(npar)], volts + delta[npar]
+
+    def sticking(self, currents: list[Any], volts: Any, v_cell: list[Any], slope: list[Any], m0: list[Any],
+                 sign: list[Any]) -> dict[str, Any]:
+        """The split's equations with instantaneous hysteresis, M0 S with S in -Sign(I): set-valued
+        where a cell carries no current, so such a cell may hold any voltage within M0 of the rest
+        (its S anywhere in [-1, 1]), as a Coulomb friction holds within its limit. Written as
+        S = clip(S - c I, -1, 1) (c > 0; here the cell's resistance over M0, so that c I is the
+        voltage of a current in units of M0) and solved by semismooth Newton (an active set): a cell
+        whose trial value S - c I lies inside (-1, 1) is stuck (its row: I = 0), any other slides
+        with S = +-1 (its voltage equation). ``v_cell`` is the circuit's voltage with
+        S = -sign(I), or the cell's own S before the step (``sign``) where I = 0.
+
+        Where no cell of an element slides although the element must carry a current, every cell
+        slides in that current's direction; where it carries none, the element voltage is held.
+        Returns the Newton system's ``residual``, ``last`` and ``fixed`` (open or stuck cells),
+        ``hold``, the convergence residuals ``test`` [V] (a stuck cell's current times its
+        resistance) and per position ``stuck``, ``sigma_hat`` (the S its voltage equation asks
+        for) and ``free`` (its voltage without M0 S)."""
+        ops, npar, r_tab = self.ops, self.npar, self.r_tab
+        drops = self.busbar_drops(currents)
+        demand = self.current + self.bleed * volts
+        out: dict[str, list[Any]] = {"free": [], "sigma_hat": [], "trial": [], "resistance": [], "stuck": []}
+        for j in range(npar):
+            i = currents[j]
+            free = v_cell[j] - m0[j] * ops.where(i != 0, -ops.sign(i), sign[j])
+            safe = ops.where(m0[j] > 0, m0[j], 1.0)
+            sigma_hat = (volts + drops[j] + r_tab * i - free) / safe
+            resistance = r_tab + self.r_pb * j - slope[j]
+            trial = sigma_hat - resistance / safe * i
+            # on the edge (|trial| = 1) a cell slides: the same solution there, and no cycling
+            inside = ops.where(ops.fabs(trial) < 1.0 - 1e-9, 1.0, 0.0) * ops.where(m0[j] > 0, 1.0, 0.0)
+            for key, value in zip(out, (free, sigma_hat, trial, resistance, inside * (1.0 - self.members[j]))):
+                out[key].append(value)
+        closed = 1.0 - self.all_open
+        none_slide = closed * _product([self.members[j] + out["stuck"][j] for j in range(npar)])
+        carry = none_slide * ops.where(demand != 0, 1.0, 0.0)  # must carry a current: all slide its way
+        # At rest with every band [Vfree - M0, Vfree + M0] overlapping, any element voltage in the
+        # overlap holds every cell stuck: keep the one closest to the present (the cells' S before).
+        lo = reduce(ops.fmax, [ops.where(self.members[j] > 0.5, -1e9, out["free"][j] - m0[j]) for j in range(npar)])
+        hi = reduce(ops.fmin, [ops.where(self.members[j] > 0.5, 1e9, out["free"][j] + m0[j]) for j in range(npar)])
+        at_rest = closed * ops.where(demand == 0, 1.0, 0.0) * ops.where(lo <= hi, 1.0, 0.0) * _product(
+            [ops.where(self.members[j] + ops.where(currents[j] == 0, 1.0, 0.0) > 0.5, 1.0, 0.0) for j in range(npar)])
+        stuck = [ops.where(at_rest > 0.5, 1.0 - self.members[j], st * (1.0 - carry))
+                 for j, st in enumerate(out["stuck"])]
+        hold = ops.where(at_rest > 0.5, 1.0, none_slide - carry)
+        direction = -ops.sign(demand)
+        residual, test = [], []
+        for j in range(npar):
+            sigma = ops.where(carry > 0.5, direction, ops.clip(out["trial"][j], -1.0, 1.0))
+            voltage = out["free"][j] + m0[j] * sigma - r_tab * currents[j] - drops[j] - volts
+            held = ops.where(self.members[j] + stuck[j] > 0.5, 1.0, 0.0)
+            residual.append(ops.where(held > 0.5, currents[j], voltage))
+            test.append(ops.where(self.members[j] > 0.5, currents[j],
+                                  ops.where(stuck[j] > 0.5, out["resistance"][j] * currents[j], voltage)))
+        last = ops.where(self.all_open > 0.5, volts - self.implied_voltage(currents, v_cell),
+                         ops.where(hold > 0.5, volts - ops.where(at_rest > 0.5, ops.clip(volts, lo, hi), volts),
+                                   sum(currents) - demand))
+        fixed = [ops.where(self.members[j] + stuck[j] > 0.5, 1.0, 0.0) for j in range(npar)]
+        return {"residual": residual, "last": last, "test": test, "fixed": fixed, "hold": hold,
+                "stuck": stuck, "sigma_hat": out["sigma_hat"], "free": out["free"]}
+
+
+def stuck_at_end(ops: Ops, npar: int, members: list[Any], fixed: list[Any], hold: Any, m0: list[Any],
+                 sign: list[Any], end_v: list[Any], node: Any, drops: list[Any]) -> tuple[Any, list[Any]]:
+    """The end of the step for stuck cells (no current; their voltage the node's, within their band):
+    where every closed cell of an element is stuck, the node voltage is the cells' mean end voltage
+    held within all their bands (a lone cell: its own); each stuck cell's S is then what puts its
+    voltage at its node. Returns (node voltages, S per position)."""
+    closed = [1.0 - mj for mj in members]
+    lo = reduce(ops.fmax, [ops.where(closed[j] > 0.5, end_v[j] - m0[j] * (sign[j] + 1.0), -1e9) for j in range(npar)])
+    hi = reduce(ops.fmin, [ops.where(closed[j] > 0.5, end_v[j] + m0[j] * (1.0 - sign[j]), 1e9) for j in range(npar)])
+    count = ops.fmax(sum(closed), 1.0)
+    rest = ops.clip(sum(closed[j] * end_v[j] for j in range(npar)) / count, lo, hi)
+    node = ops.where(hold > 0.5, rest, node)
+    out = []
+    for j in range(npar):
+        stuck = fixed[j] - members[j] > 0.5
+        moved = sign[j] + (node + drops[j] - end_v[j]) / ops.where(m0[j] > 0, m0[j], 1.0)
+        out.append(ops.where(stuck, ops.clip(moved, -1.0, 1.0), sign[j]))
+    return node, out
+
+
+def _product(values: list[Any]) -> Any:
+    """The product of 0/1 flags (1 where all are 1)."""
+    out = values[0]
+    for v in values[1:]:
+        out = out * v
+    return out
+
+
+def split_iterations(s: ModuleStructure) -> int:
+    """Newton iterations the split may take: ``SPLIT_ITERATIONS``, and with instantaneous
+    hysteresis two more per parallel cell (the active set may change once per cell each way)."""
+    return SPLIT_ITERATIONS + (2 * s.n_parallel if s.cell is not None and s.cell.hysteresis else 0)
+
+
+def settled(ops: Ops, ns: int, c: dict[str, Any], stuck: list[Any], sigma_hat: list[Any], free: list[Any],
+            m0: list[Any]) -> dict[str, Any]:
+    """The circuits of the split's solution with the stuck cells' S set to what the circuit holds
+    them at (within [-1, 1]): their voltage and instantaneous hysteresis state (they carry no
+    current, so their energies are unchanged)."""
+    is_stuck = ops.from_members(stuck, ns) > 0.5
+    sigma = ops.from_members([ops.clip(v, -1.0, 1.0) for v in sigma_hat], ns)
+    voltage = ops.from_members([free[j] + m0[j] * ops.clip(sigma_hat[j], -1.0, 1.0) for j in range(len(free))], ns)
+    xn = {**c["xn"], "hysteresis_sign": ops.where(is_stuck, sigma, c["xn"]["hysteresis_sign"])}
+    x_eff = {**c["x_eff"], "hysteresis_sign": ops.where(is_stuck, sigma, c["x_eff"]["hysteresis_sign"])}
+    return {**c, "xn": xn, "x_eff": x_eff, "mean_voltage": ops.where(is_stuck, voltage, c["mean_voltage"])}
 
 
 def interconnect_losses(ops: Ops, s: ModuleStructure, p: dict[str, Any], currents: list[Any], current: Any,
@@ -333,12 +466,21 @@ def finish_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, An
     # equal node voltages (what a BMS samples); the step above used their step averages.
     end_v = ops.group_members(y_cells["voltage_V"], ns, npar)
     end_r0 = ops.group_members(y_cells["r0_ohm"], ns, npar)
-    held, zero = currents, 0.0 * volts
-    split = Split(ops, npar, members, all_open, current, bleed, r_tab, r_pb)
-    residual, last = split.residuals(held, zero, end_v)
-    end_currents, node = split.newton(held, zero, [-r for r in end_r0], residual, last)
+    # Stuck cells (instantaneous hysteresis) carry none, at their node's voltage.
+    held, fixed = currents, w["fixed"]
+    split = Split(ops, npar, fixed, all_open, current, bleed, r_tab, r_pb)
+    residual, last = split.residuals(held, volts, end_v)
+    last = ops.where(w["hold"] > 0.5, 0.0, last)  # every closed cell stuck: the node stays at the split's
+    end_currents, node = split.newton(held, volts, [-r for r in end_r0], residual, last, hold=w["hold"])
     cell_current_end = ops.from_members(end_currents, ns)
-    cell_voltage = ops.from_members([end_v[j] - (end_currents[j] - held[j]) * end_r0[j] for j in range(npar)], ns)
+    drops = split.busbar_drops(end_currents)
+    if "m0" in w:
+        node, sign = stuck_at_end(ops, npar, members, fixed, w["hold"], w["m0"],
+                                  ops.group_members(xn["hysteresis_sign"], ns, npar), end_v, node, drops)
+        xn["hysteresis_sign"] = ops.from_members(sign, ns)
+    cell_voltage = ops.from_members([ops.where(fixed[j] - members[j] > 0.5, node + drops[j],
+                                               end_v[j] - (end_currents[j] - held[j]) * end_r0[j])
+                                     for j in range(npar)], ns)
 
     # -- outputs ---------------------------------------------------------------------------------
     soc, temperature = y_cells["soc"], y_cells["temperature_K"]

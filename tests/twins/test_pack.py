@@ -72,11 +72,13 @@ def _iterated_cosimulation(params, time_s, current, flow, inlet, ambient, tolera
     return {key: np.array([r[key] for r in rows]) for key in rows[0]}, iterations
 
 
-def test_the_pack_is_the_iterated_cosimulation_of_its_modules_and_thermal_system():
+@pytest.mark.parametrize("backend", ["numpy", "compiled"])
+def test_the_pack_is_the_iterated_cosimulation_of_its_modules_and_thermal_system(backend):
+    """Both backends: the numpy string of all cells, and the modules' compiled code."""
     time_s, current = drive_cycle("US06", scale=40.0)  # a 2p pack of 100 Ah cells: peaks about 1.6C
     time_s, current = time_s[:201], current[:200]
     params = _pack()
-    pack = PackTwin(params).run(time_s, current, coolant_flow_kg_per_s=0.02, coolant_inlet_temperature_K=293.15,
+    pack = PackTwin(params, backend).run(time_s, current, coolant_flow_kg_per_s=0.02, coolant_inlet_temperature_K=293.15,
                                 ambient_temperature_K=303.15)
     ref, iterations = _iterated_cosimulation(params, time_s, current, 0.02, 293.15, 303.15)
     assert max(iterations) > 3  # the coupling is real: the co-simulation needs iterations to converge
@@ -89,12 +91,14 @@ def test_the_pack_is_the_iterated_cosimulation_of_its_modules_and_thermal_system
     assert np.ptp(pack["cell_temperature_K"]) > 3.0 and np.ptp(pack["plate_temperature_K"][-1]) > 0.01
 
 
-def test_the_balances_of_the_pack():
+@pytest.mark.parametrize("backend", ["numpy", "compiled"])
+def test_the_balances_of_the_pack(backend):
     """What each module's cells generate and do not store is the heat it gives its plate and the
     enclosure (step means); the coolant carries what the plates give it; with a series busbar the
-    pack voltage is the modules' less the busbars between them."""
+    pack voltage is the modules' less the busbars between them, whose losses the cells share (the
+    compiled modules: each its share of the string's)."""
     params = _pack(series_busbar=1e-4)
-    twin = PackTwin(params)
+    twin = PackTwin(params, backend)
     r_sb = 1e-4
     mass = params.module.cell.thermal.mass_J_per_K
     before = twin.state["node_temperature_1_K"].copy()
@@ -112,7 +116,22 @@ def test_the_balances_of_the_pack():
                                                     rel=1e-14)
         assert y["cell_mean_current_A"].reshape(9, 2).sum(1) == pytest.approx(np.full(9, y["pack_current_A"]),
                                                                                rel=1e-12)
+        tab = 2e-4 * y["cell_mean_current_A"] ** 2
+        parallel = 1e-4 * y["cell_mean_current_A"].reshape(9, 2)[:, 1] ** 2
+        assert y["interconnect_loss_W"] == pytest.approx(tab.sum() + parallel.sum() + 8 * r_sb * y["pack_current_A"] ** 2,
+                                                         rel=1e-12)
     assert np.all(np.isfinite(y["plate_temperature_K"]))
+
+
+def test_the_compiled_backend_refuses_what_it_cannot_run():
+    with pytest.raises(ValueError, match="backend must be 'numpy' or 'compiled'"):
+        PackTwin(_pack(), "numba")
+    params = _pack()
+    cell = params.module.cell.model_dump(exclude_none=True)
+    cell["faults"] = {"current_interruption": {"temperature_K": 400.0}}
+    module = params.module.model_copy(update={"cell": type(params.module.cell).from_dict(cell)})
+    with pytest.raises(ValueError, match="current-interruption fault .* use backend 'numpy'"):
+        PackTwin(params.model_copy(update={"module": module}), "compiled")
 
 
 def test_a_power_demand_is_met_with_the_voltage_of_the_last_step():

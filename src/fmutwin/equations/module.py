@@ -27,7 +27,7 @@ jump by 2 M0 where its current changes sign, so the split has no solution in the
 sense when a parallel cell should carry nothing: its node sits inside its band Vfree +- M0. The
 split treats S as set-valued at zero current (S in [-1, 1] there, as friction holds within its
 limit) and solves that by semismooth Newton (:meth:`Split.sticking`: stuck cells carry exactly
-zero at their node's voltage, S the value that puts them there); ``SPLIT_ITERATIONS`` + 2 Np
+zero at their node's voltage, S at the step's end the value that puts them there); ``SPLIT_ITERATIONS`` + 2 Np
 iterations allowed (5 on US06 with rests for a varied 3s4p). A lone cell keeps the cell twin's rule.
 
 Thermal network. Every cell is a lumped mass (its heat capacity, convection hA to the ambient)
@@ -214,9 +214,7 @@ def electrical_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str
             break
         trial = ops.unless(done, trial, iterate, context)
     currents, volts, c = trial["currents"], trial["volts"], trial["c"]
-    fixed, hold = trial.get("fixed", members), trial.get("hold", 0.0 * current)
-    if "m0" in context:
-        c = settled(ops, ns, c, trial["stuck"], trial["sigma_hat"], trial["free"], context["m0"])
+    fixed, hold = trial.get("fixed", members), trial.get("hold")
     cells["i"] = ops.from_members(currents, ns)
     split_residual = ops.largest(ops.cell_array([ops.largest(ops.fabs(r)) for r in trial["test"]]))
     cells["c"] = c
@@ -308,13 +306,12 @@ class Split:
         Where no cell of an element slides although the element must carry a current, every cell
         slides in that current's direction; where it carries none, the element voltage is held.
         Returns the Newton system's ``residual``, ``last`` and ``fixed`` (open or stuck cells),
-        ``hold``, the convergence residuals ``test`` [V] (a stuck cell's current times its
-        resistance) and per position ``stuck``, ``sigma_hat`` (the S its voltage equation asks
-        for) and ``free`` (its voltage without M0 S)."""
+        ``hold`` and the convergence residuals ``test`` [V] (a stuck cell's current times its
+        resistance). A stuck cell's S is set at the step's end (:func:`stuck_at_end`)."""
         ops, npar, r_tab = self.ops, self.npar, self.r_tab
         drops = self.busbar_drops(currents)
         demand = self.current + self.bleed * volts
-        out: dict[str, list[Any]] = {"free": [], "sigma_hat": [], "trial": [], "resistance": [], "stuck": []}
+        out: dict[str, list[Any]] = {"free": [], "trial": [], "resistance": [], "stuck": []}
         for j in range(npar):
             i = currents[j]
             free = v_cell[j] - m0[j] * ops.where(i != 0, -ops.sign(i), sign[j])
@@ -324,7 +321,7 @@ class Split:
             trial = sigma_hat - resistance / safe * i
             # on the edge (|trial| = 1) a cell slides: the same solution there, and no cycling
             inside = ops.where(ops.fabs(trial) < 1.0 - 1e-9, 1.0, 0.0) * ops.where(m0[j] > 0, 1.0, 0.0)
-            for key, value in zip(out, (free, sigma_hat, trial, resistance, inside * (1.0 - self.members[j]))):
+            for key, value in zip(out, (free, trial, resistance, inside * (1.0 - self.members[j]))):
                 out[key].append(value)
         closed = 1.0 - self.all_open
         none_slide = closed * _product([self.members[j] + out["stuck"][j] for j in range(npar)])
@@ -351,8 +348,7 @@ class Split:
                          ops.where(hold > 0.5, volts - ops.where(at_rest > 0.5, ops.clip(volts, lo, hi), volts),
                                    sum(currents) - demand))
         fixed = [ops.where(self.members[j] + stuck[j] > 0.5, 1.0, 0.0) for j in range(npar)]
-        return {"residual": residual, "last": last, "test": test, "fixed": fixed, "hold": hold,
-                "stuck": stuck, "sigma_hat": out["sigma_hat"], "free": out["free"]}
+        return {"residual": residual, "last": last, "test": test, "fixed": fixed, "hold": hold}
 
 
 def stuck_at_end(ops: Ops, npar: int, members: list[Any], fixed: list[Any], hold: Any, m0: list[Any],
@@ -389,19 +385,6 @@ def split_iterations(s: ModuleStructure) -> int:
     return SPLIT_ITERATIONS + (2 * s.n_parallel if s.cell is not None and s.cell.hysteresis else 0)
 
 
-def settled(ops: Ops, ns: int, c: dict[str, Any], stuck: list[Any], sigma_hat: list[Any], free: list[Any],
-            m0: list[Any]) -> dict[str, Any]:
-    """The circuits of the split's solution with the stuck cells' S set to what the circuit holds
-    them at (within [-1, 1]): their voltage and instantaneous hysteresis state (they carry no
-    current, so their energies are unchanged)."""
-    is_stuck = ops.from_members(stuck, ns) > 0.5
-    sigma = ops.from_members([ops.clip(v, -1.0, 1.0) for v in sigma_hat], ns)
-    voltage = ops.from_members([free[j] + m0[j] * ops.clip(sigma_hat[j], -1.0, 1.0) for j in range(len(free))], ns)
-    xn = {**c["xn"], "hysteresis_sign": ops.where(is_stuck, sigma, c["xn"]["hysteresis_sign"])}
-    x_eff = {**c["x_eff"], "hysteresis_sign": ops.where(is_stuck, sigma, c["x_eff"]["hysteresis_sign"])}
-    return {**c, "xn": xn, "x_eff": x_eff, "mean_voltage": ops.where(is_stuck, voltage, c["mean_voltage"])}
-
-
 def interconnect_losses(ops: Ops, s: ModuleStructure, p: dict[str, Any], currents: list[Any], current: Any,
                         volts: Any, bleed: Any) -> dict[str, Any]:
     """Tab, parallel- and series-busbar losses and bleed heat of a step [W]: per cell
@@ -417,7 +400,9 @@ def interconnect_losses(ops: Ops, s: ModuleStructure, p: dict[str, Any], current
         busbar[k - 1] = busbar[k - 1] + 0.5 * loss
         busbar[k] = busbar[k] + 0.5 * loss
     bleed_loss = bleed * volts * volts  # per element
-    series = r_sb * current * current * ops.cell_array(s.series_shares)
+    # a pack's module shares the busbars to its neighbours (its p gives the string's shares)
+    shares = ops.as_cells(p["series_shares"]) if "series_shares" in p else ops.cell_array(s.series_shares)
+    series = r_sb * current * current * shares
     interconnect = r_tab * currents_cells * currents_cells + ops.from_members(busbar, ns) + series
     return {"interconnect_W": interconnect, "bleed_W": bleed_loss,
             "cell_share_W": interconnect + ops.repeat_groups(bleed_loss / npar, ns, npar)}
@@ -437,6 +422,27 @@ def thermal_network(ops: Ops, s: ModuleStructure, p: dict[str, Any], temps: Any,
     return {"g_plate": g_plate + 0.0 * temps, "h_a": h_a + 0.0 * temps, "diagonal": storage + conductance,
             "bands": bands, "rhs": storage * temps + cell_heat, "t_old": temps,
             "lag": storage - heat_capacity / dt}
+
+
+def thermal_response(ops: Ops, w: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    """The cells' new temperatures and the module's heat to its cold plate and to the ambient over
+    a step (step means, as :func:`summaries`) as affine functions of the plate and ambient
+    temperatures, which they are (the network is linear; the electrical step, ``w``
+    (:func:`electrical_step`), does not read them): for each flow its value at 0 K [W] and its
+    derivatives in the plate and in the ambient temperature [W/K]; and the responses of the cell
+    temperatures to 1, to the plate and to the ambient temperature (T_new = t_0 + t_plate
+    T_plate + t_ambient T_ambient). What a pack needs to solve its modules' plates and enclosure
+    with the cells inside the step."""
+    r = mean_shift(ops, w)
+    response = [ops.solve_spd_banded(w["diagonal"], w["bands"], column) for column in (w["rhs"], w["g_plate"], w["h_a"])]
+    y = {}
+    for name, g, own in (("heat_to_cold_plate", w["g_plate"], 1), ("heat_to_ambient", w["h_a"], 2)):
+        # a cell's flow: g (T_mean - T) with T_mean = (1 + r) T_new - r T_old
+        coefficients = [ops.total(g * (1.0 + r) * t) for t in response]
+        coefficients[0] = coefficients[0] - ops.total(g * r * w["t_old"])
+        coefficients[own] = coefficients[own] - ops.total(g)
+        y[f"{name}_W"], y[f"{name}_per_plate_W_per_K"], y[f"{name}_per_ambient_W_per_K"] = coefficients
+    return y, response
 
 
 def finish_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, Any], u: dict[str, Any],
@@ -467,20 +473,21 @@ def finish_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str, An
     end_v = ops.group_members(y_cells["voltage_V"], ns, npar)
     end_r0 = ops.group_members(y_cells["r0_ohm"], ns, npar)
     # Stuck cells (instantaneous hysteresis) carry none, at their node's voltage.
-    held, fixed = currents, w["fixed"]
+    held, fixed, hold = currents, w["fixed"], w["hold"]
     split = Split(ops, npar, fixed, all_open, current, bleed, r_tab, r_pb)
     residual, last = split.residuals(held, volts, end_v)
-    last = ops.where(w["hold"] > 0.5, 0.0, last)  # every closed cell stuck: the node stays at the split's
-    end_currents, node = split.newton(held, volts, [-r for r in end_r0], residual, last, hold=w["hold"])
+    if hold is not None:
+        last = ops.where(hold > 0.5, 0.0, last)  # every closed cell stuck: the node stays at the split's
+    end_currents, node = split.newton(held, volts, [-r for r in end_r0], residual, last, hold=hold)
     cell_current_end = ops.from_members(end_currents, ns)
-    drops = split.busbar_drops(end_currents)
+    cell_voltage = [end_v[j] - (end_currents[j] - held[j]) * end_r0[j] for j in range(npar)]
     if "m0" in w:
-        node, sign = stuck_at_end(ops, npar, members, fixed, w["hold"], w["m0"],
+        drops = split.busbar_drops(end_currents)
+        node, sign = stuck_at_end(ops, npar, members, fixed, hold, w["m0"],
                                   ops.group_members(xn["hysteresis_sign"], ns, npar), end_v, node, drops)
         xn["hysteresis_sign"] = ops.from_members(sign, ns)
-    cell_voltage = ops.from_members([ops.where(fixed[j] - members[j] > 0.5, node + drops[j],
-                                               end_v[j] - (end_currents[j] - held[j]) * end_r0[j])
-                                     for j in range(npar)], ns)
+        cell_voltage = [ops.where(fixed[j] - members[j] > 0.5, node + drops[j], cell_voltage[j]) for j in range(npar)]
+    cell_voltage = ops.from_members(cell_voltage, ns)
 
     # -- outputs ---------------------------------------------------------------------------------
     soc, temperature = y_cells["soc"], y_cells["temperature_K"]

@@ -33,6 +33,7 @@ from fmutwin.twins.array_state import ArrayState
 from fmutwin.twins.checks import finite_scalars, non_negative, positive, switches
 from fmutwin.twins.equation_model import LOOK_STEP_S
 from fmutwin.twins.module import checked_result, module_equation_parameters
+from fmutwin.twins.pack_compiled import CompiledModules
 from fmutwin.twins.pack_thermal import pack_thermal_parameters
 from fmutwin.twins.profile import run_profile
 
@@ -43,7 +44,12 @@ THERMAL_STATE = ("enclosure_temperature_K", "plate_temperature_K")
 class PackTwin(ArrayState):
     """A pack of ``n_modules`` modules of Ns x Np cells in series, with its thermal system."""
 
-    def __init__(self, params: PackParameters) -> None:
+    def __init__(self, params: PackParameters, backend: str = "numpy") -> None:
+        """``backend``: "numpy" (the reference) or "compiled" (the modules' equations as C,
+        compiled once per content on first use: :mod:`fmutwin.twins.pack_compiled`; the same
+        results to rounding, several times faster)."""
+        if backend not in ("numpy", "compiled"):
+            raise ValueError(f"backend must be 'numpy' or 'compiled', not {backend!r}")
         self.params = params.realise()
         self.n_modules = self.params.n_modules
         self.cells_per_module = self.params.module.n_cells
@@ -56,6 +62,8 @@ class PackTwin(ArrayState):
         self.outputs: dict[str, Any] = {}
         # module m's cells, as a (cells, modules) indicator
         self._modules = np.kron(np.eye(self.n_modules), np.ones((self.cells_per_module, 1)))
+        self.compiled = None if backend == "numpy" else CompiledModules(self.params, self.p,
+                                                                        self.structure.series_shares)
 
     @property
     def voltage_V(self) -> float:
@@ -99,23 +107,28 @@ class PackTwin(ArrayState):
         s, p, m_count = self.structure, self.p, self.n_modules
         x_cells = {k: v for k, v in self.state.items() if k not in THERMAL_STATE}
         x_thermal = {"time_s": self.state["time_s"], **{k: self.state[k] for k in THERMAL_STATE}}
-        w = module.electrical_step(NUMPY, s, p, x_cells, u)
-
-        # cell temperatures = X0 + X_plates @ T_plates + X_e T_e (one banded solve, m + 2 columns)
-        g_plate, h_a = w["g_plate"], w["h_a"]
-        columns = np.column_stack([w["rhs"], g_plate[:, None] * self._modules, h_a])
-        x = NUMPY.solve_spd_banded(w["diagonal"], w["bands"], columns)
-        x0, x_plates, x_e = x[:, 0], x[:, 1:m_count + 1], x[:, m_count + 1]
-        # heat into plate m and into the enclosure from module m, each affine in (T_plates, T_e):
-        # [constant | plate coefficients | enclosure coefficient]
-        # (step means: a cell's flows at T_new + r (T_new - T_old), module.external_heat)
-        r = module.mean_shift(NUMPY, w)
-        to_plate = ((g_plate * (1.0 + r))[:, None] * self._modules).T @ x
-        to_plate[:, 0] -= self._modules.T @ (g_plate * r * w["t_old"])
-        to_plate[:, 1:m_count + 1] -= np.diag(self._modules.T @ g_plate)
-        to_enclosure = ((h_a * (1.0 + r))[:, None] * self._modules).T @ x
-        to_enclosure[:, 0] -= self._modules.T @ (h_a * r * w["t_old"])
-        to_enclosure[:, m_count + 1] -= self._modules.T @ h_a
+        if self.compiled is None:
+            w = module.electrical_step(NUMPY, s, p, x_cells, u)
+            # cell temperatures = X0 + X_plates @ T_plates + X_e T_e (one banded solve, m + 2 columns)
+            g_plate, h_a = w["g_plate"], w["h_a"]
+            columns = np.column_stack([w["rhs"], g_plate[:, None] * self._modules, h_a])
+            x = NUMPY.solve_spd_banded(w["diagonal"], w["bands"], columns)
+            # heat into plate m and into the enclosure from module m, each affine in (T_plates, T_e):
+            # [constant | plate coefficients | enclosure coefficient]
+            # (step means: a cell's flows at T_new + r (T_new - T_old), module.external_heat)
+            r = module.mean_shift(NUMPY, w)
+            to_plate = ((g_plate * (1.0 + r))[:, None] * self._modules).T @ x
+            to_plate[:, 0] -= self._modules.T @ (g_plate * r * w["t_old"])
+            to_plate[:, 1:m_count + 1] -= np.diag(self._modules.T @ g_plate)
+            to_enclosure = ((h_a * (1.0 + r))[:, None] * self._modules).T @ x
+            to_enclosure[:, 0] -= self._modules.T @ (h_a * r * w["t_old"])
+            to_enclosure[:, m_count + 1] -= self._modules.T @ h_a
+        else:  # the same affine flows, from each module's compiled thermal response
+            response = self.compiled.thermal_response(x_cells, u)
+            to_plate, to_enclosure = (np.column_stack([response[f"{flow}_W"],
+                                                       np.diag(response[f"{flow}_per_plate_W_per_K"]),
+                                                       response[f"{flow}_per_ambient_W_per_K"]])
+                                      for flow in ("heat_to_cold_plate", "heat_to_ambient"))
 
         u_thermal = {"coolant_flow_kg_per_s": u["coolant_flow_kg_per_s"],
                      "coolant_inlet_temperature_K": u["coolant_inlet_temperature_K"],
@@ -130,10 +143,13 @@ class PackTwin(ArrayState):
         b[m_count] += to_enclosure[:, 0].sum()
         solved = np.linalg.solve(a, b)
         plates, enclosure = solved[:m_count], solved[m_count]
-        t_cells = x0 + x_plates @ plates + x_e * enclosure
 
-        u_cells = {**u, "cold_plate_temperature_K": self._modules @ plates, "ambient_temperature_K": enclosure}
-        xn_cells, y_cells = module.finish_step(NUMPY, s, p, x_cells, u_cells, w, t_cells)
+        if self.compiled is None:
+            t_cells = x[:, 0] + x[:, 1:m_count + 1] @ plates + x[:, m_count + 1] * enclosure
+            u_cells = {**u, "cold_plate_temperature_K": self._modules @ plates, "ambient_temperature_K": enclosure}
+            xn_cells, y_cells = module.finish_step(NUMPY, s, p, x_cells, u_cells, w, t_cells)
+        else:
+            xn_cells, y_cells = self.compiled.finish(x_cells, u, plates, enclosure)
         plate_heat = to_plate[:, 0] + to_plate[:, 1:] @ solved
         enclosure_heat = to_enclosure[:, 0] + to_enclosure[:, 1:] @ solved
         u_thermal.update(plate_heat_W=plate_heat, enclosure_heat_W=enclosure_heat)

@@ -326,15 +326,9 @@ class Split:
         closed = 1.0 - self.all_open
         none_slide = closed * _product([self.members[j] + out["stuck"][j] for j in range(npar)])
         carry = none_slide * ops.where(demand != 0, 1.0, 0.0)  # must carry a current: all slide its way
-        # At rest with every band [Vfree - M0, Vfree + M0] overlapping, any element voltage in the
-        # overlap holds every cell stuck: keep the one closest to the present (the cells' S before).
-        lo = reduce(ops.fmax, [ops.where(self.members[j] > 0.5, -1e9, out["free"][j] - m0[j]) for j in range(npar)])
-        hi = reduce(ops.fmin, [ops.where(self.members[j] > 0.5, 1e9, out["free"][j] + m0[j]) for j in range(npar)])
-        at_rest = closed * ops.where(demand == 0, 1.0, 0.0) * ops.where(lo <= hi, 1.0, 0.0) * _product(
-            [ops.where(self.members[j] + ops.where(currents[j] == 0, 1.0, 0.0) > 0.5, 1.0, 0.0) for j in range(npar)])
-        stuck = [ops.where(at_rest > 0.5, 1.0 - self.members[j], st * (1.0 - carry))
-                 for j, st in enumerate(out["stuck"])]
-        hold = ops.where(at_rest > 0.5, 1.0, none_slide - carry)
+        # no cell slides and none must: every cell stuck, the element voltage kept where it is
+        stuck = [st * (1.0 - carry) for st in out["stuck"]]
+        hold = none_slide - carry
         direction = -ops.sign(demand)
         residual, test = [], []
         for j in range(npar):
@@ -345,8 +339,7 @@ class Split:
             test.append(ops.where(self.members[j] > 0.5, currents[j],
                                   ops.where(stuck[j] > 0.5, out["resistance"][j] * currents[j], voltage)))
         last = ops.where(self.all_open > 0.5, volts - self.implied_voltage(currents, v_cell),
-                         ops.where(hold > 0.5, volts - ops.where(at_rest > 0.5, ops.clip(volts, lo, hi), volts),
-                                   sum(currents) - demand))
+                         ops.where(hold > 0.5, 0.0 * volts, sum(currents) - demand))
         fixed = [ops.where(self.members[j] + stuck[j] > 0.5, 1.0, 0.0) for j in range(npar)]
         return {"residual": residual, "last": last, "test": test, "fixed": fixed, "hold": hold}
 

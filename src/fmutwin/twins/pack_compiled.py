@@ -33,6 +33,7 @@ from fmutwin.ops import NUMPY
 from fmutwin.ops import _leaves as ops_leaves
 from fmutwin.ops import _rebuilt as ops_rebuilt
 from fmutwin.params.pack import PackParameters
+from fmutwin.symbolic import _split as split_name
 from fmutwin.symbolic import symbolic_step
 from fmutwin.twins.module import module_equation_parameters
 
@@ -46,7 +47,7 @@ def _slices(names: tuple[str, ...]) -> dict[str, tuple[int, int]]:
     ``base[1]``, ... in order."""
     out: dict[str, tuple[int, int]] = {}
     for k, name in enumerate(names):
-        base = name.split("[", 1)[0] if name.endswith("]") else name
+        base, _ = split_name(name)
         start, size = out.get(base, (k, 0))
         out[base] = (start, size + 1)
     return out
@@ -138,18 +139,17 @@ class CompiledModules:
         self._carried_rows = slice(names.index("t_response[0]"), len(names))  # t_response, then w
         self._carried_inputs = slice(3 + self.ns + 1, None)
 
-    def _set_inputs(self, call: DirectCall, state: dict[str, Any], u: dict[str, Any], plates: Any = 0.0,
-                    ambient: Any = 0.0) -> None:
-        """The modules' state and input rows (x, u) from the string's state and the step's inputs."""
+    def _set_inputs(self, call: DirectCall, state: dict[str, Any], u: dict[str, Any]) -> None:
+        """The modules' state and input rows (x, u) from the string's state and the step's inputs
+        (the plate and ambient temperatures, which the electrical step does not read, at 0)."""
         m, x, us = self.n_modules, call.inputs[0], call.inputs[1]
         x[:, 0] = float(state["time_s"])
         for k, name in enumerate(self.cell_state_names):
             x[:, 1 + k * self.n:1 + (k + 1) * self.n] = np.reshape(state[name], (m, self.n))
         us[:, 0] = float(u["current_A"])
-        us[:, 1] = plates
-        us[:, 2] = ambient
+        us[:, 1:3] = 0.0
         us[:, 3:3 + self.ns] = np.reshape(u["bleed"], (m, self.ns))
-        us[:, 3 + self.ns] = float(u["dt_s"])  # finish: then the electrical step's t_response and w
+        us[:, 3 + self.ns] = float(u["dt_s"])
 
     def thermal_response(self, state: dict[str, Any], u: dict[str, Any]) -> dict[str, np.ndarray]:
         """The electrical step of every module: per module, the heat to its plate and to the
@@ -165,9 +165,11 @@ class CompiledModules:
         """The end of the step after :meth:`thermal_response`, at each module's plate temperature
         and the enclosure's: the string's new cell state and outputs (as ``module.finish_step``
         gives them for the whole string)."""
-        self._set_inputs(self.finish_call, state, u, plates, enclosure)
-        carried = self.electrical_call.outputs[1][:, self._carried_rows]
-        self.finish_call.inputs[1][:, self._carried_inputs] = carried
+        x, us = self.finish_call.inputs[0], self.finish_call.inputs[1]
+        x[:] = self.electrical_call.inputs[0]  # the same state and step inputs, set once
+        us[:, :self._carried_inputs.start] = self.electrical_call.inputs[1]
+        us[:, 1], us[:, 2] = plates, enclosure
+        us[:, self._carried_inputs] = self.electrical_call.outputs[1][:, self._carried_rows]
         self.finish_call()
         x_next, y = self.finish_call.outputs
         n = self.n

@@ -74,10 +74,20 @@ def building_from(twin: TwinExport) -> Iterator[None]:
             os.environ[BUILD_FILE_ENV] = previous
 
 
-def build_python_fmu(twin: TwinExport, version: int, out_dir: Path) -> Path:
-    """Build one Python FMU of ``twin`` for FMI ``version`` (2 or 3) into ``out_dir``."""
+def build_python_fmu(twin: TwinExport, version: int, out_dir: Path, runner: str = "process") -> Path:
+    """Build one Python FMU of ``twin`` for FMI ``version`` (2 or 3) into ``out_dir``.
+
+    ``runner`` "process" (the default): the FMU's binary is fmutwin's native proxy and each instance
+    runs in a Python worker process (:mod:`fmutwin.fmi.process`; any FMI host, nothing to
+    preload). "in-process": pythonfmu's binary, which runs the slave in the host's own process
+    (the host must provide libpython: :mod:`fmutwin.fmi.host_env`).
+    """
+    from fmutwin.fmi.process.build import RUNNERS, make_out_of_process
+
     if version not in (2, 3):
         raise ValueError(f"FMI version {version}: only 2 and 3 are supported")
+    if runner not in RUNNERS:
+        raise ValueError(f"runner {runner!r}: expected one of {', '.join(RUNNERS)}")
     script = Path(twin.slave_source) if twin.slave_source else fmu_sources_dir() / f"{twin.name}.py"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -112,4 +122,6 @@ def build_python_fmu(twin: TwinExport, version: int, out_dir: Path) -> Path:
                     os.environ[VERSION_ENV] = previous
         target = out_dir / fmu_file_name(twin, version)
         shutil.move(str(built), target)
+    if runner == "process":
+        make_out_of_process(target, version)
     return finish(target, twin)

@@ -11,6 +11,13 @@ static void fmi2_log_adapter(void *env, const char *instance, int status, const 
     cb->logger(cb->componentEnvironment, instance, (fmi2Status)status, category, "%s", message);
 }
 
+static fmi2Status unsupported(fmi2Component c, const char *what) {
+    if (c) model_log(INST, 3, "logStatusError", "%s is not supported by this FMU", what);
+    return fmi2Error;
+}
+
+#include "fmi2_unsupported.c" /* what this FMU does not offer */
+
 const char *fmi2GetTypesPlatform(void) { return fmi2TypesPlatform; }
 const char *fmi2GetVersion(void) { return fmi2Version; }
 
@@ -161,29 +168,6 @@ fmi2Status fmi2DeSerializeFMUstate(fmi2Component c, const fmi2Byte bytes[], size
     return state_deserialize(INST, (const unsigned char *)bytes, size, state) ? fmi2OK : fmi2Error;
 }
 
-fmi2Status fmi2GetDirectionalDerivative(fmi2Component c, const fmi2ValueReference vU[], size_t nU,
-                                        const fmi2ValueReference vK[], size_t nK, const fmi2Real dvK[],
-                                        fmi2Real dvU[]) {
-    (void)vU; (void)nU; (void)vK; (void)nK; (void)dvK; (void)dvU;
-    CHECK_INST;
-    model_log(INST, 3, "logStatusError", "directional derivatives are not provided");
-    return fmi2Error;
-}
-
-fmi2Status fmi2SetRealInputDerivatives(fmi2Component c, const fmi2ValueReference vr[], size_t nvr,
-                                       const fmi2Integer order[], const fmi2Real value[]) {
-    (void)vr; (void)nvr; (void)order; (void)value;
-    CHECK_INST;
-    return fmi2Error;
-}
-
-fmi2Status fmi2GetRealOutputDerivatives(fmi2Component c, const fmi2ValueReference vr[], size_t nvr,
-                                        const fmi2Integer order[], fmi2Real value[]) {
-    (void)vr; (void)nvr; (void)order; (void)value;
-    CHECK_INST;
-    return fmi2Error;
-}
-
 fmi2Status fmi2DoStep(fmi2Component c, fmi2Real currentCommunicationPoint, fmi2Real communicationStepSize,
                       fmi2Boolean noSetFMUStatePriorToCurrentPoint) {
     (void)noSetFMUStatePriorToCurrentPoint;
@@ -192,30 +176,8 @@ fmi2Status fmi2DoStep(fmi2Component c, fmi2Real currentCommunicationPoint, fmi2R
     return (fmi2Status)model_step(INST, currentCommunicationPoint, communicationStepSize);
 }
 
-fmi2Status fmi2CancelStep(fmi2Component c) { (void)c; return fmi2Error; }
-
-fmi2Status fmi2GetStatus(fmi2Component c, const fmi2StatusKind s, fmi2Status *value) {
-    (void)c; (void)s; (void)value;
-    return fmi2Discard;
-}
-
 fmi2Status fmi2GetRealStatus(fmi2Component c, const fmi2StatusKind s, fmi2Real *value) {
     CHECK_INST;
     if (s == fmi2LastSuccessfulTime) { *value = INST->s.time; return fmi2OK; }
-    return fmi2Discard;
-}
-
-fmi2Status fmi2GetIntegerStatus(fmi2Component c, const fmi2StatusKind s, fmi2Integer *value) {
-    (void)c; (void)s; (void)value;
-    return fmi2Discard;
-}
-
-fmi2Status fmi2GetBooleanStatus(fmi2Component c, const fmi2StatusKind s, fmi2Boolean *value) {
-    (void)c; (void)s; (void)value;
-    return fmi2Discard;
-}
-
-fmi2Status fmi2GetStringStatus(fmi2Component c, const fmi2StatusKind s, fmi2String *value) {
-    (void)c; (void)s; (void)value;
     return fmi2Discard;
 }

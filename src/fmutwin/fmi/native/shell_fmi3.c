@@ -22,6 +22,10 @@ static fmi3Status unsupported(fmi3Instance instance, const char *what) {
     return fmi3Error;
 }
 
+#include "fmi3_unsupported.c" /* what this FMU does not offer, and NO_SUCH_TYPE */
+
+NO_SUCH_TYPE(String, fmi3String)
+
 const char *fmi3GetVersion(void) { return fmi3Version; }
 
 fmi3Status fmi3SetDebugLogging(fmi3Instance instance, fmi3Boolean loggingOn, size_t n, const fmi3String categories[]) {
@@ -62,20 +66,6 @@ fmi3Instance fmi3InstantiateCoSimulation(fmi3String instanceName, fmi3String ins
     return m;
 }
 
-fmi3Instance fmi3InstantiateModelExchange(fmi3String a, fmi3String b, fmi3String c, fmi3Boolean d, fmi3Boolean e,
-                                          fmi3InstanceEnvironment f, fmi3LogMessageCallback g) {
-    (void)a; (void)b; (void)c; (void)d; (void)e; (void)f; (void)g;
-    return NULL;
-}
-
-fmi3Instance fmi3InstantiateScheduledExecution(fmi3String a, fmi3String b, fmi3String c, fmi3Boolean d, fmi3Boolean e,
-                                               fmi3InstanceEnvironment f, fmi3LogMessageCallback g,
-                                               fmi3ClockUpdateCallback h, fmi3LockPreemptionCallback i,
-                                               fmi3UnlockPreemptionCallback j) {
-    (void)a; (void)b; (void)c; (void)d; (void)e; (void)f; (void)g; (void)h; (void)i; (void)j;
-    return NULL;
-}
-
 void fmi3FreeInstance(fmi3Instance instance) {
     if (!instance) return;
     free(INST->log_env);
@@ -100,7 +90,6 @@ fmi3Status fmi3ExitInitializationMode(fmi3Instance instance) {
     return fmi3OK;
 }
 
-fmi3Status fmi3EnterEventMode(fmi3Instance instance) { return unsupported(instance, "event mode"); }
 fmi3Status fmi3Terminate(fmi3Instance instance) {
     CHECK_INST;
     if (!model_allowed(INST, PHASE_STEPPING | PHASE_ERROR, "fmi3Terminate")) return fmi3Error;
@@ -149,57 +138,6 @@ GET_SET(Float64, fmi3Float64, 'R', AS_FLOAT64, FROM_VALUE)
 GET_SET(Int32, fmi3Int32, 'I', AS_INT32, FROM_VALUE)
 GET_SET(Boolean, fmi3Boolean, 'B', AS_BOOLEAN, FROM_BOOLEAN)
 
-/* Value types this FMU has no variables of. */
-#define NO_SUCH_TYPE(NAME, TYPE) \
-    fmi3Status fmi3Get##NAME(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, TYPE values[], \
-                             size_t nValues) { \
-        (void)vr; (void)values; (void)nValues; \
-        return nvr ? unsupported(instance, "a " #NAME " variable") : fmi3OK; \
-    } \
-    fmi3Status fmi3Set##NAME(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, const TYPE values[], \
-                             size_t nValues) { \
-        (void)vr; (void)values; (void)nValues; \
-        return nvr ? unsupported(instance, "a " #NAME " variable") : fmi3OK; \
-    }
-NO_SUCH_TYPE(Float32, fmi3Float32)
-NO_SUCH_TYPE(Int8, fmi3Int8)
-NO_SUCH_TYPE(UInt8, fmi3UInt8)
-NO_SUCH_TYPE(Int16, fmi3Int16)
-NO_SUCH_TYPE(UInt16, fmi3UInt16)
-NO_SUCH_TYPE(UInt32, fmi3UInt32)
-NO_SUCH_TYPE(Int64, fmi3Int64)
-NO_SUCH_TYPE(UInt64, fmi3UInt64)
-NO_SUCH_TYPE(String, fmi3String)
-
-fmi3Status fmi3GetBinary(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, size_t sizes[],
-                         fmi3Binary values[], size_t nValues) {
-    (void)vr; (void)sizes; (void)values; (void)nValues;
-    return nvr ? unsupported(instance, "a Binary variable") : fmi3OK;
-}
-fmi3Status fmi3SetBinary(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, const size_t sizes[],
-                         const fmi3Binary values[], size_t nValues) {
-    (void)vr; (void)sizes; (void)values; (void)nValues;
-    return nvr ? unsupported(instance, "a Binary variable") : fmi3OK;
-}
-fmi3Status fmi3GetClock(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, fmi3Clock values[]) {
-    (void)vr; (void)values;
-    return nvr ? unsupported(instance, "a Clock") : fmi3OK;
-}
-fmi3Status fmi3SetClock(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, const fmi3Clock values[]) {
-    (void)vr; (void)values;
-    return nvr ? unsupported(instance, "a Clock") : fmi3OK;
-}
-
-fmi3Status fmi3GetNumberOfVariableDependencies(fmi3Instance instance, fmi3ValueReference vr, size_t *n) {
-    (void)vr; (void)n;
-    return unsupported(instance, "variable dependencies");
-}
-fmi3Status fmi3GetVariableDependencies(fmi3Instance instance, fmi3ValueReference dependent, size_t a[],
-                                       fmi3ValueReference b[], size_t c[], fmi3DependencyKind d[], size_t n) {
-    (void)dependent; (void)a; (void)b; (void)c; (void)d; (void)n;
-    return unsupported(instance, "variable dependencies");
-}
-
 fmi3Status fmi3GetFMUState(fmi3Instance instance, fmi3FMUState *state) {
     CHECK_INST;
     return state_get(INST, state) ? fmi3OK : fmi3Error;
@@ -232,114 +170,6 @@ fmi3Status fmi3DeserializeFMUState(fmi3Instance instance, const fmi3Byte bytes[]
     return state_deserialize(INST, bytes, size, state) ? fmi3OK : fmi3Error;
 }
 
-fmi3Status fmi3GetDirectionalDerivative(fmi3Instance instance, const fmi3ValueReference a[], size_t b,
-                                        const fmi3ValueReference c[], size_t d, const fmi3Float64 e[], size_t f,
-                                        fmi3Float64 g[], size_t h) {
-    (void)a; (void)b; (void)c; (void)d; (void)e; (void)f; (void)g; (void)h;
-    return unsupported(instance, "directional derivatives");
-}
-fmi3Status fmi3GetAdjointDerivative(fmi3Instance instance, const fmi3ValueReference a[], size_t b,
-                                    const fmi3ValueReference c[], size_t d, const fmi3Float64 e[], size_t f,
-                                    fmi3Float64 g[], size_t h) {
-    (void)a; (void)b; (void)c; (void)d; (void)e; (void)f; (void)g; (void)h;
-    return unsupported(instance, "adjoint derivatives");
-}
-
-fmi3Status fmi3EnterConfigurationMode(fmi3Instance instance) { return unsupported(instance, "configuration mode"); }
-fmi3Status fmi3ExitConfigurationMode(fmi3Instance instance) { return unsupported(instance, "configuration mode"); }
-
-fmi3Status fmi3GetIntervalDecimal(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr,
-                                  fmi3Float64 a[], fmi3IntervalQualifier b[]) {
-    (void)vr; (void)a; (void)b;
-    return nvr ? unsupported(instance, "clocks") : fmi3OK;
-}
-fmi3Status fmi3GetIntervalFraction(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr,
-                                   fmi3UInt64 a[], fmi3UInt64 b[], fmi3IntervalQualifier c[]) {
-    (void)vr; (void)a; (void)b; (void)c;
-    return nvr ? unsupported(instance, "clocks") : fmi3OK;
-}
-fmi3Status fmi3GetShiftDecimal(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, fmi3Float64 a[]) {
-    (void)vr; (void)a;
-    return nvr ? unsupported(instance, "clocks") : fmi3OK;
-}
-fmi3Status fmi3GetShiftFraction(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, fmi3UInt64 a[],
-                                fmi3UInt64 b[]) {
-    (void)vr; (void)a; (void)b;
-    return nvr ? unsupported(instance, "clocks") : fmi3OK;
-}
-fmi3Status fmi3SetIntervalDecimal(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr,
-                                  const fmi3Float64 a[]) {
-    (void)vr; (void)a;
-    return nvr ? unsupported(instance, "clocks") : fmi3OK;
-}
-fmi3Status fmi3SetIntervalFraction(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr,
-                                   const fmi3UInt64 a[], const fmi3UInt64 b[]) {
-    (void)vr; (void)a; (void)b;
-    return nvr ? unsupported(instance, "clocks") : fmi3OK;
-}
-fmi3Status fmi3SetShiftDecimal(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, const fmi3Float64 a[]) {
-    (void)vr; (void)a;
-    return nvr ? unsupported(instance, "clocks") : fmi3OK;
-}
-fmi3Status fmi3SetShiftFraction(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, const fmi3UInt64 a[],
-                                const fmi3UInt64 b[]) {
-    (void)vr; (void)a; (void)b;
-    return nvr ? unsupported(instance, "clocks") : fmi3OK;
-}
-
-fmi3Status fmi3EvaluateDiscreteStates(fmi3Instance instance) { return unsupported(instance, "event mode"); }
-fmi3Status fmi3UpdateDiscreteStates(fmi3Instance instance, fmi3Boolean *a, fmi3Boolean *b, fmi3Boolean *c,
-                                    fmi3Boolean *d, fmi3Boolean *e, fmi3Float64 *f) {
-    (void)a; (void)b; (void)c; (void)d; (void)e; (void)f;
-    return unsupported(instance, "event mode");
-}
-
-/* Model-exchange functions: this is a co-simulation FMU. */
-fmi3Status fmi3EnterContinuousTimeMode(fmi3Instance instance) { return unsupported(instance, "model exchange"); }
-fmi3Status fmi3CompletedIntegratorStep(fmi3Instance instance, fmi3Boolean a, fmi3Boolean *b, fmi3Boolean *c) {
-    (void)a; (void)b; (void)c;
-    return unsupported(instance, "model exchange");
-}
-fmi3Status fmi3SetTime(fmi3Instance instance, fmi3Float64 time) { (void)time; return unsupported(instance, "model exchange"); }
-fmi3Status fmi3SetContinuousStates(fmi3Instance instance, const fmi3Float64 x[], size_t n) {
-    (void)x; (void)n;
-    return unsupported(instance, "model exchange");
-}
-fmi3Status fmi3GetContinuousStateDerivatives(fmi3Instance instance, fmi3Float64 d[], size_t n) {
-    (void)d; (void)n;
-    return unsupported(instance, "model exchange");
-}
-fmi3Status fmi3GetEventIndicators(fmi3Instance instance, fmi3Float64 e[], size_t n) {
-    (void)e; (void)n;
-    return unsupported(instance, "model exchange");
-}
-fmi3Status fmi3GetContinuousStates(fmi3Instance instance, fmi3Float64 x[], size_t n) {
-    (void)x; (void)n;
-    return unsupported(instance, "model exchange");
-}
-fmi3Status fmi3GetNominalsOfContinuousStates(fmi3Instance instance, fmi3Float64 x[], size_t n) {
-    (void)x; (void)n;
-    return unsupported(instance, "model exchange");
-}
-fmi3Status fmi3GetNumberOfEventIndicators(fmi3Instance instance, size_t *n) {
-    CHECK_INST;
-    *n = 0;
-    return fmi3OK;
-}
-fmi3Status fmi3GetNumberOfContinuousStates(fmi3Instance instance, size_t *n) {
-    CHECK_INST;
-    *n = 0;
-    return fmi3OK;
-}
-
-fmi3Status fmi3EnterStepMode(fmi3Instance instance) { CHECK_INST; return fmi3OK; }
-
-fmi3Status fmi3GetOutputDerivatives(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr,
-                                    const fmi3Int32 orders[], fmi3Float64 values[], size_t nValues) {
-    (void)vr; (void)nvr; (void)orders; (void)values; (void)nValues;
-    return unsupported(instance, "output derivatives");
-}
-
 fmi3Status fmi3DoStep(fmi3Instance instance, fmi3Float64 currentCommunicationPoint, fmi3Float64 communicationStepSize,
                       fmi3Boolean noSetFMUStatePriorToCurrentPoint, fmi3Boolean *eventHandlingNeeded,
                       fmi3Boolean *terminateSimulation, fmi3Boolean *earlyReturn, fmi3Float64 *lastSuccessfulTime) {
@@ -354,9 +184,4 @@ fmi3Status fmi3DoStep(fmi3Instance instance, fmi3Float64 currentCommunicationPoi
     if (status != fmi3OK) return status;
     *lastSuccessfulTime = INST->s.time;
     return fmi3OK;
-}
-
-fmi3Status fmi3ActivateModelPartition(fmi3Instance instance, fmi3ValueReference clock, fmi3Float64 t) {
-    (void)clock; (void)t;
-    return unsupported(instance, "scheduled execution");
 }

@@ -1,0 +1,639 @@
+/* fmutwin out-of-process FMU: the native side, written once for every Python twin and FMI version.
+ *
+ * The host loads this small library instead of libpython: it starts one Python worker process
+ * per FMU instance (fmutwin/fmi/process/worker.py, run from the FMU's resources/ folder) and
+ * forwards every FMI call to it over a Unix socket. The host never loads libpython, numpy,
+ * CasADi or SUNDIALS, so nothing has to be preloaded, nothing clashes with the host's own
+ * libraries and nothing is left to crash when the library is unloaded.
+ *
+ * Which Python runs the worker, the first that is given:
+ *   1. the FMU's String parameter pythonExecutable (PYTHON_PARAMETER_VR), if set non-empty;
+ *   2. the environment variable FMUTWIN_PYTHON;
+ *   3. the interpreter recorded when the FMU was built (resources/fmutwin_python.txt), if it
+ *      exists on this machine;
+ *   4. python3 on PATH.
+ * The worker starts at the first call that needs it (not at instantiation, so that the parameter
+ * can choose it); value settings before that are kept and replayed in order.
+ *
+ * Failures never hang or crash the host: a worker that exits, is killed or does not answer
+ * within the timeout (environment variable FMUTWIN_WORKER_TIMEOUT_S, default 600 s) gives an
+ * error status with a log line naming what happened, and the instance then only accepts free.
+ * A freed instance closes its socket; the worker exits on that (and on its host's death: the
+ * kernel closes the socket), and is reaped here (killed if it has not gone within 5 s).
+ *
+ * Wire format: see worker.py. The API files (proxy_fmi2.c, proxy_fmi3.c) include this file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* MODEL_GUID and PYTHON_PARAMETER_VR are defined by the build (gcc -D). */
+
+enum { OP_INSTANTIATE = 1, OP_SETUP, OP_ENTER_INIT, OP_EXIT_INIT, OP_STEP, OP_TERMINATE, OP_RESET, OP_GET, OP_SET,
+       OP_GET_STATE, OP_SET_STATE, OP_FREE_STATE, OP_SERIALIZE, OP_DESERIALIZE };
+enum { ST_OK = 0, ST_WARNING = 1, ST_DISCARD = 2, ST_ERROR = 3, ST_FATAL = 4 };
+
+#define PYTHON_FILE "fmutwin_python.txt"
+#define DEFAULT_TIMEOUT_S 600.0
+
+static const char BOOTSTRAP[] =
+    "import os, socket, struct, sys\n"
+    "sock = socket.socket(fileno=3)\n"
+    "try:\n"
+    "    sys.path.insert(0, sys.argv[1])\n"
+    "    from fmutwin.fmi.process.worker import serve\n"
+    "except BaseException as exc:\n"
+    "    name = getattr(exc, 'name', None)\n"
+    "    text = (f'the Python worker {sys.executable} lacks the package {name.split(\".\")[0]!r} ({exc})'\n"
+    "            if isinstance(exc, ModuleNotFoundError) and name else\n"
+    "            f'the Python worker {sys.executable} cannot start: {type(exc).__name__}: {exc}').encode()\n"
+    "    log = b'logStatusError\\0' + text\n"
+    "    sock.sendall(struct.pack('=BiI', 76, 3, len(log)) + log + struct.pack('=BiI', 82, 3, 0))\n"
+    "    os._exit(1)\n"
+    "serve(3)\n"
+    "sys.stdout.flush(); sys.stderr.flush()\n"
+    "os._exit(0)\n";
+
+typedef struct {
+    unsigned char *data;
+    size_t size, cap;
+} Buffer;
+
+typedef void (*LogFunction)(void *env, const char *instance, int status, const char *category, const char *message);
+
+typedef struct {
+    char *instance_name;
+    char *resources; /* a directory path */
+    char *python;    /* the pythonExecutable parameter, "" if not set */
+    int fmi_version, visible, logging_on;
+    LogFunction log;
+    void *log_env;
+    pid_t pid;
+    int fd;
+    int started, broken;
+    double timeout_s;
+    Buffer pending;  /* value settings made before the worker started, replayed at its start */
+    Buffer request;  /* the request being written */
+    Buffer reply;    /* the payload of the last result */
+    char **strings;  /* strings of the last String get (valid until the next call) */
+    size_t n_strings;
+    double time;     /* the last successful communication point */
+} Proxy;
+
+/* ---------------------------------------------------------------- small helpers */
+
+static int buffer_reserve(Buffer *b, size_t n) {
+    if (n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < n) cap *= 2;
+        unsigned char *grown = realloc(b->data, cap);
+        if (!grown) return 0;
+        b->data = grown;
+        b->cap = cap;
+    }
+    return 1;
+}
+
+static int buffer_put(Buffer *b, const void *data, size_t n) {
+    if (!buffer_reserve(b, b->size + n)) return 0;
+    if (n) memcpy(b->data + b->size, data, n);
+    b->size += n;
+    return 1;
+}
+
+static void proxy_log(Proxy *p, int status, const char *category, const char *fmt, ...) {
+    char message[2048];
+    va_list args;
+    if (!p->log || (status == ST_OK && !p->logging_on)) return;
+    va_start(args, fmt);
+    vsnprintf(message, sizeof message, fmt, args);
+    va_end(args);
+    p->log(p->log_env, p->instance_name, status, category, message);
+}
+
+static char *copy_string(const char *s) {
+    char *c = malloc(strlen(s ? s : "") + 1);
+    if (c) strcpy(c, s ? s : "");
+    return c;
+}
+
+/* A file URI (file:///a/b, file:/a/b, %-escapes) or a plain path -> a path, malloc'ed. */
+static char *resource_path(const char *location) {
+    const char *s = location ? location : "";
+    char *out, *o;
+    if (strncmp(s, "file://", 7) == 0) {
+        s += 7;
+        if (strncmp(s, "localhost/", 10) == 0) s += 9;
+    } else if (strncmp(s, "file:", 5) == 0) {
+        s += 5;
+    }
+    out = malloc(strlen(s) + 1);
+    if (!out) return NULL;
+    for (o = out; *s; s++) {
+        if (s[0] == '%' && s[1] && s[2]) {
+            char hex[3] = {s[1], s[2], 0};
+            *o++ = (char)strtol(hex, NULL, 16);
+            s += 2;
+        } else {
+            *o++ = *s;
+        }
+    }
+    while (o > out + 1 && o[-1] == '/') o--; /* no trailing slash */
+    *o = 0;
+    return out;
+}
+
+static double monotonic_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int executable(const char *path) {
+    struct stat st;
+    return path && *path && stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* ---------------------------------------------------------------- the instance */
+
+static Proxy *proxy_new(const char *name, const char *resources, int fmi_version, int visible, int logging_on,
+                        LogFunction log, void *log_env) {
+    Proxy *p = calloc(1, sizeof *p);
+    const char *timeout = getenv("FMUTWIN_WORKER_TIMEOUT_S");
+    if (!p) return NULL;
+    p->instance_name = copy_string(name);
+    p->resources = resource_path(resources);
+    p->python = copy_string("");
+    p->fmi_version = fmi_version;
+    p->visible = visible;
+    p->logging_on = logging_on;
+    p->log = log;
+    p->log_env = log_env;
+    p->pid = -1;
+    p->fd = -1;
+    p->timeout_s = timeout && atof(timeout) > 0 ? atof(timeout) : DEFAULT_TIMEOUT_S;
+    if (!p->instance_name || !p->resources || !p->python) return NULL;
+    return p;
+}
+
+static void clear_strings(Proxy *p) {
+    for (size_t k = 0; k < p->n_strings; k++) free(p->strings[k]);
+    free(p->strings);
+    p->strings = NULL;
+    p->n_strings = 0;
+}
+
+/* The worker's end: close the socket (the worker exits on that), wait up to 5 s, then kill it. */
+static void stop_worker(Proxy *p) {
+    if (p->fd >= 0) close(p->fd);
+    p->fd = -1;
+    if (p->pid > 0) {
+        double deadline = monotonic_s() + 5.0;
+        int status;
+        while (waitpid(p->pid, &status, WNOHANG) == 0) {
+            if (monotonic_s() > deadline) {
+                kill(p->pid, SIGKILL);
+                waitpid(p->pid, &status, 0);
+                break;
+            }
+            usleep(2000);
+        }
+    }
+    p->pid = -1;
+}
+
+static void proxy_free(Proxy *p) {
+    if (!p) return;
+    stop_worker(p);
+    clear_strings(p);
+    free(p->pending.data);
+    free(p->request.data);
+    free(p->reply.data);
+    free(p->instance_name);
+    free(p->resources);
+    free(p->python);
+    free(p);
+}
+
+/* The worker failed: log what happened (its exit status if it has ended), refuse further calls. */
+static int worker_failed(Proxy *p, const char *what) {
+    int status = 0;
+    char detail[160] = "";
+    if (p->pid > 0 && waitpid(p->pid, &status, WNOHANG) == p->pid) {
+        if (WIFSIGNALED(status))
+            snprintf(detail, sizeof detail, " (the worker process %d was killed by signal %d)", (int)p->pid,
+                     WTERMSIG(status));
+        else if (WIFEXITED(status))
+            snprintf(detail, sizeof detail, " (the worker process %d exited with status %d)", (int)p->pid,
+                     WEXITSTATUS(status));
+        p->pid = -1;
+    }
+    proxy_log(p, ST_ERROR, "logStatusError", "Python worker: %s%s; free this instance", what, detail);
+    p->broken = 1;
+    if (p->pid > 0) kill(p->pid, SIGKILL);
+    stop_worker(p);
+    return ST_ERROR;
+}
+
+static int write_all(Proxy *p, const unsigned char *data, size_t n) {
+    while (n) {
+        ssize_t k = send(p->fd, data, n, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return 0;
+        data += k;
+        n -= (size_t)k;
+    }
+    return 1;
+}
+
+/* Read n bytes before the deadline; 0 with errno ETIMEDOUT, or 0 at end of file (errno 0). */
+static int read_all(Proxy *p, unsigned char *data, size_t n, double deadline) {
+    while (n) {
+        struct pollfd fds = {p->fd, POLLIN, 0};
+        double left = deadline - monotonic_s();
+        int ready;
+        if (left <= 0) { errno = ETIMEDOUT; return 0; }
+        ready = poll(&fds, 1, left > 1e6 ? 1000000000 : (int)(left * 1000.0) + 1);
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready == 0) { errno = ETIMEDOUT; return 0; }
+        if (ready < 0) return 0;
+        ssize_t k = recv(p->fd, data, n, 0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k == 0) errno = 0;
+        if (k <= 0) return 0;
+        data += k;
+        n -= (size_t)k;
+    }
+    return 1;
+}
+
+/* Send one framed request, pass its log frames to the host, keep the result's payload in
+ * p->reply; returns the FMI status. */
+static int exchange(Proxy *p, unsigned char op, const unsigned char *payload, size_t n) {
+    unsigned char header[5];
+    uint32_t length = (uint32_t)n;
+    double deadline = monotonic_s() + p->timeout_s;
+    header[0] = op;
+    memcpy(header + 1, &length, 4);
+    if (!write_all(p, header, 5) || !write_all(p, payload, n)) return worker_failed(p, "cannot send the request");
+    for (;;) {
+        unsigned char frame[9];
+        int32_t status;
+        if (!read_all(p, frame, 9, deadline)) {
+            char what[96];
+            if (errno == ETIMEDOUT)
+                snprintf(what, sizeof what, "no answer within %g s (FMUTWIN_WORKER_TIMEOUT_S)", p->timeout_s);
+            else
+                snprintf(what, sizeof what, "the worker ended before it answered");
+            return worker_failed(p, what);
+        }
+        memcpy(&status, frame + 1, 4);
+        memcpy(&length, frame + 5, 4);
+        p->reply.size = 0;
+        if (!buffer_reserve(&p->reply, length + 1)) return worker_failed(p, "out of memory");
+        if (length && !read_all(p, p->reply.data, length, deadline))
+            return worker_failed(p, "the worker ended in the middle of an answer");
+        p->reply.size = length;
+        if (frame[0] == 'R') return status;
+        if (frame[0] == 'L' && p->log && (status != ST_OK || p->logging_on)) {
+            size_t cut = strnlen((const char *)p->reply.data, length);
+            char *text = malloc(length + 2);
+            if (text) {
+                memcpy(text, p->reply.data, length);
+                text[length] = 0;
+                text[length + 1] = 0;
+                p->log(p->log_env, p->instance_name, status, text, cut < length ? text + cut + 1 : "");
+                free(text);
+            }
+        }
+    }
+}
+
+/* The interpreter for the worker (see the header); NULL with a log line when none is found. */
+static char *choose_python(Proxy *p) {
+    static char found[4096];
+    const char *env = getenv("FMUTWIN_PYTHON"), *path = getenv("PATH");
+    char recorded[4096] = "", file[4096];
+    FILE *f;
+    if (*p->python) {
+        if (executable(p->python)) return p->python;
+        proxy_log(p, ST_ERROR, "logStatusError", "pythonExecutable = '%s' is not an executable file", p->python);
+        return NULL;
+    }
+    if (env && *env) {
+        if (executable(env)) return (char *)env;
+        proxy_log(p, ST_ERROR, "logStatusError", "FMUTWIN_PYTHON = '%s' is not an executable file", env);
+        return NULL;
+    }
+    snprintf(file, sizeof file, "%s/%s", p->resources, PYTHON_FILE);
+    if ((f = fopen(file, "r")) != NULL) {
+        if (fgets(recorded, sizeof recorded, f)) recorded[strcspn(recorded, "\r\n")] = 0;
+        fclose(f);
+        if (executable(recorded)) return strcpy(found, recorded);
+    }
+    for (const char *s = path ? path : ""; *s;) {
+        size_t n = strcspn(s, ":");
+        snprintf(found, sizeof found, "%.*s/python3", (int)n, s);
+        if (n && executable(found)) {
+            if (*recorded)
+                proxy_log(p, ST_WARNING, "logStatusWarning", "the interpreter this FMU was built with (%s) is "
+                          "not on this machine: the worker runs %s", recorded, found);
+            return found;
+        }
+        s += n + (s[n] == ':');
+    }
+    proxy_log(p, ST_ERROR, "logStatusError", "no Python interpreter for the worker: pythonExecutable and "
+              "FMUTWIN_PYTHON are not set, %s%s%s is not there and there is no python3 on PATH (%s)",
+              *recorded ? "the recorded " : "resources/" PYTHON_FILE, *recorded ? recorded : "", "",
+              path ? path : "PATH is not set");
+    return NULL;
+}
+
+/* Start the worker (once), create the slave in it and replay the settings kept until then. */
+static int ensure_worker(Proxy *p) {
+    int fds[2], status;
+    char *python, *argv[5];
+    posix_spawn_file_actions_t actions;
+    unsigned char *payload;
+    uint32_t n_name, n_res;
+    if (p->broken) {
+        proxy_log(p, ST_ERROR, "logStatusError", "the Python worker of this instance has failed; free it");
+        return 0;
+    }
+    if (p->started) return 1;
+    p->started = 1;
+    python = choose_python(p);
+    if (!python) { p->broken = 1; return 0; }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+        proxy_log(p, ST_ERROR, "logStatusError", "socketpair failed: %s", strerror(errno));
+        p->broken = 1;
+        return 0;
+    }
+    argv[0] = python;
+    argv[1] = "-c";
+    argv[2] = (char *)BOOTSTRAP;
+    argv[3] = p->resources;
+    argv[4] = NULL;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 3);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, 2, 1); /* its prints go to the host's stderr */
+    status = posix_spawn(&p->pid, python, &actions, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    if (status != 0) {
+        close(fds[0]);
+        p->pid = -1;
+        proxy_log(p, ST_ERROR, "logStatusError", "cannot start the Python worker %s: %s", python, strerror(status));
+        p->broken = 1;
+        return 0;
+    }
+    p->fd = fds[0];
+    n_name = (uint32_t)strlen(p->instance_name);
+    n_res = (uint32_t)strlen(p->resources);
+    payload = malloc(10 + n_name + n_res);
+    if (!payload) return worker_failed(p, "out of memory"), 0;
+    payload[0] = (unsigned char)p->fmi_version;
+    payload[1] = (unsigned char)(p->visible != 0);
+    memcpy(payload + 2, &n_name, 4);
+    memcpy(payload + 6, &n_res, 4);
+    memcpy(payload + 10, p->instance_name, n_name);
+    memcpy(payload + 10 + n_name, p->resources, n_res);
+    status = exchange(p, OP_INSTANTIATE, payload, 10 + n_name + n_res);
+    free(payload);
+    if (status > ST_WARNING) {
+        if (!p->broken) proxy_log(p, ST_ERROR, "logStatusError", "the Python worker could not create the instance");
+        p->broken = 1;
+        return 0;
+    }
+    for (size_t at = 0; at < p->pending.size;) { /* the settings made before the start, in order */
+        uint32_t length;
+        memcpy(&length, p->pending.data + at + 1, 4);
+        status = exchange(p, p->pending.data[at], p->pending.data + at + 5, length);
+        if (status > ST_WARNING) { p->pending.size = 0; return 0; }
+        at += 5 + length;
+    }
+    p->pending.size = 0;
+    return 1;
+}
+
+/* One request to the worker (started first if needed); the FMI status. */
+static int proxy_call(Proxy *p, unsigned char op, const void *payload, size_t n) {
+    if (!ensure_worker(p)) return ST_ERROR;
+    return exchange(p, op, (const unsigned char *)payload, n);
+}
+
+/* ---------------------------------------------------------------- requests the APIs share */
+
+static int proxy_setup(Proxy *p, double start, int stop_defined, double stop, int tolerance_defined,
+                       double tolerance) {
+    unsigned char payload[27];
+    payload[8] = (unsigned char)(stop_defined != 0);
+    payload[17] = (unsigned char)(tolerance_defined != 0);
+    memcpy(payload, &start, 8);
+    memcpy(payload + 9, &stop, 8);
+    memcpy(payload + 18, &tolerance, 8);
+    p->time = start;
+    return proxy_call(p, OP_SETUP, payload, 26);
+}
+
+static int proxy_simple(Proxy *p, unsigned char op) { return proxy_call(p, op, NULL, 0); }
+
+static int proxy_step(Proxy *p, double t, double dt, int *terminate) {
+    double payload[2] = {t, dt};
+    int status = proxy_call(p, OP_STEP, payload, sizeof payload);
+    *terminate = status <= ST_DISCARD && p->reply.size >= 1 && p->reply.data[0];
+    if (status <= ST_WARNING) p->time = t + dt;
+    return status;
+}
+
+/* Values are sent as their type's C representation: 'R' double, 'I' int32, 'B' uint8, 'S' strings
+ * (length-prefixed). A setting before the worker has started is kept for its start, except the
+ * interpreter parameter, which is the proxy's own. */
+static int request_values(Proxy *p, char type, const unsigned int vr[], size_t nvr, const void *values,
+                          size_t n_values, size_t width) {
+    unsigned char code = (unsigned char)type;
+    uint32_t count = (uint32_t)nvr, n = (uint32_t)n_values;
+    p->request.size = 0;
+    if (!buffer_put(&p->request, &code, 1) || !buffer_put(&p->request, &count, 4) ||
+        !buffer_put(&p->request, vr, 4 * nvr))
+        return 0;
+    if (values == NULL) return 1; /* a get */
+    if (!buffer_put(&p->request, &n, 4)) return 0;
+    if (type != 'S') return buffer_put(&p->request, values, width * n_values);
+    for (size_t k = 0; k < n_values; k++) {
+        const char *s = ((const char *const *)values)[k] ? ((const char *const *)values)[k] : "";
+        uint32_t size = (uint32_t)strlen(s);
+        if (!buffer_put(&p->request, &size, 4) || !buffer_put(&p->request, s, size)) return 0;
+    }
+    return 1;
+}
+
+static int proxy_set(Proxy *p, char type, const unsigned int vr[], size_t nvr, const void *values, size_t n_values,
+                     size_t width) {
+    if (type == 'S') { /* the interpreter parameter is held here; the rest goes to the worker */
+        size_t k, kept = 0;
+        for (k = 0; k < nvr; k++) {
+            if (vr[k] != PYTHON_PARAMETER_VR) continue;
+            const char *s = ((const char *const *)values)[k] ? ((const char *const *)values)[k] : "";
+            if (p->started && strcmp(s, p->python) != 0) {
+                proxy_log(p, ST_ERROR, "logStatusError", "pythonExecutable can only be set before the worker "
+                          "starts (before initialisation and before any value is read)");
+                return ST_ERROR;
+            }
+            free(p->python);
+            p->python = copy_string(s);
+            kept++;
+        }
+        if (kept == nvr) return ST_OK;
+        if (kept) {
+            proxy_log(p, ST_ERROR, "logStatusError", "set pythonExecutable on its own");
+            return ST_ERROR;
+        }
+    }
+    if (!request_values(p, type, vr, nvr, values, n_values, width)) return worker_failed(p, "out of memory");
+    if (!p->started && !p->broken) { /* kept for the worker's start */
+        unsigned char op = OP_SET;
+        uint32_t length = (uint32_t)p->request.size;
+        if (!buffer_put(&p->pending, &op, 1) || !buffer_put(&p->pending, &length, 4) ||
+            !buffer_put(&p->pending, p->request.data, p->request.size))
+            return worker_failed(p, "out of memory");
+        return ST_OK;
+    }
+    return proxy_call(p, OP_SET, p->request.data, p->request.size);
+}
+
+/* Get values into `values` (n_values of `width` bytes; strings into p->strings). */
+static int proxy_get(Proxy *p, char type, const unsigned int vr[], size_t nvr, void *values, size_t n_values,
+                     size_t width) {
+    int status;
+    uint32_t n;
+    if (type == 'S' && nvr == 1 && vr[0] == PYTHON_PARAMETER_VR) {
+        clear_strings(p);
+        p->strings = malloc(sizeof *p->strings);
+        if (!p->strings || !(p->strings[0] = copy_string(p->python))) return ST_ERROR;
+        p->n_strings = 1;
+        ((const char **)values)[0] = p->strings[0];
+        return ST_OK;
+    }
+    if (!request_values(p, type, vr, nvr, NULL, 0, width)) return worker_failed(p, "out of memory");
+    status = proxy_call(p, OP_GET, p->request.data, p->request.size);
+    if (status > ST_WARNING) return status;
+    memcpy(&n, p->reply.data, 4);
+    if (n != n_values) {
+        proxy_log(p, ST_ERROR, "logStatusError", "%zu values asked for, the variables have %u", n_values, n);
+        return ST_ERROR;
+    }
+    if (type != 'S') {
+        memcpy(values, p->reply.data + 4, width * n);
+        return status;
+    }
+    clear_strings(p);
+    p->strings = calloc(n ? n : 1, sizeof *p->strings);
+    if (!p->strings) return ST_ERROR;
+    p->n_strings = n;
+    for (size_t k = 0, at = 4; k < n; k++) {
+        uint32_t size;
+        memcpy(&size, p->reply.data + at, 4);
+        p->strings[k] = malloc(size + 1);
+        if (!p->strings[k]) return ST_ERROR;
+        memcpy(p->strings[k], p->reply.data + at + 4, size);
+        p->strings[k][size] = 0;
+        ((const char **)values)[k] = p->strings[k];
+        at += 4 + size;
+    }
+    return status;
+}
+
+/* ---------------------------------------------------------------- FMU states: ids of states the worker holds */
+
+typedef struct {
+    uint32_t id;
+    unsigned char *bytes; /* the serialised state, made when its size is asked for */
+    size_t size;
+} ProxyState;
+
+static int state_get(Proxy *p, void **state) {
+    ProxyState *s = *state ? (ProxyState *)*state : calloc(1, sizeof *s);
+    uint32_t id = s ? s->id : 0;
+    int status;
+    if (!s) return ST_ERROR;
+    status = proxy_call(p, OP_GET_STATE, &id, 4);
+    if (status > ST_WARNING) {
+        if (!*state) free(s);
+        return status;
+    }
+    memcpy(&s->id, p->reply.data, 4);
+    free(s->bytes);
+    s->bytes = NULL;
+    *state = s;
+    return status;
+}
+
+static int state_set(Proxy *p, void *state) {
+    if (!state) { proxy_log(p, ST_ERROR, "logStatusError", "no FMU state given"); return ST_ERROR; }
+    return proxy_call(p, OP_SET_STATE, &((ProxyState *)state)->id, 4);
+}
+
+static int state_free(Proxy *p, void **state) {
+    ProxyState *s = state ? (ProxyState *)*state : NULL;
+    if (!s) return ST_OK;
+    if (p->started && !p->broken) proxy_call(p, OP_FREE_STATE, &s->id, 4);
+    free(s->bytes);
+    free(s);
+    *state = NULL;
+    return ST_OK;
+}
+
+static int state_size(Proxy *p, void *state, size_t *size) {
+    ProxyState *s = (ProxyState *)state;
+    if (!s) { proxy_log(p, ST_ERROR, "logStatusError", "no FMU state given"); return ST_ERROR; }
+    if (!s->bytes) {
+        int status = proxy_call(p, OP_SERIALIZE, &s->id, 4);
+        if (status > ST_WARNING) return status;
+        s->bytes = malloc(p->reply.size ? p->reply.size : 1);
+        if (!s->bytes) return ST_ERROR;
+        memcpy(s->bytes, p->reply.data, p->reply.size);
+        s->size = p->reply.size;
+    }
+    *size = s->size;
+    return ST_OK;
+}
+
+static int state_serialize(Proxy *p, void *state, unsigned char *bytes, size_t size) {
+    size_t needed;
+    int status = state_size(p, state, &needed);
+    if (status > ST_WARNING) return status;
+    if (size < needed) {
+        proxy_log(p, ST_ERROR, "logStatusError", "serialised FMU state needs %zu bytes, %zu given", needed, size);
+        return ST_ERROR;
+    }
+    memcpy(bytes, ((ProxyState *)state)->bytes, needed);
+    return ST_OK;
+}
+
+static int state_deserialize(Proxy *p, const unsigned char *bytes, size_t size, void **state) {
+    ProxyState *s = calloc(1, sizeof *s);
+    int status;
+    if (!s) return ST_ERROR;
+    status = proxy_call(p, OP_DESERIALIZE, bytes, size);
+    if (status > ST_WARNING) { free(s); return status; }
+    memcpy(&s->id, p->reply.data, 4);
+    *state = s;
+    return status;
+}

@@ -1,0 +1,289 @@
+"""The Python side of an out-of-process FMU: one worker process per FMU instance.
+
+The FMU's binary (``proxy_core.c``) starts this worker with the interpreter it chose and talks to
+it over a Unix socket (file descriptor 3). The worker runs the FMU's own slave class -- the same
+pythonfmu / pythonfmu3 slave, from the same ``resources/`` folder, that the in-process FMU runs --
+and answers one request at a time, so results are those of the in-process FMU bit for bit.
+
+Wire format (native byte order; both ends are on one machine):
+
+* request: ``op`` (uint8), payload length (uint32), payload;
+* answer: any number of log frames, then one result frame. A frame is ``kind`` (uint8: ``L`` log,
+  ``R`` result), FMI status (int32), payload length (uint32), payload. A log payload is
+  ``category NUL message``; a result payload depends on the request (values, a state id, bytes).
+
+The worker exits when the socket closes: the FMU instance was freed, or the host process is gone
+(killed included: the kernel closes its end), so no worker outlives its host.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+OK, WARNING, DISCARD, ERROR, FATAL = range(5)
+
+#: request codes, as in proxy_core.c
+(INSTANTIATE, SETUP, ENTER_INIT, EXIT_INIT, STEP, TERMINATE, RESET, GET, SET, GET_STATE, SET_STATE, FREE_STATE,
+ SERIALIZE, DESERIALIZE) = range(1, 15)
+
+#: value type codes -> (FMI 2.0 method suffix, FMI 3.0 method suffix, struct code)
+_TYPES = {ord("R"): ("real", "float64", "d"), ord("I"): ("integer", "int32", "i"),
+          ord("B"): ("boolean", "boolean", "B"), ord("S"): ("string", "string", "")}
+_HEADER = struct.Struct("=BI")
+_FRAME = struct.Struct("=BiI")
+_SLAVE_CLASS = re.compile(r"^class (\w+)\(([^)]*\bFmi[23]Slave(?:Base)?\b[^)]*)\)\s*:", re.MULTILINE)
+
+
+class Failure(Exception):
+    """A request the worker answers with an FMI status and a log line (not a Python error)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def missing_package(exc: BaseException) -> str:
+    """What a user must install, named with the interpreter that lacks it."""
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return (f"the Python worker {sys.executable} lacks the package {exc.name.split('.')[0]!r} "
+                f"({exc}); install it there or choose another interpreter (the FMU parameter "
+                "pythonExecutable or the environment variable FMUTWIN_PYTHON)")
+    return f"the Python worker {sys.executable} failed: {type(exc).__name__}: {exc}"
+
+
+class Channel:
+    """Framed requests and answers on the worker's socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def _exact(self, n: int) -> bytes | None:
+        chunks, got = [], 0
+        while got < n:
+            chunk = self.sock.recv(n - got)
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+    def request(self) -> tuple[int, bytes] | None:
+        """The next request, or None when the FMU side has closed the socket."""
+        header = self._exact(_HEADER.size)
+        if header is None:
+            return None
+        op, length = _HEADER.unpack(header)
+        payload = self._exact(length) if length else b""
+        return None if payload is None else (op, payload)
+
+    def log(self, status: int, category: str, message: str) -> None:
+        payload = category.encode() + b"\0" + message.encode("utf-8", "replace")
+        self.sock.sendall(_FRAME.pack(ord("L"), status, len(payload)) + payload)
+
+    def result(self, status: int, payload: bytes = b"") -> None:
+        self.sock.sendall(_FRAME.pack(ord("R"), status, len(payload)) + payload)
+
+
+def _category(status: int) -> str:
+    return {WARNING: "logStatusWarning", DISCARD: "logStatusDiscard", ERROR: "logStatusError",
+            FATAL: "logStatusFatal"}.get(status, "logAll")
+
+
+class Worker:
+    """One FMU instance: the slave object and the FMU states the host holds."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.slave: Any = None
+        self.version = 2
+        self.arguments: dict[str, Any] = {}
+        self.states: dict[int, Any] = {}
+        self.next_state = 1
+        self.handlers: dict[int, Callable[[memoryview], tuple[int, bytes]]] = {
+            INSTANTIATE: self.instantiate, SETUP: self.setup, ENTER_INIT: self.enter_init,
+            EXIT_INIT: self.exit_init, STEP: self.step, TERMINATE: self.terminate, RESET: self.reset,
+            GET: self.get, SET: self.set, GET_STATE: self.get_state, SET_STATE: self.set_state,
+            FREE_STATE: self.free_state, SERIALIZE: self.serialize, DESERIALIZE: self.deserialize}
+
+    # -- the loop -------------------------------------------------------------------------------
+    def serve(self) -> None:
+        while (request := self.channel.request()) is not None:
+            op, payload = request
+            try:
+                status, answer = self.handlers[op](memoryview(payload))
+            except Failure as exc:
+                status, answer = exc.status, b""
+                self._flush_log()
+                self.channel.log(exc.status, _category(exc.status), str(exc))
+            except Exception as exc:  # noqa: BLE001 - any slave exception is an FMI error with its text
+                status, answer = ERROR, b""
+                self._flush_log()
+                text = missing_package(exc) if isinstance(exc, ImportError) else f"{type(exc).__name__}: {exc}"
+                self.channel.log(ERROR, "logStatusError", text)
+            else:
+                self._flush_log()
+            self.channel.result(status, answer)
+
+    def _flush_log(self) -> None:
+        """Forward the slave's queued log messages (pythonfmu's log_queue) to the host."""
+        queue = getattr(self.slave, "log_queue", None)
+        while queue:
+            message = queue.pop(0)
+            self.channel.log(int(message.status), message.category or _category(int(message.status)), message.msg)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def instantiate(self, payload: memoryview) -> tuple[int, bytes]:
+        version, visible, n_name, n_res = struct.unpack_from("=BBII", payload)
+        offset = struct.calcsize("=BBII")
+        name = bytes(payload[offset:offset + n_name]).decode()
+        resources = bytes(payload[offset + n_name:offset + n_name + n_res]).decode()
+        self.version = version
+        self.arguments = {"instance_name": name, "resources": resources, "visible": bool(visible)}
+        if resources not in sys.path:
+            sys.path.insert(0, resources)
+        self.slave = self._slave_class(Path(resources))(**self.arguments)
+        return OK, b""
+
+    @staticmethod
+    def _slave_class(resources: Path) -> type:
+        """The slave class named in the FMU's resources, found as pythonfmu's run time finds it."""
+        import importlib
+
+        module_name = (resources / "slavemodule.txt").read_text().strip()
+        source = (resources / f"{module_name}.py").read_text()
+        match = _SLAVE_CLASS.search(source)
+        if match is None:
+            raise Failure(ERROR, f"no slave class in {resources / (module_name + '.py')}")
+        module = importlib.import_module(module_name)
+        return getattr(module, match.group(1))
+
+    def _require(self) -> Any:
+        if self.slave is None:
+            raise Failure(ERROR, "the FMU instance was not created (see the instantiation's log)")
+        return self.slave
+
+    def setup(self, payload: memoryview) -> tuple[int, bytes]:
+        start, stop_defined, stop, tolerance_defined, tolerance = struct.unpack("=dBdBd", payload)
+        slave = self._require()
+        if self.version == 2:
+            slave.setup_experiment(start, stop if stop_defined else None, tolerance if tolerance_defined else None)
+        else:
+            slave.setup_experiment(start)
+        return OK, b""
+
+    def enter_init(self, payload: memoryview) -> tuple[int, bytes]:
+        self._require().enter_initialization_mode()
+        return OK, b""
+
+    def exit_init(self, payload: memoryview) -> tuple[int, bytes]:
+        self._require().exit_initialization_mode()
+        return OK, b""
+
+    def step(self, payload: memoryview) -> tuple[int, bytes]:
+        """``do_step``; FMI 2.0 slaves answer a bool (False: discard, as pythonfmu), FMI 3.0 slaves a
+        step result with its status. The answer carries terminateSimulation."""
+        time_s, step_s = struct.unpack("=dd", payload)
+        result = self._require().do_step(time_s, step_s)
+        if hasattr(result, "status"):
+            return int(result.status), struct.pack("=B", bool(getattr(result, "terminateSimulation", False)))
+        return (OK if result else DISCARD), struct.pack("=B", 0)
+
+    def terminate(self, payload: memoryview) -> tuple[int, bytes]:
+        self._require().terminate()
+        return OK, b""
+
+    def reset(self, payload: memoryview) -> tuple[int, bytes]:
+        """A new slave object, as pythonfmu's Reset (it re-creates the instance)."""
+        self._require()
+        self.slave = None
+        self.slave = self._slave_class(Path(self.arguments["resources"]))(**self.arguments)
+        return OK, b""
+
+    # -- values ---------------------------------------------------------------------------------
+    def _method(self, kind: str, code: int) -> Callable:
+        names = _TYPES.get(code)
+        if names is None:
+            raise Failure(ERROR, f"value type {chr(code)!r} is not supported")
+        return getattr(self._require(), f"{kind}_{names[0] if self.version == 2 else names[1]}")
+
+    def get(self, payload: memoryview) -> tuple[int, bytes]:
+        code, nvr = struct.unpack_from("=BI", payload)
+        vrs = list(struct.unpack_from(f"={nvr}I", payload, 5))
+        values = self._method("get", code)(vrs)
+        if code == ord("S"):
+            encoded = [str(v).encode() for v in values]
+            return OK, struct.pack("=I", len(encoded)) + b"".join(struct.pack("=I", len(e)) + e for e in encoded)
+        return OK, struct.pack(f"=I{len(values)}{_TYPES[code][2]}", len(values), *values)
+
+    def set(self, payload: memoryview) -> tuple[int, bytes]:
+        code, nvr = struct.unpack_from("=BI", payload)
+        offset = 5 + 4 * nvr
+        vrs = list(struct.unpack_from(f"={nvr}I", payload, 5))
+        (n,) = struct.unpack_from("=I", payload, offset)
+        offset += 4
+        if code == ord("S"):
+            values: list[Any] = []
+            for _ in range(n):
+                (size,) = struct.unpack_from("=I", payload, offset)
+                values.append(bytes(payload[offset + 4:offset + 4 + size]).decode())
+                offset += 4 + size
+        else:
+            values = list(struct.unpack_from(f"={n}{_TYPES[code][2]}", payload, offset))
+            if code == ord("B"):
+                values = [bool(v) for v in values]
+        self._method("set", code)(vrs, values)
+        return OK, b""
+
+    # -- FMU states: held here, named by an id on the FMU side ----------------------------------
+    def _keep(self, state: Any) -> tuple[int, bytes]:
+        key, self.next_state = self.next_state, self.next_state + 1
+        self.states[key] = state
+        return OK, struct.pack("=I", key)
+
+    def _state(self, payload: memoryview) -> Any:
+        (key,) = struct.unpack_from("=I", payload)
+        if key not in self.states:
+            raise Failure(ERROR, f"FMU state {key} is unknown to this instance")
+        return self.states[key]
+
+    def get_state(self, payload: memoryview) -> tuple[int, bytes]:
+        (key,) = struct.unpack("=I", payload)
+        state = self._require()._get_fmu_state()
+        if key:  # an existing state is overwritten (FMI: GetFMUState on a non-null state)
+            self._state(payload)
+            self.states[key] = state
+            return OK, struct.pack("=I", key)
+        return self._keep(state)
+
+    def set_state(self, payload: memoryview) -> tuple[int, bytes]:
+        self._require()._set_fmu_state(self._state(payload))
+        return OK, b""
+
+    def free_state(self, payload: memoryview) -> tuple[int, bytes]:
+        self.states.pop(struct.unpack("=I", payload)[0], None)
+        return OK, b""
+
+    def serialize(self, payload: memoryview) -> tuple[int, bytes]:
+        return OK, bytes(self._require()._fmu_state_to_bytes(self._state(payload)))
+
+    def deserialize(self, payload: memoryview) -> tuple[int, bytes]:
+        return self._keep(self._require()._fmu_state_from_bytes(bytes(payload)))
+
+
+def serve(fd: int = 3) -> None:
+    """Serve the FMU side on socket ``fd`` until it closes, then exit."""
+    sock = socket.socket(fileno=fd)
+    worker = Worker(Channel(sock))
+    try:
+        worker.serve()
+    except (BrokenPipeError, ConnectionResetError):  # the FMU side is gone: nothing to answer
+        pass
+    except Exception:  # noqa: BLE001 - a worker bug: its traceback to the host's stderr, then exit
+        traceback.print_exc()
+        raise SystemExit(1) from None

@@ -14,10 +14,26 @@ from fmutwin.registry import twin
 
 @pytest.fixture(scope="session")
 def fmu_dir(tmp_path_factory) -> Path:
+    """The in-process cell ECM Python FMUs (pythonfmu's binary: the slave runs in the host)."""
     out = tmp_path_factory.mktemp("fmus")
+    for version in (2, 3):
+        build_python_fmu(twin("cell_ecm"), version, out, runner="in-process")
+    return out
+
+
+@pytest.fixture(scope="session")
+def process_fmu_dir(tmp_path_factory) -> Path:
+    """The out-of-process cell ECM Python FMUs (the default: a worker process per instance)."""
+    out = tmp_path_factory.mktemp("process_fmus")
     for version in (2, 3):
         build_python_fmu(twin("cell_ecm"), version, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def process_cell_fmu(process_fmu_dir):
+    """Path of the out-of-process cell ECM FMU for FMI version 2 or 3."""
+    return lambda version: process_fmu_dir / f"CellECM_fmi{version}.fmu"
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +49,7 @@ def native_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def cell_fmu(fmu_dir):
-    """Path of the cell ECM FMU for FMI version 2 or 3."""
+    """Path of the in-process cell ECM FMU for FMI version 2 or 3."""
     return lambda version: fmu_dir / f"CellECM_fmi{version}.fmu"
 
 

@@ -8,7 +8,8 @@ twin's (``twin_reference``): reference index k is the state after the step from 
 time[k+1], taken with current[k] held over it.
 
 libcosim reads FMI 1.0 and 2.0 only; its rejection of the FMI 3.0 FMU is tested too.
-ecos (through fmi4c) reads FMI 2.0 and 3.0: both are run.
+ecos (through fmi4c) reads FMI 2.0 and 3.0: both are run. Each runs the in-process FMU
+(pythonfmu's binary) and the out-of-process one (fmutwin's proxy, a worker per instance).
 
 Needs: pip ``libcosimpy`` and ``ecospy``; ecospy's libecosc.so needs Debian's ``libtbb12``.
 A missing importer fails these tests (no skip), so a missing install step cannot go green.
@@ -114,15 +115,23 @@ def _run_libcosim(how: str, fmu: Path, tmp_path: Path, current_A: np.ndarray) ->
     return {n: np.array(col) for n, col in zip(names, zip(*rows))}
 
 
+@pytest.fixture(params=["in-process", "process"])
+def runner_fmu(request, cell_fmu, process_cell_fmu):
+    """The cell FMU of one runner: in-process (pythonfmu's binary) or out of process (fmutwin's
+    proxy and a worker process per instance)."""
+    return (cell_fmu if request.param == "in-process" else process_cell_fmu), request.param
+
+
 @pytest.mark.parametrize("how", ["osp_config", "local_slave"])
-def test_libcosim_fmi2_us06_matches_twin(cell_fmu, us06_profile, tmp_path, how):
+def test_libcosim_fmi2_us06_matches_twin(runner_fmu, us06_profile, tmp_path, how):
     """FMI 2.0 FMU in libcosim's fixed-step execution, built from an OspSystemStructure.xml
     or from a local slave added by hand; input through an override manipulator, outputs
     through a last-value observer after each step."""
     time_s, current_A = us06_profile
     assert len(time_s) == 601 and np.all(np.diff(time_s) == STEP_S)
-    got = _run_libcosim(how, cell_fmu(2), tmp_path, current_A)
-    _compare(f"libcosim ({how})", got, time_s, current_A)
+    fmu, runner = runner_fmu
+    got = _run_libcosim(how, fmu(2), tmp_path, current_A)
+    _compare(f"libcosim ({how}, {runner})", got, time_s, current_A)
 
 
 def test_libcosim_rejects_fmi3_cleanly(cell_fmu, tmp_path):
@@ -177,9 +186,10 @@ def _run_ecos(fmu: Path, current_A: np.ndarray) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("version", [2, 3])
-def test_ecos_us06_matches_twin(cell_fmu, us06_profile, version):
+def test_ecos_us06_matches_twin(runner_fmu, us06_profile, version):
     """FMU in ecos (fixed step 1 s): ``set_real('cell::current', ...)`` before each step,
     ``get_real`` of the outputs after it."""
     time_s, current_A = us06_profile
-    got = _run_ecos(cell_fmu(version), current_A)
-    _compare(f"ecos (FMI {version}.0)", got, time_s, current_A)
+    fmu, runner = runner_fmu
+    got = _run_ecos(fmu(version), current_A)
+    _compare(f"ecos (FMI {version}.0, {runner})", got, time_s, current_A)

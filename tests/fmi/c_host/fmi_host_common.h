@@ -76,6 +76,7 @@ typedef fmi2Status (*fmi2ComponentF)(fmi2Component); /* enter/exit initializatio
 typedef fmi2Status (*fmi2SetRealF)(fmi2Component, const fmi2ValueReference[], size_t, const fmi2Real[]);
 typedef fmi2Status (*fmi2GetRealF)(fmi2Component, const fmi2ValueReference[], size_t, fmi2Real[]);
 typedef fmi2Status (*fmi2DoStepF)(fmi2Component, fmi2Real, fmi2Real, fmi2Boolean);
+typedef fmi2Status (*fmi2SetStringF)(fmi2Component, const fmi2ValueReference[], size_t, const fmi2String[]);
 typedef fmi2Status (*fmi2GetFMUstateF)(fmi2Component, fmi2FMUstate *);
 typedef fmi2Status (*fmi2SetFMUstateF)(fmi2Component, fmi2FMUstate);
 typedef fmi2Status (*fmi2FreeFMUstateF)(fmi2Component, fmi2FMUstate *);
@@ -105,6 +106,7 @@ typedef fmi3Status (*fmi3EnterInitializationModeF)(fmi3Instance, fmi3Boolean, fm
 typedef fmi3Status (*fmi3InstanceF)(fmi3Instance); /* exit initialization mode, terminate */
 typedef fmi3Status (*fmi3SetFloat64F)(fmi3Instance, const fmi3ValueReference[], size_t, const fmi3Float64[], size_t);
 typedef fmi3Status (*fmi3GetFloat64F)(fmi3Instance, const fmi3ValueReference[], size_t, fmi3Float64[], size_t);
+typedef fmi3Status (*fmi3SetStringF)(fmi3Instance, const fmi3ValueReference[], size_t, const fmi3String[], size_t);
 typedef fmi3Status (*fmi3DoStepF)(fmi3Instance, fmi3Float64, fmi3Float64, fmi3Boolean, fmi3Boolean *, fmi3Boolean *,
                                   fmi3Boolean *, fmi3Float64 *);
 typedef fmi3Status (*fmi3GetFMUStateF)(fmi3Instance, fmi3FMUState *);

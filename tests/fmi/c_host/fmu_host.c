@@ -11,6 +11,7 @@
  * Build:  gcc -std=c99 -O2 -Wall -Wextra -o fmu_host fmu_host.c -ldl
  *
  * Usage:  fmu_host FMU_DIR VERSION MODEL_ID TOKEN VR_CURRENT VR_AMBIENT VR_VOLTAGE VR_SOC IN_CSV OUT_CSV
+ *                  [s:VR=TEXT | r:VR=NUMBER ...]
  *
  *   FMU_DIR     the unzipped FMU (holds modelDescription.xml, binaries/, resources/)
  *   VERSION     2 or 3
@@ -22,6 +23,8 @@
  *   IN_CSV      rows "time,current" (s, A; a non-numeric header line is skipped);
  *               current[k] is held from time[k] to time[k+1]
  *   OUT_CSV     written: "time,batteryVoltage,stateOfCharge" at time[1:], %.17g
+ *   s:VR=TEXT   optional: String (s:) and Real (r:VR=NUMBER) parameters set after instantiation
+ *               (e.g. a model's name, an initial state of charge)
  *
  * ambientTemperature is set to 298.15 K before every step. Exit status: 0 on success, 1 on a
  * usage or I/O error, 2 if the binary does not load or lacks an FMI function, 3 if an FMI call
@@ -110,6 +113,36 @@ static size_t read_profile(const char *path, double **t, double **i)
     return n;
 }
 
+/* Parameters from the trailing s:VR=TEXT and r:VR=NUMBER arguments. */
+static size_t n_strings, n_reals;
+static unsigned int string_vr[16], real_vr[16];
+static const char *string_value[16];
+static double real_value[16];
+
+static void parse_parameters(int argc, char **argv)
+{
+    for (int k = 0; k < argc; k++) {
+        char *eq = strchr(argv[k], '='), *end;
+        if (!eq || (strncmp(argv[k], "s:", 2) != 0 && strncmp(argv[k], "r:", 2) != 0) || n_strings == 16 ||
+            n_reals == 16) {
+            fprintf(stderr, "fmu_host: %s is not s:VR=TEXT or r:VR=NUMBER (at most 16 of each)\n", argv[k]);
+            finish(1);
+        }
+        *eq = 0;
+        if (argv[k][0] == 's') {
+            string_vr[n_strings] = fmi_host_parse_uint(argv[k] + 2, "s:VR=TEXT", "value reference");
+            string_value[n_strings++] = eq + 1;
+        } else {
+            real_vr[n_reals] = fmi_host_parse_uint(argv[k] + 2, "r:VR=NUMBER", "value reference");
+            real_value[n_reals++] = strtod(eq + 1, &end);
+            if (end == eq + 1 || *end) {
+                fprintf(stderr, "fmu_host: %s is not a number\n", eq + 1);
+                finish(1);
+            }
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- FMI 2.0 run */
 
 static void run_fmi2(const char *dir, const char *model_id, const char *guid, const unsigned int vr[4],
@@ -122,6 +155,13 @@ static void run_fmi2(const char *dir, const char *model_id, const char *guid, co
 
     fmi2_load(&api, dir, model_id);
     c = fmi2_instantiate(&api, "fmu_host", dir, guid); /* dir is absolute (made so in main) */
+    if (n_strings) {
+        fmi2SetStringF set_string;
+        LOAD(api.lib, set_string, "fmi2SetString");
+        CHECK(set_string(c, string_vr, n_strings, string_value), "fmi2SetString", t[0]);
+    }
+    if (n_reals)
+        CHECK(api.set_real(c, real_vr, n_reals, real_value), "fmi2SetReal", t[0]);
     CHECK(api.setup(c, 0, 0.0, t[0], 1, t[n - 1]), "fmi2SetupExperiment", t[0]);
     fmi2_initialize(&api, c, t[0]);
     for (k = 0; k + 1 < n; k++) {
@@ -149,6 +189,13 @@ static void run_fmi3(const char *dir, const char *model_id, const char *token, c
 
     fmi3_load(&api, dir, model_id);
     c = fmi3_instantiate(&api, "fmu_host", dir, token);
+    if (n_strings) {
+        fmi3SetStringF set_string;
+        LOAD(api.lib, set_string, "fmi3SetString");
+        CHECK(set_string(c, string_vr, n_strings, string_value, n_strings), "fmi3SetString", t[0]);
+    }
+    if (n_reals)
+        CHECK(api.set_f64(c, real_vr, n_reals, real_value, n_reals), "fmi3SetFloat64", t[0]);
     fmi3_initialize(&api, c, t[0], true, t[n - 1]);
     for (k = 0; k + 1 < n; k++) {
         const fmi3Float64 in[2] = {cur[k], 298.15};
@@ -177,11 +224,12 @@ int main(int argc, char **argv)
     FILE *out;
     struct timespec t0, t1;
 
-    if (argc != 11) {
+    if (argc < 11) {
         fprintf(stderr, "usage: %s FMU_DIR VERSION(2|3) MODEL_ID TOKEN VR_CURRENT VR_AMBIENT VR_VOLTAGE VR_SOC "
-                        "IN_CSV OUT_CSV\n", argv[0]);
+                        "IN_CSV OUT_CSV [s:VR=TEXT|r:VR=NUMBER ...]\n", argv[0]);
         return 1;
     }
+    parse_parameters(argc - 11, argv + 11);
     if (fmi_host_parse_fmu(argv[1], argv[2], dir, &version) != 0)
         return 1;
     vr[0] = fmi_host_parse_uint(argv[5], "VR_CURRENT", "value reference");

@@ -12,8 +12,9 @@
  *   3. the interpreter recorded when the FMU was built (resources/fmutwin_python.txt), if it
  *      exists on this machine;
  *   4. python3 on PATH.
- * The worker starts at the first call that needs it (not at instantiation, so that the parameter
- * can choose it); value settings before that are kept and replayed in order.
+ * The worker starts at the first call that needs its answer (initialisation, a get, a step, an
+ * FMU state), not at instantiation, so that the parameter can choose it; the experiment's setup
+ * and value settings before that are kept and replayed in order.
  *
  * Failures never hang or crash the host: a worker that exits, is killed or does not answer
  * within the timeout (environment variable FMUTWIN_WORKER_TIMEOUT_S, default 600 s) gives an
@@ -87,7 +88,7 @@ typedef struct {
     int fd;
     int started, broken;
     double timeout_s;
-    Buffer pending;  /* value settings made before the worker started, replayed at its start */
+    Buffer pending;  /* requests needing no answer (setup, settings) made before the worker started */
     Buffer request;  /* the request being written */
     Buffer reply;    /* the payload of the last result */
     char **strings;  /* strings of the last String get (valid until the next call) */
@@ -232,9 +233,12 @@ static void proxy_free(Proxy *p) {
 
 /* The worker failed: log what happened (its exit status if it has ended), refuse further calls. */
 static int worker_failed(Proxy *p, const char *what) {
-    int status = 0;
+    int status = 0, ended = 0;
     char detail[160] = "";
-    if (p->pid > 0 && waitpid(p->pid, &status, WNOHANG) == p->pid) {
+    double deadline = monotonic_s() + 1.0; /* its socket closes just before the process ends */
+    while (p->pid > 0 && !(ended = waitpid(p->pid, &status, WNOHANG) == p->pid) && monotonic_s() < deadline)
+        usleep(1000);
+    if (ended) {
         if (WIFSIGNALED(status))
             snprintf(detail, sizeof detail, " (the worker process %d was killed by signal %d)", (int)p->pid,
                      WTERMSIG(status));
@@ -438,6 +442,19 @@ static int proxy_call(Proxy *p, unsigned char op, const void *payload, size_t n)
     return exchange(p, op, (const unsigned char *)payload, n);
 }
 
+/* A request whose answer is only a status (a setting, the experiment's setup): before the worker
+ * has started it is kept, in order, for the start; afterwards it is sent. */
+static int proxy_request(Proxy *p, unsigned char op, const void *payload, size_t n) {
+    if (!p->started && !p->broken) {
+        uint32_t length = (uint32_t)n;
+        if (!buffer_put(&p->pending, &op, 1) || !buffer_put(&p->pending, &length, 4) ||
+            !buffer_put(&p->pending, payload, n))
+            return worker_failed(p, "out of memory");
+        return ST_OK;
+    }
+    return proxy_call(p, op, payload, n);
+}
+
 /* ---------------------------------------------------------------- requests the APIs share */
 
 static int proxy_setup(Proxy *p, double start, int stop_defined, double stop, int tolerance_defined,
@@ -449,7 +466,7 @@ static int proxy_setup(Proxy *p, double start, int stop_defined, double stop, in
     memcpy(payload + 9, &stop, 8);
     memcpy(payload + 18, &tolerance, 8);
     p->time = start;
-    return proxy_call(p, OP_SETUP, payload, 26);
+    return proxy_request(p, OP_SETUP, payload, 26);
 }
 
 static int proxy_simple(Proxy *p, unsigned char op) { return proxy_call(p, op, NULL, 0); }
@@ -484,79 +501,110 @@ static int request_values(Proxy *p, char type, const unsigned int vr[], size_t n
     return 1;
 }
 
-static int proxy_set(Proxy *p, char type, const unsigned int vr[], size_t nvr, const void *values, size_t n_values,
-                     size_t width) {
-    if (type == 'S') { /* the interpreter parameter is held here; the rest goes to the worker */
-        size_t k, kept = 0;
-        for (k = 0; k < nvr; k++) {
-            if (vr[k] != PYTHON_PARAMETER_VR) continue;
-            const char *s = ((const char *const *)values)[k] ? ((const char *const *)values)[k] : "";
-            if (p->started && strcmp(s, p->python) != 0) {
-                proxy_log(p, ST_ERROR, "logStatusError", "pythonExecutable can only be set before the worker "
-                          "starts (before initialisation and before any value is read)");
-                return ST_ERROR;
-            }
-            free(p->python);
-            p->python = copy_string(s);
-            kept++;
-        }
-        if (kept == nvr) return ST_OK;
-        if (kept) {
-            proxy_log(p, ST_ERROR, "logStatusError", "set pythonExecutable on its own");
-            return ST_ERROR;
-        }
-    }
+static int send_values(Proxy *p, char type, const unsigned int vr[], size_t nvr, const void *values, size_t n_values,
+                       size_t width) {
     if (!request_values(p, type, vr, nvr, values, n_values, width)) return worker_failed(p, "out of memory");
-    if (!p->started && !p->broken) { /* kept for the worker's start */
-        unsigned char op = OP_SET;
-        uint32_t length = (uint32_t)p->request.size;
-        if (!buffer_put(&p->pending, &op, 1) || !buffer_put(&p->pending, &length, 4) ||
-            !buffer_put(&p->pending, p->request.data, p->request.size))
-            return worker_failed(p, "out of memory");
-        return ST_OK;
-    }
-    return proxy_call(p, OP_SET, p->request.data, p->request.size);
+    return proxy_request(p, OP_SET, p->request.data, p->request.size);
 }
 
-/* Get values into `values` (n_values of `width` bytes; strings into p->strings). */
-static int proxy_get(Proxy *p, char type, const unsigned int vr[], size_t nvr, void *values, size_t n_values,
-                     size_t width) {
-    int status;
-    uint32_t n;
-    if (type == 'S' && nvr == 1 && vr[0] == PYTHON_PARAMETER_VR) {
-        clear_strings(p);
-        p->strings = malloc(sizeof *p->strings);
-        if (!p->strings || !(p->strings[0] = copy_string(p->python))) return ST_ERROR;
-        p->n_strings = 1;
-        ((const char **)values)[0] = p->strings[0];
-        return ST_OK;
-    }
-    if (!request_values(p, type, vr, nvr, NULL, 0, width)) return worker_failed(p, "out of memory");
-    status = proxy_call(p, OP_GET, p->request.data, p->request.size);
-    if (status > ST_WARNING) return status;
-    memcpy(&n, p->reply.data, 4);
-    if (n != n_values) {
-        proxy_log(p, ST_ERROR, "logStatusError", "%zu values asked for, the variables have %u", n_values, n);
+/* Take the interpreter parameter's value; an error once the worker runs and the value changes. */
+static int set_python(Proxy *p, const char *value) {
+    const char *s = value ? value : "";
+    if (p->started && strcmp(s, p->python) != 0) {
+        proxy_log(p, ST_ERROR, "logStatusError", "pythonExecutable can only be set before the worker starts "
+                  "(before initialisation and before any value is read)");
         return ST_ERROR;
     }
-    if (type != 'S') {
-        memcpy(values, p->reply.data + 4, width * n);
-        return status;
+    free(p->python);
+    p->python = copy_string(s);
+    return p->python ? ST_OK : ST_ERROR;
+}
+
+/* Strings are scalars (one value per reference); the interpreter parameter is held here and
+ * the others go to the worker. */
+static int proxy_set(Proxy *p, char type, const unsigned int vr[], size_t nvr, const void *values, size_t n_values,
+                     size_t width) {
+    const char *const *text = (const char *const *)values;
+    unsigned int *others_vr;
+    const char **others;
+    size_t m = 0;
+    int status = ST_OK, worst = ST_OK;
+    if (type != 'S') return send_values(p, type, vr, nvr, values, n_values, width);
+    others_vr = malloc((nvr ? nvr : 1) * sizeof *others_vr);
+    others = malloc((nvr ? nvr : 1) * sizeof *others);
+    if (!others_vr || !others) { free(others_vr); free(others); return ST_ERROR; }
+    for (size_t k = 0; k < nvr && worst <= ST_WARNING; k++) {
+        if (vr[k] == PYTHON_PARAMETER_VR) {
+            worst = set_python(p, text[k]);
+        } else {
+            others_vr[m] = vr[k];
+            others[m++] = text[k];
+        }
     }
+    if (worst <= ST_WARNING && m) status = send_values(p, 'S', others_vr, m, others, m, width);
+    free(others_vr);
+    free(others);
+    return status > worst ? status : worst;
+}
+
+/* Strings of the last answer (a count, then length-prefixed texts) into p->strings at the given
+ * positions (`slot`: where the k-th string goes), the interpreter parameter's own value elsewhere. */
+static int take_strings(Proxy *p, const size_t *slot, size_t n, size_t nvr, const char **values) {
     clear_strings(p);
-    p->strings = calloc(n ? n : 1, sizeof *p->strings);
+    p->strings = calloc(nvr ? nvr : 1, sizeof *p->strings);
     if (!p->strings) return ST_ERROR;
-    p->n_strings = n;
+    p->n_strings = nvr;
     for (size_t k = 0, at = 4; k < n; k++) {
         uint32_t size;
         memcpy(&size, p->reply.data + at, 4);
-        p->strings[k] = malloc(size + 1);
-        if (!p->strings[k]) return ST_ERROR;
-        memcpy(p->strings[k], p->reply.data + at + 4, size);
-        p->strings[k][size] = 0;
-        ((const char **)values)[k] = p->strings[k];
+        p->strings[slot[k]] = malloc(size + 1);
+        if (!p->strings[slot[k]]) return ST_ERROR;
+        memcpy(p->strings[slot[k]], p->reply.data + at + 4, size);
+        p->strings[slot[k]][size] = 0;
         at += 4 + size;
     }
+    for (size_t k = 0; k < nvr; k++) {
+        if (!p->strings[k] && !(p->strings[k] = copy_string(p->python))) return ST_ERROR;
+        values[k] = p->strings[k];
+    }
+    return ST_OK;
+}
+
+/* Get values into `values` (n_values of `width` bytes; strings: pointers into p->strings, valid
+ * until the next call). */
+static int proxy_get(Proxy *p, char type, const unsigned int vr[], size_t nvr, void *values, size_t n_values,
+                     size_t width) {
+    int status = ST_OK;
+    uint32_t n = 0;
+    size_t m = 0, total = nvr, *slot = NULL;
+    unsigned int *others_vr = NULL;
+    if (type == 'S') { /* ask the worker for the strings that are not the interpreter parameter */
+        slot = malloc((nvr ? nvr : 1) * sizeof *slot);
+        others_vr = malloc((nvr ? nvr : 1) * sizeof *others_vr);
+        if (!slot || !others_vr) { free(slot); free(others_vr); return ST_ERROR; }
+        for (size_t k = 0; k < nvr; k++)
+            if (vr[k] != PYTHON_PARAMETER_VR) { slot[m] = k; others_vr[m++] = vr[k]; }
+        vr = others_vr;
+        nvr = m;
+        n_values = m;
+    }
+    if (type != 'S' || m) {
+        if (!request_values(p, type, vr, nvr, NULL, 0, width)) status = worker_failed(p, "out of memory");
+        else status = proxy_call(p, OP_GET, p->request.data, p->request.size);
+        if (status <= ST_WARNING) memcpy(&n, p->reply.data, 4);
+        if (status <= ST_WARNING && n != n_values) {
+            proxy_log(p, ST_ERROR, "logStatusError", "%zu values asked for, the variables have %u", n_values, n);
+            status = ST_ERROR;
+        }
+    }
+    if (status <= ST_WARNING) {
+        if (type != 'S')
+            memcpy(values, p->reply.data + 4, width * n);
+        else if (take_strings(p, slot, m, total, (const char **)values) != ST_OK)
+            status = ST_ERROR;
+    }
+    free(slot);
+    free(others_vr);
     return status;
 }
 

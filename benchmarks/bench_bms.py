@@ -111,7 +111,7 @@ def step_rates(n_series: int, folder: Path) -> dict[str, float]:
     path = bms_file(n_series, folder)
     export = dataclasses.replace(TWINS["bms"], parameter_file=lambda: path)
     out = folder / f"fmus_{n_series}"
-    fmus = {"Python FMU": build_python_fmu(export, 3, out), "native FMU": build_native(export, out, 3)}
+    fmus = {"Python FMU": build_python_fmu(export, 3, out, runner="in-process"), "native FMU": build_native(export, out, 3)}
     current = 0.5 * cycle_current("UDDS")[:320] * (4 if n_series > 1 else 1)
     voltage = 3.7 + 0.02 * np.sin(np.arange(320) / 30.0)
     rates = {}

@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="fmutwin_bench_echem_") as tmp:
         tmp_dir = Path(tmp)
         t0 = time.perf_counter()
-        fmu_path = build_python_fmu(twin("cell_echem"), 2, tmp_dir / "fmus")
+        fmu_path = build_python_fmu(twin("cell_echem"), 2, tmp_dir / "fmus", runner="in-process")
         fmu_build_s = time.perf_counter() - t0
         print(f"built {fmu_path.name} in {fmu_build_s:.1f} s", flush=True)
 
@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> None:
         "(`cell_echem._DirectIdakluStep`, the same arrays as PyBaMM's step, checked bit for bit). Twin through "
         "PyBaMM's step: the same twin with that direct path off, every step through `IDAKLUSolver.step(..., "
         "save=False)` (the twin before the direct path). FMU: `CellEchem_fmi2.fmu` (`build_python_fmu('cell_echem', "
-        "2, ...)`, parameters `model`, `parameterSet`, `initialSoc`) in this process through fmpy's `FMU2Slave`: "
+        "2, ..., runner='in-process')`, parameters `model`, `parameterSet`, `initialSoc`) in this process through fmpy's `FMU2Slave`: "
         "per step `setReal` of `current`, `doStep`, `getReal` of `batteryVoltage` and `stateOfCharge`; a fresh "
         "instance per run, instantiated and initialised (which builds the PyBaMM model) outside the timing, "
         "terminated and freed after it. PyBaMM whole cycle: the same model and parameters with "

@@ -173,7 +173,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fmutwin_bench_fmu_") as tmp:
         tmp_dir = Path(tmp)
         t0 = time.perf_counter()
-        fmus = {v: build_python_fmu(twin("cell_ecm"), v, tmp_dir / "fmus") for v in (2, 3)}
+        fmus = {v: build_python_fmu(twin("cell_ecm"), v, tmp_dir / "fmus", runner="in-process") for v in (2, 3)}
         build_s = time.perf_counter() - t0
         print(f"built {', '.join(p.name for p in fmus.values())} in {build_s:.1f} s", flush=True)
         fmu_cases = {v: FmuCase(p, tmp_dir / f"unzip{v}") for v, p in fmus.items()}

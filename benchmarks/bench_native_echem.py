@@ -80,7 +80,7 @@ def main() -> None:
         compile_c(["-I", str(HERE.parent / "tests" / "fmi" / "c_host"), str(HOST_SOURCE), "-ldl"], host)
         profile = tmp_dir / "us06.txt"
         np.savetxt(profile, currents)
-        python_fmu = build_python_fmu(twin("cell_echem"), 2, tmp_dir / "python")
+        python_fmu = build_python_fmu(twin("cell_echem"), 2, tmp_dir / "python", runner="in-process")
         for model in MODELS:
             ref = _reference(model, currents)
             path = tmp_dir / f"{model}.json"

@@ -25,20 +25,24 @@ def main() -> None:
               help="parameter file to build the FMUs from: a cell file (e.g. made by `fmutwin reduce`) builds "
                    "the cell ECM FMUs; a module, pack-thermal, BMS or electrochemical module file builds that "
                    "twin's FMUs; the file and its provenance go into each FMU")
+@click.option("--runner", type=click.Choice(["process", "in-process"]), default="process", show_default=True,
+              help="Python FMUs: 'process' runs each instance in a Python worker process (any FMI host, nothing "
+                   "to preload); 'in-process' runs it inside the host (pythonfmu's binary: the host must provide "
+                   "libpython, see `fmutwin env`)")
 def build(out: Path, twins: tuple[str, ...], versions: tuple[str, ...], native: bool,
-          parameter_file: Path | None) -> None:
+          parameter_file: Path | None, runner: str) -> None:
     """Build the FMUs of every twin into one folder (Python FMI 2.0 and 3.0, native), then check them."""
     from fmutwin.params.base import ParameterError
 
     try:
-        paths = build_fmus(out, list(twins), [int(v) for v in versions] or [2, 3], native, parameter_file)
+        paths = build_fmus(out, list(twins), [int(v) for v in versions] or [2, 3], native, parameter_file, runner)
     except (ParameterError, KeyError, RuntimeError, OSError, ValueError) as exc:  # bad file, unknown twin, gcc
         raise click.ClickException(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
     _report(paths)
 
 
 def build_fmus(out: Path, twins: list[str], versions: list[int], native: bool,
-               parameter_file: Path | None = None) -> list[Path]:
+               parameter_file: Path | None = None, runner: str = "process") -> list[Path]:
     """The work of ``fmutwin build``; with ``parameter_file`` the FMUs of the twin that file is for
     are built from it (a cell file: the cell ECM FMUs, ``FMUTWIN_CELL_PARAMETERS`` naming it while
     they are built)."""
@@ -59,7 +63,7 @@ def build_fmus(out: Path, twins: list[str], versions: list[int], native: bool,
     elif parameter_file is not None:
         entries = [twin_for_file(parameter_file)]
     try:
-        paths = [build_python_fmu(entry, v, out) for entry in entries for v in versions]
+        paths = [build_python_fmu(entry, v, out, runner) for entry in entries for v in versions]
         if native:
             paths += [build_native(entry, out, v) for entry in entries if entry.equations is not None
                       for v in versions]
@@ -107,9 +111,15 @@ def check(fmus: tuple[Path, ...]) -> None:
 @main.command()
 @click.argument("fmu", required=False, type=click.Path(path_type=Path))
 def env(fmu: Path | None) -> None:
-    """Print the environment a host that is not Python needs to run fmutwin's Python FMUs."""
+    """Print the environment a host that is not Python needs to run fmutwin's in-process Python
+    FMUs (out-of-process FMUs, the default, need none: said as a comment)."""
     from fmutwin.fmi.host_env import format_shell, host_environment
+    from fmutwin.fmi.process.build import recorded_interpreter
 
+    if fmu is not None and recorded_interpreter(fmu) is not None:
+        click.echo(f"# {fmu} runs out of process: nothing to set (its worker runs {recorded_interpreter(fmu)}; "
+                   "FMUTWIN_PYTHON or the parameter pythonExecutable choose another interpreter)")
+        return
     click.echo(format_shell(host_environment(fmu)))
 
 

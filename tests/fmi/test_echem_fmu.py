@@ -102,7 +102,8 @@ def test_echem_fmu_takes_every_start_value_and_inputs_set_during_initialisation(
     from test_importer_contract import declared_starts
 
     starts = declared_starts(echem_fmu[version])
-    assert set(starts) == {"model", "parameterSet", "bpxFile", "thermalModel", "initialSoc", "initialTemperature"}
+    assert set(starts) == {"model", "parameterSet", "bpxFile", "thermalModel", "initialSoc", "initialTemperature",
+                           "pythonExecutable"}  # the last: the out-of-process runner's own
     runs = []
     for i, (values, current) in enumerate((({}, 0.0), (starts, 0.0), ({}, 5.0))):
         host = open_fmu(echem_fmu[version], instance=f"e{i}")

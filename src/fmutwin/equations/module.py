@@ -200,7 +200,7 @@ def electrical_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str
         if "m0" in ctx:
             return {**t, **split.sticking(currents, volts, v_bar, slope, ctx["m0"], ctx["sign"])}
         residual, last = split.residuals(currents, volts, v_bar)
-        return {**t, "residual": residual, "last": last, "test": residual}
+        return {**t, "residual": residual, "last": last}  # converged on the residual itself ("test")
 
     def iterate(t: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
         split = Split(ops, npar, ctx["members"], ctx["all_open"], ctx["current"], ctx["bleed"], r_tab, r_pb)
@@ -209,14 +209,15 @@ def electrical_step(ops: Ops, s: ModuleStructure, p: dict[str, Any], x: dict[str
 
     trial = evaluate(context, [current / npar + 0.0 * members[j] for j in range(npar)], None)  # the equal split
     for _ in range(split_iterations(s)):  # generated code skips the iterations left once converged, as numpy
-        done = ops.converged([*trial["test"], trial["last"]], SPLIT_EXIT_V)
+        done = ops.converged([*trial.get("test", trial["residual"]), trial["last"]], SPLIT_EXIT_V)
         if done is True:
             break
         trial = ops.unless(done, trial, iterate, context)
     currents, volts, c = trial["currents"], trial["volts"], trial["c"]
     fixed, hold = trial.get("fixed", members), trial.get("hold")
     cells["i"] = ops.from_members(currents, ns)
-    split_residual = ops.largest(ops.cell_array([ops.largest(ops.fabs(r)) for r in trial["test"]]))
+    test = trial.get("test", trial["residual"])
+    split_residual = ops.largest(ops.cell_array([ops.largest(ops.fabs(r)) for r in test]))
     cells["c"] = c
 
     # -- heat: the cells' own, plus interconnect and bleed shares -------------------------------

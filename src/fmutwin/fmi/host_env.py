@@ -1,4 +1,6 @@
-"""Environment variables a non-Python host process needs to run fmutwin's Python FMUs.
+"""Environment variables a non-Python host process needs to run fmutwin's in-process Python FMUs.
+
+(Out-of-process FMUs, the default build, need none: see :mod:`fmutwin.fmi.process`.)
 
 A pythonfmu / pythonfmu3 FMU binary calls CPython but does not link libpython: inside a Python
 importer (fmpy, ...) it finds the running interpreter, while any other process (a C/C++ master,
@@ -158,6 +160,12 @@ def _check_fmu(fmu_path: str | Path) -> None:
         raise ValueError(f"{path}: no such FMU file or folder")
     if not is_python:
         raise ValueError(f"{path}: not a Python FMU (no {PYTHON_FMU_MARKER}); it needs no Python environment")
+    from fmutwin.fmi.process.build import recorded_interpreter
+
+    worker = recorded_interpreter(path)
+    if worker is not None:
+        raise ValueError(f"{path}: an out-of-process FMU; a host needs no environment for it (its worker runs "
+                         f"{worker}; the parameter pythonExecutable or FMUTWIN_PYTHON choose another)")
 
 
 def host_environment(fmu_path: str | Path | None = None) -> dict[str, str]:

@@ -1,9 +1,10 @@
 /*
  * fmu_host.c -- a minimal, non-Python FMI 2.0 / 3.0 co-simulation host for fmutwin's tests.
  *
- * It shows that fmutwin's Python FMUs run in a plain C process: it dlopens the FMU binary,
- * drives the FMI C API with a current profile and writes the battery voltage and state of
- * charge it reads back. A Python FMU's binary calls into CPython without linking libpython,
+ * It shows that fmutwin's FMUs run in a plain C process: it dlopens the FMU binary, drives the
+ * FMI C API with a current profile and writes the battery voltage and state of charge it reads
+ * back. An out-of-process Python FMU (the default build) and a native FMU load with nothing set.
+ * An in-process Python FMU's binary (pythonfmu's) calls into CPython without linking libpython,
  * so this process only loads it with libpython preloaded and PYTHONHOME / PYTHONPATH set
  * (see fmutwin.fmi.host_env.host_environment); otherwise dlopen fails with
  * "undefined symbol: _Py_NoneStruct" and the host exits with status 2.
@@ -31,7 +32,8 @@
  * returns anything but OK (the FMU's log messages go to stderr).
  *
  * Process exit: once the FMU binary is loaded the host ends with _exit() (after flushing its
- * files), skipping the exit handlers, because of a bug in the binaries of pythonfmu 0.7.0 and
+ * files), skipping the exit handlers (the out-of-process FMUs need no such care: their tests set
+ * FMU_HOST_NORMAL_EXIT), because of a bug in the binaries of pythonfmu 0.7.0 and
  * pythonfmu3 0.3.4 (PySlaveInstance.cpp): at exit, the C++ static destructor of their global
  * `std::shared_ptr<PyState> pyState` frees it (its worker thread runs Py_Finalize), and then
  * the library destructor onLibraryUnload() -> finalizePythonInterpreter() assigns nullptr to

@@ -99,3 +99,17 @@ def make_out_of_process(fmu: Path, version: int) -> Path:
         for name, data in entries.items():
             archive.writestr(name, data)
     return fmu
+
+
+def recorded_interpreter(fmu: str | Path) -> str | None:
+    """The interpreter recorded in an out-of-process FMU (file or unzipped folder); None if the
+    FMU is not out of process."""
+    path = Path(fmu)
+    if path.is_dir():
+        recorded = path / PYTHON_FILE
+        return recorded.read_text().strip() if recorded.is_file() else None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.read(PYTHON_FILE).decode().strip() if PYTHON_FILE in archive.namelist() else None
+    except (zipfile.BadZipFile, FileNotFoundError):
+        return None

@@ -94,6 +94,7 @@ typedef struct {
     char **strings;  /* strings of the last String get (valid until the next call) */
     size_t n_strings;
     double time;     /* the last successful communication point */
+    char found[4096]; /* the interpreter found on PATH or recorded (per instance: threads may start workers) */
 } Proxy;
 
 /* ---------------------------------------------------------------- small helpers */
@@ -330,7 +331,7 @@ static int exchange(Proxy *p, unsigned char op, const unsigned char *payload, si
 
 /* The interpreter for the worker (see the header); NULL with a log line when none is found. */
 static char *choose_python(Proxy *p) {
-    static char found[4096];
+    char *found = p->found;
     const char *env = getenv("FMUTWIN_PYTHON"), *path = getenv("PATH");
     char recorded[4096] = "", file[4096];
     FILE *f;
@@ -352,7 +353,7 @@ static char *choose_python(Proxy *p) {
     }
     for (const char *s = path ? path : ""; *s;) {
         size_t n = strcspn(s, ":");
-        snprintf(found, sizeof found, "%.*s/python3", (int)n, s);
+        snprintf(found, sizeof p->found, "%.*s/python3", (int)n, s);
         if (n && executable(found)) {
             if (*recorded)
                 proxy_log(p, ST_WARNING, "logStatusWarning", "the interpreter this FMU was built with (%s) is "

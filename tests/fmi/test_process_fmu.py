@@ -320,8 +320,9 @@ def test_a_missing_interpreter_is_a_clear_error(open_fmu, process_cell_fmu):
     host = open_fmu(process_cell_fmu(2))
     host.fmu.setupExperiment(startTime=0.0)
     host.set(pythonExecutable="/nowhere/python3")
+    host.fmu.enterInitializationMode()  # kept for the worker's start
     with pytest.raises(FMICallException):
-        host.fmu.enterInitializationMode()
+        host.fmu.exitInitializationMode()
     assert host.errors() == ["pythonExecutable = '/nowhere/python3' is not an executable file"]
 
 
@@ -341,10 +342,11 @@ def test_an_interpreter_without_numpy_is_named_with_the_package(how, open_fmu, p
         launcher.chmod(0o755)
         monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
     host = open_fmu(fmu, unzip_dir=str(unzip_dir) if unzip_dir else None)
-    if how == "parameter":
+    host.fmu.enterInitializationMode()
+    if how == "parameter":  # in initialisation mode, as libcosim sets parameters
         host.set(pythonExecutable=str(bare_python))
     with pytest.raises(FMICallException):
-        host.fmu.enterInitializationMode()
+        host.fmu.exitInitializationMode()
     text = " ".join(host.errors())
     assert "lacks the package 'numpy'" in text or "lacks the package 'pydantic'" in text, host.logs
     assert str(bare_python.parent) in text or str(tmp_path / "bin") in text, host.logs
@@ -352,15 +354,28 @@ def test_an_interpreter_without_numpy_is_named_with_the_package(how, open_fmu, p
         assert any("/gone/bin/python3" in w and "is not on this machine" in w for w in host.warnings()), host.logs
 
 
+def test_the_worker_does_not_take_the_hosts_python_settings(open_fmu, process_cell_fmu, monkeypatch, tmp_path):
+    """A host's PYTHONPATH (here: a folder whose numpy is broken) does not reach the worker."""
+    (tmp_path / "numpy").mkdir()
+    (tmp_path / "numpy" / "__init__.py").write_text("raise ImportError('the host's numpy')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    host = open_fmu(process_cell_fmu(3))
+    host.initialize()
+    host.set(current=5.0)
+    host.step(1.0)
+    assert host.errors() == []
+
+
 def test_settings_before_the_worker_starts_are_kept(open_fmu, process_cell_fmu, us06_profile):
-    """Parameters and inputs set before initialisation (the worker starts at the first call that
-    needs it) reach the slave in order; the interpreter parameter reads back as set."""
+    """The setup, parameters, the entry into initialisation and inputs set in it (the worker starts
+    at the first call that needs its answer) reach the slave in order; the interpreter parameter,
+    set in initialisation mode, reads back as set."""
     host = open_fmu(process_cell_fmu(2))
-    host.set(pythonExecutable=sys.executable)
     host.fmu.setupExperiment(startTime=0.0)
-    host.set(initialSoc=0.5, current=12.0)
-    assert host.fmu.getString([host.vars["pythonExecutable"].valueReference]) == [sys.executable.encode()]
+    host.set(initialSoc=0.5)
     host.fmu.enterInitializationMode()
+    host.set(pythonExecutable=sys.executable, current=12.0)
+    assert host.fmu.getString([host.vars["pythonExecutable"].valueReference]) == [sys.executable.encode()]
     host.fmu.exitInitializationMode()
     host.step(1.0)
     time_s = np.array([0.0, 1.0])

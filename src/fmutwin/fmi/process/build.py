@@ -47,12 +47,20 @@ def compile_proxy(version: int, token: str, python_vr: int, output: Path, source
     (sources / "proxy_config.h").write_text(
         f"#define MODEL_GUID {_c_string(token)}\n#define PYTHON_PARAMETER_VR {python_vr}u\n")
     output.parent.mkdir(parents=True, exist_ok=True)
-    cmd = ["gcc", "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-D_GNU_SOURCE", "-include", str(sources / "proxy_config.h"),
+    cmd = ["gcc", "-shared", "-fPIC", "-O2", "-fvisibility=hidden",
            "-Werror=incompatible-pointer-types", "-Werror=implicit-function-declaration", "-Wall",
            f"-I{sources}", "-o", str(output), str(sources / f"proxy_fmi{version}.c")]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0 or "warning" in proc.stderr:
         raise RuntimeError(f"gcc failed on the out-of-process proxy ({' '.join(cmd)}):\n{proc.stderr}")
+
+
+def _build_description(model_id: str) -> bytes:
+    """FMI 3.0 sources/buildDescription.xml: the proxy is one translation unit."""
+    root = Element("fmiBuildDescription", fmiVersion="3.0")
+    config = SubElement(root, "BuildConfiguration", modelIdentifier=model_id)
+    SubElement(SubElement(config, "SourceFileSet", language="C99"), "SourceFile", name="proxy_fmi3.c")
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root)
 
 
 def _c_string(text: str) -> str:
@@ -85,13 +93,16 @@ def make_out_of_process(fmu: Path, version: int) -> Path:
         raise ValueError(f"{fmu} is already an out-of-process FMU")
     python_vr = _add_interpreter_parameter(root, version)
     root.set("description", (root.get("description") or "") + MARK)
-    entries = {k: v for k, v in entries.items() if not k.startswith("binaries/")}
+    # pythonfmu's binaries and (FMI 3.0) its C++ sources go; the proxy's take their place
+    entries = {k: v for k, v in entries.items() if not k.startswith(("binaries/", "sources/"))}
     entries["modelDescription.xml"] = b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root)
     entries[PYTHON_FILE] = (sys.executable + "\n").encode()
     with tempfile.TemporaryDirectory(prefix="fmutwin_proxy_") as tmp:
         stage = Path(tmp)
         binary = stage / "binaries" / PLATFORM_DIR[version] / f"{model_id}.so"
         compile_proxy(version, token, python_vr, binary, stage / "sources")
+        if version == 3:
+            (stage / "sources" / "buildDescription.xml").write_bytes(_build_description(model_id))
         for path in sorted(stage.rglob("*")):
             if path.is_file():
                 entries[path.relative_to(stage).as_posix()] = path.read_bytes()

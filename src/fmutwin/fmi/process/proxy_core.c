@@ -12,9 +12,13 @@
  *   3. the interpreter recorded when the FMU was built (resources/fmutwin_python.txt), if it
  *      exists on this machine;
  *   4. python3 on PATH.
- * The worker starts at the first call that needs its answer (initialisation, a get, a step, an
- * FMU state), not at instantiation, so that the parameter can choose it; the experiment's setup
- * and value settings before that are kept and replayed in order.
+ * The worker starts at the first call that needs its answer (the end of initialisation, a get, a
+ * step, an FMU state), not at instantiation, so that the parameter can be set like any other
+ * (also in initialisation mode, where some importers set parameters); the experiment's setup,
+ * entering initialisation and value settings before that are kept and replayed in order.
+ * The worker runs in the host's environment without LD_PRELOAD, LD_LIBRARY_PATH and PYTHON*
+ * (the host's own settings; FMUTWIN_WORKER_KEEP_ENVIRONMENT keeps them), ignores SIGINT and
+ * holds none of the host's other files.
  *
  * Failures never hang or crash the host: a worker that exits, is killed or does not answer
  * within the timeout (environment variable FMUTWIN_WORKER_TIMEOUT_S, default 600 s) gives an
@@ -53,7 +57,9 @@ enum { ST_OK = 0, ST_WARNING = 1, ST_DISCARD = 2, ST_ERROR = 3, ST_FATAL = 4 };
 #define DEFAULT_TIMEOUT_S 600.0
 
 static const char BOOTSTRAP[] =
-    "import os, socket, struct, sys\n"
+    "import os, signal, socket, struct, sys\n"
+    "signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host's Ctrl-C is the host's; the socket ends us\n"
+    "if sys.path and sys.path[0] == '': del sys.path[0]  # not the host's working directory\n"
     "sock = socket.socket(fileno=3)\n"
     "try:\n"
     "    sys.path.insert(0, sys.argv[1])\n"
@@ -310,14 +316,14 @@ static int exchange(Proxy *p, unsigned char op, const unsigned char *payload, si
         memcpy(&status, frame + 1, 4);
         memcpy(&length, frame + 5, 4);
         p->reply.size = 0;
-        if (!buffer_reserve(&p->reply, length + 1)) return worker_failed(p, "out of memory");
+        if (!buffer_reserve(&p->reply, (size_t)length + 1)) return worker_failed(p, "out of memory");
         if (length && !read_all(p, p->reply.data, length, deadline))
             return worker_failed(p, "the worker ended in the middle of an answer");
         p->reply.size = length;
         if (frame[0] == 'R') return status;
         if (frame[0] == 'L' && p->log && (status != ST_OK || p->logging_on)) {
             size_t cut = strnlen((const char *)p->reply.data, length);
-            char *text = malloc(length + 2);
+            char *text = malloc((size_t)length + 2);
             if (text) {
                 memcpy(text, p->reply.data, length);
                 text[length] = 0;
@@ -327,6 +333,28 @@ static int exchange(Proxy *p, unsigned char op, const unsigned char *payload, si
             }
         }
     }
+}
+
+/* The worker's environment: the host's without what points a process at the host's own
+ * libraries or Python (LD_PRELOAD, LD_LIBRARY_PATH, PYTHON*: a Simulink or HIL host sets them for
+ * itself), unless FMUTWIN_WORKER_KEEP_ENVIRONMENT is set. The array is malloc'ed, its strings are
+ * the host's. */
+static char **worker_environment(void) {
+    size_t n = 0, m = 0;
+    int keep = getenv("FMUTWIN_WORKER_KEEP_ENVIRONMENT") != NULL;
+    char **env;
+    while (environ && environ[n]) n++;
+    env = malloc((n + 1) * sizeof *env);
+    if (!env) return NULL;
+    for (size_t k = 0; k < n; k++) {
+        const char *e = environ[k];
+        if (!keep && (strncmp(e, "LD_PRELOAD=", 11) == 0 || strncmp(e, "LD_LIBRARY_PATH=", 16) == 0 ||
+                      strncmp(e, "PYTHON", 6) == 0))
+            continue;
+        env[m++] = environ[k];
+    }
+    env[m] = NULL;
+    return env;
 }
 
 /* The interpreter for the worker (see the header); NULL with a log line when none is found. */
@@ -372,10 +400,13 @@ static char *choose_python(Proxy *p) {
 /* Start the worker (once), create the slave in it and replay the settings kept until then. */
 static int ensure_worker(Proxy *p) {
     int fds[2], status;
-    char *python, *argv[5];
+    char *python, *argv[5], **env;
     posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    sigset_t no_signals;
     unsigned char *payload;
     uint32_t n_name, n_res;
+    int worst;
     if (p->broken) {
         proxy_log(p, ST_ERROR, "logStatusError", "the Python worker of this instance has failed; free it");
         return 0;
@@ -398,7 +429,17 @@ static int ensure_worker(Proxy *p) {
     posix_spawn_file_actions_adddup2(&actions, fds[1], 3);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, 2, 1); /* its prints go to the host's stderr */
-    status = posix_spawn(&p->pid, python, &actions, NULL, argv, environ);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    posix_spawn_file_actions_addclosefrom_np(&actions, 4); /* none of the host's other files */
+#endif
+    posix_spawnattr_init(&attributes);
+    sigemptyset(&no_signals);
+    posix_spawnattr_setsigmask(&attributes, &no_signals); /* not the spawning thread's mask */
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
+    env = worker_environment();
+    status = env ? posix_spawn(&p->pid, python, &actions, &attributes, argv, env) : ENOMEM;
+    free(env);
+    posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);
     if (status != 0) {
@@ -426,15 +467,19 @@ static int ensure_worker(Proxy *p) {
         p->broken = 1;
         return 0;
     }
-    for (size_t at = 0; at < p->pending.size;) { /* the settings made before the start, in order */
+    worst = ST_OK;
+    for (size_t at = 0; at < p->pending.size && !p->broken;) { /* the requests kept until now, in order */
         uint32_t length;
         memcpy(&length, p->pending.data + at + 1, 4);
         status = exchange(p, p->pending.data[at], p->pending.data + at + 5, length);
-        if (status > ST_WARNING) { p->pending.size = 0; return 0; }
+        if (status > worst) worst = status;
         at += 5 + length;
     }
     p->pending.size = 0;
-    return 1;
+    if (worst > ST_WARNING && !p->broken)
+        proxy_log(p, ST_ERROR, "logStatusError", "a setting made before the Python worker started failed (see "
+                  "above); the others were made");
+    return worst <= ST_WARNING && !p->broken;
 }
 
 /* One request to the worker (started first if needed); the FMI status. */
@@ -613,6 +658,7 @@ static int proxy_get(Proxy *p, char type, const unsigned int vr[], size_t nvr, v
 
 typedef struct {
     uint32_t id;
+    double time;          /* the last successful communication point of the state */
     unsigned char *bytes; /* the serialised state, made when its size is asked for */
     size_t size;
 } ProxyState;
@@ -628,6 +674,7 @@ static int state_get(Proxy *p, void **state) {
         return status;
     }
     memcpy(&s->id, p->reply.data, 4);
+    s->time = p->time;
     free(s->bytes);
     s->bytes = NULL;
     *state = s;
@@ -635,8 +682,11 @@ static int state_get(Proxy *p, void **state) {
 }
 
 static int state_set(Proxy *p, void *state) {
+    int status;
     if (!state) { proxy_log(p, ST_ERROR, "logStatusError", "no FMU state given"); return ST_ERROR; }
-    return proxy_call(p, OP_SET_STATE, &((ProxyState *)state)->id, 4);
+    status = proxy_call(p, OP_SET_STATE, &((ProxyState *)state)->id, 4);
+    if (status <= ST_WARNING) p->time = ((ProxyState *)state)->time;
+    return status;
 }
 
 static int state_free(Proxy *p, void **state) {
@@ -655,10 +705,11 @@ static int state_size(Proxy *p, void *state, size_t *size) {
     if (!s->bytes) {
         int status = proxy_call(p, OP_SERIALIZE, &s->id, 4);
         if (status > ST_WARNING) return status;
-        s->bytes = malloc(p->reply.size ? p->reply.size : 1);
+        s->bytes = malloc(8 + p->reply.size); /* the time, then the worker's bytes */
         if (!s->bytes) return ST_ERROR;
-        memcpy(s->bytes, p->reply.data, p->reply.size);
-        s->size = p->reply.size;
+        memcpy(s->bytes, &s->time, 8);
+        memcpy(s->bytes + 8, p->reply.data, p->reply.size);
+        s->size = 8 + p->reply.size;
     }
     *size = s->size;
     return ST_OK;
@@ -677,12 +728,17 @@ static int state_serialize(Proxy *p, void *state, unsigned char *bytes, size_t s
 }
 
 static int state_deserialize(Proxy *p, const unsigned char *bytes, size_t size, void **state) {
-    ProxyState *s = calloc(1, sizeof *s);
+    ProxyState *s;
     int status;
-    if (!s) return ST_ERROR;
-    status = proxy_call(p, OP_DESERIALIZE, bytes, size);
+    if (size < 8) {
+        proxy_log(p, ST_ERROR, "logStatusError", "a serialised FMU state of %zu bytes is not one of this FMU", size);
+        return ST_ERROR;
+    }
+    if (!(s = calloc(1, sizeof *s))) return ST_ERROR;
+    status = proxy_call(p, OP_DESERIALIZE, bytes + 8, size - 8);
     if (status > ST_WARNING) { free(s); return status; }
     memcpy(&s->id, p->reply.data, 4);
+    memcpy(&s->time, bytes, 8);
     *state = s;
     return status;
 }

@@ -1,4 +1,6 @@
 /* fmutwin out-of-process FMU: the FMI 2.0 co-simulation API over proxy_core.c (written once for all twins). */
+#define _GNU_SOURCE
+#include "proxy_config.h" /* MODEL_GUID, PYTHON_PARAMETER_VR: written by build.py */
 #include "fmi2Functions.h"
 #include "proxy_core.c"
 
@@ -66,7 +68,7 @@ fmi2Status fmi2SetupExperiment(fmi2Component c, fmi2Boolean toleranceDefined, fm
     return (fmi2Status)proxy_setup(PROXY, startTime, stopTimeDefined, stopTime, toleranceDefined, tolerance);
 }
 
-fmi2Status fmi2EnterInitializationMode(fmi2Component c) { CHECK_INST; return (fmi2Status)proxy_simple(PROXY, OP_ENTER_INIT); }
+fmi2Status fmi2EnterInitializationMode(fmi2Component c) { CHECK_INST; return (fmi2Status)proxy_request(PROXY, OP_ENTER_INIT, NULL, 0); }
 fmi2Status fmi2ExitInitializationMode(fmi2Component c) { CHECK_INST; return (fmi2Status)proxy_simple(PROXY, OP_EXIT_INIT); }
 fmi2Status fmi2Terminate(fmi2Component c) { CHECK_INST; return (fmi2Status)proxy_simple(PROXY, OP_TERMINATE); }
 fmi2Status fmi2Reset(fmi2Component c) { CHECK_INST; return (fmi2Status)proxy_simple(PROXY, OP_RESET); }

@@ -1,5 +1,7 @@
 /* fmutwin out-of-process FMU: the FMI 3.0 co-simulation API over proxy_core.c (written once for all twins).
  * Arrays travel as their nValues elements; only co-simulation is offered. */
+#define _GNU_SOURCE
+#include "proxy_config.h" /* MODEL_GUID, PYTHON_PARAMETER_VR: written by build.py */
 #include "fmi3Functions.h"
 #include "proxy_core.c"
 
@@ -76,7 +78,7 @@ fmi3Status fmi3EnterInitializationMode(fmi3Instance instance, fmi3Boolean tolera
     CHECK_INST;
     status = proxy_setup(PROXY, startTime, stopTimeDefined, stopTime, toleranceDefined, tolerance);
     if (status > ST_WARNING) return (fmi3Status)status;
-    return (fmi3Status)proxy_simple(PROXY, OP_ENTER_INIT);
+    return (fmi3Status)proxy_request(PROXY, OP_ENTER_INIT, NULL, 0);
 }
 
 fmi3Status fmi3ExitInitializationMode(fmi3Instance instance) { CHECK_INST; return (fmi3Status)proxy_simple(PROXY, OP_EXIT_INIT); }

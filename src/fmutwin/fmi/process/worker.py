@@ -101,6 +101,7 @@ class Worker:
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
         self.slave: Any = None
+        self.slave_class: type | None = None
         self.version = 2
         self.arguments: dict[str, Any] = {}
         self.states: dict[int, Any] = {}
@@ -147,7 +148,8 @@ class Worker:
         self.arguments = {"instance_name": name, "resources": resources, "visible": bool(visible)}
         if resources not in sys.path:
             sys.path.insert(0, resources)
-        self.slave = self._slave_class(Path(resources))(**self.arguments)
+        self.slave_class = self._slave_class(Path(resources))
+        self.slave = self.slave_class(**self.arguments)
         return OK, b""
 
     @staticmethod
@@ -199,10 +201,10 @@ class Worker:
         return OK, b""
 
     def reset(self, payload: memoryview) -> tuple[int, bytes]:
-        """A new slave object, as pythonfmu's Reset (it re-creates the instance)."""
+        """A new slave object of the same class, as pythonfmu's Reset (it re-creates the instance)."""
         self._require()
         self.slave = None
-        self.slave = self._slave_class(Path(self.arguments["resources"]))(**self.arguments)
+        self.slave = self.slave_class(**self.arguments)
         return OK, b""
 
     # -- values ---------------------------------------------------------------------------------

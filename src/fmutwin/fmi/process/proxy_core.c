@@ -41,6 +41,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +56,7 @@ enum { ST_OK = 0, ST_WARNING = 1, ST_DISCARD = 2, ST_ERROR = 3, ST_FATAL = 4 };
 
 #define PYTHON_FILE "fmutwin_python.txt"
 #define DEFAULT_TIMEOUT_S 600.0
+#define MAX_UNANSWERED 64 /* settings sent without waiting for their answers, at most */
 
 static const char BOOTSTRAP[] =
     "import os, signal, socket, struct, sys\n"
@@ -93,6 +95,12 @@ typedef struct {
     pid_t pid;
     int fd;
     int started, broken;
+    int unanswered;  /* settings sent whose answers are still to be read */
+    /* the Real outputs as the last step left them (sent with its answer), until the next request
+       that is not a get: getting them needs no round trip */
+    int cache_valid;
+    uint32_t cache_n;
+    Buffer cache;    /* cache_n refs, cache_n element counts, then the values (doubles) */
     double timeout_s;
     Buffer pending;  /* requests needing no answer (setup, settings) made before the worker started */
     Buffer request;  /* the request being written */
@@ -230,6 +238,7 @@ static void proxy_free(Proxy *p) {
     stop_worker(p);
     clear_strings(p);
     free(p->pending.data);
+    free(p->cache.data);
     free(p->request.data);
     free(p->reply.data);
     free(p->instance_name);
@@ -261,17 +270,6 @@ static int worker_failed(Proxy *p, const char *what) {
     return ST_ERROR;
 }
 
-static int write_all(Proxy *p, const unsigned char *data, size_t n) {
-    while (n) {
-        ssize_t k = send(p->fd, data, n, MSG_NOSIGNAL);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return 0;
-        data += k;
-        n -= (size_t)k;
-    }
-    return 1;
-}
-
 /* Read n bytes before the deadline; 0 with errno ETIMEDOUT, or 0 at end of file (errno 0). */
 static int read_all(Proxy *p, unsigned char *data, size_t n, double deadline) {
     while (n) {
@@ -293,15 +291,40 @@ static int read_all(Proxy *p, unsigned char *data, size_t n, double deadline) {
     return 1;
 }
 
-/* Send one framed request, pass its log frames to the host, keep the result's payload in
- * p->reply; returns the FMI status. */
-static int exchange(Proxy *p, unsigned char op, const unsigned char *payload, size_t n) {
+/* Send one framed request in one write (header and payload together: the worker wakes once). */
+static int send_request(Proxy *p, unsigned char op, const unsigned char *payload, size_t n) {
     unsigned char header[5];
     uint32_t length = (uint32_t)n;
-    double deadline = monotonic_s() + p->timeout_s;
+    struct iovec parts[2] = {{header, 5}, {(void *)payload, n}};
+    struct msghdr message = {0};
+    size_t left = 5 + n;
     header[0] = op;
     memcpy(header + 1, &length, 4);
-    if (!write_all(p, header, 5) || !write_all(p, payload, n)) return worker_failed(p, "cannot send the request");
+    if (op != OP_GET) p->cache_valid = 0; /* anything else may change what the outputs are */
+    message.msg_iov = parts;
+    message.msg_iovlen = n ? 2 : 1;
+    while (left) {
+        ssize_t k = sendmsg(p->fd, &message, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return 0;
+        left -= (size_t)k;
+        while (message.msg_iovlen && (size_t)k >= message.msg_iov[0].iov_len) { /* a partial write: go on */
+            k -= (ssize_t)message.msg_iov[0].iov_len;
+            message.msg_iov++;
+            message.msg_iovlen--;
+        }
+        if (message.msg_iovlen) {
+            message.msg_iov[0].iov_base = (unsigned char *)message.msg_iov[0].iov_base + k;
+            message.msg_iov[0].iov_len -= (size_t)k;
+        }
+    }
+    return 1;
+}
+
+/* Read one answer: pass its log frames to the host, keep the result's payload in p->reply;
+ * returns the FMI status. */
+static int read_answer(Proxy *p, double deadline) {
+    uint32_t length;
     for (;;) {
         unsigned char frame[9];
         int32_t status;
@@ -333,6 +356,33 @@ static int exchange(Proxy *p, unsigned char op, const unsigned char *payload, si
             }
         }
     }
+}
+
+
+/* Wait for the answers of the settings sent without waiting (see proxy_request); their worst status. */
+static int collect_settings(Proxy *p, double deadline) {
+    int worst = ST_OK;
+    while (p->unanswered > 0 && !p->broken) {
+        int status = read_answer(p, deadline);
+        p->unanswered--;
+        if (status > worst) worst = status;
+    }
+    p->unanswered = 0;
+    return worst;
+}
+
+/* One request and its answer, after the answers still owed for earlier settings; the worse of
+ * the two statuses (a failed setting is reported, with its log line, by the call after it). */
+static int exchange(Proxy *p, unsigned char op, const unsigned char *payload, size_t n) {
+    double deadline = monotonic_s() + p->timeout_s;
+    int earlier, status;
+    if (!send_request(p, op, payload, n)) return worker_failed(p, "cannot send the request");
+    earlier = collect_settings(p, deadline);
+    if (p->broken) return ST_ERROR;
+    status = read_answer(p, deadline);
+    if (earlier > ST_WARNING)
+        proxy_log(p, ST_ERROR, "logStatusError", "an earlier setting failed (see above)");
+    return earlier > status ? earlier : status;
 }
 
 /* The worker's environment: the host's without what points a process at the host's own
@@ -488,8 +538,10 @@ static int proxy_call(Proxy *p, unsigned char op, const void *payload, size_t n)
     return exchange(p, op, (const unsigned char *)payload, n);
 }
 
-/* A request whose answer is only a status (a setting, the experiment's setup): before the worker
- * has started it is kept, in order, for the start; afterwards it is sent. */
+/* A request whose answer is only a status (a setting, the experiment's setup, entering
+ * initialisation): before the worker has started it is kept, in order, for the start; afterwards
+ * it is sent without waiting for its answer, which the next call that waits collects (one socket
+ * round trip less per setting: a failed setting is reported by that next call). */
 static int proxy_request(Proxy *p, unsigned char op, const void *payload, size_t n) {
     if (!p->started && !p->broken) {
         uint32_t length = (uint32_t)n;
@@ -498,7 +550,14 @@ static int proxy_request(Proxy *p, unsigned char op, const void *payload, size_t
             return worker_failed(p, "out of memory");
         return ST_OK;
     }
-    return proxy_call(p, op, payload, n);
+    if (!ensure_worker(p)) return ST_ERROR;
+    if (p->unanswered >= MAX_UNANSWERED) { /* the worker's answers must not fill the socket */
+        int earlier = collect_settings(p, monotonic_s() + p->timeout_s);
+        if (earlier > ST_WARNING) return earlier;
+    }
+    if (!send_request(p, op, (const unsigned char *)payload, n)) return worker_failed(p, "cannot send the request");
+    p->unanswered++;
+    return ST_OK;
 }
 
 /* ---------------------------------------------------------------- requests the APIs share */
@@ -520,9 +579,35 @@ static int proxy_simple(Proxy *p, unsigned char op) { return proxy_call(p, op, N
 static int proxy_step(Proxy *p, double t, double dt, int *terminate) {
     double payload[2] = {t, dt};
     int status = proxy_call(p, OP_STEP, payload, sizeof payload);
+    uint32_t n;
     *terminate = status <= ST_DISCARD && p->reply.size >= 1 && p->reply.data[0];
-    if (status <= ST_WARNING) p->time = t + dt;
+    if (status > ST_WARNING) return status;
+    p->time = t + dt;
+    if (p->reply.size >= 5) { /* the Real outputs after the step */
+        memcpy(&n, p->reply.data + 1, 4);
+        p->cache.size = 0;
+        if (n && buffer_put(&p->cache, p->reply.data + 5, p->reply.size - 5)) {
+            p->cache_n = n;
+            p->cache_valid = 1;
+        }
+    }
     return status;
+}
+
+/* Real outputs from the last step's answer, if it holds all asked for; 1 when served. */
+static int cached_reals(Proxy *p, const unsigned int vr[], size_t nvr, double *values, size_t n_values) {
+    const uint32_t *refs = (const uint32_t *)p->cache.data, *counts = refs + p->cache_n;
+    const double *data = (const double *)(counts + p->cache_n);
+    size_t filled = 0;
+    if (!p->cache_valid) return 0;
+    for (size_t k = 0; k < nvr; k++) {
+        size_t at = 0, j;
+        for (j = 0; j < p->cache_n && refs[j] != vr[k]; j++) at += counts[j];
+        if (j == p->cache_n || filled + counts[j] > n_values) return 0;
+        memcpy(values + filled, data + at, counts[j] * sizeof *data);
+        filled += counts[j];
+    }
+    return filled == n_values;
 }
 
 /* Values are sent as their type's C representation: 'R' double, 'I' int32, 'B' uint8, 'S' strings
@@ -624,6 +709,7 @@ static int proxy_get(Proxy *p, char type, const unsigned int vr[], size_t nvr, v
     uint32_t n = 0;
     size_t m = 0, total = nvr, *slot = NULL;
     unsigned int *others_vr = NULL;
+    if (type == 'R' && cached_reals(p, vr, nvr, (double *)values, n_values)) return ST_OK;
     if (type == 'S') { /* ask the worker for the strings that are not the interpreter parameter */
         slot = malloc((nvr ? nvr : 1) * sizeof *slot);
         others_vr = malloc((nvr ? nvr : 1) * sizeof *others_vr);

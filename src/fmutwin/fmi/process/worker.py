@@ -18,10 +18,12 @@ The worker exits when the socket closes: the FMU instance was freed, or the host
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import struct
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable
@@ -35,6 +37,8 @@ OK, WARNING, DISCARD, ERROR, FATAL = range(5)
 #: value type codes -> (FMI 2.0 method suffix, FMI 3.0 method suffix, struct code)
 _TYPES = {ord("R"): ("real", "float64", "d"), ord("I"): ("integer", "int32", "i"),
           ord("B"): ("boolean", "boolean", "B"), ord("S"): ("string", "string", "")}
+WATCHED = 4096  # Real values sent with each step's answer, at most
+SPIN_S = 200e-6  # the worker polls this long for the next request before it sleeps (FMUTWIN_WORKER_SPIN_S)
 _HEADER = struct.Struct("=BI")
 _FRAME = struct.Struct("=BiI")
 _SLAVE_CLASS = re.compile(r"^class (\w+)\(([^)]*\bFmi[23]Slave(?:Base)?\b[^)]*)\)\s*:", re.MULTILINE)
@@ -62,11 +66,33 @@ class Channel:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.reader = sock.makefile("rb", buffering=1 << 16)  # a request's header and payload in one read
+        self.buffer = bytearray()  # received, not yet taken
+        self.spin_s = float(os.environ.get("FMUTWIN_WORKER_SPIN_S", SPIN_S))
+
+    def _fill(self) -> bool:
+        """Receive what has arrived (False at the end). Polls for ``spin_s`` before it blocks: a host
+        stepping an FMU sends its next request within microseconds, and a process that sleeps must
+        be woken (tens of microseconds on a virtual machine)."""
+        deadline = time.perf_counter() + self.spin_s
+        while True:
+            try:
+                chunk = self.sock.recv(1 << 16, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                if time.perf_counter() < deadline:
+                    continue
+                chunk = self.sock.recv(1 << 16)  # nothing yet: block
+            if not chunk:
+                return False
+            self.buffer += chunk
+            return True
 
     def _exact(self, n: int) -> bytes | None:
-        data = self.reader.read(n)
-        return data if len(data) == n else None
+        while len(self.buffer) < n:
+            if not self._fill():
+                return None
+        data = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return data
 
     def request(self) -> tuple[int, bytes] | None:
         """The next request, or None when the FMU side has closed the socket."""
@@ -97,7 +123,7 @@ class Worker:
         self.channel = channel
         self.slave: Any = None
         self.slave_class: type | None = None
-        self.output_counts: tuple[list[int], list[int]] | None = None  # Real outputs: refs, elements
+        self.watched: dict[int, int] = {}  # Real variables the host reads: value reference -> elements
         self.version = 2
         self.arguments: dict[str, Any] = {}
         self.states: dict[int, Any] = {}
@@ -195,22 +221,25 @@ class Worker:
         return status, struct.pack("=B", stop) + (self._outputs() if status <= WARNING else struct.pack("=I", 0))
 
     def _outputs(self) -> bytes:
-        """The Real outputs after a step, sent with its answer so that the FMU side answers their
-        gets without asking (one round trip less per step): count, value references, element
-        counts, values."""
-        get = self._method("get", ord("R"))
-        if self.output_counts is None:
-            from pythonfmu.variables import Real
-            from pythonfmu3.variables import Float64
-
-            kind = Real if self.version == 2 else Float64
-            vrs = [vr for vr, v in self.slave.vars.items()
-                   if isinstance(v, kind) and getattr(v.causality, "name", "") == "output"]
-            self.output_counts = (vrs, [len(get([vr])) for vr in vrs])
-        vrs, counts = self.output_counts
-        values = get(vrs) if vrs else []
+        """The Real variables the host has read (``watched``), as the step left them, sent with its
+        answer so that the FMU side answers their gets without asking (one round trip less per
+        step): count, value references, element counts, values."""
+        vrs, counts = list(self.watched), list(self.watched.values())
+        try:
+            values = self._method("get", ord("R"))(vrs) if vrs else []
+        except Exception:  # noqa: BLE001 - nothing sent ahead; the host's get asks and hears why
+            return struct.pack("=I", 0)
         n = len(vrs)
         return struct.pack(f"=I{n}I{n}I{len(values)}d", n, *vrs, *counts, *values)
+
+    def _watch(self, vrs: list[int], values: list[Any]) -> None:
+        """Remember Real variables the host reads (up to WATCHED values), with their element counts."""
+        new = [vr for vr in dict.fromkeys(vrs) if vr not in self.watched]
+        if not new or sum(self.watched.values()) >= WATCHED:
+            return
+        get = self._method("get", ord("R"))
+        for vr in new:
+            self.watched[vr] = len(values) if len(vrs) == 1 else len(get([vr]))
 
     def terminate(self, payload: memoryview) -> tuple[int, bytes]:
         self._require().terminate()
@@ -234,6 +263,8 @@ class Worker:
         code, nvr = struct.unpack_from("=BI", payload)
         vrs = list(struct.unpack_from(f"={nvr}I", payload, 5))
         values = self._method("get", code)(vrs)
+        if code == ord("R"):
+            self._watch(vrs, values)
         if code == ord("S"):
             encoded = [str(v).encode() for v in values]
             return OK, struct.pack("=I", len(encoded)) + b"".join(struct.pack("=I", len(e)) + e for e in encoded)

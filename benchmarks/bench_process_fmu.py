@@ -202,8 +202,10 @@ def main() -> None:
         "socket round trip per step is left (the setting goes without waiting, the outputs come with the step's "
         "answer); its floor on this machine, measured in this run between two Python processes: "
         f"{floor_blocking:.1f} us blocking, {floor_polling:.1f} us with the receiver polling first (as the worker "
-        "does for 200 us): the target is below one round trip here. Anchor: libcosim's proxyfmu is reported 15x "
-        "slower than in-process. The SPMe FMU out of process: "
+        "does for 200 us). The rest of the difference is the worker's own step running slower than the same "
+        "Python in the host's process (measured inside the worker while developing: 470-590 us against about "
+        "455 us for the ECM step); it varies from run to run on this machine by more than the target. Anchor: "
+        "libcosim's proxyfmu is reported 15x slower than in-process. The SPMe FMU out of process: "
         f"{statistics.median(rows['ratio_out']):.2f}x PyBaMM's whole-cycle solve (target 1.5x).",
     ])
     update_results_section("## Out-of-process Python FMUs", body)

@@ -20,15 +20,20 @@ from scipy.interpolate import RegularGridInterpolator
 
 from fmutwin.params import default_cell_parameters
 
-KINDS = ["python", "native"]
+KINDS = ["python", "process", "native"]  # in-process Python, out-of-process Python, native
 VERSIONS = [2, 3]
 OUTPUTS = ["batteryVoltage", "batteryTemperature", "stateOfCharge", "heatGenerationRate", "terminalEnergy"]
 
 
 @pytest.fixture(scope="module", params=[(k, v) for k in KINDS for v in VERSIONS], ids=lambda p: f"{p[0]}-fmi{p[1]}")
-def fmu(request, fmu_dir, native_dir):
+def fmu(request, fmu_dir, process_fmu_dir, native_dir):
     kind, version = request.param
-    return (fmu_dir / f"CellECM_fmi{version}.fmu") if kind == "python" else (native_dir / f"CellECMNative_fmi{version}.fmu")
+    return _path(kind, version, fmu_dir, process_fmu_dir, native_dir)
+
+
+def _path(kind: str, version: int, fmu_dir, process_fmu_dir, native_dir):
+    folder = {"python": fmu_dir, "process": process_fmu_dir}.get(kind)
+    return folder / f"CellECM_fmi{version}.fmu" if folder else native_dir / f"CellECMNative_fmi{version}.fmu"
 
 
 def declared_starts(path) -> dict:
@@ -77,10 +82,9 @@ def test_writing_any_one_parameter_at_its_start_changes_nothing(open_fmu, fmu):
                                       err_msg=str(list(group)[:3]))
 
 
-def test_every_start_lies_in_its_range_and_is_the_same_in_every_export(fmu_dir, native_dir):
-    mds = {f"{k}{v}": fmpy.read_model_description(str(
-        (fmu_dir / f"CellECM_fmi{v}.fmu") if k == "python" else (native_dir / f"CellECMNative_fmi{v}.fmu")))
-        for k in KINDS for v in VERSIONS}
+def test_every_start_lies_in_its_range_and_is_the_same_in_every_export(fmu_dir, process_fmu_dir, native_dir):
+    mds = {f"{k}{v}": fmpy.read_model_description(str(_path(k, v, fmu_dir, process_fmu_dir, native_dir)))
+           for k in KINDS for v in VERSIONS}
     starts: dict[str, dict[str, list[float]]] = {}
     for key, md in mds.items():
         for v in md.modelVariables:
@@ -95,7 +99,7 @@ def test_every_start_lies_in_its_range_and_is_the_same_in_every_export(fmu_dir, 
         first = next(iter(by_export.values()))
         for key, values in by_export.items():
             assert values == first, (name, key)
-    assert set(starts["initialCycles"]) == {"python2", "python3", "native2", "native3"}
+    assert set(starts["initialCycles"]) == {f"{k}{v}" for k in KINDS for v in VERSIONS}
 
 
 def _default_voltage_drop(current_A: float) -> tuple[float, float]:

@@ -182,6 +182,35 @@ def test_state_restore_is_bit_identical(version, open_fmu, process_cell_fmu, us0
     np.testing.assert_allclose(np.array(first)[:, 0], ref["voltage_V"][40:], rtol=1e-9)
 
 
+@pytest.mark.parametrize("version", [2, 3])
+def test_outputs_read_without_a_step_are_those_of_the_in_process_fmu(version, open_fmu, process_cell_fmu, cell_fmu,
+                                                                     us06_profile):
+    """Reads that no step's answer carries: at the initial state (in initialisation mode and after
+    it) and right after an FMU state is restored (the state's outputs, not the last step's)."""
+    current = us06_profile[1]
+    seen = []
+    for fmu in (process_cell_fmu(version), cell_fmu(version)):
+        host = open_fmu(fmu)
+        if version == 2:
+            host.fmu.setupExperiment(startTime=0.0)
+            host.fmu.enterInitializationMode()
+        else:
+            host.fmu.enterInitializationMode(startTime=0.0)
+        host.set(current=20.0)
+        reads = [host.get(*NAMES)]
+        host.fmu.exitInitializationMode()
+        reads.append(host.get(*NAMES))
+        host.run_current(current, 0, 10, NAMES)
+        state = host.fmu.getFMUState()
+        reads.append(host.get(*NAMES))
+        host.run_current(current, 10, 15, NAMES)
+        host.fmu.setFMUState(state)
+        reads.append(host.get(*NAMES))
+        seen.append(reads)
+    assert seen[0] == seen[1]
+    assert seen[0][3] == seen[0][2] != seen[0][1]
+
+
 @pytest.mark.slow
 def test_echem_state_restore_is_bit_identical(open_fmu, echem_fmus):
     time_s, current = drive_cycle("US06", scale=1.0)
@@ -223,9 +252,25 @@ def test_fmi3_arrays_and_logs_pass_through(open_fmu, tmp_path):
             host.set(current=current)
             host.step(10.0)
             rows.append(host.get(*arrays))
+            rows.append(host.get(arrays[-1]))  # one array alone: its elements, not one value
         outputs.append((rows, host.logs))
         assert len(rows[0]) > len(arrays)  # arrays came back element by element
     assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_booleans_and_integers_travel_as_set(version, open_fmu, process_cell_fmu):
+    host = open_fmu(process_cell_fmu(version))
+    vr = [host.vars["socLimitIsError"].valueReference]
+    for value in (True, False, True):
+        host.fmu.setBoolean(vr, [value])
+        assert list(host.fmu.getBoolean(vr)) == [value]
+    integers = [v for v in host.vars.values() if v.type in ("Integer", "Int32") and v.causality == "parameter"]
+    for var in integers:
+        get, put = ((host.fmu.getInteger, host.fmu.setInteger) if version == 2 else
+                    (host.fmu.getInt32, host.fmu.setInt32))
+        put([var.valueReference], [int(var.start)])
+        assert list(get([var.valueReference])) == [int(var.start)]
 
 
 @pytest.mark.parametrize("version", [2, 3])

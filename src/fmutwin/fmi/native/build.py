@@ -41,10 +41,10 @@ def shell_file(version: int) -> str:
     return f"shell_fmi{version}.c"
 
 
-def unsupported_file(version: int) -> str:
-    """The FMI functions no fmutwin FMU offers, written once (included by the native shell and
-    by the out-of-process proxy)."""
-    return f"fmi{version}_unsupported.c"
+def common_file(version: int) -> str:
+    """The FMI functions written once for the native shell and the out-of-process proxy (log
+    adapter, version, debug logging, what no fmutwin FMU offers)."""
+    return f"fmi{version}_common.c"
 
 
 def fmi_headers_dir() -> Path:
@@ -334,7 +334,7 @@ def build_native_fmu(spec: EquationSpec, model: str, description: str, out_file:
             cg.generate(str(sources) + "/")
         (sources / "model_config.h").write_text(_model_config(model, guid, spec, fast, init, bound, p_vec))
         (sources / "model_vars.h").write_text(_model_vars(bound, len(bound) if version == 3 else None))
-        for name in ("shell_core.c", shell_file(version), unsupported_file(version)):
+        for name in ("shell_core.c", shell_file(version), common_file(version)):
             shutil.copy(HERE / name, sources / name)
         for header in HEADERS[version]:
             shutil.copy(fmi_headers_dir() / header, sources / header)

@@ -5,21 +5,9 @@
 #define INST ((Instance *)c)
 #define CHECK_INST if (!c) return fmi2Error
 
-
-static void fmi2_log_adapter(void *env, const char *instance, int status, const char *category, const char *message) {
-    const fmi2CallbackFunctions *cb = (const fmi2CallbackFunctions *)env;
-    cb->logger(cb->componentEnvironment, instance, (fmi2Status)status, category, "%s", message);
-}
-
-static fmi2Status unsupported(fmi2Component c, const char *what) {
-    if (c) model_log(INST, 3, "logStatusError", "%s is not supported by this FMU", what);
-    return fmi2Error;
-}
-
-#include "fmi2_unsupported.c" /* what this FMU does not offer */
-
-const char *fmi2GetTypesPlatform(void) { return fmi2TypesPlatform; }
-const char *fmi2GetVersion(void) { return fmi2Version; }
+#define LOGGING_ON(c) (((Instance *)(c))->logging_on)
+#define LOG_UNSUPPORTED(c, what) model_log((Instance *)(c), 3, "logStatusError", "%s is not supported by this FMU", what)
+#include "fmi2_common.c" /* log adapter, version, debug logging, what this FMU does not offer */
 
 fmi2Component fmi2Instantiate(fmi2String instanceName, fmi2Type fmuType, fmi2String fmuGUID,
                               fmi2String fmuResourceLocation, const fmi2CallbackFunctions *functions,
@@ -49,13 +37,6 @@ void fmi2FreeInstance(fmi2Component c) {
     if (!c) return;
     free(INST->log_env);
     model_free(INST);
-}
-
-fmi2Status fmi2SetDebugLogging(fmi2Component c, fmi2Boolean loggingOn, size_t n, const fmi2String categories[]) {
-    (void)n; (void)categories;
-    CHECK_INST;
-    INST->logging_on = loggingOn;
-    return fmi2OK;
 }
 
 fmi2Status fmi2SetupExperiment(fmi2Component c, fmi2Boolean toleranceDefined, fmi2Real tolerance,

@@ -6,34 +6,12 @@
 #define INST ((Instance *)instance)
 #define CHECK_INST if (!instance) return fmi3Error
 
-typedef struct {
-    fmi3InstanceEnvironment env;
-    fmi3LogMessageCallback log;
-} Fmi3Log;
-
-static void fmi3_log_adapter(void *env, const char *instance, int status, const char *category, const char *message) {
-    const Fmi3Log *cb = (const Fmi3Log *)env;
-    (void)instance;
-    cb->log(cb->env, (fmi3Status)status, category, message);
-}
-
-static fmi3Status unsupported(fmi3Instance instance, const char *what) {
-    if (instance) model_log(INST, 3, "logStatusError", "%s is not supported by this FMU", what);
-    return fmi3Error;
-}
-
-#include "fmi3_unsupported.c" /* what this FMU does not offer, and NO_SUCH_TYPE */
+#define LOGGING_ON(instance) (((Instance *)(instance))->logging_on)
+#define LOG_UNSUPPORTED(instance, what) \
+    model_log((Instance *)(instance), 3, "logStatusError", "%s is not supported by this FMU", what)
+#include "fmi3_common.c" /* log adapter, version, debug logging, what this FMU does not offer, NO_SUCH_TYPE */
 
 NO_SUCH_TYPE(String, fmi3String)
-
-const char *fmi3GetVersion(void) { return fmi3Version; }
-
-fmi3Status fmi3SetDebugLogging(fmi3Instance instance, fmi3Boolean loggingOn, size_t n, const fmi3String categories[]) {
-    (void)n; (void)categories;
-    CHECK_INST;
-    INST->logging_on = loggingOn;
-    return fmi3OK;
-}
 
 fmi3Instance fmi3InstantiateCoSimulation(fmi3String instanceName, fmi3String instantiationToken,
                                          fmi3String resourcePath, fmi3Boolean visible, fmi3Boolean loggingOn,

@@ -22,7 +22,7 @@ from pathlib import Path
 from xml.etree.ElementTree import Element, SubElement, fromstring, tostring
 
 from fmutwin.atomic import atomic_write
-from fmutwin.fmi.native.build import HEADERS, PLATFORM_DIR, fmi_headers_dir, unsupported_file
+from fmutwin.fmi.native.build import HEADERS, PLATFORM_DIR, fmi_headers_dir, common_file
 
 HERE = Path(__file__).resolve().parent
 NATIVE = HERE.parent / "native"
@@ -34,7 +34,7 @@ MARK = " Out of process: each instance runs in its own Python worker process (pa
 
 def proxy_sources(version: int) -> list[Path]:
     """The C files of the proxy binary for FMI ``version``: API, core, and the shared stubs."""
-    return [HERE / f"proxy_fmi{version}.c", HERE / "proxy_core.c", NATIVE / unsupported_file(version)]
+    return [HERE / f"proxy_fmi{version}.c", HERE / "proxy_core.c", NATIVE / common_file(version)]
 
 
 def compile_proxy(version: int, token: str, python_vr: int, output: Path, sources: Path) -> None:

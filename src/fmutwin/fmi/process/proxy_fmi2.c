@@ -7,29 +7,14 @@
 #define PROXY ((Proxy *)c)
 #define CHECK_INST if (!c) return fmi2Error
 
-typedef struct {
-    fmi2CallbackFunctions callbacks;
-} Fmi2Log;
-
-static void fmi2_log_adapter(void *env, const char *instance, int status, const char *category, const char *message) {
-    const fmi2CallbackFunctions *cb = &((const Fmi2Log *)env)->callbacks;
-    cb->logger(cb->componentEnvironment, instance, (fmi2Status)status, category, "%s", message);
-}
-
-static fmi2Status unsupported(fmi2Component c, const char *what) {
-    if (c) proxy_log(PROXY, ST_ERROR, "logStatusError", "%s is not supported by this FMU", what);
-    return fmi2Error;
-}
-
-#include "fmi2_unsupported.c" /* what this FMU does not offer */
-
-const char *fmi2GetTypesPlatform(void) { return fmi2TypesPlatform; }
-const char *fmi2GetVersion(void) { return fmi2Version; }
+#define LOGGING_ON(c) (((Proxy *)(c))->logging_on)
+#define LOG_UNSUPPORTED(c, what) proxy_log((Proxy *)(c), ST_ERROR, "logStatusError", "%s is not supported by this FMU", what)
+#include "fmi2_common.c" /* log adapter, version, debug logging, what this FMU does not offer */
 
 fmi2Component fmi2Instantiate(fmi2String instanceName, fmi2Type fmuType, fmi2String fmuGUID,
                               fmi2String fmuResourceLocation, const fmi2CallbackFunctions *functions,
                               fmi2Boolean visible, fmi2Boolean loggingOn) {
-    Fmi2Log *cb = NULL;
+    fmi2CallbackFunctions *cb = NULL;
     Proxy *p;
     if (fmuType != fmi2CoSimulation || !fmuGUID || strcmp(fmuGUID, MODEL_GUID) != 0) {
         if (functions && functions->logger)
@@ -40,7 +25,7 @@ fmi2Component fmi2Instantiate(fmi2String instanceName, fmi2Type fmuType, fmi2Str
     if (functions && functions->logger) {
         cb = malloc(sizeof *cb);
         if (!cb) return NULL;
-        cb->callbacks = *functions;
+        *cb = *functions;
     }
     p = proxy_new(instanceName, fmuResourceLocation, 2, visible, loggingOn, cb ? fmi2_log_adapter : NULL, cb);
     if (!p) free(cb);
@@ -53,13 +38,6 @@ void fmi2FreeInstance(fmi2Component c) {
     env = PROXY->log_env;
     proxy_free(PROXY);
     free(env);
-}
-
-fmi2Status fmi2SetDebugLogging(fmi2Component c, fmi2Boolean loggingOn, size_t n, const fmi2String categories[]) {
-    (void)n; (void)categories;
-    CHECK_INST;
-    PROXY->logging_on = loggingOn;
-    return fmi2OK;
 }
 
 fmi2Status fmi2SetupExperiment(fmi2Component c, fmi2Boolean toleranceDefined, fmi2Real tolerance,

@@ -8,32 +8,10 @@
 #define PROXY ((Proxy *)instance)
 #define CHECK_INST if (!instance) return fmi3Error
 
-typedef struct {
-    fmi3InstanceEnvironment env;
-    fmi3LogMessageCallback log;
-} Fmi3Log;
-
-static void fmi3_log_adapter(void *env, const char *instance, int status, const char *category, const char *message) {
-    const Fmi3Log *cb = (const Fmi3Log *)env;
-    (void)instance;
-    cb->log(cb->env, (fmi3Status)status, category, message);
-}
-
-static fmi3Status unsupported(fmi3Instance instance, const char *what) {
-    if (instance) proxy_log(PROXY, ST_ERROR, "logStatusError", "%s is not supported by this FMU", what);
-    return fmi3Error;
-}
-
-#include "fmi3_unsupported.c" /* what this FMU does not offer, and NO_SUCH_TYPE */
-
-const char *fmi3GetVersion(void) { return fmi3Version; }
-
-fmi3Status fmi3SetDebugLogging(fmi3Instance instance, fmi3Boolean loggingOn, size_t n, const fmi3String categories[]) {
-    (void)n; (void)categories;
-    CHECK_INST;
-    PROXY->logging_on = loggingOn;
-    return fmi3OK;
-}
+#define LOGGING_ON(instance) (((Proxy *)(instance))->logging_on)
+#define LOG_UNSUPPORTED(instance, what) \
+    proxy_log((Proxy *)(instance), ST_ERROR, "logStatusError", "%s is not supported by this FMU", what)
+#include "fmi3_common.c" /* log adapter, version, debug logging, what this FMU does not offer, NO_SUCH_TYPE */
 
 fmi3Instance fmi3InstantiateCoSimulation(fmi3String instanceName, fmi3String instantiationToken,
                                          fmi3String resourcePath, fmi3Boolean visible, fmi3Boolean loggingOn,

@@ -1,8 +1,36 @@
-/* fmutwin FMU shells: the FMI 3.0 functions of what a co-simulation FMU of fmutwin does not offer
- * (model exchange, scheduled execution, events, clocks, derivatives, value types without variables).
- * Written once for the native shell and the out-of-process proxy: the file that includes it
- * defines CHECK_INST and `static fmi3Status unsupported(fmi3Instance instance, const char *what)`
- * (logs "<what> is not supported" and answers fmi3Error). */
+/* fmutwin FMU shells: the FMI 3.0 functions written once for the native shell and the
+ * out-of-process proxy: the log adapter, version, the debug-logging switch, and what a
+ * co-simulation FMU of fmutwin does not offer (model exchange, scheduled execution, events, clocks,
+ * derivatives, value types without variables: NO_SUCH_TYPE). The file that includes it defines
+ * CHECK_INST, LOGGING_ON(instance) (the instance's logging flag) and LOG_UNSUPPORTED(instance, what)
+ * (one error line "<what> is not supported by this FMU"). */
+
+typedef struct {
+    fmi3InstanceEnvironment env;
+    fmi3LogMessageCallback log;
+} Fmi3Log;
+
+/* The host's logger behind the shell's log function (env: an Fmi3Log). */
+static void fmi3_log_adapter(void *env, const char *instance, int status, const char *category, const char *message) {
+    const Fmi3Log *cb = (const Fmi3Log *)env;
+    (void)instance;
+    cb->log(cb->env, (fmi3Status)status, category, message);
+}
+
+static fmi3Status unsupported(fmi3Instance instance, const char *what) {
+    if (instance) LOG_UNSUPPORTED(instance, what);
+    return fmi3Error;
+}
+
+const char *fmi3GetVersion(void) { return fmi3Version; }
+
+fmi3Status fmi3SetDebugLogging(fmi3Instance instance, fmi3Boolean loggingOn, size_t n, const fmi3String categories[]) {
+    (void)n; (void)categories;
+    CHECK_INST;
+    LOGGING_ON(instance) = loggingOn;
+    return fmi3OK;
+}
+
 fmi3Instance fmi3InstantiateModelExchange(fmi3String a, fmi3String b, fmi3String c, fmi3Boolean d, fmi3Boolean e,
                                           fmi3InstanceEnvironment f, fmi3LogMessageCallback g) {
     (void)a; (void)b; (void)c; (void)d; (void)e; (void)f; (void)g;

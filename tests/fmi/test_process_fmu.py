@@ -9,7 +9,8 @@ the in-process FMU, which runs the same slave inside the host):
   PYTHONPATH; /usr/bin/python3 has no numpy), returns normally from main (no exit-time abort),
   and its outputs equal the twin's and the in-process FMU's bit for bit over US06;
 * a C host linked against the system's SUNDIALS (Debian's libsundials-dev) runs the
-  electrochemical FMU (the in-process FMU crashes there: see docs/fmi.md);
+  electrochemical FMU (the in-process FMU crashes there: see docs/fmi.md), and so do libcosim and
+  ecos (the ECM FMU in both is in test_third_party_importers.py);
 * FMU state restore is bit-identical; 8 instances in one host are 8 workers with independent
   results; a killed or hung worker gives an error status with a log line; the worker exits when
   its instance is freed and when its host is killed; the interpreter is chosen as documented
@@ -166,6 +167,24 @@ def test_echem_fmu_runs_in_a_host_linked_against_the_system_sundials(model, vers
     ref = CellEchemTwin(model, initial_soc=0.7).run(time_s, current_A[:-1])
     np.testing.assert_array_equal(got[:, 1], ref["voltage_V"])
     np.testing.assert_array_equal(got[:, 2], ref["soc"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("importer", ["libcosim", "ecos-fmi2", "ecos-fmi3"])
+def test_echem_fmu_runs_in_libcosim_and_ecos(importer, echem_fmus, tmp_path):
+    """The out-of-process SPMe FMU (default start values: SOC 0.9) in two C++ masters, US06 until
+    just before its regen reaches the upper cut-off, equal to the twin bit for bit."""
+    from test_third_party_importers import _run_ecos, _run_libcosim
+
+    time_s, current = drive_cycle("US06", scale=1.0)
+    time_s, current = time_s[:101], current[:101]
+    version = 3 if importer.endswith("3") else 2
+    fmu = echem_fmus["process", version]
+    got = _run_libcosim("local_slave", fmu, tmp_path, current) if importer == "libcosim" else _run_ecos(fmu, current)
+    ref = CellEchemTwin("SPMe", initial_soc=0.9).run(time_s, current[:-1])
+    np.testing.assert_array_equal(got["batteryCurrent"], current[:-1])
+    np.testing.assert_array_equal(got["batteryVoltage"], ref["voltage_V"])
+    np.testing.assert_array_equal(got["stateOfCharge"], ref["soc"])
 
 
 # ------------------------------------------------------------------ the FMI surface, through fmpy

@@ -140,3 +140,8 @@ def test_a_fmu_that_is_not_python_is_refused(tmp_path):
         archive.writestr("modelDescription.xml", "<fmiModelDescription/>")
     with pytest.raises(ValueError, match="not a Python FMU"):
         host_environment(fmu)
+
+
+def test_an_out_of_process_fmu_needs_no_host_environment(process_cell_fmu):
+    with pytest.raises(ValueError, match="out-of-process FMU; a host needs no environment"):
+        host_environment(process_cell_fmu(2))

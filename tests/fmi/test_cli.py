@@ -31,6 +31,22 @@ def test_build_writes_both_versions_into_one_folder(tmp_path):
         assert f"{fmu}: OK" in result.output
 
 
+def test_build_runner_and_env_of_each_kind(tmp_path, cell_fmu):
+    """`fmutwin build` makes out-of-process Python FMUs unless told otherwise; `fmutwin env` says
+    such an FMU needs nothing and prints the preload environment for an in-process one."""
+    import fmpy
+
+    runner = CliRunner()
+    built = runner.invoke(main, ["build", "--out", str(tmp_path), "--twin", "cell_ecm", "--fmi", "3", "--no-native"])
+    assert built.exit_code == 0, built.output
+    fmu = tmp_path / "CellECM_fmi3.fmu"
+    assert "pythonExecutable" in {v.name for v in fmpy.read_model_description(str(fmu)).modelVariables}
+    said = runner.invoke(main, ["env", str(fmu)])
+    assert said.exit_code == 0 and said.output.startswith("#") and "runs out of process: nothing to set" in said.output
+    preload = runner.invoke(main, ["env", str(cell_fmu(3))])
+    assert preload.exit_code == 0 and "export LD_PRELOAD=" in preload.output, preload.output
+
+
 def test_build_with_a_broken_parameter_file_prints_one_error_line(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text('{"name": "x", "nominal_capacity_As": ')

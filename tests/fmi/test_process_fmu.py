@@ -141,6 +141,16 @@ def test_ecm_fmu_runs_in_a_c_host_with_an_empty_environment(version, fmu_host, p
     np.testing.assert_array_equal(got, in_process)
 
 
+def test_ecm_fmu_runs_in_a_host_linked_against_the_system_sundials(sundials_host, process_cell_fmu, us06_profile,
+                                                                   tmp_path):
+    time_s, current_A = us06_profile
+    got = _run_c_host(sundials_host, process_cell_fmu(3), tmp_path, time_s, current_A,
+                      EMPTY_ENVIRONMENT | {"FMU_HOST_NORMAL_EXIT": "1"})
+    ref = twin_reference(time_s, current_A)
+    np.testing.assert_allclose(got[:, 1], ref["voltage_V"], rtol=1e-9, atol=0)
+    np.testing.assert_allclose(got[:, 2], ref["soc"], rtol=1e-9, atol=0)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("model, version", [("SPMe", 2), ("DFN", 3)])
 def test_echem_fmu_runs_in_a_c_host_with_an_empty_environment(model, version, fmu_host, echem_fmus, tmp_path):
@@ -237,6 +247,41 @@ def test_echem_state_restore_is_bit_identical(open_fmu, echem_fmus):
     host.initialize(initialSoc=0.7)
     first, restored, deserialised = host.runs_after_restore(current, 30, 90, NAMES)
     assert first == restored == deserialised
+
+
+@pytest.mark.parametrize("spin_s", ["0", "0.01"])
+def test_the_proxy_sleeping_or_polling_for_answers_gives_the_same_run(spin_s, open_fmu, process_cell_fmu, us06_profile,
+                                                                      monkeypatch):
+    """FMUTWIN_PROXY_SPIN_S=0: the proxy always sleeps in poll() for the worker's answer; 0.01: it
+    polls up to 10 ms (longer than any step here) without sleeping."""
+    monkeypatch.setenv("FMUTWIN_PROXY_SPIN_S", spin_s)
+    time_s, current = us06_profile[0][:121], us06_profile[1][:120]
+    host = open_fmu(process_cell_fmu(2))
+    host.initialize()
+    run = host.run_current(current, 0, len(current), NAMES)
+    ref = twin_reference(time_s, current)
+    np.testing.assert_allclose(np.array(run)[:, 0], ref["voltage_V"], rtol=1e-9, atol=0)
+    assert host.errors() == []
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_settings_queued_without_a_wait_arrive_in_order(version, open_fmu, process_cell_fmu):
+    """Settings are sent with the next call that waits: more of them than the proxy lets wait
+    (64), in order, so the last one is the one stepped with; a read after a setting sees it
+    (not the outputs the last step's answer carried)."""
+    host = open_fmu(process_cell_fmu(version))
+    host.initialize()
+    host.get("current", "batteryVoltage")  # read once: a step's answer carries them from now on
+    for k in range(150):
+        host.set(current=float(k % 17))
+    host.set(current=30.0)
+    host.step(1.0)
+    assert host.get("current") == [30.0]
+    host.set(current=-12.5)
+    assert host.get("current") == [-12.5]
+    ref = twin_reference(np.array([0.0, 1.0]), np.array([30.0]))
+    assert host.get("batteryVoltage") == pytest.approx(list(ref["voltage_V"]), rel=1e-12)
+    assert host.errors() == []
 
 
 def test_eight_instances_are_eight_independent_workers(open_fmu, process_cell_fmu, us06_profile):

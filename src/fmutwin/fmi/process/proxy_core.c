@@ -20,6 +20,12 @@
  * (the host's own settings; FMUTWIN_WORKER_KEEP_ENVIRONMENT keeps them), ignores SIGINT and
  * holds none of the host's other files.
  *
+ * Waiting for an answer: a process that sleeps in poll() is woken tens of microseconds after the
+ * answer arrives on a virtual machine, more than the rest of a round trip. So, as the Linux block
+ * layer's hybrid polling, the proxy sleeps until shortly before the answer is expected (the
+ * request's last waits), then polls without sleeping, yielding the core to any other runnable
+ * thread, for at most FMUTWIN_PROXY_SPIN_S (default 1 ms; 0: always sleep), then sleeps.
+ *
  * Failures never hang or crash the host: a worker that exits, is killed or does not answer
  * within the timeout (environment variable FMUTWIN_WORKER_TIMEOUT_S, default 600 s) gives an
  * error status with a log line naming what happened, and the instance then only accepts free.
@@ -31,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -41,7 +48,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +63,8 @@ enum { ST_OK = 0, ST_WARNING = 1, ST_DISCARD = 2, ST_ERROR = 3, ST_FATAL = 4 };
 #define PYTHON_FILE "fmutwin_python.txt"
 #define DEFAULT_TIMEOUT_S 600.0
 #define MAX_UNANSWERED 64 /* settings sent without waiting for their answers, at most */
+#define DEFAULT_SPIN_S 1e-3
+#define N_OPS 16
 
 static const char BOOTSTRAP[] =
     "import os, signal, socket, struct, sys\n"
@@ -104,7 +112,12 @@ typedef struct {
     double timeout_s;
     Buffer pending;  /* requests needing no answer (setup, settings) made before the worker started */
     Buffer request;  /* the request being written */
+    Buffer outgoing; /* framed requests not yet sent */
     Buffer reply;    /* the payload of the last result */
+    Buffer inbox;    /* received from the worker, read up to inbox_at */
+    size_t inbox_at;
+    double spin_s;          /* the longest one wait polls without sleeping */
+    double expected[N_OPS]; /* per request code: how long its answers took to come (a moving average) */
     char **strings;  /* strings of the last String get (valid until the next call) */
     size_t n_strings;
     double time;     /* the last successful communication point */
@@ -190,7 +203,7 @@ static int executable(const char *path) {
 static Proxy *proxy_new(const char *name, const char *resources, int fmi_version, int visible, int logging_on,
                         LogFunction log, void *log_env) {
     Proxy *p = calloc(1, sizeof *p);
-    const char *timeout = getenv("FMUTWIN_WORKER_TIMEOUT_S");
+    const char *timeout = getenv("FMUTWIN_WORKER_TIMEOUT_S"), *spin = getenv("FMUTWIN_PROXY_SPIN_S");
     if (!p) return NULL;
     p->instance_name = copy_string(name);
     p->resources = resource_path(resources);
@@ -203,6 +216,7 @@ static Proxy *proxy_new(const char *name, const char *resources, int fmi_version
     p->pid = -1;
     p->fd = -1;
     p->timeout_s = timeout && atof(timeout) > 0 ? atof(timeout) : DEFAULT_TIMEOUT_S;
+    p->spin_s = spin && atof(spin) >= 0 ? atof(spin) : DEFAULT_SPIN_S;
     if (!p->instance_name || !p->resources || !p->python) return NULL;
     return p;
 }
@@ -218,6 +232,8 @@ static void clear_strings(Proxy *p) {
 static void stop_worker(Proxy *p) {
     if (p->fd >= 0) close(p->fd);
     p->fd = -1;
+    p->inbox.size = p->inbox_at = 0;
+    p->outgoing.size = 0;
     if (p->pid > 0) {
         double deadline = monotonic_s() + 5.0;
         int status;
@@ -240,7 +256,9 @@ static void proxy_free(Proxy *p) {
     free(p->pending.data);
     free(p->cache.data);
     free(p->request.data);
+    free(p->outgoing.data);
     free(p->reply.data);
+    free(p->inbox.data);
     free(p->instance_name);
     free(p->resources);
     free(p->python);
@@ -270,65 +288,98 @@ static int worker_failed(Proxy *p, const char *what) {
     return ST_ERROR;
 }
 
-/* Read n bytes before the deadline; 0 with errno ETIMEDOUT, or 0 at end of file (errno 0). */
-static int read_all(Proxy *p, unsigned char *data, size_t n, double deadline) {
-    while (n) {
-        struct pollfd fds = {p->fd, POLLIN, 0};
+/* Sleep in ppoll() until fd is readable, for at most `seconds`; ppoll's result. */
+static int sleep_until_readable(int fd, double seconds) {
+    struct pollfd fds = {fd, POLLIN, 0};
+    struct timespec t;
+    if (seconds > 1e6) seconds = 1e6;
+    t.tv_sec = (time_t)seconds;
+    t.tv_nsec = (long)((seconds - (double)t.tv_sec) * 1e9);
+    return ppoll(&fds, 1, &t, NULL);
+}
+
+/* Wait until the worker's answer to a request `op` can be read: 1, or 0 with errno ETIMEDOUT at
+ * the deadline (or poll's errno). Hybrid polling (see the top of this file): sleep until spin_s/2
+ * before the answer is expected, then poll without sleeping for up to spin_s, then sleep. */
+static int wait_readable(Proxy *p, unsigned char op, double deadline) {
+    struct pollfd fds = {p->fd, POLLIN, 0};
+    double start = monotonic_s(), *expected = &p->expected[op % N_OPS], nap, waited;
+    int ready = poll(&fds, 1, 0);
+    if (ready == 0 && p->spin_s > 0) {
+        nap = *expected - 0.5 * p->spin_s;
+        if (nap > 0 && start + nap < deadline) ready = sleep_until_readable(p->fd, nap);
+        if (ready == 0) {
+            double spin_end = monotonic_s() + p->spin_s;
+            while ((ready = poll(&fds, 1, 0)) == 0 && monotonic_s() < spin_end) sched_yield();
+        }
+    }
+    while (ready == 0 || (ready < 0 && errno == EINTR)) {
         double left = deadline - monotonic_s();
-        int ready;
         if (left <= 0) { errno = ETIMEDOUT; return 0; }
-        ready = poll(&fds, 1, left > 1e6 ? 1000000000 : (int)(left * 1000.0) + 1);
-        if (ready < 0 && errno == EINTR) continue;
-        if (ready == 0) { errno = ETIMEDOUT; return 0; }
-        if (ready < 0) return 0;
-        ssize_t k = recv(p->fd, data, n, 0);
-        if (k < 0 && errno == EINTR) continue;
-        if (k == 0) errno = 0;
-        if (k <= 0) return 0;
-        data += k;
-        n -= (size_t)k;
+        ready = sleep_until_readable(p->fd, left);
+    }
+    if (ready < 0) return 0;
+    waited = monotonic_s() - start;
+    *expected = *expected > 0 ? 0.75 * *expected + 0.25 * waited : waited;
+    return 1;
+}
+
+/* Read n bytes of the answer to `op` before the deadline; 0 with errno ETIMEDOUT, or 0 at end of
+ * file (errno 0). Receives whatever has arrived (all of an answer and its log lines, mostly) into
+ * the inbox at once. */
+static int read_all(Proxy *p, unsigned char op, unsigned char *data, size_t n, double deadline) {
+    while (n) {
+        size_t have = p->inbox.size - p->inbox_at, k;
+        ssize_t got;
+        if (have) {
+            k = have < n ? have : n;
+            memcpy(data, p->inbox.data + p->inbox_at, k);
+            p->inbox_at += k;
+            data += k;
+            n -= k;
+            continue;
+        }
+        p->inbox.size = p->inbox_at = 0;
+        if (!buffer_reserve(&p->inbox, n > 65536 ? n : 65536)) { errno = ENOMEM; return 0; }
+        if (!wait_readable(p, op, deadline)) return 0;
+        got = recv(p->fd, p->inbox.data, p->inbox.cap, 0);
+        if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (got == 0) errno = 0;
+        if (got <= 0) return 0;
+        p->inbox.size = (size_t)got;
     }
     return 1;
 }
 
-/* Send one framed request in one write (header and payload together: the worker wakes once). */
-static int send_request(Proxy *p, unsigned char op, const unsigned char *payload, size_t n) {
-    unsigned char header[5];
+/* Frame a request into the outgoing buffer; flush_requests sends it. */
+static int queue_request(Proxy *p, unsigned char op, const unsigned char *payload, size_t n) {
     uint32_t length = (uint32_t)n;
-    struct iovec parts[2] = {{header, 5}, {(void *)payload, n}};
-    struct msghdr message = {0};
-    size_t left = 5 + n;
-    header[0] = op;
-    memcpy(header + 1, &length, 4);
     if (op != OP_GET) p->cache_valid = 0; /* anything else may change what the outputs are */
-    message.msg_iov = parts;
-    message.msg_iovlen = n ? 2 : 1;
-    while (left) {
-        ssize_t k = sendmsg(p->fd, &message, MSG_NOSIGNAL);
+    return buffer_put(&p->outgoing, &op, 1) && buffer_put(&p->outgoing, &length, 4) &&
+           buffer_put(&p->outgoing, payload, n);
+}
+
+/* Send the queued requests in one write (the worker wakes once for a setting and the step after it). */
+static int flush_requests(Proxy *p) {
+    size_t at = 0;
+    while (at < p->outgoing.size) {
+        ssize_t k = send(p->fd, p->outgoing.data + at, p->outgoing.size - at, MSG_NOSIGNAL);
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) return 0;
-        left -= (size_t)k;
-        while (message.msg_iovlen && (size_t)k >= message.msg_iov[0].iov_len) { /* a partial write: go on */
-            k -= (ssize_t)message.msg_iov[0].iov_len;
-            message.msg_iov++;
-            message.msg_iovlen--;
-        }
-        if (message.msg_iovlen) {
-            message.msg_iov[0].iov_base = (unsigned char *)message.msg_iov[0].iov_base + k;
-            message.msg_iov[0].iov_len -= (size_t)k;
-        }
+        at += (size_t)k;
     }
+    p->outgoing.size = 0;
     return 1;
 }
 
 /* Read one answer: pass its log frames to the host, keep the result's payload in p->reply;
  * returns the FMI status. */
-static int read_answer(Proxy *p, double deadline) {
+static int read_answer(Proxy *p, unsigned char op, double deadline) {
     uint32_t length;
     for (;;) {
         unsigned char frame[9];
         int32_t status;
-        if (!read_all(p, frame, 9, deadline)) {
+        if (!read_all(p, op, frame, 9, deadline)) {
             char what[96];
             if (errno == ETIMEDOUT)
                 snprintf(what, sizeof what, "no answer within %g s (FMUTWIN_WORKER_TIMEOUT_S)", p->timeout_s);
@@ -340,7 +391,7 @@ static int read_answer(Proxy *p, double deadline) {
         memcpy(&length, frame + 5, 4);
         p->reply.size = 0;
         if (!buffer_reserve(&p->reply, (size_t)length + 1)) return worker_failed(p, "out of memory");
-        if (length && !read_all(p, p->reply.data, length, deadline))
+        if (length && !read_all(p, op, p->reply.data, length, deadline))
             return worker_failed(p, "the worker ended in the middle of an answer");
         p->reply.size = length;
         if (frame[0] == 'R') return status;
@@ -363,7 +414,7 @@ static int read_answer(Proxy *p, double deadline) {
 static int collect_settings(Proxy *p, double deadline) {
     int worst = ST_OK;
     while (p->unanswered > 0 && !p->broken) {
-        int status = read_answer(p, deadline);
+        int status = read_answer(p, OP_SET, deadline);
         p->unanswered--;
         if (status > worst) worst = status;
     }
@@ -376,10 +427,11 @@ static int collect_settings(Proxy *p, double deadline) {
 static int exchange(Proxy *p, unsigned char op, const unsigned char *payload, size_t n) {
     double deadline = monotonic_s() + p->timeout_s;
     int earlier, status;
-    if (!send_request(p, op, payload, n)) return worker_failed(p, "cannot send the request");
+    if (!queue_request(p, op, payload, n)) return worker_failed(p, "out of memory");
+    if (!flush_requests(p)) return worker_failed(p, "cannot send the request");
     earlier = collect_settings(p, deadline);
     if (p->broken) return ST_ERROR;
-    status = read_answer(p, deadline);
+    status = read_answer(p, op, deadline);
     if (earlier > ST_WARNING)
         proxy_log(p, ST_ERROR, "logStatusError", "an earlier setting failed (see above)");
     return earlier > status ? earlier : status;
@@ -540,8 +592,9 @@ static int proxy_call(Proxy *p, unsigned char op, const void *payload, size_t n)
 
 /* A request whose answer is only a status (a setting, the experiment's setup, entering
  * initialisation): before the worker has started it is kept, in order, for the start; afterwards
- * it is sent without waiting for its answer, which the next call that waits collects (one socket
- * round trip less per setting: a failed setting is reported by that next call). */
+ * it is queued and sent, without waiting for its answer, with the next call that waits, which
+ * collects its answer (no socket round trip per setting: a failed setting is reported by that
+ * next call). */
 static int proxy_request(Proxy *p, unsigned char op, const void *payload, size_t n) {
     if (!p->started && !p->broken) {
         uint32_t length = (uint32_t)n;
@@ -552,10 +605,12 @@ static int proxy_request(Proxy *p, unsigned char op, const void *payload, size_t
     }
     if (!ensure_worker(p)) return ST_ERROR;
     if (p->unanswered >= MAX_UNANSWERED) { /* the worker's answers must not fill the socket */
-        int earlier = collect_settings(p, monotonic_s() + p->timeout_s);
+        int earlier;
+        if (!flush_requests(p)) return worker_failed(p, "cannot send the request");
+        earlier = collect_settings(p, monotonic_s() + p->timeout_s);
         if (earlier > ST_WARNING) return earlier;
     }
-    if (!send_request(p, op, (const unsigned char *)payload, n)) return worker_failed(p, "cannot send the request");
+    if (!queue_request(p, op, (const unsigned char *)payload, n)) return worker_failed(p, "out of memory");
     p->unanswered++;
     return ST_OK;
 }

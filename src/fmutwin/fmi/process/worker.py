@@ -37,8 +37,11 @@ OK, WARNING, DISCARD, ERROR, FATAL = range(5)
 #: value type codes -> (FMI 2.0 method suffix, FMI 3.0 method suffix, struct code)
 _TYPES = {ord("R"): ("real", "float64", "d"), ord("I"): ("integer", "int32", "i"),
           ord("B"): ("boolean", "boolean", "B"), ord("S"): ("string", "string", "")}
+_REAL = ord("R")
+_NOTHING = struct.pack("=I", 0)  # no Real outputs sent ahead
 WATCHED = 4096  # Real values sent with each step's answer, at most
-SPIN_S = 200e-6  # the worker polls this long for the next request before it sleeps (FMUTWIN_WORKER_SPIN_S)
+SHORT_SPIN_S = 200e-6  # the worker polls at least this long for the next request before it sleeps
+SPIN_S = 2e-3  # and at most this long (FMUTWIN_WORKER_SPIN_S; 0: it sleeps at once)
 _HEADER = struct.Struct("=BI")
 _FRAME = struct.Struct("=BiI")
 _SLAVE_CLASS = re.compile(r"^class (\w+)\(([^)]*\bFmi[23]Slave(?:Base)?\b[^)]*)\)\s*:", re.MULTILINE)
@@ -62,53 +65,72 @@ def missing_package(exc: BaseException) -> str:
 
 
 class Channel:
-    """Framed requests and answers on the worker's socket."""
+    """Framed requests and answers on the worker's socket.
+
+    Answers are collected in ``outbox`` and sent when the worker needs the next request and it has
+    not all arrived yet: the answers to requests that came together (a setting sent without waiting,
+    then a step) leave in one write, and the host is woken once."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buffer = bytearray()  # received, not yet taken
+        self.outbox = bytearray()  # answers not yet sent
+        self.chunk = bytearray(1 << 16)
         self.spin_s = float(os.environ.get("FMUTWIN_WORKER_SPIN_S", SPIN_S))
+        self.gap_s = 0.0  # how long the host took to send its next request (a moving average)
 
     def _fill(self) -> bool:
-        """Receive what has arrived (False at the end). Polls for ``spin_s`` before it blocks: a host
-        stepping an FMU sends its next request within microseconds, and a process that sleeps must
-        be woken (tens of microseconds on a virtual machine)."""
-        deadline = time.perf_counter() + self.spin_s
+        """Send the answers so far, then receive what arrives (False at the end).
+
+        Polls before it blocks, giving the core to any other runnable thread meanwhile: a process
+        that sleeps must be woken (tens of microseconds on a virtual machine) and computes slower
+        for a while after. It polls for twice the host's usual time to its next request (a host
+        that steps other FMUs in between takes longer than one stepping this one in a loop), at
+        least SHORT_SPIN_S, at most ``spin_s``, and only SHORT_SPIN_S if that time is longer than
+        ``spin_s``: a worker whose host is busy elsewhere for long sleeps, not keeping a core busy."""
+        if self.outbox:
+            self.sock.sendall(self.outbox)
+            self.outbox.clear()
+        start = time.perf_counter()
+        window = 2.0 * self.gap_s if self.gap_s <= self.spin_s else 0.0
+        deadline = start + min(self.spin_s, max(SHORT_SPIN_S, window))
         while True:
             try:
-                chunk = self.sock.recv(1 << 16, socket.MSG_DONTWAIT)
+                n = self.sock.recv_into(self.chunk, 0, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 if time.perf_counter() < deadline:
+                    os.sched_yield()  # any other runnable thread on this core goes first
                     continue
-                chunk = self.sock.recv(1 << 16)  # nothing yet: block
-            if not chunk:
+                n = self.sock.recv_into(self.chunk)  # nothing yet: block
+            if not n:
                 return False
-            self.buffer += chunk
+            self.gap_s = 0.75 * self.gap_s + 0.25 * (time.perf_counter() - start)
+            self.buffer += memoryview(self.chunk)[:n]
             return True
-
-    def _exact(self, n: int) -> bytes | None:
-        while len(self.buffer) < n:
-            if not self._fill():
-                return None
-        data = bytes(self.buffer[:n])
-        del self.buffer[:n]
-        return data
 
     def request(self) -> tuple[int, bytes] | None:
         """The next request, or None when the FMU side has closed the socket."""
-        header = self._exact(_HEADER.size)
-        if header is None:
-            return None
-        op, length = _HEADER.unpack(header)
-        payload = self._exact(length) if length else b""
-        return None if payload is None else (op, payload)
+        buffer = self.buffer
+        while True:
+            if len(buffer) >= _HEADER.size:
+                op, length = _HEADER.unpack_from(buffer)
+                end = _HEADER.size + length
+                if len(buffer) >= end:
+                    break
+            if not self._fill():
+                return None
+        payload = bytes(buffer[_HEADER.size:end])
+        del buffer[:end]
+        return op, payload
 
     def log(self, status: int, category: str, message: str) -> None:
         payload = category.encode() + b"\0" + message.encode("utf-8", "replace")
-        self.sock.sendall(_FRAME.pack(ord("L"), status, len(payload)) + payload)
+        self.outbox += _FRAME.pack(ord("L"), status, len(payload))
+        self.outbox += payload
 
     def result(self, status: int, payload: bytes = b"") -> None:
-        self.sock.sendall(_FRAME.pack(ord("R"), status, len(payload)) + payload)
+        self.outbox += _FRAME.pack(ord("R"), status, len(payload))
+        self.outbox += payload
 
 
 def _category(status: int) -> str:
@@ -124,11 +146,15 @@ class Worker:
         self.slave: Any = None
         self.slave_class: type | None = None
         self.watched: dict[int, int] = {}  # Real variables the host reads: value reference -> elements
+        self.watched_vrs: list[int] = []  # the same, and the head and value layout of _outputs
+        self.watched_head = b""
+        self.watched_values = struct.Struct("=0d")
+        self.methods: dict[tuple[str, int], Callable] = {}  # the slave's bound get/set methods
         self.version = 2
         self.arguments: dict[str, Any] = {}
         self.states: dict[int, Any] = {}
         self.next_state = 1
-        self.handlers: dict[int, Callable[[memoryview], tuple[int, bytes]]] = {
+        self.handlers: dict[int, Callable[[bytes], tuple[int, bytes]]] = {
             INSTANTIATE: self.instantiate, SETUP: self.setup, ENTER_INIT: self.enter_init,
             EXIT_INIT: self.exit_init, STEP: self.step, TERMINATE: self.terminate, RESET: self.reset,
             GET: self.get, SET: self.set, GET_STATE: self.get_state, SET_STATE: self.set_state,
@@ -139,7 +165,7 @@ class Worker:
         while (request := self.channel.request()) is not None:
             op, payload = request
             try:
-                status, answer = self.handlers[op](memoryview(payload))
+                status, answer = self.handlers[op](payload)
             except Failure as exc:
                 status, answer = exc.status, b""
                 self._flush_log()
@@ -161,7 +187,7 @@ class Worker:
             self.channel.log(int(message.status), message.category or _category(int(message.status)), message.msg)
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def instantiate(self, payload: memoryview) -> tuple[int, bytes]:
+    def instantiate(self, payload: bytes) -> tuple[int, bytes]:
         version, visible, n_name, n_res = struct.unpack_from("=BBII", payload)
         offset = struct.calcsize("=BBII")
         name = bytes(payload[offset:offset + n_name]).decode()
@@ -171,6 +197,7 @@ class Worker:
         if resources not in sys.path:
             sys.path.insert(0, resources)
         self.slave_class = self._slave_class(Path(resources))
+        self.methods.clear()
         self.slave = self.slave_class(**self.arguments)
         return OK, b""
 
@@ -192,7 +219,7 @@ class Worker:
             raise Failure(ERROR, "the FMU instance was not created (see the instantiation's log)")
         return self.slave
 
-    def setup(self, payload: memoryview) -> tuple[int, bytes]:
+    def setup(self, payload: bytes) -> tuple[int, bytes]:
         start, stop_defined, stop, tolerance_defined, tolerance = struct.unpack("=dBdBd", payload)
         slave = self._require()
         if self.version == 2:
@@ -201,15 +228,15 @@ class Worker:
             slave.setup_experiment(start)
         return OK, b""
 
-    def enter_init(self, payload: memoryview) -> tuple[int, bytes]:
+    def enter_init(self, payload: bytes) -> tuple[int, bytes]:
         self._require().enter_initialization_mode()
         return OK, b""
 
-    def exit_init(self, payload: memoryview) -> tuple[int, bytes]:
+    def exit_init(self, payload: bytes) -> tuple[int, bytes]:
         self._require().exit_initialization_mode()
         return OK, b""
 
-    def step(self, payload: memoryview) -> tuple[int, bytes]:
+    def step(self, payload: bytes) -> tuple[int, bytes]:
         """``do_step``; FMI 2.0 slaves answer a bool (False: discard, as pythonfmu), FMI 3.0 slaves a
         step result with its status. The answer carries terminateSimulation."""
         time_s, step_s = struct.unpack("=dd", payload)
@@ -218,48 +245,58 @@ class Worker:
             status, stop = int(result.status), bool(getattr(result, "terminateSimulation", False))
         else:
             status, stop = (OK if result else DISCARD), False
-        return status, struct.pack("=B", stop) + (self._outputs() if status <= WARNING else struct.pack("=I", 0))
+        return status, (b"\1" if stop else b"\0") + (self._outputs() if status <= WARNING else _NOTHING)
 
     def _outputs(self) -> bytes:
         """The Real variables the host has read (``watched``), as the step left them, sent with its
         answer so that the FMU side answers their gets without asking (one round trip less per
         step): count, value references, element counts, values."""
-        vrs, counts = list(self.watched), list(self.watched.values())
+        vrs = self.watched_vrs
+        if not vrs:
+            return _NOTHING
         try:
-            values = self._method("get", ord("R"))(vrs) if vrs else []
+            return self.watched_head + self.watched_values.pack(*self._method("get", _REAL)(vrs))
         except Exception:  # noqa: BLE001 - nothing sent ahead; the host's get asks and hears why
-            return struct.pack("=I", 0)
-        n = len(vrs)
-        return struct.pack(f"=I{n}I{n}I{len(values)}d", n, *vrs, *counts, *values)
+            return _NOTHING
 
     def _watch(self, vrs: list[int], values: list[Any]) -> None:
         """Remember Real variables the host reads (up to WATCHED values), with their element counts."""
         new = [vr for vr in dict.fromkeys(vrs) if vr not in self.watched]
         if not new or sum(self.watched.values()) >= WATCHED:
             return
-        get = self._method("get", ord("R"))
+        get = self._method("get", _REAL)
         for vr in new:
             self.watched[vr] = len(values) if len(vrs) == 1 else len(get([vr]))
+        n = len(self.watched)
+        self.watched_vrs = list(self.watched)
+        self.watched_head = struct.pack(f"=I{n}I{n}I", n, *self.watched_vrs, *self.watched.values())
+        self.watched_values = struct.Struct(f"={sum(self.watched.values())}d")
 
-    def terminate(self, payload: memoryview) -> tuple[int, bytes]:
+    def terminate(self, payload: bytes) -> tuple[int, bytes]:
         self._require().terminate()
         return OK, b""
 
-    def reset(self, payload: memoryview) -> tuple[int, bytes]:
+    def reset(self, payload: bytes) -> tuple[int, bytes]:
         """A new slave object of the same class, as pythonfmu's Reset (it re-creates the instance)."""
         self._require()
         self.slave = None
+        self.methods.clear()
         self.slave = self.slave_class(**self.arguments)
         return OK, b""
 
     # -- values ---------------------------------------------------------------------------------
     def _method(self, kind: str, code: int) -> Callable:
-        names = _TYPES.get(code)
-        if names is None:
-            raise Failure(ERROR, f"value type {chr(code)!r} is not supported")
-        return getattr(self._require(), f"{kind}_{names[0] if self.version == 2 else names[1]}")
+        """The slave's ``get_<type>`` / ``set_<type>`` method (bound once per slave object)."""
+        method = self.methods.get((kind, code))
+        if method is None:
+            names = _TYPES.get(code)
+            if names is None:
+                raise Failure(ERROR, f"value type {chr(code)!r} is not supported")
+            method = self.methods[kind, code] = getattr(
+                self._require(), f"{kind}_{names[0] if self.version == 2 else names[1]}")
+        return method
 
-    def get(self, payload: memoryview) -> tuple[int, bytes]:
+    def get(self, payload: bytes) -> tuple[int, bytes]:
         code, nvr = struct.unpack_from("=BI", payload)
         vrs = list(struct.unpack_from(f"={nvr}I", payload, 5))
         values = self._method("get", code)(vrs)
@@ -270,7 +307,7 @@ class Worker:
             return OK, struct.pack("=I", len(encoded)) + b"".join(struct.pack("=I", len(e)) + e for e in encoded)
         return OK, struct.pack(f"=I{len(values)}{_TYPES[code][2]}", len(values), *values)
 
-    def set(self, payload: memoryview) -> tuple[int, bytes]:
+    def set(self, payload: bytes) -> tuple[int, bytes]:
         code, nvr = struct.unpack_from("=BI", payload)
         offset = 5 + 4 * nvr
         vrs = list(struct.unpack_from(f"={nvr}I", payload, 5))
@@ -295,13 +332,13 @@ class Worker:
         self.states[key] = state
         return OK, struct.pack("=I", key)
 
-    def _state(self, payload: memoryview) -> Any:
+    def _state(self, payload: bytes) -> Any:
         (key,) = struct.unpack_from("=I", payload)
         if key not in self.states:
             raise Failure(ERROR, f"FMU state {key} is unknown to this instance")
         return self.states[key]
 
-    def get_state(self, payload: memoryview) -> tuple[int, bytes]:
+    def get_state(self, payload: bytes) -> tuple[int, bytes]:
         (key,) = struct.unpack("=I", payload)
         state = self._require()._get_fmu_state()
         if key:  # an existing state is overwritten (FMI: GetFMUState on a non-null state)
@@ -310,18 +347,18 @@ class Worker:
             return OK, struct.pack("=I", key)
         return self._keep(state)
 
-    def set_state(self, payload: memoryview) -> tuple[int, bytes]:
+    def set_state(self, payload: bytes) -> tuple[int, bytes]:
         self._require()._set_fmu_state(self._state(payload))
         return OK, b""
 
-    def free_state(self, payload: memoryview) -> tuple[int, bytes]:
+    def free_state(self, payload: bytes) -> tuple[int, bytes]:
         self.states.pop(struct.unpack("=I", payload)[0], None)
         return OK, b""
 
-    def serialize(self, payload: memoryview) -> tuple[int, bytes]:
+    def serialize(self, payload: bytes) -> tuple[int, bytes]:
         return OK, bytes(self._require()._fmu_state_to_bytes(self._state(payload)))
 
-    def deserialize(self, payload: memoryview) -> tuple[int, bytes]:
+    def deserialize(self, payload: bytes) -> tuple[int, bytes]:
         return self._keep(self._require()._fmu_state_from_bytes(bytes(payload)))
 
 

@@ -22,6 +22,10 @@ Design, from measurements on PyBaMM 26.10:
   1e-4; PyBaMM's IDAKLU forward sensitivities failed to converge at rtol 1e-8 for this model).
 * A solve that fails, or ends at a termination event (voltage cut-off) before the last sample,
   gives :data:`FAILED_RESIDUAL_V` at each sample it did not reach: large and finite, never NaN.
+* Before fitting, the thermal model is chosen by the tests' conditions (isothermal unless the
+  lumped model heats the cell by more than ``max_isothermal_rise_K`` in one of them: a 5C discharge
+  of the Ecker2015 pouch cell, 1.3 K; 1C, 0.1 K) and the mesh is refined (every count doubled) until
+  the voltage at the samples changes by less than ``mesh_tolerance_V`` RMS; both are recorded.
 
 Sign convention: positive current discharges the cell (fmutwin's convention and PyBaMM's
 ``Current function [A]``).
@@ -45,6 +49,9 @@ CURRENT_INPUT = "Current function [A]"
 AMBIENT_INPUT = "Ambient temperature [K]"
 INITIAL_TEMPERATURE_INPUT = "Initial temperature [K]"
 VOLTAGE = "Voltage [V]"
+TEMPERATURE = "Volume-averaged cell temperature [K]"
+#: mesh counts the convergence check starts from (the model's defaults, or the caller's) and doubles
+MESH_KEYS = ("x_n", "x_s", "x_p", "r_n", "r_p")
 
 #: suffix that turns a parameter name into a dimensionless multiplier of that parameter
 SCALE_SUFFIX = " scale factor"
@@ -55,6 +62,11 @@ REQUIRED_OPTIONS: dict[str, dict[str, str]] = {"Contact resistance [Ohm]": {"con
 #: relative spread of current / temperature over a test accepted as "constant"
 CONSTANT_CURRENT_RTOL = 0.01
 CONSTANT_TEMPERATURE_ATOL_K = 0.5
+#: the optimiser starts at least this fraction of a parameter's range inside its bounds: scipy's
+#: ``trf`` scales its steps by the distance to a bound, so a start on a bound stays there (measured:
+#: a contact resistance started at its lower bound 0 Ohm stayed at 3e-9 Ohm, 36 mV RMS, where a
+#: start at 5 % of the range found the true 0.05 Ohm)
+START_INSIDE = 0.01
 
 ECKER2015_1C_FILE = "measured/Ecker2015_1C_discharge.csv"
 
@@ -335,7 +347,7 @@ class _ModelRunner:
 
     def __init__(self, model: str, values: Any, options: Mapping[str, str], fitted: Sequence[FittedParameter],
                  data: MeasuredDischarge, initial_soc: float | None, var_pts: Mapping[str, int] | None,
-                 rtol: float, atol: float) -> None:
+                 rtol: float, atol: float, outputs: Sequence[str] = (VOLTAGE,)) -> None:
         pybamm = _pybamm()
         self.fitted = list(fitted)
         updates: dict[str, Any] = {CURRENT_INPUT: "[input]", AMBIENT_INPUT: "[input]",
@@ -348,7 +360,7 @@ class _ModelRunner:
                 updates[p.pybamm_name] = _scaled(current, pybamm.InputParameter(p.input_name))
         values.update(updates)
         self.model = getattr(pybamm.lithium_ion, model)(options=dict(options))
-        self.solver = pybamm.IDAKLUSolver(rtol=rtol, atol=atol, output_variables=[VOLTAGE])
+        self.solver = pybamm.IDAKLUSolver(rtol=rtol, atol=atol, output_variables=list(outputs))
         self.simulation = pybamm.Simulation(self.model, parameter_values=values, solver=self.solver,
                                             var_pts=dict(var_pts) if var_pts else None)
         self.simulation.build(initial_soc=initial_soc,
@@ -367,21 +379,31 @@ class _ModelRunner:
                     INITIAL_TEMPERATURE_INPUT: float(temperature_K)})
         return out
 
-    def residual_V(self, values: Sequence[float], data: MeasuredDischarge) -> np.ndarray:
-        """Model minus measured voltage at the samples of ``data`` [V]; :data:`FAILED_RESIDUAL_V`
-        where the solve failed or had stopped (a termination event) before the sample."""
+    def simulate(self, values: Sequence[float], data: MeasuredDischarge, variable: str = VOLTAGE
+                 ) -> np.ndarray | None:
+        """``variable`` at the samples of ``data`` (NaN after a termination event), or None when
+        the solve failed."""
         pybamm = _pybamm()
-        residual = np.full(data.time_s.shape, FAILED_RESIDUAL_V)
         try:
             solution = self.solver.solve(self.built_model, t_eval=np.array([0.0, data.time_s[-1]]),
                                          t_interp=data.time_s,
                                          inputs=self.inputs(values, data.test_current_A, data.test_temperature_K))
         except pybamm.SolverError:
-            return residual
+            return None
         t = np.asarray(solution.t, dtype=float)
-        voltage = np.asarray(solution[VOLTAGE].data, dtype=float).ravel()
+        series = np.asarray(solution[variable].data, dtype=float).ravel()
+        out = np.full(data.time_s.shape, np.nan)
         reached = data.time_s <= t[-1]
-        residual[reached] = np.interp(data.time_s[reached], t, voltage) - data.voltage_V[reached]
+        out[reached] = np.interp(data.time_s[reached], t, series)
+        return out
+
+    def residual_V(self, values: Sequence[float], data: MeasuredDischarge) -> np.ndarray:
+        """Model minus measured voltage at the samples of ``data`` [V]; :data:`FAILED_RESIDUAL_V`
+        where the solve failed or had stopped (a termination event) before the sample."""
+        voltage = self.simulate(values, data)
+        if voltage is None:
+            return np.full(data.time_s.shape, FAILED_RESIDUAL_V)
+        residual = voltage - data.voltage_V
         residual[~np.isfinite(residual)] = FAILED_RESIDUAL_V
         return residual
 
@@ -420,6 +442,8 @@ class CalibrationResult:
     validation: dict[str, dict[str, float]]
     validation_initial: dict[str, dict[str, float]]  # the same tests at the initial (uncalibrated) values
     identifiability: dict[str, Any]  # see identifiability()
+    thermal: dict[str, Any]  # the thermal model and why (see choose_thermal())
+    mesh: dict[str, Any]  # the mesh and its convergence check (see converged_mesh())
     nfev: int
     wall_time_s: float
     least_squares_settings: dict[str, Any]
@@ -490,6 +514,8 @@ class CalibrationResult:
             "validation": [{"data": d.to_record(), **self.validation[d.name],
                             "uncalibrated": self.validation_initial[d.name]} for d in self.validation_data],
             "identifiability": self.identifiability,
+            "thermal": self.thermal,
+            "mesh": self.mesh,
         }
 
     def worse_on_validation(self) -> list[str]:
@@ -564,6 +590,90 @@ def identifiability(residual: Callable[[np.ndarray], np.ndarray], x0: np.ndarray
             "not_identifiable": reasons, "min_sensitivity_V": min_sensitivity_V, "max_correlation": max_correlation}
 
 
+class MeshNotConverged(UserWarning):
+    """The mesh convergence check ran out of refinements (or a finer mesh failed to solve)."""
+
+
+def choose_thermal(make_runner: Callable[[Mapping[str, str]], _ModelRunner], options: Mapping[str, str],
+                   tests: Sequence[MeasuredDischarge], values: Sequence[float], thermal: str,
+                   max_isothermal_rise_K: float) -> tuple[dict[str, str], dict[str, Any]]:
+    """The model options with the thermal model the tests need, and the record of the choice.
+
+    ``thermal``: ``"isothermal"`` or ``"lumped"`` as given; ``"auto"``: the lumped model is run on
+    every test at ``values`` (the initial ones) and chosen if the cell warms by more than
+    ``max_isothermal_rise_K`` in any of them (its volume-averaged temperature above the test's).
+    A ``"thermal"`` model option, if given, is kept as it is. The isothermal model is PyBaMM's
+    default: it adds no option.
+    """
+    options = dict(options)
+    if "thermal" in options:
+        return options, {"model": options["thermal"], "chosen_by": "model_options"}
+    if thermal not in ("auto", "isothermal", "lumped"):
+        raise ValueError(f"thermal must be 'auto', 'isothermal' or 'lumped', got {thermal!r}")
+    if thermal != "auto":
+        if thermal == "lumped":
+            options["thermal"] = thermal
+        return options, {"model": thermal, "chosen_by": "thermal argument"}
+    runner = make_runner({**options, "thermal": "lumped"})
+    rise: dict[str, float | None] = {}
+    for test in tests:
+        temperature = runner.simulate(values, test, TEMPERATURE)
+        rise[test.name] = (None if temperature is None or not np.isfinite(temperature).any() else
+                           float(np.nanmax(temperature) - test.test_temperature_K))
+    warm = [name for name, r in rise.items() if r is not None and r > max_isothermal_rise_K]
+    if warm:
+        options["thermal"] = "lumped"
+    return options, {"model": "lumped" if warm else "isothermal", "chosen_by": "temperature rise of the lumped model",
+                     "rise_K": rise, "max_isothermal_rise_K": max_isothermal_rise_K, "warming_tests": warm}
+
+
+def converged_mesh(make_runner: Callable[[Mapping[str, int]], _ModelRunner], start: Mapping[str, int],
+                   tests: Sequence[MeasuredDischarge], values: Sequence[float], tolerance_V: float,
+                   max_refinements: int) -> tuple[_ModelRunner, dict[str, Any]]:
+    """The runner on the coarsest mesh whose voltages (at every test's samples, at ``values``)
+    change by less than ``tolerance_V`` RMS when every mesh count is doubled, and the record of
+    the check. Without convergence within ``max_refinements`` (or when a finer mesh fails to
+    solve) the finest mesh that solved is used, with a :class:`MeshNotConverged` warning."""
+    import warnings
+
+    def voltages(runner: _ModelRunner) -> np.ndarray | None:
+        parts = [runner.simulate(values, test) for test in tests]
+        return None if any(p is None for p in parts) else np.concatenate(parts)
+
+    pts = dict(start)
+    runner = make_runner(pts)
+    coarse = voltages(runner)
+    checks: list[dict[str, Any]] = []
+    record: dict[str, Any] = {"checked": True, "tolerance_V": tolerance_V, "checks": checks,
+                              "compared": "voltage at every test's samples, at the initial values, each mesh count "
+                                          "doubled"}
+    for _ in range(max_refinements):
+        finer = {key: 2 * n for key, n in pts.items()}
+        fine_runner = make_runner(finer)
+        fine = voltages(fine_runner)
+        if coarse is None or fine is None:
+            checks.append({"var_pts": finer, "error": "a solve failed on " + ("the coarser" if coarse is None
+                                                                                else "this") + " mesh"})
+            if coarse is None and fine is not None:
+                pts, runner, coarse = finer, fine_runner, fine
+                continue
+            break
+        both = np.isfinite(coarse) & np.isfinite(fine)
+        change = fine[both] - coarse[both]
+        reached_alike = bool(np.array_equal(np.isfinite(coarse), np.isfinite(fine)))
+        rms = float(np.sqrt(np.mean(change ** 2))) if change.size else float("inf")
+        checks.append({"var_pts": finer, "rms_change_V": rms,
+                       "max_change_V": float(np.max(np.abs(change))) if change.size else None,
+                       "same_samples_reached": reached_alike})
+        if rms < tolerance_V and reached_alike:
+            return runner, {**record, "var_pts": pts, "converged": True}
+        pts, runner, coarse = finer, fine_runner, fine
+    warnings.warn(f"mesh not converged to {tolerance_V * 1e3:g} mV within {max_refinements} refinements "
+                  f"({checks[-1] if checks else 'no check'}); the mesh {pts} is used", MeshNotConverged,
+                  stacklevel=3)
+    return runner, {**record, "var_pts": pts, "converged": False}
+
+
 def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: MeasuredDischarge | None = None,
               parameters: Mapping[str, tuple[float, float, float]] | None = None,
               validation: Sequence[MeasuredDischarge] = (), model_options: Mapping[str, str] | None = None,
@@ -572,13 +682,16 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
               rtol: float = 1e-8, atol: float = 1e-10, max_nfev: int = 60, diff_step: float = 1e-3,
               ftol: float = 1e-8, xtol: float = 1e-6, gtol: float = 1e-8,
               prior_weight_V: float = 0.0, min_sensitivity_V: float = 1e-3, max_correlation: float = 0.99,
+              thermal: str = "auto", max_isothermal_rise_K: float = 1.0,
+              mesh_tolerance_V: float | None = 1e-3, max_mesh_refinements: int = 2,
               progress: Callable[[int, float], None] | None = None) -> CalibrationResult:
     """Fit named parameters of a PyBaMM model to a measured constant-current test.
 
     Parameters
     ----------
     model:
-        ``"SPM"``, ``"SPMe"`` or ``"DFN"`` (``pybamm.lithium_ion.*``), isothermal at each test's temperature.
+        ``"SPM"``, ``"SPMe"`` or ``"DFN"`` (``pybamm.lithium_ion.*``), at each test's temperature
+        (ambient and initial), isothermal or with a lumped thermal model (``thermal``).
     parameter_set:
         A PyBaMM parameter-set name.
     data:
@@ -598,7 +711,8 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
     initial_soc:
         Initial SOC of every test, or ``None`` for the parameter set's initial concentrations.
     var_pts, rtol, atol:
-        Mesh and IDAKLU tolerances.
+        Mesh (the counts the convergence check starts from; default the model's own) and IDAKLU
+        tolerances.
     max_nfev, diff_step, ftol, xtol, gtol:
         :func:`scipy.optimize.least_squares` settings (``diff_step`` is the forward-difference
         step as a fraction of each parameter's bound range).
@@ -610,6 +724,16 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
         fitted parameter's distance from its initial value, as a fraction of its bound range,
         adds a residual ``prior_weight_V * sqrt(samples) * distance``: a move across the whole
         range costs as much as ``prior_weight_V`` of RMS error.
+    thermal, max_isothermal_rise_K:
+        ``"auto"`` (default): the lumped thermal model if it predicts that a test (fitted or
+        validation) warms the cell by more than ``max_isothermal_rise_K`` at the initial values,
+        else isothermal; or ``"isothermal"`` / ``"lumped"``. A ``"thermal"`` entry in
+        ``model_options`` wins. The choice and the predicted rises are recorded.
+    mesh_tolerance_V, max_mesh_refinements:
+        Mesh convergence (:func:`converged_mesh`): every mesh count is doubled (at most
+        ``max_mesh_refinements`` times) until the voltages at all tests' samples change by less
+        than ``mesh_tolerance_V`` RMS; the coarser mesh of that pair is used and recorded.
+        ``None``: no check, the mesh as given (e.g. for data generated on that mesh).
     progress:
         Called with (evaluation count, RMS [V]) after every residual evaluation.
 
@@ -641,7 +765,22 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
                 raise ValueError(f"parameter {p.name!r} needs model option {key!r} = {value!r}, got {options[key]!r}")
 
     wall = time.perf_counter()
-    runner = _ModelRunner(model, start.copy(), options, fitted, data, initial_soc, var_pts, rtol, atol)
+    tests = [data, *validation]
+    initial = [p.initial for p in fitted]
+    options, thermal_record = choose_thermal(
+        lambda opts: _ModelRunner(model, start.copy(), opts, fitted, data, initial_soc, var_pts, rtol, atol,
+                                  outputs=(VOLTAGE, TEMPERATURE)),
+        options, tests, initial, thermal, max_isothermal_rise_K)
+
+    def make_runner(pts: Mapping[str, int] | None) -> _ModelRunner:
+        return _ModelRunner(model, start.copy(), options, fitted, data, initial_soc, pts, rtol, atol)
+
+    if mesh_tolerance_V is None:
+        runner, mesh_record = make_runner(var_pts), {"var_pts": dict(var_pts) if var_pts else None, "checked": False}
+    else:
+        defaults = getattr(pybamm.lithium_ion, model)().default_var_pts
+        runner, mesh_record = converged_mesh(make_runner, {**{k: defaults[k] for k in MESH_KEYS}, **(var_pts or {})},
+                                             tests, initial, mesh_tolerance_V, max_mesh_refinements)
     evaluated: dict[bytes, np.ndarray] = {}  # least_squares evaluates x0 again: solve each point once
 
     def residual(unit: np.ndarray) -> np.ndarray:
@@ -669,7 +808,8 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
     jac = np.zeros((initial_residual.size, len(fitted)))
     status, message, at_bound = 0, "no parameter is identifiable from these data: none fitted", np.zeros(len(fitted), bool)
     if free.any():
-        fit = least_squares(objective, x0[free], bounds=(np.zeros(free.sum()), np.ones(free.sum())), **settings)
+        inside = np.clip(x0[free], START_INSIDE, 1.0 - START_INSIDE)
+        fit = least_squares(objective, inside, bounds=(np.zeros(free.sum()), np.ones(free.sum())), **settings)
         unit[free] = fit.x
         jac[:, free] = np.asarray(fit.jac, dtype=float)[:initial_residual.size]
         at_bound[free] = np.asarray(fit.active_mask) != 0
@@ -686,8 +826,7 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
         parameters=fitted, values=values, standard_errors=standard_errors,
         at_bound=[p.name for p, b in zip(fitted, at_bound) if b], fit_data=data, fit_residual_V=fit_residual,
         initial_residual_V=initial_residual, validation_data=list(validation), validation=validation_errors,
-        validation_initial=validation_initial, identifiability=identified,
+        validation_initial=validation_initial, identifiability=identified, thermal=thermal_record, mesh=mesh_record,
         nfev=len(evaluated), wall_time_s=time.perf_counter() - wall,
         least_squares_settings={**settings, "prior_weight_V": prior_weight_V}, status=status, message=message,
-        solver_settings={"name": "IDAKLUSolver", "rtol": rtol, "atol": atol,
-                         "var_pts": dict(var_pts) if var_pts else None})
+        solver_settings={"name": "IDAKLUSolver", "rtol": rtol, "atol": atol, "var_pts": mesh_record["var_pts"]})

@@ -90,6 +90,13 @@ class CalibrationConfig(StrictModel):
                                      "bound range is below this is not fitted (left at its initial value) [V]")
     max_correlation: float = Field(0.99, gt=0, le=1, description="of two parameters correlated beyond this, the "
                                    "less sensitive one is not fitted")
+    thermal: Literal["auto", "isothermal", "lumped"] = Field(
+        "auto", description="thermal model of the calibration; auto: lumped if it warms the cell by more than "
+        "max_isothermal_rise_K in a test, else isothermal")
+    max_isothermal_rise_K: float = Field(1.0, gt=0, description="largest temperature rise [K] a test may cause for "
+                                         "the isothermal model to be chosen (thermal: auto)")
+    mesh_tolerance_V: float | None = Field(1e-3, gt=0, description="mesh refined (counts doubled) until the voltage "
+                                           "at the tests' samples changes by less than this RMS [V]; null: no check")
 
 
 class ReductionConfig(StrictModel):
@@ -207,7 +214,8 @@ class CalibrationRejected(ValueError):
 
 def calibrate_source(config: ReductionConfig) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
     """Run step 1: (PyBaMM overrides with the calibrated values, the model options the fitted
-    parameters need (e.g. a contact resistance), the calibration's record)."""
+    parameters need (e.g. a contact resistance; not the calibration's thermal model), the
+    calibration's record)."""
     from fmutwin.reduction import calibrate as cal
 
     cfg = config.calibration
@@ -221,7 +229,9 @@ def calibrate_source(config: ReductionConfig) -> tuple[dict[str, Any], dict[str,
     result = cal.calibrate(model=config.model, parameter_set=config.parameter_set, data=fit,
                            parameters=dict(cfg.parameters), validation=held_out, max_nfev=cfg.max_nfev,
                            parameter_overrides=config.parameter_overrides, prior_weight_V=cfg.prior_weight_V,
-                           min_sensitivity_V=cfg.min_sensitivity_V, max_correlation=cfg.max_correlation)
+                           min_sensitivity_V=cfg.min_sensitivity_V, max_correlation=cfg.max_correlation,
+                           thermal=cfg.thermal, max_isothermal_rise_K=cfg.max_isothermal_rise_K,
+                           mesh_tolerance_V=cfg.mesh_tolerance_V)
     for name, reason in result.identifiability["not_identifiable"].items():
         log.warning("calibration: %s is not identifiable from %s (%s); left at its initial value", name,
                     measured.name, reason)
@@ -234,7 +244,10 @@ def calibrate_source(config: ReductionConfig) -> tuple[dict[str, Any], dict[str,
                                       f"{n}: {result.validation[n]['rms_V'] * 1e3:.2f} mV RMS calibrated vs "
                                       f"{result.validation_initial[n]['rms_V'] * 1e3:.2f} mV uncalibrated"
                                       for n in worse))
-    return result.parameter_overrides(), dict(result.model_options), result.to_record()
+    # the experiments keep their own thermal model (isothermal at each table temperature): the
+    # calibration's was chosen for its tests' conditions
+    options = {k: v for k, v in result.model_options.items() if k != "thermal"}
+    return result.parameter_overrides(), options, result.to_record()
 
 
 @dataclass

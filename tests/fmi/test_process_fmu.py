@@ -249,12 +249,14 @@ def test_echem_state_restore_is_bit_identical(open_fmu, echem_fmus):
     assert first == restored == deserialised
 
 
-@pytest.mark.parametrize("spin_s", ["0", "0.01"])
-def test_the_proxy_sleeping_or_polling_for_answers_gives_the_same_run(spin_s, open_fmu, process_cell_fmu, us06_profile,
-                                                                      monkeypatch):
-    """FMUTWIN_PROXY_SPIN_S=0: the proxy always sleeps in poll() for the worker's answer; 0.01: it
-    polls up to 10 ms (longer than any step here) without sleeping."""
+@pytest.mark.parametrize("spin_s, worker_spin_s", [("0", "0"), ("0.01", "0.01"), ("abc", "")])
+def test_the_proxy_sleeping_or_polling_for_answers_gives_the_same_run(spin_s, worker_spin_s, open_fmu, process_cell_fmu,
+                                                                      us06_profile, monkeypatch):
+    """FMUTWIN_PROXY_SPIN_S / FMUTWIN_WORKER_SPIN_S=0: the proxy and the worker always sleep for the
+    other's next message; 0.01: they poll up to 10 ms (longer than any step here) without sleeping;
+    values that are not numbers are the defaults."""
     monkeypatch.setenv("FMUTWIN_PROXY_SPIN_S", spin_s)
+    monkeypatch.setenv("FMUTWIN_WORKER_SPIN_S", worker_spin_s)
     time_s, current = us06_profile[0][:121], us06_profile[1][:120]
     host = open_fmu(process_cell_fmu(2))
     host.initialize()
@@ -368,8 +370,13 @@ def test_a_killed_worker_gives_an_error_status(open_fmu, process_cell_fmu):
         host.get("batteryVoltage")
 
 
-def test_a_hung_worker_times_out(open_fmu, process_cell_fmu, monkeypatch):
+@pytest.mark.parametrize("proxy_spin_s", [None, "inf", "1e9"])
+def test_a_hung_worker_times_out(proxy_spin_s, open_fmu, process_cell_fmu, monkeypatch):
+    """Also when the proxy is told to poll for ever (FMUTWIN_PROXY_SPIN_S=inf or 1e9): it polls at most
+    0.1 s, and never past the timeout."""
     monkeypatch.setenv("FMUTWIN_WORKER_TIMEOUT_S", "1")
+    if proxy_spin_s:
+        monkeypatch.setenv("FMUTWIN_PROXY_SPIN_S", proxy_spin_s)
     before = _worker_pids()
     host = open_fmu(process_cell_fmu(3))
     host.initialize()

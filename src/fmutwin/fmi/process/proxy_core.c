@@ -36,6 +36,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -62,8 +63,9 @@ enum { ST_OK = 0, ST_WARNING = 1, ST_DISCARD = 2, ST_ERROR = 3, ST_FATAL = 4 };
 
 #define PYTHON_FILE "fmutwin_python.txt"
 #define DEFAULT_TIMEOUT_S 600.0
-#define MAX_UNANSWERED 64 /* settings sent without waiting for their answers, at most */
+#define MAX_UNANSWERED 64 /* settings queued or sent without waiting for their answers, at most */
 #define DEFAULT_SPIN_S 1e-3
+#define MAX_SPIN_S 0.1
 #define N_OPS 16
 
 static const char BOOTSTRAP[] =
@@ -103,7 +105,7 @@ typedef struct {
     pid_t pid;
     int fd;
     int started, broken;
-    int unanswered;  /* settings sent whose answers are still to be read */
+    int unanswered;  /* settings queued or sent whose answers are still to be read */
     /* the Real outputs as the last step left them (sent with its answer), until the next request
        that is not a get: getting them needs no round trip */
     int cache_valid;
@@ -118,6 +120,7 @@ typedef struct {
     size_t inbox_at;
     double spin_s;          /* the longest one wait polls without sleeping */
     double expected[N_OPS]; /* per request code: how long its answers took to come (a moving average) */
+    int measure;            /* the next wait is the first of an exchange: it updates `expected` */
     char **strings;  /* strings of the last String get (valid until the next call) */
     size_t n_strings;
     double time;     /* the last successful communication point */
@@ -193,6 +196,18 @@ static double monotonic_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* A duration in seconds from the environment variable `name`: `fallback` when it is unset, not a
+ * number, negative or not finite; at most `most`. */
+static double seconds_setting(const char *name, double fallback, double most) {
+    const char *text = getenv(name);
+    char *end;
+    double value;
+    if (!text || !*text) return fallback;
+    value = strtod(text, &end);
+    if (*end || !isfinite(value) || value < 0) return fallback;
+    return value < most ? value : most;
+}
+
 static int executable(const char *path) {
     struct stat st;
     return path && *path && stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
@@ -203,7 +218,7 @@ static int executable(const char *path) {
 static Proxy *proxy_new(const char *name, const char *resources, int fmi_version, int visible, int logging_on,
                         LogFunction log, void *log_env) {
     Proxy *p = calloc(1, sizeof *p);
-    const char *timeout = getenv("FMUTWIN_WORKER_TIMEOUT_S"), *spin = getenv("FMUTWIN_PROXY_SPIN_S");
+    const char *timeout = getenv("FMUTWIN_WORKER_TIMEOUT_S");
     if (!p) return NULL;
     p->instance_name = copy_string(name);
     p->resources = resource_path(resources);
@@ -216,7 +231,7 @@ static Proxy *proxy_new(const char *name, const char *resources, int fmi_version
     p->pid = -1;
     p->fd = -1;
     p->timeout_s = timeout && atof(timeout) > 0 ? atof(timeout) : DEFAULT_TIMEOUT_S;
-    p->spin_s = spin && atof(spin) >= 0 ? atof(spin) : DEFAULT_SPIN_S;
+    p->spin_s = seconds_setting("FMUTWIN_PROXY_SPIN_S", DEFAULT_SPIN_S, MAX_SPIN_S);
     if (!p->instance_name || !p->resources || !p->python) return NULL;
     return p;
 }
@@ -234,6 +249,7 @@ static void stop_worker(Proxy *p) {
     p->fd = -1;
     p->inbox.size = p->inbox_at = 0;
     p->outgoing.size = 0;
+    p->cache_valid = 0;
     if (p->pid > 0) {
         double deadline = monotonic_s() + 5.0;
         int status;
@@ -300,16 +316,20 @@ static int sleep_until_readable(int fd, double seconds) {
 
 /* Wait until the worker's answer to a request `op` can be read: 1, or 0 with errno ETIMEDOUT at
  * the deadline (or poll's errno). Hybrid polling (see the top of this file): sleep until spin_s/2
- * before the answer is expected, then poll without sleeping for up to spin_s, then sleep. */
+ * before the answer is expected, then poll without sleeping for up to spin_s, then sleep. The
+ * expected time is that of `op`'s earlier exchanges, from their requests' write to their first
+ * answer bytes (the worker writes the answers to a batch of settings and a request together). */
 static int wait_readable(Proxy *p, unsigned char op, double deadline) {
     struct pollfd fds = {p->fd, POLLIN, 0};
     double start = monotonic_s(), *expected = &p->expected[op % N_OPS], nap, waited;
+    int measure = p->measure;
     int ready = poll(&fds, 1, 0);
     if (ready == 0 && p->spin_s > 0) {
         nap = *expected - 0.5 * p->spin_s;
         if (nap > 0 && start + nap < deadline) ready = sleep_until_readable(p->fd, nap);
         if (ready == 0) {
             double spin_end = monotonic_s() + p->spin_s;
+            if (spin_end > deadline) spin_end = deadline;
             while ((ready = poll(&fds, 1, 0)) == 0 && monotonic_s() < spin_end) sched_yield();
         }
     }
@@ -319,13 +339,16 @@ static int wait_readable(Proxy *p, unsigned char op, double deadline) {
         ready = sleep_until_readable(p->fd, left);
     }
     if (ready < 0) return 0;
-    waited = monotonic_s() - start;
-    *expected = *expected > 0 ? 0.75 * *expected + 0.25 * waited : waited;
+    if (measure) { /* the first wait of an exchange: how long the worker took to answer */
+        p->measure = 0;
+        waited = monotonic_s() - start;
+        *expected = *expected > 0 ? 0.75 * *expected + 0.25 * waited : waited;
+    }
     return 1;
 }
 
-/* Read n bytes of the answer to `op` before the deadline; 0 with errno ETIMEDOUT, or 0 at end of
- * file (errno 0). Receives whatever has arrived (all of an answer and its log lines, mostly) into
+/* Read n bytes of the answer to `op` before the deadline; 0 with errno ETIMEDOUT, 0 at end of
+ * file (errno 0), or 0 with another errno (ENOMEM, a poll or recv error). Receives whatever has arrived (all of an answer and its log lines, mostly) into
  * the inbox at once. */
 static int read_all(Proxy *p, unsigned char op, unsigned char *data, size_t n, double deadline) {
     while (n) {
@@ -359,11 +382,22 @@ static int queue_request(Proxy *p, unsigned char op, const unsigned char *payloa
            buffer_put(&p->outgoing, payload, n);
 }
 
-/* Send the queued requests in one write (the worker wakes once for a setting and the step after it). */
-static int flush_requests(Proxy *p) {
+/* Send the queued requests in one write (the worker wakes once for a setting and the step after
+ * it), before the deadline (a worker that stops reading does not hang the host). */
+static int flush_requests(Proxy *p, double deadline) {
     size_t at = 0;
     while (at < p->outgoing.size) {
-        ssize_t k = send(p->fd, p->outgoing.data + at, p->outgoing.size - at, MSG_NOSIGNAL);
+        ssize_t k = send(p->fd, p->outgoing.data + at, p->outgoing.size - at, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd fds = {p->fd, POLLOUT, 0};
+            double left = deadline - monotonic_s();
+            struct timespec t;
+            if (left <= 0) return 0;
+            t.tv_sec = (time_t)left;
+            t.tv_nsec = (long)((left - (double)t.tv_sec) * 1e9);
+            if (ppoll(&fds, 1, &t, NULL) < 0 && errno != EINTR) return 0;
+            continue;
+        }
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) return 0;
         at += (size_t)k;
@@ -410,11 +444,12 @@ static int read_answer(Proxy *p, unsigned char op, double deadline) {
 }
 
 
-/* Wait for the answers of the settings sent without waiting (see proxy_request); their worst status. */
-static int collect_settings(Proxy *p, double deadline) {
+/* Wait for the answers of the settings sent without waiting (see proxy_request), sent with a
+ * request `op`; their worst status. */
+static int collect_settings(Proxy *p, unsigned char op, double deadline) {
     int worst = ST_OK;
     while (p->unanswered > 0 && !p->broken) {
-        int status = read_answer(p, OP_SET, deadline);
+        int status = read_answer(p, op, deadline);
         p->unanswered--;
         if (status > worst) worst = status;
     }
@@ -428,8 +463,9 @@ static int exchange(Proxy *p, unsigned char op, const unsigned char *payload, si
     double deadline = monotonic_s() + p->timeout_s;
     int earlier, status;
     if (!queue_request(p, op, payload, n)) return worker_failed(p, "out of memory");
-    if (!flush_requests(p)) return worker_failed(p, "cannot send the request");
-    earlier = collect_settings(p, deadline);
+    if (!flush_requests(p, deadline)) return worker_failed(p, "cannot send the request");
+    p->measure = 1;
+    earlier = collect_settings(p, op, deadline);
     if (p->broken) return ST_ERROR;
     status = read_answer(p, op, deadline);
     if (earlier > ST_WARNING)
@@ -606,8 +642,10 @@ static int proxy_request(Proxy *p, unsigned char op, const void *payload, size_t
     if (!ensure_worker(p)) return ST_ERROR;
     if (p->unanswered >= MAX_UNANSWERED) { /* the worker's answers must not fill the socket */
         int earlier;
-        if (!flush_requests(p)) return worker_failed(p, "cannot send the request");
-        earlier = collect_settings(p, monotonic_s() + p->timeout_s);
+        double deadline = monotonic_s() + p->timeout_s;
+        if (!flush_requests(p, deadline)) return worker_failed(p, "cannot send the request");
+        p->measure = 1;
+        earlier = collect_settings(p, OP_SET, deadline);
         if (earlier > ST_WARNING) return earlier;
     }
     if (!queue_request(p, op, (const unsigned char *)payload, n)) return worker_failed(p, "out of memory");

@@ -64,6 +64,15 @@ def missing_package(exc: BaseException) -> str:
     return f"the Python worker {sys.executable} failed: {type(exc).__name__}: {exc}"
 
 
+def spin_setting(text: str | None) -> float:
+    """FMUTWIN_WORKER_SPIN_S: seconds, at most 0.1; SPIN_S when unset, not a number or negative."""
+    try:
+        value = float(text) if text else SPIN_S
+    except ValueError:
+        return SPIN_S
+    return min(value, 0.1) if value >= 0 else SPIN_S  # NaN compares false: the default
+
+
 class Channel:
     """Framed requests and answers on the worker's socket.
 
@@ -76,7 +85,7 @@ class Channel:
         self.buffer = bytearray()  # received, not yet taken
         self.outbox = bytearray()  # answers not yet sent
         self.chunk = bytearray(1 << 16)
-        self.spin_s = float(os.environ.get("FMUTWIN_WORKER_SPIN_S", SPIN_S))
+        self.spin_s = spin_setting(os.environ.get("FMUTWIN_WORKER_SPIN_S"))
         self.gap_s = 0.0  # how long the host took to send its next request (a moving average)
 
     def _fill(self) -> bool:
@@ -86,8 +95,9 @@ class Channel:
         that sleeps must be woken (tens of microseconds on a virtual machine) and computes slower
         for a while after. It polls for twice the host's usual time to its next request (a host
         that steps other FMUs in between takes longer than one stepping this one in a loop), at
-        least SHORT_SPIN_S, at most ``spin_s``, and only SHORT_SPIN_S if that time is longer than
-        ``spin_s``: a worker whose host is busy elsewhere for long sleeps, not keeping a core busy."""
+        least SHORT_SPIN_S (unless ``spin_s`` is shorter), at most ``spin_s``, and only SHORT_SPIN_S
+        if that time is longer than ``spin_s``: a worker whose host is busy elsewhere for long
+        sleeps, not keeping a core busy."""
         if self.outbox:
             self.sock.sendall(self.outbox)
             self.outbox.clear()
@@ -370,6 +380,10 @@ def serve(fd: int = 3) -> None:
         worker.serve()
     except (BrokenPipeError, ConnectionResetError):  # the FMU side is gone: nothing to answer
         pass
-    except Exception:  # noqa: BLE001 - a worker bug: its traceback to the host's stderr, then exit
+    except BaseException:  # a worker bug or a slave that exits: its traceback to the host's stderr
         traceback.print_exc()
+        try:  # the answers and log lines already written reach the host before it hears of the end
+            sock.sendall(worker.channel.outbox)
+        except OSError:
+            pass
         raise SystemExit(1) from None

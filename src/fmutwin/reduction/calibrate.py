@@ -398,14 +398,19 @@ class _ModelRunner:
         return out
 
     def residual_V(self, values: Sequence[float], data: MeasuredDischarge) -> np.ndarray:
-        """Model minus measured voltage at the samples of ``data`` [V]; :data:`FAILED_RESIDUAL_V`
-        where the solve failed or had stopped (a termination event) before the sample."""
-        voltage = self.simulate(values, data)
-        if voltage is None:
-            return np.full(data.time_s.shape, FAILED_RESIDUAL_V)
-        residual = voltage - data.voltage_V
-        residual[~np.isfinite(residual)] = FAILED_RESIDUAL_V
-        return residual
+        """Model minus measured voltage at the samples of ``data`` [V] (see :func:`residual_of`)."""
+        return residual_of(self.simulate(values, data), data)
+
+
+def residual_of(voltage: np.ndarray | None, data: MeasuredDischarge) -> np.ndarray:
+    """``voltage`` (from :meth:`_ModelRunner.simulate`) minus the measured voltage [V];
+    :data:`FAILED_RESIDUAL_V` where the solve failed or had stopped (a termination event) before
+    the sample."""
+    if voltage is None:
+        return np.full(data.time_s.shape, FAILED_RESIDUAL_V)
+    residual = voltage - data.voltage_V
+    residual[~np.isfinite(residual)] = FAILED_RESIDUAL_V
+    return residual
 
 
 # -- result --------------------------------------------------------------------------------------
@@ -518,6 +523,12 @@ class CalibrationResult:
             "mesh": self.mesh,
         }
 
+    def parameter_options(self) -> dict[str, str]:
+        """The model options the calibrated values need wherever they are used (a contact
+        resistance's), without the thermal model chosen for the calibration's own tests."""
+        chosen_here = self.thermal.get("chosen_by") != "model_options"
+        return {k: v for k, v in self.model_options.items() if not (k == "thermal" and chosen_here)}
+
     def worse_on_validation(self) -> list[str]:
         """The validation tests on which the calibrated model is worse (RMS) than the uncalibrated one."""
         return [name for name, err in self.validation.items() if err["rms_V"] > self.validation_initial[name]["rms_V"]]
@@ -629,20 +640,22 @@ def choose_thermal(make_runner: Callable[[Mapping[str, str]], _ModelRunner], opt
 
 def converged_mesh(make_runner: Callable[[Mapping[str, int]], _ModelRunner], start: Mapping[str, int],
                    tests: Sequence[MeasuredDischarge], values: Sequence[float], tolerance_V: float,
-                   max_refinements: int) -> tuple[_ModelRunner, dict[str, Any]]:
+                   max_refinements: int) -> tuple[_ModelRunner, dict[str, Any], list[np.ndarray | None]]:
     """The runner on the coarsest mesh whose voltages (at every test's samples, at ``values``)
-    change by less than ``tolerance_V`` RMS when every mesh count is doubled, and the record of
-    the check. Without convergence within ``max_refinements`` (or when a finer mesh fails to
-    solve) the finest mesh that solved is used, with a :class:`MeshNotConverged` warning."""
+    change by less than ``tolerance_V`` RMS when every mesh count is doubled, the record of the
+    check, and that runner's voltages per test (None where a solve failed). Without convergence
+    within ``max_refinements`` (or when a finer mesh fails to solve) the finest mesh that solved
+    is used, with a :class:`MeshNotConverged` warning."""
     import warnings
 
-    def voltages(runner: _ModelRunner) -> np.ndarray | None:
+    def solved(runner: _ModelRunner) -> tuple[list[np.ndarray | None], np.ndarray | None]:
+        """The runner's voltages per test, and all of them together (None if a solve failed)."""
         parts = [runner.simulate(values, test) for test in tests]
-        return None if any(p is None for p in parts) else np.concatenate(parts)
+        return parts, None if any(p is None for p in parts) else np.concatenate(parts)
 
     pts = dict(start)
     runner = make_runner(pts)
-    coarse = voltages(runner)
+    kept, coarse = solved(runner)
     checks: list[dict[str, Any]] = []
     record: dict[str, Any] = {"checked": True, "tolerance_V": tolerance_V, "checks": checks,
                               "compared": "voltage at every test's samples, at the initial values, each mesh count "
@@ -650,12 +663,12 @@ def converged_mesh(make_runner: Callable[[Mapping[str, int]], _ModelRunner], sta
     for _ in range(max_refinements):
         finer = {key: 2 * n for key, n in pts.items()}
         fine_runner = make_runner(finer)
-        fine = voltages(fine_runner)
+        parts, fine = solved(fine_runner)
         if coarse is None or fine is None:
             checks.append({"var_pts": finer, "error": "a solve failed on " + ("the coarser" if coarse is None
                                                                                 else "this") + " mesh"})
             if coarse is None and fine is not None:
-                pts, runner, coarse = finer, fine_runner, fine
+                pts, runner, coarse, kept = finer, fine_runner, fine, parts
                 continue
             break
         both = np.isfinite(coarse) & np.isfinite(fine)
@@ -666,12 +679,12 @@ def converged_mesh(make_runner: Callable[[Mapping[str, int]], _ModelRunner], sta
                        "max_change_V": float(np.max(np.abs(change))) if change.size else None,
                        "same_samples_reached": reached_alike})
         if rms < tolerance_V and reached_alike:
-            return runner, {**record, "var_pts": pts, "converged": True}
-        pts, runner, coarse = finer, fine_runner, fine
+            return runner, {**record, "var_pts": pts, "converged": True}, kept
+        pts, runner, coarse, kept = finer, fine_runner, fine, parts
     warnings.warn(f"mesh not converged to {tolerance_V * 1e3:g} mV within {max_refinements} refinements "
                   f"({checks[-1] if checks else 'no check'}); the mesh {pts} is used", MeshNotConverged,
                   stacklevel=3)
-    return runner, {**record, "var_pts": pts, "converged": False}
+    return runner, {**record, "var_pts": pts, "converged": False}, kept
 
 
 def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: MeasuredDischarge | None = None,
@@ -766,7 +779,8 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
 
     wall = time.perf_counter()
     tests = [data, *validation]
-    initial = [p.initial for p in fitted]
+    x0 = np.array([float(p.to_unit(p.initial)) for p in fitted])
+    initial = [p.from_unit(u) for p, u in zip(fitted, x0)]  # the start as the optimiser's coordinates give it
     options, thermal_record = choose_thermal(
         lambda opts: _ModelRunner(model, start.copy(), opts, fitted, data, initial_soc, var_pts, rtol, atol,
                                   outputs=(VOLTAGE, TEMPERATURE)),
@@ -777,23 +791,26 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
 
     if mesh_tolerance_V is None:
         runner, mesh_record = make_runner(var_pts), {"var_pts": dict(var_pts) if var_pts else None, "checked": False}
+        initial_residuals = {d.name: runner.residual_V(initial, d) for d in tests}
     else:
         defaults = getattr(pybamm.lithium_ion, model)().default_var_pts
-        runner, mesh_record = converged_mesh(make_runner, {**{k: defaults[k] for k in MESH_KEYS}, **(var_pts or {})},
-                                             tests, initial, mesh_tolerance_V, max_mesh_refinements)
+        runner, mesh_record, voltages = converged_mesh(
+            make_runner, {**{k: defaults[k] for k in MESH_KEYS}, **(var_pts or {})}, tests, initial,
+            mesh_tolerance_V, max_mesh_refinements)
+        initial_residuals = {d.name: residual_of(v, d) for d, v in zip(tests, voltages)}  # solved by the check
     evaluated: dict[bytes, np.ndarray] = {}  # least_squares evaluates x0 again: solve each point once
 
     def residual(unit: np.ndarray) -> np.ndarray:
         key = np.asarray(unit, dtype=float).tobytes()
         if key not in evaluated:
-            evaluated[key] = runner.residual_V([p.from_unit(u) for p, u in zip(fitted, unit)], data)
+            evaluated[key] = (initial_residuals[data.name] if key == x0.tobytes() else
+                              runner.residual_V([p.from_unit(u) for p, u in zip(fitted, unit)], data))
             if progress is not None:
                 progress(len(evaluated), float(np.sqrt(np.mean(evaluated[key] ** 2))))
         return evaluated[key]
 
     settings = {"method": "trf", "jac": "2-point", "loss": "linear", "x_scale": 1.0, "diff_step": diff_step,
                 "ftol": ftol, "xtol": xtol, "gtol": gtol, "max_nfev": max_nfev}
-    x0 = np.array([float(p.to_unit(p.initial)) for p in fitted])
     initial_residual = residual(x0)
     identified = identifiability(residual, x0, [p.name for p in fitted], diff_step, min_sensitivity_V, max_correlation)
     free = np.array([name not in identified["not_identifiable"] for name in identified["names"]])
@@ -818,7 +835,7 @@ def calibrate(model: str = "DFN", parameter_set: str = "Ecker2015", data: Measur
     ordered = [values[p.name] for p in fitted]
     fit_residual = residual(unit)
     validation_errors = {d.name: error_summary(runner.residual_V(ordered, d)) for d in validation}
-    validation_initial = {d.name: error_summary(runner.residual_V([p.initial for p in fitted], d)) for d in validation}
+    validation_initial = {d.name: error_summary(initial_residuals[d.name]) for d in validation}
     standard_errors = _standarderror_summary(fitted, ordered, jac, fit_residual, at_bound | ~free)
     return CalibrationResult(
         model=model, model_options=options, parameter_set=parameter_set,

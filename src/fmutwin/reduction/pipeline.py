@@ -244,10 +244,8 @@ def calibrate_source(config: ReductionConfig) -> tuple[dict[str, Any], dict[str,
                                       f"{n}: {result.validation[n]['rms_V'] * 1e3:.2f} mV RMS calibrated vs "
                                       f"{result.validation_initial[n]['rms_V'] * 1e3:.2f} mV uncalibrated"
                                       for n in worse))
-    # the experiments keep their own thermal model (isothermal at each table temperature): the
-    # calibration's was chosen for its tests' conditions
-    options = {k: v for k, v in result.model_options.items() if k != "thermal"}
-    return result.parameter_overrides(), options, result.to_record()
+    # the experiments keep their own thermal model (isothermal at each table temperature)
+    return result.parameter_overrides(), result.parameter_options(), result.to_record()
 
 
 @dataclass

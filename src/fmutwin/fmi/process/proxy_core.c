@@ -304,9 +304,9 @@ static int worker_failed(Proxy *p, const char *what) {
     return ST_ERROR;
 }
 
-/* Sleep in ppoll() until fd is readable, for at most `seconds`; ppoll's result. */
-static int sleep_until_readable(int fd, double seconds) {
-    struct pollfd fds = {fd, POLLIN, 0};
+/* Sleep in ppoll() until fd has `events` (POLLIN, POLLOUT), for at most `seconds`; ppoll's result. */
+static int sleep_until(int fd, short events, double seconds) {
+    struct pollfd fds = {fd, events, 0};
     struct timespec t;
     if (seconds > 1e6) seconds = 1e6;
     t.tv_sec = (time_t)seconds;
@@ -326,7 +326,7 @@ static int wait_readable(Proxy *p, unsigned char op, double deadline) {
     int ready = poll(&fds, 1, 0);
     if (ready == 0 && p->spin_s > 0) {
         nap = *expected - 0.5 * p->spin_s;
-        if (nap > 0 && start + nap < deadline) ready = sleep_until_readable(p->fd, nap);
+        if (nap > 0 && start + nap < deadline) ready = sleep_until(p->fd, POLLIN, nap);
         if (ready == 0) {
             double spin_end = monotonic_s() + p->spin_s;
             if (spin_end > deadline) spin_end = deadline;
@@ -336,7 +336,7 @@ static int wait_readable(Proxy *p, unsigned char op, double deadline) {
     while (ready == 0 || (ready < 0 && errno == EINTR)) {
         double left = deadline - monotonic_s();
         if (left <= 0) { errno = ETIMEDOUT; return 0; }
-        ready = sleep_until_readable(p->fd, left);
+        ready = sleep_until(p->fd, POLLIN, left);
     }
     if (ready < 0) return 0;
     if (measure) { /* the first wait of an exchange: how long the worker took to answer */
@@ -348,8 +348,8 @@ static int wait_readable(Proxy *p, unsigned char op, double deadline) {
 }
 
 /* Read n bytes of the answer to `op` before the deadline; 0 with errno ETIMEDOUT, 0 at end of
- * file (errno 0), or 0 with another errno (ENOMEM, a poll or recv error). Receives whatever has arrived (all of an answer and its log lines, mostly) into
- * the inbox at once. */
+ * file (errno 0), or 0 with another errno (ENOMEM, a poll or recv error). Receives whatever
+ * has arrived (all of an answer and its log lines, mostly) into the inbox at once. */
 static int read_all(Proxy *p, unsigned char op, unsigned char *data, size_t n, double deadline) {
     while (n) {
         size_t have = p->inbox.size - p->inbox_at, k;
@@ -374,12 +374,16 @@ static int read_all(Proxy *p, unsigned char op, unsigned char *data, size_t n, d
     return 1;
 }
 
+/* Append a framed request (code, payload length, payload) to `b`; 0 when out of memory. */
+static int put_frame(Buffer *b, unsigned char op, const void *payload, size_t n) {
+    uint32_t length = (uint32_t)n;
+    return buffer_put(b, &op, 1) && buffer_put(b, &length, 4) && buffer_put(b, payload, n);
+}
+
 /* Frame a request into the outgoing buffer; flush_requests sends it. */
 static int queue_request(Proxy *p, unsigned char op, const unsigned char *payload, size_t n) {
-    uint32_t length = (uint32_t)n;
     if (op != OP_GET) p->cache_valid = 0; /* anything else may change what the outputs are */
-    return buffer_put(&p->outgoing, &op, 1) && buffer_put(&p->outgoing, &length, 4) &&
-           buffer_put(&p->outgoing, payload, n);
+    return put_frame(&p->outgoing, op, payload, n);
 }
 
 /* Send the queued requests in one write (the worker wakes once for a setting and the step after
@@ -389,13 +393,8 @@ static int flush_requests(Proxy *p, double deadline) {
     while (at < p->outgoing.size) {
         ssize_t k = send(p->fd, p->outgoing.data + at, p->outgoing.size - at, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct pollfd fds = {p->fd, POLLOUT, 0};
             double left = deadline - monotonic_s();
-            struct timespec t;
-            if (left <= 0) return 0;
-            t.tv_sec = (time_t)left;
-            t.tv_nsec = (long)((left - (double)t.tv_sec) * 1e9);
-            if (ppoll(&fds, 1, &t, NULL) < 0 && errno != EINTR) return 0;
+            if (left <= 0 || (sleep_until(p->fd, POLLOUT, left) < 0 && errno != EINTR)) return 0;
             continue;
         }
         if (k < 0 && errno == EINTR) continue;
@@ -457,15 +456,21 @@ static int collect_settings(Proxy *p, unsigned char op, double deadline) {
     return worst;
 }
 
+/* Send what is queued, the last request being `op`, and read the answers owed for the settings
+ * before it; their worst status (ST_ERROR when the worker failed). */
+static int send_queued(Proxy *p, unsigned char op, double deadline) {
+    if (!flush_requests(p, deadline)) return worker_failed(p, "cannot send the request");
+    p->measure = 1;
+    return collect_settings(p, op, deadline);
+}
+
 /* One request and its answer, after the answers still owed for earlier settings; the worse of
  * the two statuses (a failed setting is reported, with its log line, by the call after it). */
 static int exchange(Proxy *p, unsigned char op, const unsigned char *payload, size_t n) {
     double deadline = monotonic_s() + p->timeout_s;
     int earlier, status;
     if (!queue_request(p, op, payload, n)) return worker_failed(p, "out of memory");
-    if (!flush_requests(p, deadline)) return worker_failed(p, "cannot send the request");
-    p->measure = 1;
-    earlier = collect_settings(p, op, deadline);
+    earlier = send_queued(p, op, deadline);
     if (p->broken) return ST_ERROR;
     status = read_answer(p, op, deadline);
     if (earlier > ST_WARNING)
@@ -632,20 +637,11 @@ static int proxy_call(Proxy *p, unsigned char op, const void *payload, size_t n)
  * collects its answer (no socket round trip per setting: a failed setting is reported by that
  * next call). */
 static int proxy_request(Proxy *p, unsigned char op, const void *payload, size_t n) {
-    if (!p->started && !p->broken) {
-        uint32_t length = (uint32_t)n;
-        if (!buffer_put(&p->pending, &op, 1) || !buffer_put(&p->pending, &length, 4) ||
-            !buffer_put(&p->pending, payload, n))
-            return worker_failed(p, "out of memory");
-        return ST_OK;
-    }
+    if (!p->started && !p->broken)
+        return put_frame(&p->pending, op, payload, n) ? ST_OK : worker_failed(p, "out of memory");
     if (!ensure_worker(p)) return ST_ERROR;
     if (p->unanswered >= MAX_UNANSWERED) { /* the worker's answers must not fill the socket */
-        int earlier;
-        double deadline = monotonic_s() + p->timeout_s;
-        if (!flush_requests(p, deadline)) return worker_failed(p, "cannot send the request");
-        p->measure = 1;
-        earlier = collect_settings(p, OP_SET, deadline);
+        int earlier = send_queued(p, OP_SET, monotonic_s() + p->timeout_s);
         if (earlier > ST_WARNING) return earlier;
     }
     if (!queue_request(p, op, (const unsigned char *)payload, n)) return worker_failed(p, "out of memory");

@@ -200,8 +200,8 @@ class Worker:
     def instantiate(self, payload: bytes) -> tuple[int, bytes]:
         version, visible, n_name, n_res = struct.unpack_from("=BBII", payload)
         offset = struct.calcsize("=BBII")
-        name = bytes(payload[offset:offset + n_name]).decode()
-        resources = bytes(payload[offset + n_name:offset + n_name + n_res]).decode()
+        name = payload[offset:offset + n_name].decode()
+        resources = payload[offset + n_name:offset + n_name + n_res].decode()
         self.version = version
         self.arguments = {"instance_name": name, "resources": resources, "visible": bool(visible)}
         if resources not in sys.path:
@@ -327,7 +327,7 @@ class Worker:
             values: list[Any] = []
             for _ in range(n):
                 (size,) = struct.unpack_from("=I", payload, offset)
-                values.append(bytes(payload[offset + 4:offset + 4 + size]).decode())
+                values.append(payload[offset + 4:offset + 4 + size].decode())
                 offset += 4 + size
         else:
             values = list(struct.unpack_from(f"={n}{_TYPES[code][2]}", payload, offset))
@@ -369,7 +369,7 @@ class Worker:
         return OK, bytes(self._require()._fmu_state_to_bytes(self._state(payload)))
 
     def deserialize(self, payload: bytes) -> tuple[int, bytes]:
-        return self._keep(self._require()._fmu_state_from_bytes(bytes(payload)))
+        return self._keep(self._require()._fmu_state_from_bytes(payload))
 
 
 def serve(fd: int = 3) -> None:

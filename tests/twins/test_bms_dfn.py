@@ -15,7 +15,7 @@ from fmutwin.data import drive_cycle, power_per_second
 from fmutwin.params.bms import BmsParameters
 from fmutwin.params.cell import CellParameters
 from fmutwin.twins.bms import BmsTwin
-from fmutwin.twins.cell_echem import CellEchemTwin, LimitReached
+from fmutwin.twins.cell_echem import CellEchemTwin
 
 pytestmark = pytest.mark.slow
 
@@ -89,17 +89,17 @@ def test_capacity_from_rest_to_rest_on_the_dfn(reduced_chen2020_three_temperatur
     assert abs(estimate[-1] / true_capacity - 1.0) < 0.01
 
 
-@pytest.mark.parametrize("direction, soc0", [
-    pytest.param("discharge", 0.3, marks=pytest.mark.xfail(
-        strict=True, raises=LimitReached,
-        reason="issue 17: the reduced ECM, fitted to 1.6C, under-predicts the DFN's drop at the 2.9C the BMS then "
-               "allows (14.4 A): the DFN reaches 2.5 V at 331 s; the BMS's 10 mV margin does not cover that")),
-    ("charge", 0.7)])
+@pytest.mark.parametrize("direction, soc0", [("discharge", 0.3), ("discharge", 0.5), ("charge", 0.7)])
 def test_the_dfn_at_the_limit_current_stays_within_its_voltage_limits(reduced_chen2020_three_temperatures,
                                                                       direction, soc0):
     """The DFN plant driven at the BMS's discharge (charge) current limit, as a drive that asks
     for more than it may get: its voltage never leaves the limits the BMS keeps to (2.5-4.2 V),
-    and it comes close (the limit binds), though the estimator's model is the reduced ECM."""
+    and it comes close (the limit binds), though the estimator's model is the reduced ECM.
+
+    From SoC 0.3 and 0.5 the limit is 3C (the rating) until the DFN's electrolyte depletes, and
+    then the DFN falls 40-70 mV per second, far faster than the reduced ECM predicts (issue 17):
+    the voltage feedback holds it (measured: lowest 2.5062 V from 0.3, 2.5053 V from 0.5, highest
+    4.1898 V on charge; without the feedback the DFN reaches 2.5 V after 124 s from 0.3)."""
     cell = CellParameters.load(reduced_chen2020_three_temperatures)
     params = BmsParameters(name="dfn", cell=cell, n_series=1, estimator={"initial_soc": soc0})
     bms, dfn = BmsTwin(params), CellEchemTwin("DFN", "Chen2020", initial_soc=soc0)

@@ -84,6 +84,57 @@ def test_derating_and_the_soc_window_bound_the_limits():
     assert window["charge_current_limit_A"] == 0.0 and window["discharge_current_limit_A"] > 0
 
 
+def run_at_the_limit(direction: str, soc: float, rc_scale: float, feedback: bool, steps: int = 600) -> np.ndarray:
+    """One cell, its plant the BMS's own ECM with the RC resistances scaled by ``rc_scale``, driven
+    at the BMS's limit for ``steps`` seconds; the plant's voltages."""
+    from fmutwin.twins.cell_ecm import CellECMTwin
+
+    cell = default_cell_parameters()
+    plant = CellECMTwin(cell.with_changes(initial={"soc": soc, "temperature_K": 298.15}),
+                        overrides={"rc_resistance_scale": rc_scale})
+    bms = BmsTwin(BmsParameters.from_dict({
+        "name": "bms", "cell": cell.model_dump(mode="json", exclude_none=True), "n_series": 1,
+        "estimator": {"initial_soc": soc}, "charge": {"cv_voltage_V": 4.0},
+        "limits": {"min_cell_voltage_V": V_MIN, "max_cell_voltage_V": V_MAX, "max_discharge_c_rate": 10,
+                   "max_charge_c_rate": 10, "voltage_feedback": feedback}}))
+    sign = 1.0 if direction == "discharge" else -1.0
+    out = bms.step([float(plant.step(0.0, 1.0)["voltage_V"][0])], 298.15, 0.0, 1.0)
+    volts = []
+    for _ in range(steps):
+        current = sign * float(out[f"{direction}_current_limit_A"])
+        volts.append(float(plant.step(current, 1.0)["voltage_V"][0]))
+        out = bms.step([volts[-1]], 298.15, current, 1.0)
+    return np.array(volts)
+
+
+@pytest.mark.parametrize("direction, soc, rc_scale", [("discharge", 0.2, 1.0), ("charge", 0.8, 2.0)])
+def test_the_voltage_feedback_holds_a_plant_the_model_does_not_know_at_its_limits(direction, soc, rc_scale):
+    """Held at the limit for 10 minutes, the model-based limit alone takes the plant past the
+    voltage limit (measured: 2.955 V from SoC 0.2, the plant the model itself, its horizon's
+    limit recomputed every second; 4.1025 V on charge with the RC resistances doubled), the
+    voltage feedback keeps it inside and close (3.0136 V, 4.0899 V)."""
+    with_feedback = run_at_the_limit(direction, soc, rc_scale, True)
+    without = run_at_the_limit(direction, soc, rc_scale, False)
+    if direction == "discharge":
+        assert without.min() < V_MIN <= with_feedback.min() < V_MIN + 0.03
+    else:
+        assert without.max() > V_MAX >= with_feedback.max() > V_MAX - 0.03
+
+
+def test_the_feedback_factor_falls_with_the_room_and_recovers_slowly():
+    from fmutwin.equations.bms_limits import feedback_factor
+    from fmutwin.ops import NUMPY
+
+    settings = {"voltage_feedback": 1.0, "feedback_band_V": 0.1, "feedback_time_s": 1.0,
+                "feedback_recovery_per_s": 0.01}
+    assert feedback_factor(NUMPY, 1.0, -0.02, 1.0, settings) == pytest.approx(0.8)  # 20 mV past: -0.2 in 1 s
+    assert feedback_factor(NUMPY, 1.0, -0.02, 0.5, settings) == pytest.approx(0.9)  # in half the time, half of it
+    assert feedback_factor(NUMPY, 0.1, -0.5, 1.0, settings) == 0.0  # never below 0
+    assert feedback_factor(NUMPY, 0.5, 0.3, 2.0, settings) == pytest.approx(0.52)  # recovery: 0.01 per s at most
+    assert feedback_factor(NUMPY, 0.995, 0.3, 1.0, settings) == 1.0  # never above 1
+    assert feedback_factor(NUMPY, 0.5, -0.3, 1.0, {**settings, "voltage_feedback": 0.0}) == 1.0  # off: no derating
+
+
 @pytest.mark.parametrize("limits, expect", [
     ({"min_cell_voltage_V": 4.2, "max_cell_voltage_V": 4.1}, "min_cell_voltage_V"),
     ({"derating_temperature_K": [300.0, 290.0], "discharge_derating": [1, 1], "charge_derating": [1, 1]},
@@ -91,6 +142,7 @@ def test_derating_and_the_soc_window_bound_the_limits():
     ({"discharge_derating": [1.0, 1.0]}, "discharge_derating: 2 values for 5 temperatures"),
     ({"charge_derating": [1.0, 1.0, 1.0, 1.0, 1.5]}, "charge_derating: every factor must be in [0, 1]"),
     ({"soc_window": (0.5, 0.4)}, "soc_window"),
+    ({"feedback_band_V": 0.0}, "limits.feedback_band_V"),
 ])
 def test_bad_limit_settings_name_the_field(limits, expect):
     from fmutwin.params.base import ParameterError

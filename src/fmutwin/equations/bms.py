@@ -49,7 +49,7 @@ ELEMENT_STATE = ("soc_cc", "voltage", "unchanged_s", "candidate", "bleed", "blee
                  "capacity_var", "anchor_soc", "anchor_charge_As", "charge_As", "discharged_As", "charged_As",
                  "hysteresis_sign")
 #: state entries of one value for the pack, beside the pack alarms
-PACK_STATE = ("time_s", "started", "rest_s", "charge_complete", "anchored")
+PACK_STATE = ("time_s", "started", "rest_s", "charge_complete", "anchored", "feedback_discharge", "feedback_charge")
 ALARMS = (*bms_monitoring.PACK_ALARMS, *bms_monitoring.ELEMENT_ALARMS)
 
 
@@ -156,7 +156,8 @@ def _started(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], vo
     out.update({f"z{k}": v for k, v in enumerate(z)})
     out.update({f"covariance{i}_{i}": variances[i] + zero for i in range(len(z))})
     capacity = p["capacity_As"]
-    out.update(time_s=x["time_s"], soc_cc=soc, voltage=voltage, anchor_soc=soc, capacity_As=capacity + zero,
+    out.update(time_s=x["time_s"], feedback_discharge=1.0 + 0.0 * x["time_s"], feedback_charge=1.0 + 0.0 * x["time_s"])
+    out.update(soc_cc=soc, voltage=voltage, anchor_soc=soc, capacity_As=capacity + zero,
                capacity_var=(p["health"]["initial_capacity_std"] * capacity) ** 2 + zero)
     return out
 
@@ -246,19 +247,27 @@ def _health(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], u: 
     return out
 
 
-def _limits(ops: Ops, s: BmsStructure, p: dict[str, Any], z: list[Any], temperature: Any, sign: Any,
-            alarms: dict[str, Any]) -> dict[str, Any]:
-    """The current limits, zero in a direction a raised alarm stops."""
+def _limits(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], u: dict[str, Any], z: list[Any],
+            sign: Any, alarms: dict[str, Any]) -> dict[str, Any]:
+    """The current limits, derated by the voltage feedback and zero in a direction a raised alarm
+    stops; the feedback's new factors."""
+    lim, temperature, voltage, dt = p["limits"], u["temperature_K"], u["element_voltage_V"], u["dt_s"]
+    predicted = voltage + (voltage - x["voltage"]) * lim["feedback_lookahead_s"] / dt
+    factors = {"discharge": bms_limits.feedback_factor(ops, x["feedback_discharge"],
+                                                       ops.smallest(predicted) - lim["min_voltage_V"], dt, lim),
+               "charge": bms_limits.feedback_factor(ops, x["feedback_charge"],
+                                                    lim["max_voltage_V"] - ops.largest(predicted), dt, lim)}
     horizon = models(s, p)[2]
     per_element = ops.map_cells(lambda c: bms_limits.element_limits(ops, horizon, c["z"], c["t"], p["limits"],
                                                                     c.get("sign")),
                                 s.n, _with_sign({"z": z, "t": temperature}, sign))
-    out = {"discharge_A": per_element["discharge_A"], "charge_A": per_element["charge_A"]}
+    out = {"discharge_A": per_element["discharge_A"], "charge_A": per_element["charge_A"],
+           "feedback_discharge": factors["discharge"], "feedback_charge": factors["charge"]}
     for direction, stops in (("charge", bms_monitoring.STOPS_CHARGE), ("discharge", bms_monitoring.STOPS_DISCHARGE)):
         stopped = 0.0
         for name in stops:
             stopped = ops.fmax(stopped, ops.largest(alarms[name][1]))
-        keep = ops.where(stopped > 0.5, 0.0, 1.0)
+        keep = ops.where(stopped > 0.5, 0.0, 1.0) * factors[direction]
         out[f"{direction}_A"] = keep * out[f"{direction}_A"]
         out[f"pack_{direction}_A"] = keep * ops.smallest(per_element[f"{direction}_A"])
     return out
@@ -344,6 +353,7 @@ def _outputs(ops: Ops, s: BmsStructure, p: dict[str, Any], u: dict[str, Any], fi
         "pack_soc_min": low, "pack_soc_max": high, "pack_soc_mean": ops.total(soc) / s.n,
         "pack_soc_usable": usable_soc(ops, soc),
         "discharge_current_limit_A": limits["pack_discharge_A"], "charge_current_limit_A": limits["pack_charge_A"],
+        "discharge_feedback_factor": limits["feedback_discharge"], "charge_feedback_factor": limits["feedback_charge"],
         "discharge_power_limit_W": limits["pack_discharge_A"] * ops.total(element["v_discharge"]),
         "charge_power_limit_W": limits["pack_charge_A"] * ops.total(element["v_charge"]),
         "element_discharge_current_limit_A": limits["discharge_A"], "element_charge_current_limit_A": limits["charge_A"],
@@ -377,7 +387,7 @@ def step(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any],
     soc_cc = estimation.coulomb_count(x["soc_cc"], current, u["dt_s"], p["capacity_As"])
     monitored = _monitor(ops, p, x, u, was_started, filtered)
     health = _health(ops, s, p, x, u, current, monitored["rest_s"])
-    limits = _limits(ops, s, p, filtered["z"], temperature, known_sign, monitored["alarms"])
+    limits = _limits(ops, s, p, x, u, filtered["z"], known_sign, monitored["alarms"])
     control = _control(ops, s, p, x, filtered["z"], known_sign, u, monitored, limits)
     n_z = s.n_z
     x_next = {"time_s": x["time_s"] + u["dt_s"], "started": 1.0 + 0.0 * was_started,
@@ -385,6 +395,7 @@ def step(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any],
               **{f"covariance{i}_{j}": filtered["covariance"][i][j] for i in range(n_z) for j in range(n_z)},
               "soc_cc": soc_cc, "voltage": voltage, "unchanged_s": monitored["unchanged_s"], "hysteresis_sign": sign,
               "rest_s": monitored["rest_s"], "charge_complete": control["charge_complete"],
+              "feedback_discharge": limits["feedback_discharge"], "feedback_charge": limits["feedback_charge"],
               "candidate": control["candidate"], "bleed": control["bleed"], "bleed_on_s": control["on_s"], **health}
     for name, (timer, flag) in monitored["alarms"].items():
         x_next[f"alarm_timer_{name}"], x_next[f"alarm_flag_{name}"] = timer, flag

@@ -57,6 +57,15 @@ class LimitSettings(StrictModel):
                                             description="factor on the rated discharge current [1]")
     charge_derating: list[float] = Field([0.0, 0.2, 1.0, 1.0, 0.0], min_length=1,
                                          description="factor on the rated charge current [1]")
+    voltage_feedback: bool = Field(True, description="derate the limits by the measured voltages (a correction for "
+                                   "the model's error near the voltage limits; see feedback_*)")
+    feedback_band_V: float = Field(0.1, gt=0, le=1, description="voltage feedback: a predicted voltage this far past "
+                                   "the aimed-at limit takes the derating factor from 1 to 0 in feedback_time_s [V]")
+    feedback_time_s: float = Field(1.0, gt=0, le=3600, description="voltage feedback: the integral's time [s]")
+    feedback_lookahead_s: float = Field(3.0, ge=0, le=3600, description="voltage feedback: the measured voltages' "
+                                        "trend is extrapolated this far ahead [s]")
+    feedback_recovery_per_s: float = Field(0.01, gt=0, le=1, description="voltage feedback: the derating factor "
+                                           "rises by at most this much per second (no oscillation) [1/s]")
     soc_window: tuple[float, float] = Field((0.02, 0.98), description="no discharge at or below the first, no "
                                                                       "charge at or above the second [1]")
 

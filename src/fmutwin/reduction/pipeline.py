@@ -202,7 +202,7 @@ class ReductionConfig(StrictModel):
 
 def fitted_range(profiles: list[Profile], temperatures_K: list[float]) -> dict[str, float]:
     """The conditions the ECM was fitted on: current (positive = discharge) and temperature; the
-    twin warns outside them (:func:`fmutwin.twins.checks.fitted_range_warnings`)."""
+    twin warns outside them (:class:`fmutwin.twins.cell_ecm.FittedRangeWarning`)."""
     return {"max_discharge_current_A": max(float(p.current_A.max()) for p in profiles),
             "max_charge_current_A": max(float(-p.current_A.min()) for p in profiles),
             "min_temperature_K": min(temperatures_K), "max_temperature_K": max(temperatures_K)}

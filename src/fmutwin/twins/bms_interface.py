@@ -81,6 +81,10 @@ def declaration(params: BmsParameters) -> dict[str, tuple[tuple[Variable, str], 
         pack("voltageSpread", "voltage_spread_V", "imbalance: highest minus lowest element voltage", "V"),
         pack("dischargeCurrentLimit", "discharge_current_limit_A", "largest discharge current now", "A"),
         pack("chargeCurrentLimit", "charge_current_limit_A", "largest charge current now (a magnitude)", "A"),
+        pack("dischargeFeedbackFactor", "discharge_feedback_factor", "the voltage feedback's factor on the "
+             "discharge limits (1: not derated)"),
+        pack("chargeFeedbackFactor", "charge_feedback_factor", "the voltage feedback's factor on the charge limits "
+             "(1: not derated)"),
         pack("dischargePowerLimit", "discharge_power_limit_W", "largest discharge power now", "W"),
         pack("chargePowerLimit", "charge_power_limit_W", "largest charge power now (a magnitude)", "W"),
         pack("chargeCurrentRequest", "charge_current_request_A",

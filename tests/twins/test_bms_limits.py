@@ -84,7 +84,7 @@ def test_derating_and_the_soc_window_bound_the_limits():
     assert window["charge_current_limit_A"] == 0.0 and window["discharge_current_limit_A"] > 0
 
 
-def run_at_the_limit(direction: str, soc: float, rc_scale: float, feedback: bool, steps: int = 600) -> np.ndarray:
+def run_at_the_limit(direction: str, soc: float, rc_scale: float, feedback: bool, steps: int = 300) -> np.ndarray:
     """One cell, its plant the BMS's own ECM with the RC resistances scaled by ``rc_scale``, driven
     at the BMS's limit for ``steps`` seconds; the plant's voltages."""
     from fmutwin.twins.cell_ecm import CellECMTwin
@@ -109,7 +109,7 @@ def run_at_the_limit(direction: str, soc: float, rc_scale: float, feedback: bool
 
 @pytest.mark.parametrize("direction, soc, rc_scale", [("discharge", 0.2, 1.0), ("charge", 0.8, 2.0)])
 def test_the_voltage_feedback_holds_a_plant_the_model_does_not_know_at_its_limits(direction, soc, rc_scale):
-    """Held at the limit for 10 minutes, the model-based limit alone takes the plant past the
+    """Held at the limit for 5 minutes, the model-based limit alone takes the plant past the
     voltage limit (measured: 2.955 V from SoC 0.2, the plant the model itself, its horizon's
     limit recomputed every second; 4.1025 V on charge with the RC resistances doubled), the
     voltage feedback keeps it inside and close (3.0136 V, 4.0899 V)."""

@@ -38,17 +38,17 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(20261123)
 
 
-def _reduce(tmp_path_factory, name: str, temperatures_K: list[float]):
-    """``fmutwin reduce`` on PyBaMM's DFN with Chen2020 (its default configuration otherwise, no
-    native FMUs) into a fresh folder; the folder."""
+def _reduce(tmp_path_factory, name: str, temperatures_K: list[float], **config):
+    """``fmutwin reduce`` on PyBaMM's DFN with Chen2020 (its default configuration otherwise, with
+    ``config``'s changes; no native FMUs) into a fresh folder; the folder."""
     import json
     import subprocess
     import sys
 
     out = tmp_path_factory.mktemp(name)
-    config = out / "config.json"
-    config.write_text(json.dumps({"name": name, "temperatures_K": temperatures_K}))
-    run = subprocess.run([sys.executable, "-m", "fmutwin.cli", "reduce", str(config), "--out", str(out),
+    path = out / "config.json"
+    path.write_text(json.dumps({"name": name, "temperatures_K": temperatures_K, **config}))
+    run = subprocess.run([sys.executable, "-m", "fmutwin.cli", "reduce", str(path), "--out", str(out),
                           "--no-native"], capture_output=True, text=True, timeout=1500)
     assert run.returncode == 0, run.stdout + run.stderr
     return out
@@ -62,8 +62,11 @@ def reduced_chen2020_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def reduced_chen2020_three_temperatures(tmp_path_factory):
-    """The 2-RC ECM reduced from the DFN at 15, 25 and 35 degC: its parameter file."""
-    return _reduce(tmp_path_factory, "chen2020_dfn_2rc_3t", [288.15, 298.15, 308.15]) / "chen2020_dfn_2rc_3t.json"
+    """The 2-RC ECM reduced from the DFN at 15, 25 and 35 degC: its parameter file. Without the
+    held-out validation runs, which its users (the BMS's tests) do not read: the fitted tables are
+    the same (measured: identical files but for the record), in half the time (95 s against 201 s)."""
+    return _reduce(tmp_path_factory, "chen2020_dfn_2rc_3t", [288.15, 298.15, 308.15], validation_cycles=[],
+                   validation_discharge_c_rates=[]) / "chen2020_dfn_2rc_3t.json"
 
 
 _EXIT_STATUS: list[int] = []

@@ -98,27 +98,43 @@ def run_at_the_limit(direction: str, soc: float, rc_scale: float, feedback: bool
         "limits": {"min_cell_voltage_V": V_MIN, "max_cell_voltage_V": V_MAX, "max_discharge_c_rate": 10,
                    "max_charge_c_rate": 10, "voltage_feedback": feedback}}))
     sign = 1.0 if direction == "discharge" else -1.0
-    out = bms.step([float(plant.step(0.0, 1.0)["voltage_V"][0])], 298.15, 0.0, 1.0)
+    y = plant.step(0.0, 1.0)
+    out = bms.step(y["voltage_V"], y["temperature_K"], 0.0, 1.0)
     volts = []
     for _ in range(steps):
         current = sign * float(out[f"{direction}_current_limit_A"])
-        volts.append(float(plant.step(current, 1.0)["voltage_V"][0]))
-        out = bms.step([volts[-1]], 298.15, current, 1.0)
+        y = plant.step(current, 1.0)
+        volts.append(float(y["voltage_V"][0]))
+        out = bms.step(y["voltage_V"], y["temperature_K"], current, 1.0)
     return np.array(volts)
 
 
-@pytest.mark.parametrize("direction, soc, rc_scale", [("discharge", 0.2, 1.0), ("charge", 0.8, 2.0)])
-def test_the_voltage_feedback_holds_a_plant_the_model_does_not_know_at_its_limits(direction, soc, rc_scale):
-    """Held at the limit for 5 minutes, the model-based limit alone takes the plant past the
-    voltage limit (measured: 2.955 V from SoC 0.2, the plant the model itself, its horizon's
-    limit recomputed every second; 4.1025 V on charge with the RC resistances doubled), the
-    voltage feedback keeps it inside and close (3.0136 V, 4.0899 V)."""
-    with_feedback = run_at_the_limit(direction, soc, rc_scale, True)
-    without = run_at_the_limit(direction, soc, rc_scale, False)
-    if direction == "discharge":
-        assert without.min() < V_MIN <= with_feedback.min() < V_MIN + 0.03
-    else:
-        assert without.max() > V_MAX >= with_feedback.max() > V_MAX - 0.03
+def test_the_voltage_feedback_holds_a_plant_the_model_does_not_know_at_its_charge_limit():
+    """Held at the charge limit for 5 minutes from SoC 0.8, the plant's RC resistances twice the
+    model's: the model-based limit alone takes it past the upper limit (measured 4.1031 V against
+    4.1 V, from the 22nd second), the voltage feedback keeps it inside and close (4.0896 V). On
+    discharge the filter follows such a plant closely enough that the limit alone holds (3.025 V
+    at least from SoC 0.2 against 3.0 V); the DFN's test covers that side (tests/twins/test_bms_dfn.py)."""
+    with_feedback = run_at_the_limit("charge", 0.8, 2.0, True)
+    without = run_at_the_limit("charge", 0.8, 2.0, False)
+    assert without.max() > V_MAX >= with_feedback.max() > V_MAX - 0.03
+
+
+@pytest.mark.parametrize("dt", [0.1, 1.0])
+def test_steps_of_the_current_far_from_the_limits_do_not_derate(dt):
+    """A current that jumps (rest, 2C discharge, 2C charge, rest) at SoC 0.5 steps the voltage by
+    its instantaneous drop; the feedback's trend is that of the unloaded voltage, so the factors
+    stay 1 (with the measured voltage's own trend, a 0.1 s step took the factor to 0)."""
+    from fmutwin.twins.cell_ecm import CellECMTwin
+
+    cell = default_cell_parameters()
+    plant = CellECMTwin(cell.with_changes(initial={"soc": 0.5, "temperature_K": 298.15}))
+    bms = BmsTwin(BmsParameters.from_dict({"name": "bms", "cell": cell.model_dump(mode="json", exclude_none=True),
+                                           "n_series": 1, "estimator": {"initial_soc": 0.5}}))
+    for current in [0.0] * 20 + [200.0] * 20 + [-200.0] * 20 + [0.0] * 20:
+        v = float(plant.step(current, dt)["voltage_V"][0])
+        out = bms.step([v], 298.15, current, dt)
+        assert out["discharge_feedback_factor"] == 1.0 and out["charge_feedback_factor"] == 1.0, (current, v)
 
 
 def test_the_feedback_factor_falls_with_the_room_and_recovers_slowly():

@@ -47,7 +47,7 @@ OCV_BISECTIONS = 40
 #: state entries of one value per element, beside the filter's z and covariance and the element alarms
 ELEMENT_STATE = ("soc_cc", "voltage", "unchanged_s", "candidate", "bleed", "bleed_on_s", "capacity_As",
                  "capacity_var", "anchor_soc", "anchor_charge_As", "charge_As", "discharged_As", "charged_As",
-                 "hysteresis_sign")
+                 "hysteresis_sign", "unloaded_voltage")
 #: state entries of one value for the pack, beside the pack alarms
 PACK_STATE = ("time_s", "started", "rest_s", "charge_complete", "anchored", "feedback_discharge", "feedback_charge")
 ALARMS = (*bms_monitoring.PACK_ALARMS, *bms_monitoring.ELEMENT_ALARMS)
@@ -248,11 +248,26 @@ def _health(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], u: 
 
 
 def _limits(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], u: dict[str, Any], z: list[Any],
-            sign: Any, alarms: dict[str, Any]) -> dict[str, Any]:
+            sign: Any, current: Any, was_started: Any, alarms: dict[str, Any]) -> dict[str, Any]:
     """The current limits, derated by the voltage feedback and zero in a direction a raised alarm
-    stops; the feedback's new factors."""
+    stops; the feedback's new factors and each element's unloaded voltage.
+
+    The feedback extrapolates each measured voltage by the trend of its *unloaded* voltage: the
+    measurement plus the instantaneous drop the filter's model gives at the element's current
+    (R0, charge transfer), so that a change of current, a step of the voltage, is not taken for
+    a trend (none on the first step)."""
     lim, temperature, voltage, dt = p["limits"], u["temperature_K"], u["element_voltage_V"], u["dt_s"]
-    predicted = voltage + (voltage - x["voltage"]) * lim["feedback_lookahead_s"] / dt
+    measurement = models(s, p)[1]
+
+    def unloaded(c: dict[str, Any]) -> Any:
+        at = {"temperature_K": c["t"], "dt_s": dt, **({"hysteresis_sign": c["sign"]} if "sign" in c else {})}
+        drop = (measurement(ops, c["z"], {**at, "current_A": 0.0 * c["i"]})[0]
+                - measurement(ops, c["z"], {**at, "current_A": c["i"]})[0])
+        return c["v"] + drop
+
+    unloaded_V = ops.map_cells(unloaded, s.n, _with_sign({"z": z, "t": temperature, "i": current, "v": voltage}, sign))
+    trend = was_started * (unloaded_V - x["unloaded_voltage"]) / dt
+    predicted = voltage + trend * lim["feedback_lookahead_s"]
     factors = {"discharge": bms_limits.feedback_factor(ops, x["feedback_discharge"],
                                                        ops.smallest(predicted) - lim["min_voltage_V"], dt, lim),
                "charge": bms_limits.feedback_factor(ops, x["feedback_charge"],
@@ -262,7 +277,8 @@ def _limits(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], u: 
                                                                     c.get("sign")),
                                 s.n, _with_sign({"z": z, "t": temperature}, sign))
     out = {"discharge_A": per_element["discharge_A"], "charge_A": per_element["charge_A"],
-           "feedback_discharge": factors["discharge"], "feedback_charge": factors["charge"]}
+           "feedback_discharge": factors["discharge"], "feedback_charge": factors["charge"],
+           "unloaded_voltage": unloaded_V}
     for direction, stops in (("charge", bms_monitoring.STOPS_CHARGE), ("discharge", bms_monitoring.STOPS_DISCHARGE)):
         stopped = 0.0
         for name in stops:
@@ -387,7 +403,7 @@ def step(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any],
     soc_cc = estimation.coulomb_count(x["soc_cc"], current, u["dt_s"], p["capacity_As"])
     monitored = _monitor(ops, p, x, u, was_started, filtered)
     health = _health(ops, s, p, x, u, current, monitored["rest_s"])
-    limits = _limits(ops, s, p, x, u, filtered["z"], known_sign, monitored["alarms"])
+    limits = _limits(ops, s, p, x, u, filtered["z"], known_sign, current, was_started, monitored["alarms"])
     control = _control(ops, s, p, x, filtered["z"], known_sign, u, monitored, limits)
     n_z = s.n_z
     x_next = {"time_s": x["time_s"] + u["dt_s"], "started": 1.0 + 0.0 * was_started,
@@ -396,6 +412,7 @@ def step(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any],
               "soc_cc": soc_cc, "voltage": voltage, "unchanged_s": monitored["unchanged_s"], "hysteresis_sign": sign,
               "rest_s": monitored["rest_s"], "charge_complete": control["charge_complete"],
               "feedback_discharge": limits["feedback_discharge"], "feedback_charge": limits["feedback_charge"],
+              "unloaded_voltage": limits["unloaded_voltage"],
               "candidate": control["candidate"], "bleed": control["bleed"], "bleed_on_s": control["on_s"], **health}
     for name, (timer, flag) in monitored["alarms"].items():
         x_next[f"alarm_timer_{name}"], x_next[f"alarm_flag_{name}"] = timer, flag

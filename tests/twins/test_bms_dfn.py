@@ -98,8 +98,8 @@ def test_the_dfn_at_the_limit_current_stays_within_its_voltage_limits(reduced_ch
 
     From SoC 0.3 the limit is 3C (the rating) until the DFN's electrolyte depletes, and then the
     DFN falls 40-70 mV per second, far faster than the reduced ECM predicts (issue 17): the
-    voltage feedback holds it (measured: lowest 2.5062 V, and 2.5053 V from 0.5; highest 4.1898 V
-    on charge; without the feedback the DFN reaches 2.5 V after 124 s from 0.3)."""
+    voltage feedback holds it (measured: lowest 2.5073 V; highest 4.1897 V on charge; without the
+    feedback the DFN reaches 2.5 V after 124 s from 0.3)."""
     cell = CellParameters.load(reduced_chen2020_three_temperatures)
     params = BmsParameters(name="dfn", cell=cell, n_series=1, estimator={"initial_soc": soc0})
     bms, dfn = BmsTwin(params), CellEchemTwin("DFN", "Chen2020", initial_soc=soc0)

@@ -84,19 +84,24 @@ def test_derating_and_the_soc_window_bound_the_limits():
     assert window["charge_current_limit_A"] == 0.0 and window["discharge_current_limit_A"] > 0
 
 
-def run_at_the_limit(direction: str, soc: float, rc_scale: float, feedback: bool, steps: int = 300) -> np.ndarray:
-    """One cell, its plant the BMS's own ECM with the RC resistances scaled by ``rc_scale``, driven
-    at the BMS's limit for ``steps`` seconds; the plant's voltages."""
+def one_cell(soc: float, rc_scale: float = 1.0, **settings) -> tuple:
+    """(plant, BMS) of one cell: the plant the BMS's own ECM with the RC resistances scaled by
+    ``rc_scale``, the BMS with ``settings`` beside its defaults, both at ``soc``."""
     from fmutwin.twins.cell_ecm import CellECMTwin
 
     cell = default_cell_parameters()
     plant = CellECMTwin(cell.with_changes(initial={"soc": soc, "temperature_K": 298.15}),
                         overrides={"rc_resistance_scale": rc_scale})
-    bms = BmsTwin(BmsParameters.from_dict({
-        "name": "bms", "cell": cell.model_dump(mode="json", exclude_none=True), "n_series": 1,
-        "estimator": {"initial_soc": soc}, "charge": {"cv_voltage_V": 4.0},
-        "limits": {"min_cell_voltage_V": V_MIN, "max_cell_voltage_V": V_MAX, "max_discharge_c_rate": 10,
-                   "max_charge_c_rate": 10, "voltage_feedback": feedback}}))
+    bms = BmsTwin(BmsParameters.from_dict({"name": "bms", "cell": cell.model_dump(mode="json", exclude_none=True),
+                                           "n_series": 1, "estimator": {"initial_soc": soc}, **settings}))
+    return plant, bms
+
+
+def run_at_the_limit(direction: str, soc: float, rc_scale: float, feedback: bool, steps: int = 300) -> np.ndarray:
+    """One cell (:func:`one_cell`) driven at the BMS's limit for ``steps`` seconds; the plant's voltages."""
+    plant, bms = one_cell(soc, rc_scale, charge={"cv_voltage_V": 4.0}, limits={
+        "min_cell_voltage_V": V_MIN, "max_cell_voltage_V": V_MAX, "max_discharge_c_rate": 10,
+        "max_charge_c_rate": 10, "voltage_feedback": feedback})
     sign = 1.0 if direction == "discharge" else -1.0
     y = plant.step(0.0, 1.0)
     out = bms.step(y["voltage_V"], y["temperature_K"], 0.0, 1.0)
@@ -125,12 +130,7 @@ def test_steps_of_the_current_far_from_the_limits_do_not_derate(dt):
     """A current that jumps (rest, 2C discharge, 2C charge, rest) at SoC 0.5 steps the voltage by
     its instantaneous drop; the feedback's trend is that of the unloaded voltage, so the factors
     stay 1 (with the measured voltage's own trend, a 0.1 s step took the factor to 0)."""
-    from fmutwin.twins.cell_ecm import CellECMTwin
-
-    cell = default_cell_parameters()
-    plant = CellECMTwin(cell.with_changes(initial={"soc": 0.5, "temperature_K": 298.15}))
-    bms = BmsTwin(BmsParameters.from_dict({"name": "bms", "cell": cell.model_dump(mode="json", exclude_none=True),
-                                           "n_series": 1, "estimator": {"initial_soc": 0.5}}))
+    plant, bms = one_cell(0.5)
     for current in [0.0] * 20 + [200.0] * 20 + [-200.0] * 20 + [0.0] * 20:
         v = float(plant.step(current, dt)["voltage_V"][0])
         out = bms.step([v], 298.15, current, dt)

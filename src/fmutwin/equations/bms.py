@@ -156,8 +156,8 @@ def _started(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], vo
     out.update({f"z{k}": v for k, v in enumerate(z)})
     out.update({f"covariance{i}_{i}": variances[i] + zero for i in range(len(z))})
     capacity = p["capacity_As"]
-    out.update(time_s=x["time_s"], feedback_discharge=1.0 + 0.0 * x["time_s"], feedback_charge=1.0 + 0.0 * x["time_s"])
-    out.update(soc_cc=soc, voltage=voltage, anchor_soc=soc, capacity_As=capacity + zero,
+    out.update(time_s=x["time_s"], feedback_discharge=1.0 + 0.0 * x["time_s"], feedback_charge=1.0 + 0.0 * x["time_s"],
+               soc_cc=soc, voltage=voltage, anchor_soc=soc, capacity_As=capacity + zero,
                capacity_var=(p["health"]["initial_capacity_std"] * capacity) ** 2 + zero)
     return out
 
@@ -165,6 +165,13 @@ def _started(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], vo
 def _with_sign(cells: dict[str, Any], sign: Any) -> dict[str, Any]:
     """Per-element entries for :meth:`Ops.map_cells`, with the hysteresis sign where there is one."""
     return cells if sign is None else {**cells, "sign": sign}
+
+
+def _model_input(c: dict[str, Any], current: Any, dt: Any) -> dict[str, Any]:
+    """The filter model's input ``u`` for one element's entries ``c`` (its temperature ``t`` and,
+    for a cell with hysteresis, its ``sign``) at a current over a step of ``dt``."""
+    u = {"current_A": current, "temperature_K": c["t"], "dt_s": dt}
+    return u if "sign" not in c else {**u, "hysteresis_sign": c["sign"]}
 
 
 def _estimate(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], u: dict[str, Any],
@@ -182,11 +189,8 @@ def _estimate(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], u
     n_z = s.n_z
 
     def one(c: dict[str, Any]) -> dict[str, Any]:
-        model_u = {"current_A": c["i"], "temperature_K": c["t"], "dt_s": dt}
-        if "sign" in c:  # a cell with hysteresis
-            model_u["hysteresis_sign"] = c["sign"]
-        return filter_step(ops, transition, measurement, c["z"], c["covariance"], model_u, c["v"], q,
-                           est["voltage_noise_V"] ** 2)
+        return filter_step(ops, transition, measurement, c["z"], c["covariance"], _model_input(c, c["i"], dt), c["v"],
+                           q, est["voltage_noise_V"] ** 2)
 
     return ops.map_cells(one, s.n, _with_sign({
         "z": [x[f"z{k}"] for k in range(n_z)],
@@ -257,12 +261,11 @@ def _limits(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], u: 
     (R0, charge transfer), so that a change of current, a step of the voltage, is not taken for
     a trend (none on the first step)."""
     lim, temperature, voltage, dt = p["limits"], u["temperature_K"], u["element_voltage_V"], u["dt_s"]
-    measurement = models(s, p)[1]
+    _, measurement, horizon = models(s, p)
 
     def unloaded(c: dict[str, Any]) -> Any:
-        at = {"temperature_K": c["t"], "dt_s": dt, **({"hysteresis_sign": c["sign"]} if "sign" in c else {})}
-        drop = (measurement(ops, c["z"], {**at, "current_A": 0.0 * c["i"]})[0]
-                - measurement(ops, c["z"], {**at, "current_A": c["i"]})[0])
+        drop = (measurement(ops, c["z"], _model_input(c, 0.0 * c["i"], dt))[0]
+                - measurement(ops, c["z"], _model_input(c, c["i"], dt))[0])
         return c["v"] + drop
 
     unloaded_V = ops.map_cells(unloaded, s.n, _with_sign({"z": z, "t": temperature, "i": current, "v": voltage}, sign))
@@ -272,7 +275,6 @@ def _limits(ops: Ops, s: BmsStructure, p: dict[str, Any], x: dict[str, Any], u: 
                                                        ops.smallest(predicted) - lim["min_voltage_V"], dt, lim),
                "charge": bms_limits.feedback_factor(ops, x["feedback_charge"],
                                                     lim["max_voltage_V"] - ops.largest(predicted), dt, lim)}
-    horizon = models(s, p)[2]
     per_element = ops.map_cells(lambda c: bms_limits.element_limits(ops, horizon, c["z"], c["t"], p["limits"],
                                                                     c.get("sign")),
                                 s.n, _with_sign({"z": z, "t": temperature}, sign))
